@@ -1,0 +1,7 @@
+"""deeplift-genomics: DeepLIFT for DNA-sequence models in PyTorch."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,95 @@
+"""``deeplift-genomics``: the thin command line that every Snakemake rule calls.
+
+Each sub-command lives in its own module ``deeplift_genomics/cmd_<name>.py`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``. This file only parses flags, sets up logging and
+turns :class:`~deeplift_genomics.errors.InputError` into one clear line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import InputError
+from .logs import setup_logging, verbosity_to_level
+
+log = logging.getLogger("deeplift_genomics")
+
+# name -> one-line help; the module is deeplift_genomics.cmd_<name>.
+SUBCOMMANDS: dict[str, str] = {
+    "simulate": "simulate the GATA1/TAL1 benchmark sequences with their ground truth",
+    "train": "train the benchmark conv net (or a spec from a config) on a simulated dataset",
+    "attribute": "compute DeepLIFT and baseline attributions for a dataset's sequences",
+    "score": "score a FASTA (or BED regions of it) with a trained model",
+    "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
+    "report": "write the per-task HTML reports of a benchmark run",
+}
+
+EXIT_INPUT_ERROR = 2
+EXIT_NOT_BUILT = 3
+
+
+def _load_command(name: str):
+    module_name = f"{__package__}.cmd_{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("logging")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
+    group.add_argument("-q", "--quiet", action="count", default=0, help="less log output (-q warnings, -qq errors)")
+    group.add_argument("--log", metavar="FILE", default=None, help="also append the log to FILE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with one sub-parser per sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="deeplift-genomics",
+        description="Explain DNA-sequence models with DeepLIFT (Shrikumar et al., ICML 2017).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module = _load_command(name)
+        if module is None:
+            sub.set_defaults(_module=None)
+        else:
+            module.add_arguments(sub)
+            sub.set_defaults(_module=module)
+        _add_common(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input, 3 not built yet)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT_ERROR
+    setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
+    if args._module is None:
+        log.error("'%s' is not built yet in this version (%s)", args.command, __version__)
+        return EXIT_NOT_BUILT
+    try:
+        return int(args._module.run(args) or 0)
+    except InputError as exc:
+        log.error("%s", exc)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
