@@ -1,0 +1,53 @@
+# deeplift-genomics workflow: the paper's simulated GATA1/TAL1 benchmark end to end, and scoring FASTA files.
+#
+#   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report
+#   snakemake score                # score the FASTA files of config score.fasta, in shards, gathered per file
+#   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
+#   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
+#   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
+#
+# Every rule shells into the `deeplift-genomics` command with explicit flags (see `snakemake -n -p`), writes
+# its log to OUTDIR/logs and its timing to OUTDIR/benchmarks.
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
+
+
+validate(config, "config/schema/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attribute.smk"
+include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/modisco.smk"
+
+
+localrules:
+    all,
+    score,
+    modisco,
+
+
+rule all:
+    default_target: True
+    input:
+        f"{OUT}/benchmark",
+        f"{OUT}/report",
+
+
+rule score:
+    input:
+        SCORE_OUTPUTS,
+
+
+rule modisco:
+    input:
+        MODISCO_OUTPUTS,

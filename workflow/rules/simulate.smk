@@ -1,0 +1,19 @@
+# Simulate the paper's GATA1/TAL1 benchmark (skipped when config data.simdata names an existing dataset).
+
+
+rule simulate:
+    output:
+        **SIM_FILES,
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.fasta),
+        flags=cli_flags(**config["data"]["simulate"]),
+    log:
+        f"{LOGS}/simulate.log",
+    benchmark:
+        f"{BENCH}/simulate.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "deeplift-genomics simulate --out {params.out} {params.flags} 2> {log}"
