@@ -1,0 +1,347 @@
+"""Train a :class:`~deeplift_genomics.model.ModelSpec` net on a dataset's train split.
+
+Adam, binary cross-entropy on the logits, early stopping on the validation loss (the best-validation
+weights are kept), a max-epochs bound. Seeded: the same seed gives the same weights on the CPU, without
+touching the caller's global random state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from .devices import resolve_device
+from .errors import InputError
+from .metrics import bce_with_logits, split_metrics, task_auroc_auprc
+from .model import ModelSpec, build_model
+from .progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+class DatasetLike(Protocol):
+    """What :func:`train_model` needs from a dataset (``deeplift_genomics.dataset.Dataset`` has it)."""
+
+    onehot: np.ndarray  # (N, A, L) float32
+    labels: np.ndarray  # (N, T) in [0, 1]
+    split: np.ndarray  # (N,) of "train" | "valid" | "test"
+    task_names: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters (the CLI flags of ``train``).
+
+    Parameters
+    ----------
+    lr
+        Adam learning rate.
+    batch_size
+        Sequences per gradient step.
+    epochs
+        Maximum number of epochs (early stopping usually ends sooner).
+    patience
+        Stop after this many epochs without a lower validation loss.
+    eval_batch_size
+        Sequences per forward pass when evaluating (no effect on the result).
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 30
+    patience: int = 3
+    eval_batch_size: int = 1000
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "epochs", "patience", "eval_batch_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"training option '{key}' must be a positive integer, got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise InputError(f"training option 'lr' must be a positive number, got {self.lr!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the options (for ``model.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, source: str = "training config") -> TrainConfig:
+        """Build from a dict of option names; unknown names raise :class:`InputError`."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{source}: unknown training option(s) {unknown}; known: {sorted(known)}")
+        try:
+            return cls(**data)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
+
+
+def train_model(
+    dataset: DatasetLike,
+    spec: ModelSpec | None = None,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    verbose: bool | None = None,
+) -> tuple[nn.Module, list[dict[str, Any]], dict[str, Any]]:
+    """Train a net on ``dataset``'s ``train`` split, early-stopping on its ``valid`` split.
+
+    Parameters
+    ----------
+    dataset
+        Anything with ``onehot`` ``(N, A, L)``, ``labels`` ``(N, T)``, ``split`` ``(N,)`` of
+        ``"train"``/``"valid"``/``"test"`` and ``task_names`` (e.g. a loaded
+        ``deeplift_genomics.dataset.Dataset``).
+    spec
+        Architecture; ``None`` gives the authors' net sized for the data (``input_length=L``,
+        ``n_tasks=T``). A given spec must match the data's length, tasks and alphabet size.
+    config
+        Hyper-parameters; ``None`` gives :class:`TrainConfig` defaults.
+    seed
+        Seeds the initial weights, the shuffling and dropout. The caller's global RNG state is restored
+        afterwards.
+    device
+        ``"cpu"`` (bit-for-bit reproducible), ``"cuda"`` or ``"auto"``.
+    verbose
+        Progress bars on/off; ``None`` shows them when stderr is a terminal.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The net with the best-validation weights, in eval mode, on ``device``.
+    history : list of dict
+        One row per epoch: ``epoch, train_loss, valid_loss, valid_auroc_<task>..., seconds``.
+    metrics : dict
+        ``{"task_names", "test": split_metrics, "valid": split_metrics, "training": {...}}`` (see
+        :func:`deeplift_genomics.metrics.split_metrics`; ``training`` has ``best_epoch``, ``epochs_run``,
+        ``stopped_early``, ``seconds``, ``seed``, ``device``).
+    """
+    config = config or TrainConfig()
+    dev = resolve_device(device)
+    x, y, split, task_names = _check_dataset(dataset)
+    spec = _spec_for_data(spec, x.shape, len(task_names))
+    train_idx, valid_idx, test_idx = (np.flatnonzero(split == name) for name in ("train", "valid", "test"))
+    if train_idx.size == 0 or valid_idx.size == 0:
+        raise InputError(
+            f"dataset: needs 'train' and 'valid' sequences for training with early stopping; "
+            f"found {train_idx.size} train, {valid_idx.size} valid"
+        )
+    log.info(
+        "training on %d sequences (valid %d, test %d), length %d, %d task(s), device %s, seed %d",
+        train_idx.size,
+        valid_idx.size,
+        test_idx.size,
+        spec.input_length,
+        spec.n_tasks,
+        dev,
+        seed,
+    )
+    started = time.perf_counter()
+    with _seeded(seed, dev):
+        model = build_model(spec).to(dev)
+        model, history, best_epoch, stopped = _fit(
+            model, x, y, train_idx, valid_idx, task_names, config, seed, dev, verbose
+        )
+    seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {"task_names": list(task_names)}
+    for name, idx in (("test", test_idx), ("valid", valid_idx)):
+        logits = predict_logits(model, x[idx], batch_size=config.eval_batch_size, device=dev)
+        metrics[name] = split_metrics(y[idx], logits, task_names)
+    metrics["training"] = {
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "stopped_early": stopped,
+        "seconds": round(seconds, 2),
+        "seed": int(seed),
+        "device": str(dev),
+    }
+    if test_idx.size == 0:
+        log.warning("dataset has no 'test' sequences: test metrics are empty")
+    else:
+        log.info(
+            "test auROC %s  auPRC %s",
+            _format_per_task(metrics["test"]["auroc"]),
+            _format_per_task(metrics["test"]["auprc"]),
+        )
+    return model, history, metrics
+
+
+def predict_logits(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    batch_size: int = 1000,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """Run ``model`` in eval mode over ``x`` ``(N, A, L)`` in batches; returns ``(N, T)`` float32 logits."""
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    x = torch.as_tensor(x, dtype=torch.float32)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            outputs.append(model(x[start : start + batch_size].to(dev)).float().cpu())
+    if not outputs:
+        with torch.no_grad():
+            n_tasks = model(torch.zeros(1, *x.shape[1:], device=dev)).shape[1]
+        return np.zeros((0, n_tasks), dtype=np.float32)
+    return torch.cat(outputs).numpy()
+
+
+def _fit(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    valid_idx: np.ndarray,
+    task_names: list[str],
+    config: TrainConfig,
+    seed: int,
+    dev: torch.device,
+    verbose: bool | None,
+) -> tuple[nn.Module, list[dict[str, Any]], int, bool]:
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    x_train = torch.from_numpy(x[train_idx]).to(dev)
+    y_train = torch.from_numpy(y[train_idx]).to(dev)
+    x_valid, y_valid = x[valid_idx], y[valid_idx]
+    # A private generator for shuffling, so the order depends on the seed alone.
+    shuffler = torch.Generator().manual_seed(int(seed))
+    n_train = x_train.shape[0]
+    best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
+    history: list[dict[str, Any]] = []
+    stopped = False
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n_train, generator=shuffler).to(dev)
+        loss_sum = 0.0
+        bar = progress_bar(total=n_train, desc=f"epoch {epoch}/{config.epochs}", unit="seq", verbose=verbose)
+        try:
+            for start in range(0, n_train, config.batch_size):
+                batch = order[start : start + config.batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x_train[batch]), y_train[batch])
+                loss.backward()
+                optimizer.step()
+                loss_sum += float(loss.detach()) * batch.numel()
+                bar.update(batch.numel())
+        finally:
+            bar.close()
+        train_loss = loss_sum / n_train
+        valid_logits = predict_logits(model, x_valid, batch_size=config.eval_batch_size, device=dev)
+        valid_loss = bce_with_logits(y_valid, valid_logits)
+        aurocs = {
+            name: task_auroc_auprc(y_valid[:, t], valid_logits[:, t])[0] for t, name in enumerate(task_names)
+        }
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss}
+        row.update({f"valid_auroc_{name}": value for name, value in aurocs.items()})
+        row["seconds"] = round(time.perf_counter() - epoch_start, 3)
+        history.append(row)
+        improved = valid_loss < best_loss
+        log.info(
+            "epoch %d/%d  train loss %.4f  valid loss %.4f%s  valid auROC %s  (%.1fs)",
+            epoch,
+            config.epochs,
+            train_loss,
+            valid_loss,
+            " *" if improved else "",
+            _format_per_task(aurocs),
+            row["seconds"],
+        )
+        if improved:
+            best_loss, best_epoch, waited = valid_loss, epoch, 0
+            best_state = {name: t.detach().clone() for name, t in model.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= config.patience:
+                stopped = True
+                log.info(
+                    "early stop: no lower valid loss for %d epochs; keeping epoch %d", waited, best_epoch
+                )
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history, best_epoch, stopped
+
+
+def _check_dataset(dataset: DatasetLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    for attr in ("onehot", "labels", "split", "task_names"):
+        if not hasattr(dataset, attr):
+            raise InputError(f"dataset: missing attribute '{attr}'")
+    x = np.ascontiguousarray(np.asarray(dataset.onehot, dtype=np.float32))
+    y = np.ascontiguousarray(np.asarray(dataset.labels, dtype=np.float32))
+    split = np.asarray(dataset.split).astype(str)
+    task_names = [str(name) for name in dataset.task_names]
+    if x.ndim != 3:
+        raise InputError(f"dataset: onehot must be (N, 4, L), got shape {list(x.shape)}")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != x.shape[0]:
+        raise InputError(f"dataset: labels must be (N, T) with N={x.shape[0]}, got shape {list(y.shape)}")
+    if y.shape[1] != len(task_names):
+        raise InputError(f"dataset: {y.shape[1]} label columns but {len(task_names)} task names")
+    if split.shape != (x.shape[0],):
+        raise InputError(f"dataset: split must have one entry per sequence ({x.shape[0]}), got {split.shape}")
+    bad = sorted(set(split.tolist()) - {"train", "valid", "test"})
+    if bad:
+        raise InputError(f"dataset: unknown split name(s) {bad}; expected train, valid, test")
+    if not np.isfinite(y).all() or (y < 0).any() or (y > 1).any():
+        raise InputError("dataset: labels must be finite and within [0, 1]")
+    return x, y, split, task_names
+
+
+def _spec_for_data(spec: ModelSpec | None, shape: tuple[int, ...], n_tasks: int) -> ModelSpec:
+    _, channels, length = shape
+    if spec is None:
+        return ModelSpec().with_data_shape(length, n_tasks)
+    if spec.input_length != length:
+        raise InputError(
+            f"model spec: input_length {spec.input_length} but the data's sequences have length {length}"
+        )
+    if spec.n_tasks != n_tasks:
+        raise InputError(f"model spec: n_tasks {spec.n_tasks} but the data has {n_tasks} task(s)")
+    if len(spec.alphabet) != channels:
+        raise InputError(
+            f"model spec: alphabet {spec.alphabet!r} but the data's one-hot has {channels} channels"
+        )
+    return spec
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch (init, dropout) and use deterministic kernels, then restore the caller's state."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn_flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    if device.type == "cuda":
+        # cuBLAS reads this when it starts; without it deterministic mode only warns.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
+
+
+def _format_per_task(values: Mapping[str, float | None]) -> str:
+    return " ".join(
+        f"{name}={'nan' if v is None or math.isnan(v) else f'{v:.4f}'}" for name, v in values.items()
+    )
