@@ -1,0 +1,274 @@
+"""``deeplift-genomics score``: per-base contributions for every record of a FASTA (or BED regions of it).
+
+Loads the model, then streams the sequences through :func:`score.score_fasta`; optionally runs
+modisco-lite on the hypothetical contributions. Flags override ``--config`` keys (YAML, flag names with
+underscores, top level or under ``score:``), which override the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_directory
+from .devices import DEVICE_CHOICES
+from .errors import InputError
+from .onehot import ALPHABET
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "fasta": None,
+    "bed": None,
+    "out": None,
+    "method": "deeplift",
+    "rule": "genomics_default",
+    "references": "shuffle",
+    "n_references": 20,
+    "n_steps": 10,
+    "long": "tile",
+    "stride": None,
+    "short": "pad",
+    "pad_value": 0.0,
+    "unknown": "zeros",
+    "batch_size": 128,
+    "chunk_size": 1000,
+    "device": "auto",
+    "seed": 0,
+    "tasks": None,
+    "bedgraph": True,
+    "bigwig": False,
+    "modisco": False,
+    "modisco_max_seqlets": 2000,
+    "modisco_window": None,
+    "keep_work": False,
+}
+REQUIRED = ("model", "fasta", "out")
+METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
+RULES = ("rescale", "reveal_cancel", "genomics_default")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``score``; every default is None here so that config keys can fill what was not given."""
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--model", metavar="MODEL_DIR", help="trained model directory (model.json + weights)")
+    io.add_argument("--fasta", metavar="FILE", help="FASTA file, plain or bgzip-compressed")
+    io.add_argument(
+        "--bed", metavar="FILE", help="score these regions (BED, 3+ columns) instead of whole records"
+    )
+    io.add_argument("--out", metavar="OUT_DIR", help="output directory")
+    io.add_argument(
+        "--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'score:'"
+    )
+    att = parser.add_argument_group("attribution")
+    att.add_argument("--method", choices=METHODS, help="attribution method (default deeplift)")
+    att.add_argument("--rule", choices=RULES, help="DeepLIFT rule (default genomics_default)")
+    att.add_argument(
+        "--references", choices=("shuffle", "background", "zeros"), help="references (default shuffle)"
+    )
+    att.add_argument("--n-references", type=int, help="references per sequence (default 20)")
+    att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
+    att.add_argument("--tasks", help="comma-separated task names to keep (default: all)")
+    fit = parser.add_argument_group("sequence lengths and letters")
+    fit.add_argument(
+        "--long", choices=("tile", "crop"), help="records longer than the model: tile (default) or crop"
+    )
+    fit.add_argument("--stride", type=int, help="step between tiled windows (default: half the input length)")
+    fit.add_argument(
+        "--short", choices=("pad", "skip"), help="records shorter than the model: pad (default) or skip"
+    )
+    fit.add_argument("--pad-value", type=float, help="value of every channel in padded columns (default 0)")
+    fit.add_argument(
+        "--unknown", choices=("zeros", "uniform"), help="N/IUPAC columns: zeros (default) or uniform"
+    )
+    run = parser.add_argument_group("running")
+    run.add_argument("--batch-size", type=int, help="windows per attribution batch (default 128)")
+    run.add_argument("--chunk-size", type=int, help="records per resumable chunk (default 1000)")
+    run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
+    run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
+    run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
+    out = parser.add_argument_group("extra outputs")
+    out.add_argument("--bedgraph", action=argparse.BooleanOptionalAction, help="bedGraph tracks (default on)")
+    out.add_argument("--bigwig", action=argparse.BooleanOptionalAction, help="bigWig tracks (needs pyBigWig)")
+    out.add_argument(
+        "--modisco", action=argparse.BooleanOptionalAction, help="run modisco-lite on the scores"
+    )
+    out.add_argument("--modisco-max-seqlets", type=int, help="modisco-lite -n (default 2000)")
+    out.add_argument("--modisco-window", type=int, help="modisco-lite -w (default: min(400, input length))")
+    parser.set_defaults(**{key: None for key in DEFAULTS})
+
+
+def load_config(path: str | None) -> dict[str, Any]:
+    """Keys for ``score`` from a YAML file: known top-level keys, overridden by those under ``score:``.
+
+    Raises
+    ------
+    InputError
+        Unreadable or malformed file, or an unknown key under ``score:``.
+    """
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config must be a mapping of flag names to values")
+    merged = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in DEFAULTS}
+    section = data.get("score")
+    if section is not None:
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: field 'score' must be a mapping of flag names to values")
+        for key, value in section.items():
+            name = str(key).replace("-", "_")
+            if name not in DEFAULTS:
+                raise InputError(f"{path}: field 'score.{key}' is not a flag of 'score'")
+            merged[name] = value
+    return merged
+
+
+def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over config over defaults; checks the required ones are there."""
+    config = load_config(getattr(args, "config", None))
+    settings = {}
+    for key, default in DEFAULTS.items():
+        flag = getattr(args, key, None)
+        settings[key] = flag if flag is not None else config.get(key, default)
+    missing = [f"--{k}" for k in REQUIRED if not settings[k]]
+    if missing:
+        raise InputError(f"score: missing {', '.join(missing)} (give the flag or set it in --config)")
+    if isinstance(settings["tasks"], str):
+        settings["tasks"] = [t.strip() for t in settings["tasks"].split(",") if t.strip()]
+    return settings
+
+
+def _load_model(model_dir: str, device: str):
+    from .model_io import load_model
+
+    return load_model(model_dir, device=device)
+
+
+def _check_alphabet(lm: Any, fasta: str) -> None:
+    alphabet = str(getattr(lm, "alphabet", ALPHABET))
+    if alphabet != ALPHABET:
+        where = getattr(lm, "path", None) or "the model"
+        raise InputError(
+            f"{where}: model alphabet {alphabet!r} does not match the DNA one-hot order {ALPHABET!r} "
+            f"that {fasta} is encoded in"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
+    from .score import ScoreOptions, score_fasta
+
+    s = resolve_settings(args)
+    if s["modisco"] and importlib.util.find_spec("modiscolite") is None:
+        raise InputError("--modisco needs modisco-lite (pip install modisco-lite); run without --modisco")
+    for key in ("fasta", "bed"):
+        if s[key] is not None and not Path(s[key]).exists():
+            raise InputError(f"{s[key]}: {key.upper()} file not found")
+    lm = _load_model(s["model"], s["device"])
+    _check_alphabet(lm, s["fasta"])
+    options = ScoreOptions(
+        method=s["method"],
+        rule=s["rule"],
+        references=s["references"],
+        n_references=int(s["n_references"]),
+        n_steps=int(s["n_steps"]),
+        long=s["long"],
+        stride=None if s["stride"] is None else int(s["stride"]),
+        short=s["short"],
+        pad_value=float(s["pad_value"]),
+        unknown=s["unknown"],
+        batch_size=int(s["batch_size"]),
+        chunk_size=int(s["chunk_size"]),
+        device=s["device"],
+        seed=int(s["seed"]),
+        tasks=tuple(s["tasks"]) if s["tasks"] else None,
+    )
+    summary = score_fasta(
+        lm.model,
+        lm.input_length,
+        list(lm.task_names),
+        s["fasta"],
+        s["out"],
+        bed=s["bed"],
+        options=options,
+        bedgraph=bool(s["bedgraph"]),
+        bigwig=bool(s["bigwig"]),
+        keep_work=bool(s["keep_work"]),
+        model_name=str(s["model"]),
+    )
+    log.info(
+        "%d of %d record(s) scored (%d windows, %.1f seq/s); outputs in %s",
+        summary.n_scored,
+        summary.n_records,
+        summary.n_windows,
+        summary.windows_per_second,
+        s["out"],
+    )
+    if s["modisco"]:
+        tasks = list(options.tasks or lm.task_names)
+        window = int(s["modisco_window"] or min(400, lm.input_length))
+        return run_modisco(Path(s["out"]), tasks, int(s["modisco_max_seqlets"]), window)
+    return 0
+
+
+def run_modisco(out_dir: Path, tasks: list[str], max_seqlets: int, window: int) -> int:
+    """Run ``modisco motifs`` then ``modisco report`` per task into ``out_dir/modisco/<task>/``.
+
+    Returns 0 when every task succeeded, 1 otherwise (the scores stay; the log says what failed).
+    """
+    from .score import _safe
+
+    status = 0
+    ohe = out_dir / "ohe.npz"
+    for task in tasks:
+        shap = out_dir / (f"shap_{_safe(task)}.npz" if len(tasks) > 1 else "shap.npz")
+        final = out_dir / "modisco" / _safe(task)
+        try:
+            with atomic_directory(final) as tmp:
+                results = tmp / "modisco_results.h5"
+                for cmd in (
+                    [
+                        "motifs",
+                        "-s",
+                        str(ohe),
+                        "-a",
+                        str(shap),
+                        "-n",
+                        str(max_seqlets),
+                        "-w",
+                        str(window),
+                        "-o",
+                        str(results),
+                    ],
+                    ["report", "-i", str(results), "-o", str(tmp / "report"), "-s", "./"],
+                ):
+                    log.info("modisco-lite %s (task %s)", cmd[0], task)
+                    done = subprocess.run(
+                        [sys.executable, "-c", "from modiscolite.cli import cli; cli()", *cmd],
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    if done.returncode != 0:
+                        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                        raise RuntimeError(f"modisco {cmd[0]} failed for task {task}: {tail[0]}")
+        except RuntimeError as exc:
+            log.error("%s", exc)
+            status = 1
+            continue
+        log.info("modisco-lite report for task %s: %s", task, final / "report" / "motifs.html")
+    return status

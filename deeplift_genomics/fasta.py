@@ -1,0 +1,343 @@
+"""Read FASTA records and BED regions for scoring, with one clear message per bad input.
+
+FASTA files are read through pyfaidx (random access by record, so memory does not grow with the file):
+plain text or bgzip-compressed (BGZF, needs biopython), any line width, Windows line endings, soft-masked
+lowercase. The ``.fai`` (and ``.gzi``) index is built beside the file when missing; when that directory
+is read-only it is built in ``index_dir`` instead.
+
+Record names of the form ``chr1:100-300`` (optionally followed by ``(+)`` or ``(-)``, as
+``bedtools getfasta`` writes them) are parsed as genomic coordinates, so scores can become tracks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import re
+import struct
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyfaidx
+
+from .errors import InputError
+from .onehot import IUPAC
+
+log = logging.getLogger(__name__)
+
+_COORD_NAME = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?:\((?P<strand>[+-.])\))?$")
+_ALLOWED = frozenset(IUPAC | {c.lower() for c in IUPAC})
+
+
+@dataclass(frozen=True)
+class Region:
+    """A stretch of one FASTA record to score.
+
+    Attributes
+    ----------
+    name
+        Output name (the record name, or the BED name column / ``chrom:start-end``).
+    record
+        FASTA record it comes from.
+    start, end
+        0-based, end-exclusive interval within the record.
+    chrom, chrom_start, strand
+        Genomic position of ``start`` (``chrom`` is ``None`` when unknown); on strand ``"-"`` the
+        sequence is the reverse complement, so base ``i`` lies at ``chrom_start + length - 1 - i``.
+    """
+
+    name: str
+    record: str
+    start: int
+    end: int
+    chrom: str | None = None
+    chrom_start: int | None = None
+    strand: str = "+"
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def parse_coordinate_name(name: str, length: int) -> tuple[str, int, str] | None:
+    """Genomic ``(chrom, start0, strand)`` of a record named ``chrom:start-end``, or ``None``.
+
+    The name is read as BED-style (0-based start, end exclusive, as ``bedtools getfasta`` writes) when
+    ``end - start == length``, and as samtools-style (1-based, inclusive) when ``end - start + 1 == length``;
+    a name whose span matches neither is not taken as coordinates.
+
+    Parameters
+    ----------
+    name
+        Record name.
+    length
+        Length of the record's sequence.
+    """
+    match = _COORD_NAME.match(name)
+    if match is None:
+        return None
+    start = int(match["start"].replace(",", ""))
+    end = int(match["end"].replace(",", ""))
+    strand = "-" if match["strand"] == "-" else "+"
+    if end - start == length:
+        return match["chrom"], start, strand
+    if end - start + 1 == length and start >= 1:
+        return match["chrom"], start - 1, strand
+    return None
+
+
+def file_checksum(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB pieces)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _compression(path: Path) -> str:
+    """``"plain"``, ``"bgzf"`` or ``"gzip"`` from the file's first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return "plain"
+    # BGZF: a gzip member with FEXTRA whose extra field holds the 'BC' subfield (SAM spec, section 4.1).
+    if len(head) >= 18 and head[3] & 4:
+        xlen = struct.unpack("<H", head[10:12])[0]
+        with open(path, "rb") as handle:
+            handle.seek(12)
+            extra = handle.read(xlen)
+        pos = 0
+        while pos + 4 <= len(extra):
+            si1, si2, slen = extra[pos], extra[pos + 1], struct.unpack("<H", extra[pos + 2 : pos + 4])[0]
+            if si1 == 66 and si2 == 67:
+                return "bgzf"
+            pos += 4 + slen
+    return "gzip"
+
+
+def _writable_dir(path: Path) -> bool:
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def _index_is_fresh(fasta: Path, index: Path) -> bool:
+    return index.exists() and index.stat().st_mtime >= fasta.stat().st_mtime
+
+
+class FastaFile:
+    """Random access to the records of one FASTA file.
+
+    Parameters
+    ----------
+    path
+        FASTA file, plain or bgzip-compressed.
+    index_dir
+        Where to build the index when the FASTA's own directory is read-only (default: a directory
+        under the system temp dir).
+
+    Raises
+    ------
+    InputError
+        Missing, empty, plain-gzip or non-FASTA file, inconsistent line wrapping, duplicate record names.
+    """
+
+    def __init__(self, path: str | Path, index_dir: str | Path | None = None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: FASTA file not found")
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory, expected a FASTA file")
+        if self.path.stat().st_size == 0:
+            raise InputError(f"{self.path}: empty file, expected FASTA records ('>name' lines then sequence)")
+        kind = _compression(self.path)
+        if kind == "gzip":
+            raise InputError(
+                f"{self.path}: plain gzip is not indexable; recompress it with bgzip "
+                f"(gunzip {self.path.name} && bgzip {self.path.name.removesuffix('.gz')})"
+            )
+        if kind == "bgzf":
+            try:
+                import Bio.bgzf  # noqa: F401
+            except ImportError:
+                raise InputError(
+                    f"{self.path}: reading bgzip-compressed FASTA needs biopython (pip install biopython), "
+                    "or decompress it with 'bgzip -d'"
+                ) from None
+        self.compressed = kind == "bgzf"
+        if kind == "plain":
+            self._check_looks_like_fasta()
+        indexname, gziname = self._index_names(index_dir)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._fasta = pyfaidx.Fasta(
+                    str(self.path),
+                    indexname=indexname,
+                    gzi_indexname=gziname,
+                    as_raw=True,
+                    read_ahead=None,
+                )
+        except ValueError as exc:
+            match = re.search(r'Duplicate key "(.*)"', str(exc))
+            if match:
+                raise InputError(f"{self.path}: record '{match[1]}': duplicate record name") from None
+            raise InputError(f"{self.path}: not a readable FASTA file ({exc})") from None
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as exc:
+            raise InputError(f"{self.path}: not a valid FASTA file: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{self.path}: cannot read as FASTA ({exc})") from None
+        self.names: list[str] = list(self._fasta.keys())
+        if not self.names:
+            raise InputError(f"{self.path}: no FASTA records found")
+
+    def _check_looks_like_fasta(self) -> None:
+        with open(self.path, "rb") as handle:
+            head = handle.read(4096)
+        if b"\x00" in head:
+            raise InputError(f"{self.path}: binary file, expected FASTA text")
+        for line in head.splitlines():
+            text = line.strip()
+            if not text or text.startswith(b";"):
+                continue
+            if not text.startswith(b">"):
+                raise InputError(
+                    f"{self.path}: not a FASTA file: the first line {text[:40].decode(errors='replace')!r} "
+                    "does not start with '>'"
+                )
+            return
+
+    def _index_names(self, index_dir: str | Path | None) -> tuple[str, str | None]:
+        fai = Path(str(self.path) + ".fai")
+        gzi = Path(str(self.path) + ".gzi")
+        beside_ok = _index_is_fresh(self.path, fai) and (
+            not self.compressed or _index_is_fresh(self.path, gzi)
+        )
+        if beside_ok or _writable_dir(self.path.parent):
+            return str(fai), (str(gzi) if self.compressed else None)
+        base = (
+            Path(index_dir)
+            if index_dir is not None
+            else Path(tempfile.gettempdir()) / "deeplift-genomics-fai"
+        )
+        key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
+        where = base / key
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"{self.path}: its directory is read-only and the index cannot be built in {where} ({exc})"
+            ) from None
+        log.info("%s: directory is read-only; building the FASTA index in %s", self.path, where)
+        return str(where / (self.path.name + ".fai")), (
+            str(where / (self.path.name + ".gzi")) if self.compressed else None
+        )
+
+    def length(self, name: str) -> int:
+        """Length of record ``name``."""
+        return int(self._fasta.faidx.index[name].rlen)
+
+    def fetch(self, name: str, start: int = 0, end: int | None = None) -> str:
+        """Sequence of record ``name`` over ``[start, end)`` (0-based), letters as in the file.
+
+        Raises
+        ------
+        InputError
+            When the sequence holds a character that is not an IUPAC nucleotide code.
+        """
+        length = self.length(name)
+        end = length if end is None else end
+        if end <= start:
+            return ""
+        seq = self._fasta.faidx.fetch(name, start + 1, end)
+        seq = seq if isinstance(seq, str) else str(seq)
+        bad = set(seq) - _ALLOWED
+        if bad:
+            first = min(seq.find(c) for c in bad)
+            raise InputError(
+                f"{self.path}: record '{name}': character {seq[first]!r} at position {start + first + 1} "
+                "is not a nucleotide (IUPAC) code"
+            )
+        return seq
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> FastaFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def record_regions(fasta: FastaFile) -> list[Region]:
+    """One region per whole record; ``chrom:start-end`` names give the genomic coordinates."""
+    regions = []
+    for name in fasta.names:
+        length = fasta.length(name)
+        coords = parse_coordinate_name(name, length)
+        chrom, chrom_start, strand = coords if coords is not None else (None, None, "+")
+        regions.append(Region(name, name, 0, length, chrom, chrom_start, strand))
+    return regions
+
+
+def _bed_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline=None) as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                line = raw.rstrip("\r\n")
+                if not line.strip() or line.startswith(("#", "track", "browser")):
+                    continue
+                yield lineno, line.split("\t") if "\t" in line else line.split()
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a BED text file (undecodable bytes)") from None
+
+
+def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
+    """Regions of a BED file (3 or more columns; ``#``, ``track`` and ``browser`` lines skipped).
+
+    Column 4, when present, names the region; otherwise it is named ``chrom:start-end``. Regions are
+    scored on the FASTA's strand (a BED strand column is ignored).
+
+    Raises
+    ------
+    InputError
+        Naming the file, line and record, for a line with fewer than 3 columns, non-integer
+        coordinates, an unknown record, a region outside its record, or a duplicate region name.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: BED file not found")
+    regions: list[Region] = []
+    seen: dict[str, int] = {}
+    for lineno, cols in _bed_lines(path):
+        where = f"{path}: line {lineno}"
+        if len(cols) < 3:
+            raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")
+        chrom = cols[0]
+        try:
+            start, end = int(cols[1]), int(cols[2])
+        except ValueError:
+            raise InputError(f"{where}: record '{chrom}': start and end must be integers") from None
+        if chrom not in fasta._fasta.faidx.index:
+            raise InputError(f"{where}: record '{chrom}' is not in {fasta.path}")
+        length = fasta.length(chrom)
+        if start < 0 or end > length or start >= end:
+            raise InputError(
+                f"{where}: record '{chrom}': region {start}-{end} is outside the record (length {length})"
+                if start < 0 or end > length
+                else f"{where}: record '{chrom}': empty region {start}-{end} (start must be below end)"
+            )
+        name = cols[3] if len(cols) > 3 and cols[3] not in {"", "."} else f"{chrom}:{start}-{end}"
+        if name in seen:
+            raise InputError(f"{where}: region name '{name}' already used on line {seen[name]}")
+        seen[name] = lineno
+        regions.append(Region(name, chrom, start, end, chrom, start, "+"))
+    if not regions:
+        raise InputError(f"{path}: no regions found (empty BED file)")
+    return regions
