@@ -85,6 +85,10 @@ class ModelSpec:
     batchnorm: bool = False
 
     def __post_init__(self) -> None:
+        # Accept [filters, width] pairs and dicts for convenience; store them as ConvLayerSpec.
+        conv = tuple(_conv_from_item(item, i) for i, item in enumerate(_as_list(self.conv, "conv")))
+        object.__setattr__(self, "conv", conv)
+        object.__setattr__(self, "dense", tuple(_as_list(self.dense, "dense")))
         _validate(self)
 
     # -- dict round trip -------------------------------------------------------------------------------
@@ -122,16 +126,8 @@ class ModelSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"{source}: unknown model spec key(s) {unknown}; known keys: {sorted(known)}")
-        kwargs: dict[str, Any] = dict(data)
-        if "conv" in kwargs:
-            kwargs["conv"] = tuple(
-                _conv_from_item(item, i, source)
-                for i, item in enumerate(_as_list(kwargs["conv"], "conv", source))
-            )
-        if "dense" in kwargs:
-            kwargs["dense"] = tuple(_as_list(kwargs["dense"], "dense", source))
         try:
-            return cls(**kwargs)
+            return cls(**data)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
 
@@ -160,14 +156,14 @@ class ModelSpec:
         return channels * self.conv_output_length()
 
 
-def _as_list(value: Any, key: str, source: str) -> list:
+def _as_list(value: Any, key: str) -> list:
     if isinstance(value, (list, tuple)):
         return list(value)
-    raise InputError(f"{source}: model spec key '{key}' must be a list, got {value!r}")
+    raise InputError(f"'{key}' must be a list, got {value!r}")
 
 
-def _conv_from_item(item: Any, index: int, source: str) -> ConvLayerSpec:
-    where = f"{source}: model spec conv[{index}]"
+def _conv_from_item(item: Any, index: int) -> ConvLayerSpec:
+    where = f"conv[{index}]"
     if isinstance(item, ConvLayerSpec):
         return item
     if isinstance(item, Mapping):

@@ -1,0 +1,197 @@
+"""``train``: fit the benchmark conv net (or a spec from ``--config``) on a simulated dataset.
+
+``MODEL_DIR`` is written all at once (nothing is left behind if training fails) and holds
+``model.json`` + ``model.safetensors`` (see :mod:`deeplift_genomics.model_io`), ``metrics.json`` and
+``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
+
+``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
+at the top level or under ``train:`` (which wins); flags win over both. A ``model:`` mapping there
+(under ``train:`` or at the top level) is a :class:`~deeplift_genomics.model.ModelSpec` dict, e.g.::
+
+    train:
+      epochs: 20
+      model:
+        conv: [{filters: 32, width: 15}]
+        dense: [32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+COMMAND = "train"
+# Long flag names with underscores; hyper-parameter defaults live in TrainConfig so library and CLI agree.
+SETTINGS = ("data", "test_ids", "out", "seed", "device", "epochs", "batch_size", "patience", "lr")
+REQUIRED = ("data", "out")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics train`` (contract D)."""
+    from .train import TrainConfig
+
+    defaults = TrainConfig()
+    parser.add_argument(
+        "--data", metavar="DATA", help="a `simulate` output directory or a .simdata(.gz) file"
+    )
+    parser.add_argument(
+        "--test-ids", metavar="FILE", help="file with one sequence id per line: the test split"
+    )
+    parser.add_argument("--out", metavar="MODEL_DIR", help="model directory to write (replaced as a whole)")
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="seed of weights, shuffling and dropout (default 0)"
+    )
+    parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default cpu: reproducible)")
+    parser.add_argument("--epochs", type=int, metavar="N", help=f"maximum epochs (default {defaults.epochs})")
+    parser.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"batch size (default {defaults.batch_size})"
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help=f"early-stopping patience in epochs (default {defaults.patience})",
+    )
+    parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
+    parser.add_argument("--config", metavar="FILE", help="YAML with these options (and a model: spec)")
+
+
+def read_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Options and model spec dict from a YAML config (``{}`` and ``None`` without one).
+
+    Top-level scalar keys are read (a shared workflow config may hold other commands' keys; unknown
+    ones are ignored there); keys under ``train:`` override them and must all be known.
+    """
+    if not path:
+        return {}, None
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config must be a mapping of keys to values")
+    options = {k: v for k, v in data.items() if k in SETTINGS and not isinstance(v, (dict, list))}
+    spec = data.get("model") if isinstance(data.get("model"), dict) else None
+    section = data.get(COMMAND)
+    if section is not None:
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: '{COMMAND}:' must be a mapping of option names to values")
+        unknown = sorted(set(section) - set(SETTINGS) - {"model"})
+        if unknown:
+            raise InputError(
+                f"{path}: unknown key(s) under '{COMMAND}:': {unknown}; known: {sorted(SETTINGS)} and model"
+            )
+        options.update({k: v for k, v in section.items() if k != "model"})
+        if "model" in section:
+            if not isinstance(section["model"], dict):
+                raise InputError(f"{path}: '{COMMAND}: model:' must be a mapping (a model spec)")
+            spec = section["model"]
+    return options, spec
+
+
+def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Flags (when given) over config keys; missing required ones are an :class:`InputError`."""
+    options, spec = read_config(getattr(args, "config", None))
+    settings = {}
+    for key in SETTINGS:
+        value = getattr(args, key, None)
+        settings[key] = options.get(key) if value is None else value
+    missing = [key for key in REQUIRED if settings.get(key) in (None, "")]
+    if missing:
+        flags = ", ".join("--" + key.replace("_", "-") for key in missing)
+        raise InputError(f"{COMMAND}: missing {flags} (give the flag or set it in --config)")
+    return settings, spec
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the data, train, and write MODEL_DIR atomically."""
+    import pandas as pd
+
+    from .atomic import atomic_directory, atomic_write_text
+    from .dataset import load_dataset
+    from .metrics import metrics_table
+    from .model import ModelSpec
+    from .model_io import save_model
+    from .train import TrainConfig, train_model
+
+    settings, spec_dict = resolve_settings(args)
+    source = str(args.config) if args.config else "train options"
+    config = TrainConfig.from_dict(
+        {
+            key: _number(settings[key], key, float if key == "lr" else int, source)
+            for key in ("epochs", "batch_size", "patience", "lr")
+            if settings[key] is not None
+        },
+        source=source,
+    )
+    seed = 0 if settings["seed"] is None else _number(settings["seed"], "seed", int, source)
+    device = str(settings["device"] or "cpu")
+
+    dataset = load_dataset(settings["data"], settings["test_ids"])
+    spec_dict = dict(spec_dict or {})
+    spec_dict.setdefault("input_length", int(dataset.onehot.shape[-1]))
+    spec_dict.setdefault("n_tasks", len(dataset.task_names))
+    spec = ModelSpec.from_dict(spec_dict, source=f"{args.config}: model" if args.config else "model spec")
+
+    model, history, metrics = train_model(dataset, spec, config, seed=seed, device=device)
+
+    training = {
+        **config.to_dict(),
+        "seed": seed,
+        "device": device,
+        "data": str(settings["data"]),
+        "test_ids": None if settings["test_ids"] is None else str(settings["test_ids"]),
+        **{f"n_{name}": int((dataset.split == name).sum()) for name in ("train", "valid", "test")},
+        "best_epoch": metrics["training"]["best_epoch"],
+        "epochs_run": metrics["training"]["epochs_run"],
+    }
+    out = Path(settings["out"])
+    with atomic_directory(out) as tmp:
+        save_model(
+            model,
+            tmp,
+            spec=spec,
+            task_names=dataset.task_names,
+            training=training,
+            data_checksum=getattr(dataset, "checksum", None),
+        )
+        atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        metrics_table(metrics).to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.6f")
+        pd.DataFrame(history).to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
+    log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
+    return 0
+
+
+def _number(value: Any, key: str, kind: type, source: str) -> Any:
+    """``value`` as ``kind``; YAML reads ``1e-3`` as a string, so numeric strings are accepted."""
+    if isinstance(value, bool):
+        raise InputError(f"{source}: '{key}' must be a number, got {value!r}")
+    try:
+        number = kind(value) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if kind is int and isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if not isinstance(number, (int, float)) or (kind is int and not isinstance(number, int)):
+        raise InputError(
+            f"{source}: '{key}' must be {'an integer' if kind is int else 'a number'}, got {value!r}"
+        )
+    return kind(number)
+
+
+def _summary(values: Mapping[str, float | None]) -> str:
+    return ", ".join(f"{k} {'n/a' if v is None else f'{v:.4f}'}" for k, v in values.items())
