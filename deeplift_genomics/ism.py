@@ -1,0 +1,168 @@
+"""In-silico mutagenesis (ISM): the change of each output under every single-base substitution.
+
+``scores[n, t, b, l] = f_t(x_n with base b at position l) - f_t(x_n)``, 0 at the observed base. One
+forward pass per substitution (``3 L`` per sequence, ``4`` at an unknown all-zero column), run in
+batches of ``batch_size`` mutants so memory does not grow with ``N`` or ``L``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .devices import resolve_device
+from .errors import InputError
+from .progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+def _as_onehot_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+    if xt.ndim != 3 or xt.shape[1] != 4:
+        raise InputError(f"ism: x must be one-hot DNA of shape (N, 4, L), got shape {tuple(xt.shape)}")
+    if not xt.is_floating_point():
+        xt = xt.to(torch.float32)
+    return xt.detach()
+
+
+def _targets(target: int | Sequence[int] | None, n_outputs: int) -> list[int]:
+    if target is None:
+        return list(range(n_outputs))
+    wanted = [int(target)] if isinstance(target, (int, np.integer)) else [int(t) for t in target]
+    if not wanted:
+        raise InputError("ism: target is an empty list")
+    for t in wanted:
+        if not -n_outputs <= t < n_outputs:
+            raise InputError(f"ism: target {t} is out of range; the model has {n_outputs} outputs")
+    return [t % n_outputs for t in wanted]
+
+
+def _forward(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    out = model(xb)
+    if not isinstance(out, torch.Tensor):
+        raise InputError(f"ism: the model returned {type(out).__name__}; expected a (batch, tasks) tensor")
+    while out.ndim > 2 and out.shape[-1] == 1:
+        out = out.squeeze(-1)
+    if out.ndim == 1:
+        out = out.unsqueeze(1)
+    if out.ndim != 2 or out.shape[0] != xb.shape[0]:
+        raise InputError(f"ism: the model returned shape {tuple(out.shape)}; expected (batch, tasks)")
+    return out
+
+
+def ism_scores(
+    model: nn.Module,
+    x: torch.Tensor | np.ndarray,
+    target: int | Sequence[int] | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    verbose: bool | None = None,
+) -> torch.Tensor:
+    """Score every single-base substitution of every sequence.
+
+    Parameters
+    ----------
+    model
+        Maps ``(B, 4, L)`` to ``(B, T)`` outputs (logits). Moved to ``device``; a model in training
+        mode is run in eval mode (with a warning) and put back afterwards.
+    x
+        ``(N, 4, L)`` one-hot DNA, A,C,G,T (all-zero columns allowed); numpy or torch.
+    target
+        Output index, list of indices, or None (default) for all ``T`` outputs.
+    batch_size
+        Mutants per forward pass (default 256); bounds memory whatever ``N`` is.
+    device
+        ``"cpu"`` (default), ``"cuda"``, ``"auto"``.
+    verbose
+        Progress bar on/off; None decides from the terminal.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, T', 4, L)`` on the CPU in ``x``'s float dtype, ``T'`` the number of targets:
+        ``f(mutant) - f(x)``; exactly 0 where base ``b`` is the observed base at ``l``.
+
+    Raises
+    ------
+    InputError
+        ``x`` not ``(N, 4, L)``, a target out of range, ``batch_size < 1`` or an output that is not
+        ``(batch, tasks)``.
+    """
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise InputError(f"ism: batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = int(batch_size)
+    xt = _as_onehot_tensor(x)
+    dev = resolve_device(device)
+    n_seq, _, length = xt.shape
+    was_training = model.training
+    if was_training:
+        log.warning("ism: the model is in training mode; running it in eval mode for ISM")
+        model.eval()
+    model.to(dev)
+    try:
+        with torch.inference_mode():
+            if n_seq == 0:
+                raise InputError("ism: x holds no sequence (N = 0)")
+            ref_out = torch.cat(
+                [_forward(model, xt[i : i + batch_size].to(dev)).cpu() for i in range(0, n_seq, batch_size)]
+            )
+            tasks = _targets(target, ref_out.shape[1])
+            ref_out = ref_out[:, tasks].to(xt.dtype)
+            scores = torch.zeros((n_seq, len(tasks), 4, length), dtype=xt.dtype)
+            # A substitution is every (sequence, base, position) whose column is not already that base.
+            observed = (xt == 1) & (xt.sum(dim=1, keepdim=True) == 1)  # (N, 4, L)
+            seq_i, base_i, pos_i = torch.nonzero(~observed, as_tuple=True)
+            n_mut = seq_i.numel()
+            bar = progress_bar(total=n_mut, desc="ISM", unit="mut", verbose=verbose)
+            for lo in range(0, n_mut, batch_size):
+                s, b, p = (
+                    seq_i[lo : lo + batch_size],
+                    base_i[lo : lo + batch_size],
+                    pos_i[lo : lo + batch_size],
+                )
+                rows = torch.arange(s.numel())
+                xb = xt[s].clone()
+                xb[rows, :, p] = 0
+                xb[rows, b, p] = 1
+                out = _forward(model, xb.to(dev)).cpu()[:, tasks].to(xt.dtype)
+                scores[s, :, b, p] = out - ref_out[s]
+                bar.update(s.numel())
+            bar.close()
+    finally:
+        if was_training:
+            model.train()
+    return scores
+
+
+def ism_importance(scores: torch.Tensor, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Per-position importance from ISM scores: minus the mean change over the substitutions.
+
+    ``importance[n, t, l] = -mean_{b != observed} scores[n, t, b, l]``: positive where the observed
+    base raises the output above what the average alternative base gives. At an unknown (all-zero)
+    column the mean runs over all 4 bases.
+
+    Parameters
+    ----------
+    scores
+        ``(N, T, 4, L)`` from :func:`ism_scores`.
+    x
+        ``(N, 4, L)`` the one-hot sequences the scores belong to.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, T, L)``.
+    """
+    xt = _as_onehot_tensor(x).to(device=scores.device)
+    if scores.ndim != 4 or scores.shape[0] != xt.shape[0] or scores.shape[2:] != xt.shape[1:]:
+        raise InputError(
+            f"ism_importance: scores of shape {tuple(scores.shape)} do not match x of shape {tuple(xt.shape)}"
+        )
+    observed = (xt == 1) & (xt.sum(dim=1, keepdim=True) == 1)
+    n_subst = (~observed).sum(dim=1).to(scores.dtype)  # (N, L): 3, or 4 at an unknown column
+    return -scores.sum(dim=2) / n_subst.unsqueeze(1)
