@@ -122,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .atomic import atomic_directory, atomic_write_text
-    from .dataset import load_dataset
     from .metrics import metrics_table
     from .model import ModelSpec
     from .model_io import save_model
@@ -140,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     )
     seed = 0 if settings["seed"] is None else _number(settings["seed"], "seed", int, source)
     device = str(settings["device"] or "cpu")
+
+    from .dataset import load_dataset
 
     dataset = load_dataset(settings["data"], settings["test_ids"])
     spec_dict = dict(spec_dict or {})
