@@ -543,7 +543,7 @@ def _assemble(
     ):
         task_tmps = [stack.enter_context(atomic_path(p)) for p in task_files]
         shape = (n_windows, 4, input_length)
-        ohe_w = NpzStreamWriter(ohe_tmp, shape, np.float32)
+        ohe_w = NpzStreamWriter(ohe_tmp, shape, np.uint8)  # modisco-lite casts to float32 itself
         shap_w = NpzStreamWriter(shap_tmp, shape, np.float32)
         task_w = [NpzStreamWriter(p, shape, np.float32) for p in task_tmps]
         with (
@@ -575,7 +575,8 @@ def _assemble(
             )
             r0 = b0 = w0 = 0
             for path in paths:
-                with np.load(path) as part:
+                with np.load(path) as stored:
+                    part = {key: stored[key] for key in stored.files}  # one read per member, not per row
                     n = len(part["action"])
                     nb = int(part["offset"][-1])
                     nw = len(part["win_region"])
@@ -607,7 +608,7 @@ def _assemble(
                         h5["windows/record"][w0 : w0 + nw] = part["win_region"] + r0
                         h5["windows/offset"][w0 : w0 + nw] = part["win_offset"]
                         h5["windows/predictions"][w0 : w0 + nw] = part["win_pred"]
-                        ohe_w.write(part["win_ohe"].astype(np.float32))
+                        ohe_w.write(part["win_ohe"])
                         shap = part["win_shap"]
                         shap_w.write(shap[:, 0])
                         for t, tw in enumerate(task_w):

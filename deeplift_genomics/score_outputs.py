@@ -35,7 +35,7 @@ Root attributes: ``format`` ("deeplift-genomics-scores"), ``format_version``, ``
 
 ``ohe.npz`` / ``shap.npz``: what ``modisco motifs -s ohe.npz -a shap.npz`` reads (key ``arr_0``, shape
 ``(W, 4, input_length)``, one row per scored window, in ``windows/*`` order): the strict one-hot input
-(padded and N columns all zero) and the hypothetical contributions of the first task (zero at padded and
+(uint8; padded and N columns all zero) and the hypothetical contributions of the first task (zero at padded and
 N columns, because modisco-lite cannot take NaN). With several tasks, ``shap_<task>.npz`` holds each task.
 """
 
@@ -68,9 +68,13 @@ class NpzStreamWriter:
         Full shape; pieces are appended along axis 0.
     dtype
         Element type.
+    compress
+        Deflate the member (level 1); worth it for one-hot, not for float scores.
     """
 
-    def __init__(self, path: str | Path, shape: Sequence[int], dtype: Any = np.float32):
+    def __init__(
+        self, path: str | Path, shape: Sequence[int], dtype: Any = np.float32, compress: bool = False
+    ):
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self._rows = 0
