@@ -1,27 +1,21 @@
-# One attribution file per method setting of config attribute.methods, all on the same model and sequences.
+# One attribution file per model and method setting of config attribute.methods, on the same sequences.
 
 
 rule attribute:
     input:
         DATA_INPUT,
-        **MODEL_INPUT,
+        unpack(lambda wildcards: model_files(wildcards.model)),
     output:
-        f"{OUT}/attributions/{{method}}.npz",
+        f"{OUT}/attributions/{{model}}/{{method}}.npz",
     params:
         data=DATA_FLAGS,
         model=lambda wildcards, input: os.path.dirname(input.model),
         method=lambda wildcards: method_flags(wildcards.method),
-        flags=cli_flags(
-            split=config["attribute"]["split"],
-            max_sequences=config["attribute"]["max_sequences"],
-            batch_size=config["attribute"]["batch_size"],
-            device=DEVICE,
-            seed=config["attribute"]["seed"],
-        ),
+        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
     log:
-        f"{LOGS}/attribute/{{method}}.log",
+        f"{LOGS}/attribute/{{model}}/{{method}}.log",
     benchmark:
-        f"{BENCH}/attribute/{{method}}.tsv"
+        f"{BENCH}/attribute/{{model}}/{{method}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

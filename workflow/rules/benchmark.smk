@@ -1,21 +1,19 @@
-# Compare the methods on the simulated ground truth (paper Fig. 5, Fig. 5b, auROC, leakage).
+# Compare the methods on the simulated ground truth (paper Fig. 5, Fig. 5b, auROC, leakage); several models
+# (config model.train.seeds) give the mean and spread over models.
 
 
 rule benchmark:
     input:
         DATA_INPUT,
-        **MODEL_INPUT,
+        models=[model_files(name)["model"] for name in MODELS],
+        weights=[model_files(name)["weights"] for name in MODELS],
         attributions=ATTRIBUTIONS,
     output:
         directory(f"{OUT}/benchmark"),
     params:
         data=DATA_FLAGS,
-        model=lambda wildcards, input: os.path.dirname(input.model),
-        flags=cli_flags(
-            max_sequences=config["benchmark"]["max_sequences"],
-            device=DEVICE,
-            seed=config["benchmark"]["seed"],
-        ),
+        models=lambda wildcards, input: [os.path.dirname(path) for path in input.models],
+        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
     log:
         f"{LOGS}/benchmark.log",
     benchmark:
@@ -25,5 +23,5 @@ rule benchmark:
         mem_mb=4000,
         runtime=60,
     shell:
-        "deeplift-genomics benchmark {params.data} --model {params.model} --out {output}"
+        "deeplift-genomics benchmark {params.data} --model {params.models} --out {output}"
         " --attributions {input.attributions} {params.flags} 2> {log}"

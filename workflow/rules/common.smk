@@ -46,10 +46,18 @@ else:
     DATA_INPUT = [path for path in (config["data"]["simdata"], config["data"]["test_ids"]) if path]
     DATA_FLAGS = cli_flags(data=config["data"]["simdata"], test_ids=config["data"]["test_ids"])
 
-# ------------------------------------------------------------------------------------------------- model
+# ------------------------------------------------------------------------------------------------ models
+# name -> directory: one trained model per seed (models/seed<N>), or the existing model.dir as `given`.
 TRAINED = config["model"]["dir"] is None
-MODEL_DIR = f"{OUT}/model" if TRAINED else config["model"]["dir"].rstrip("/")
-MODEL_INPUT = {"model": f"{MODEL_DIR}/model.json", "weights": f"{MODEL_DIR}/model.safetensors"}
+if TRAINED:
+    MODELS = {f"seed{seed}": f"{OUT}/models/seed{seed}" for seed in config["model"]["train"]["seeds"]}
+else:
+    MODELS = {"given": config["model"]["dir"].rstrip("/")}
+
+
+def model_files(name):
+    """The files of one model directory, as named inputs."""
+    return {"model": f"{MODELS[name]}/model.json", "weights": f"{MODELS[name]}/model.safetensors"}
 
 
 # ----------------------------------------------------------------------------------------------- methods
@@ -71,9 +79,8 @@ for _spec in config["attribute"]["methods"]:
     METHODS[_name] = _spec
 
 
-def method_flags(name):
+def method_flags_of(spec):
     """Flags of one method setting; only those that apply to it, so the shell command stays readable."""
-    spec = METHODS[name]
     method = spec["method"]
     # A dict, not keywords: `rule` is a keyword of the Snakefile grammar.
     return cli_flags(
@@ -87,7 +94,18 @@ def method_flags(name):
     )
 
 
-ATTRIBUTIONS = [f"{OUT}/attributions/{name}.npz" for name in METHODS]
+def method_flags(name):
+    """Flags of the method setting called ``name`` in config attribute.methods."""
+    return method_flags_of(METHODS[name])
+
+
+ATTRIBUTIONS = [f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in METHODS]
+# The benchmark compares on exactly the sequences that were attributed.
+SEQUENCE_FLAGS = cli_flags(
+    split=config["attribute"]["split"],
+    max_sequences=config["attribute"]["max_sequences"],
+    seed=config["attribute"]["seed"],
+)
 
 # --------------------------------------------------------------------------------------------- FASTA files
 FASTAS = {}
@@ -98,11 +116,48 @@ for _entry in config["score"]["fasta"]:
 SHARDS = config["score"]["shards"]
 
 
+SCORE_MODEL = next(iter(MODELS))
+SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
+MODISCO_OUTPUTS = [f"{OUT}/modisco/{name}" for name in FASTAS]
+
+
+def score_inputs(wildcards):
+    entry = FASTAS[wildcards.fasta]
+    inputs = {"fasta": entry["path"], **model_files(SCORE_MODEL)}
+    if entry["bed"]:
+        inputs["bed"] = entry["bed"]
+    return inputs
+
+
+def score_flags():
+    opts = config["score"]
+    spec = dict(opts["method"])
+    return " ".join(
+        [
+            method_flags_of(spec),
+            cli_flags(
+                tasks=",".join(opts["tasks"]) if opts["tasks"] else None,
+                long=opts["long"],
+                stride=opts["stride"],
+                short=opts["short"],
+                unknown=opts["unknown"],
+                batch_size=opts["batch_size"],
+                chunk_size=opts["chunk_size"],
+                device=DEVICE,
+                seed=opts["seed"],
+            ),
+            "--bedgraph" if opts["bedgraph"] else "--no-bedgraph",
+            "--bigwig" if opts["bigwig"] else "--no-bigwig",
+        ]
+    )
+
+
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
 
 
 wildcard_constraints:
     method=_alternatives(METHODS),
+    model=_alternatives(MODELS),
     fasta=_alternatives(FASTAS),
     shard=r"\d+",

@@ -1,24 +1,26 @@
-# Train the benchmark's conv net (skipped when config model.dir names an existing model).
+# Train the benchmark's conv net, one model per seed (skipped when config model.dir names an existing model).
 
 
 rule train:
     input:
         DATA_INPUT,
     output:
-        model=f"{OUT}/model/model.json",
-        weights=f"{OUT}/model/model.safetensors",
-        metrics=f"{OUT}/model/metrics.json",
+        model=f"{OUT}/models/seed{{seed}}/model.json",
+        weights=f"{OUT}/models/seed{{seed}}/model.safetensors",
+        metrics=f"{OUT}/models/seed{{seed}}/metrics.json",
     params:
         out=lambda wildcards, output: os.path.dirname(output.model),
         data=DATA_FLAGS,
-        flags=cli_flags(device=DEVICE, **config["model"]["train"]),
+        flags=cli_flags(device=DEVICE, **{k: v for k, v in config["model"]["train"].items() if k != "seeds"}),
     log:
-        f"{LOGS}/train.log",
+        f"{LOGS}/train/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/train.tsv"
+        f"{BENCH}/train/seed{{seed}}.tsv"
+    wildcard_constraints:
+        seed=r"\d+",
     threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
     shell:
-        "deeplift-genomics train {params.data} --out {params.out} {params.flags} 2> {log}"
+        "deeplift-genomics train {params.data} --out {params.out} --seed {wildcards.seed} {params.flags} 2> {log}"

@@ -1,0 +1,151 @@
+"""The workflow's plan without running it: dry-runs of each target, lint, config validation, profiles."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from _workflow_util import REPO, SLURM_SCRIPT, TEST_CONFIG, explain, run_snakemake, write_yaml
+
+PAPER_METHODS = {
+    "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "deeplift_rescale",
+    "deeplift_reveal_cancel", "deeplift_genomics_default", "deeplift_genomics_default_shuffle10",
+    "deeplift_genomics_default_shuffle20", "ism",
+}
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The `Job stats` table of a dry-run: rule -> number of jobs."""
+    table = output[output.index("Job stats:"):]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def shell_commands(output: str) -> list[str]:
+    return [line.split("Shell command: ", 1)[1] for line in output.splitlines() if "Shell command: deeplift" in line]
+
+
+def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", timeout=120)
+    assert result.returncode == 0, explain(result)
+    out = result.stdout + result.stderr
+    assert job_counts(out) == {"simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1, "all": 1}
+    commands = shell_commands(out)
+    outputs = {re.search(r"--out results/attributions/seed0/(\S+)\.npz", c).group(1) for c in commands if " attribute " in c}
+    assert outputs == PAPER_METHODS
+    by_method = {re.search(r"attributions/seed0/(\S+)\.npz", c).group(1): c for c in commands if " attribute " in c}
+    assert "--method integrated_gradients" in by_method["integrated_gradients"]
+    assert "--n-steps 10" in by_method["integrated_gradients"]
+    assert "--rule reveal_cancel --references background" in by_method["deeplift_reveal_cancel"]
+    assert "--references shuffle --n-references 20" in by_method["deeplift_genomics_default_shuffle20"]
+    assert "--references" not in by_method["ism"]
+    # Each rule's stderr goes to its own log file.
+    assert all(re.search(r"2> results/logs/\S+\.log$", c) for c in commands), commands
+
+
+def test_dry_run_score_and_modisco_targets(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", "-p", "modisco", timeout=120)
+    assert result.returncode == 0, explain(result)
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert counts["score_fasta"] == 1 and counts["modisco_fasta"] == 1
+    (score,) = [c for c in shell_commands(out) if " score " in c]
+    assert "--fasta results/data/sequences.fa" in score and "--out results/score/simulated" in score
+    assert "--model results/models/seed0 " in score
+    assert "--references shuffle --n-references 20" in score
+
+
+def test_existing_dataset_and_model_replace_simulate_and_train(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    simdata = tmp_path / "in" / "mine.simdata"
+    test_ids = tmp_path / "in" / "test_ids.txt"
+    model = tmp_path / "in" / "model"
+    model.mkdir()
+    for path in (simdata, test_ids, model / "model.json", model / "model.safetensors"):
+        path.write_text("")
+    config = write_yaml(tmp_path / "mine.yaml", {
+        "data": {"simdata": str(simdata), "test_ids": str(test_ids)}, "model": {"dir": str(model)}})
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(config), timeout=120)
+    assert result.returncode == 0, explain(result)
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert "simulate" not in counts and "train" not in counts
+    assert counts["attribute"] == 9
+    for command in shell_commands(out):
+        if " attribute " in command or " benchmark " in command:
+            assert f"--data {simdata} --test-ids {test_ids} --model {model} " in command
+
+
+def test_lint_finds_nothing_but_the_missing_conda_envs(tmp_path: Path):
+    result = run_snakemake(tmp_path, "--lint", timeout=120)
+    lints = re.findall(r"^\s+\* (.+?):?$", result.stdout + result.stderr, flags=re.M)
+    assert lints, explain(result)
+    assert set(lints) == {"Specify a conda environment or container for each rule."}, explain(result)
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "message"),
+    [
+        ({"model": {"train": {"epoch": 3}}}, "'epoch' was unexpected", "Additional properties are not allowed"),
+        ({"score": {"shards": 0}}, "['score']['shards']", "0 is less than the minimum of 1"),
+        ({"attribute": {"methods": [{"method": "deeplift", "rule": "rescal"}]}}, "['rule']", "is not one of"),
+        ({"device": "gpu"}, "['device']", "is not one of"),
+    ],
+)
+def test_invalid_config_stops_with_the_schema_message_naming_the_key(tmp_path: Path, override, key, message):
+    config = write_yaml(tmp_path / "bad.yaml", override)
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(config), timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error validating config file" in out, explain(result)
+    assert key in out and message in out, explain(result)
+    assert not (tmp_path / "results").exists()
+
+
+def test_duplicate_method_names_are_refused(tmp_path: Path):
+    config = write_yaml(tmp_path / "dup.yaml", {"attribute": {"methods": [{"method": "ism"}, {"method": "ism"}]}})
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(config), timeout=120)
+    assert result.returncode != 0
+    assert "two settings are named 'ism'" in result.stdout + result.stderr, explain(result)
+
+
+def test_tiny_test_config_keeps_every_method_on_few_sequences(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", "-p", "--configfile", str(TEST_CONFIG), timeout=120)
+    assert result.returncode == 0, explain(result)
+    commands = shell_commands(result.stdout + result.stderr)
+    attribute = [c for c in commands if " attribute " in c]
+    assert {re.search(r"attributions/seed1/(\S+)\.npz", c).group(1) for c in attribute} == PAPER_METHODS
+    assert all("--max-sequences 30 " in c and "--device cpu" in c for c in attribute)
+    (simulate,) = [c for c in commands if " simulate " in c]
+    assert "--n-per-class 75 " in simulate
+    (train,) = [c for c in commands if " train " in c]
+    assert "--epochs 2 " in train
+
+
+def test_profiles_request_gpus_only_on_the_cluster():
+    default = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    slurm = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert "executor" not in default and "set-resources" not in default
+    assert slurm["executor"] == "slurm"
+    # Gotcha 2 of the SLURM recipe: without accounting, `sacct` fails and Snakemake waits for ever.
+    assert slurm["slurm-status-command"] == "squeue"
+    gpu_rules = {rule for rule, res in slurm["set-resources"].items() if "gpu" in res or "gres" in res}
+    assert gpu_rules == {"train", "attribute", "score_fasta"}
+    rules_text = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    assert "gpu" not in re.sub(r"#.*", "", rules_text)
+
+
+def test_slurm_cluster_script_prints_its_usage():
+    result = subprocess.run(["bash", str(SLURM_SCRIPT)], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "slurm_cluster.sh start" in result.stderr and "stop" in result.stderr
+    syntax = subprocess.run(["bash", "-n", str(SLURM_SCRIPT)], capture_output=True, text=True, check=False)
+    assert syntax.returncode == 0, syntax.stderr
