@@ -286,7 +286,9 @@ def _parse_meme(lines: list[str], path: Path) -> list[Motif]:
                 try:
                     width = int(params["w"])
                 except ValueError:
-                    raise InputError(f"{path}:{j + 1}: motif {name!r}: w= {params['w']!r} is not an integer") from None
+                    raise InputError(
+                        f"{path}:{j + 1}: motif {name!r}: w= {params['w']!r} is not an integer"
+                    ) from None
             if "alength" in params and params["alength"] != "4":
                 raise InputError(f"{path}:{j + 1}: motif {name!r}: alength= {params['alength']}, expected 4")
             rows: list[list[float]] = []
@@ -305,11 +307,15 @@ def _parse_meme(lines: list[str], path: Path) -> list[Motif]:
                         f"{path}:{k + 1}: motif {name!r}: expected {width} matrix rows, found {len(rows)}"
                     )
                 if len(row) != 4:
-                    raise InputError(f"{path}:{k + 1}: motif {name!r}: expected 4 probabilities, got {len(row)}")
+                    raise InputError(
+                        f"{path}:{k + 1}: motif {name!r}: expected 4 probabilities, got {len(row)}"
+                    )
                 rows.append(_floats(row, path, k + 1, name))
                 k += 1
             if width is not None and len(rows) < width:
-                raise InputError(f"{path}:{k}: motif {name!r}: expected {width} matrix rows, found {len(rows)}")
+                raise InputError(
+                    f"{path}:{k}: motif {name!r}: expected {width} matrix rows, found {len(rows)}"
+                )
             motifs.append(Motif(name, _normalise(rows, path, start, name, counts=False), desc))
             i = k
             continue
@@ -328,7 +334,9 @@ def _parse_jaspar(lines: list[str], path: Path) -> list[Motif]:
         if name is None:
             return
         if sorted(rows) != list(ALPHABET):
-            raise InputError(f"{path}:{start}: motif {name!r}: needs rows A, C, G and T, found {''.join(sorted(rows))}")
+            raise InputError(
+                f"{path}:{start}: motif {name!r}: needs rows A, C, G and T, found {''.join(sorted(rows))}"
+            )
         widths = {len(v) for v in rows.values()}
         if len(widths) != 1:
             raise InputError(f"{path}:{start}: motif {name!r}: rows A, C, G, T have different lengths")
@@ -345,7 +353,9 @@ def _parse_jaspar(lines: list[str], path: Path) -> list[Motif]:
             continue
         m = _JASPAR_ROW.match(line)
         if not m:
-            raise InputError(f"{path}:{lineno}: expected a JASPAR row like 'A [ 1 2 3 ]', got {line.strip()[:40]!r}")
+            raise InputError(
+                f"{path}:{lineno}: expected a JASPAR row like 'A [ 1 2 3 ]', got {line.strip()[:40]!r}"
+            )
         if name is None:
             raise InputError(f"{path}:{lineno}: matrix row before any '>ID' header")
         base = m.group(1).upper()

@@ -100,7 +100,9 @@ def format_simdata(
     """
     labels = np.asarray(labels)
     if labels.shape != (len(ids), len(task_names)):
-        raise ValueError(f"labels of shape {labels.shape} for {len(ids)} sequences and {len(task_names)} tasks")
+        raise ValueError(
+            f"labels of shape {labels.shape} for {len(ids)} sequences and {len(task_names)} tasks"
+        )
     per_id: dict[str, list[str]] = {}
     for row in embeddings.itertuples(index=False):
         per_id.setdefault(row.id, []).append(format_embedding(row.start, row.motif, row.string, row.strand))
@@ -195,13 +197,17 @@ def read_simdata(path: str | Path) -> SimData:
             try:
                 values.append(float(tok))
             except ValueError:
-                raise InputError(f"{path}:{lineno}: record {name!r}: column {col!r}: {tok!r} is not a number") from None
+                raise InputError(
+                    f"{path}:{lineno}: record {name!r}: column {col!r}: {tok!r} is not a number"
+                ) from None
         if has_embeddings and fields[2].strip():
             for item in fields[2].split(","):
                 try:
                     start, motif, strand, string = parse_embedding(item)
                 except ValueError as exc:
-                    raise InputError(f"{path}:{lineno}: record {name!r}: column 'embeddings': {exc}") from None
+                    raise InputError(
+                        f"{path}:{lineno}: record {name!r}: column 'embeddings': {exc}"
+                    ) from None
                 end = start + len(string)
                 if seq[start:end].upper() != string.upper():
                     raise InputError(

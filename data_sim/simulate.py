@@ -197,7 +197,9 @@ def _parse_classes(value, where: str) -> tuple[ClassSpec, ...]:
     return tuple(specs)
 
 
-def config_from_mapping(values: Mapping, where: str = "config", base: SimulationConfig | None = None) -> SimulationConfig:
+def config_from_mapping(
+    values: Mapping, where: str = "config", base: SimulationConfig | None = None
+) -> SimulationConfig:
     """Build a :class:`SimulationConfig` from a plain mapping (e.g. parsed YAML), over ``base``.
 
     Unknown keys are an :class:`InputError` naming ``where`` and the key. ``background_preset``
@@ -208,7 +210,9 @@ def config_from_mapping(values: Mapping, where: str = "config", base: Simulation
     preset = values.pop("background_preset", None)
     if preset is not None:
         if preset not in BACKGROUND_PRESETS:
-            raise InputError(f"{where}: background_preset {preset!r}: choose one of {', '.join(BACKGROUND_PRESETS)}")
+            raise InputError(
+                f"{where}: background_preset {preset!r}: choose one of {', '.join(BACKGROUND_PRESETS)}"
+            )
         values.setdefault("background", BACKGROUND_PRESETS[preset])
     unknown = sorted(set(values) - set(CONFIG_KEYS))
     if unknown:
@@ -223,12 +227,24 @@ def config_from_mapping(values: Mapping, where: str = "config", base: Simulation
             if not isinstance(value, (list, tuple)):
                 raise InputError(f"{where}: {key!r} must be a list")
             value = tuple(value) if key == "task_names" else tuple(float(v) for v in value)
-        elif key in ("seed", "n_per_class", "length", "min_copies", "max_copies", "fasta_line_width",
-                     "max_layout_attempts"):
+        elif key in (
+            "seed",
+            "n_per_class",
+            "length",
+            "min_copies",
+            "max_copies",
+            "fasta_line_width",
+            "max_layout_attempts",
+        ):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InputError(f"{where}: {key!r} must be an integer, got {value!r}")
-        elif key in ("sampling_pseudocount", "scoring_pseudocount", "reverse_complement", "test_fraction",
-                     "valid_fraction"):
+        elif key in (
+            "sampling_pseudocount",
+            "scoring_pseudocount",
+            "reverse_complement",
+            "test_fraction",
+            "valid_fraction",
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InputError(f"{where}: {key!r} must be a number, got {value!r}")
             value = float(value)
@@ -245,7 +261,9 @@ def truncated_poisson(rng: np.random.Generator, lam: float, low: int, high: int,
         raise InputError(f"Poisson lambda must be > 0, got {lam}")
     kept = sum(math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1)) for k in range(low, high + 1))
     if kept < 1e-9:
-        raise InputError(f"Poisson({lam}) truncated to [{low}, {high}] keeps a mass of {kept:.2g}: choose another lambda")
+        raise InputError(
+            f"Poisson({lam}) truncated to [{low}, {high}] keeps a mass of {kept:.2g}: choose another lambda"
+        )
     out = rng.poisson(lam, size)
     bad = np.flatnonzero((out < low) | (out > high))
     while bad.size:
@@ -302,8 +320,16 @@ def validate(config: SimulationConfig, motifs: Mapping[str, Motif]) -> None:
         raise InputError(f"length must be >= 1, got {config.length}")
     check_background(config.background, "background")
     if not 0 <= config.min_copies <= config.max_copies or config.max_copies < 1:
-        raise InputError(f"need 0 <= min_copies <= max_copies and max_copies >= 1, got {config.min_copies}, {config.max_copies}")
-    for key in ("sampling_pseudocount", "scoring_pseudocount", "reverse_complement", "test_fraction", "valid_fraction"):
+        raise InputError(
+            f"need 0 <= min_copies <= max_copies and max_copies >= 1, got {config.min_copies}, {config.max_copies}"
+        )
+    for key in (
+        "sampling_pseudocount",
+        "scoring_pseudocount",
+        "reverse_complement",
+        "test_fraction",
+        "valid_fraction",
+    ):
         value = getattr(config, key)
         if not 0 <= value <= 1:
             raise InputError(f"{key} must be in [0, 1], got {value}")
@@ -318,7 +344,9 @@ def validate(config: SimulationConfig, motifs: Mapping[str, Motif]) -> None:
         raise InputError(f"class names must be unique, got {names}")
     for spec in config.classes:
         if not spec.name or not spec.name.replace("_", "").isalnum():
-            raise InputError(f"class name {spec.name!r}: use letters, digits and '_' only (it prefixes the ids)")
+            raise InputError(
+                f"class name {spec.name!r}: use letters, digits and '_' only (it prefixes the ids)"
+            )
         if len(spec.labels) != len(config.task_names):
             raise InputError(
                 f"class {spec.name!r}: {len(spec.labels)} labels for {len(config.task_names)} tasks "
@@ -333,7 +361,9 @@ def validate(config: SimulationConfig, motifs: Mapping[str, Motif]) -> None:
             if motif_id not in motifs:
                 raise InputError(f"class {spec.name!r}: unknown motif {motif_id!r}")
             if not lam > 0:
-                raise InputError(f"class {spec.name!r}: motif {motif_id!r}: Poisson lambda must be > 0, got {lam}")
+                raise InputError(
+                    f"class {spec.name!r}: motif {motif_id!r}: Poisson lambda must be > 0, got {lam}"
+                )
             need += config.max_copies * motifs[motif_id].width
         if need > config.length:
             widths = ", ".join(f"{m} ({motifs[m].width} bp)" for m, _ in spec.motifs)
@@ -413,7 +443,9 @@ def _simulate_class(
 
 
 def simulate(
-    config: SimulationConfig | None = None, motifs: Mapping[str, Motif] | None = None, verbose: bool | None = None
+    config: SimulationConfig | None = None,
+    motifs: Mapping[str, Motif] | None = None,
+    verbose: bool | None = None,
 ) -> SimulatedData:
     """Simulate sequences with embedded motifs, their labels, splits and ground truth.
 
@@ -473,10 +505,13 @@ def simulate(
                 (ids[row], motif_id, start, start + width, strand, "".join(ALPHABET[bases]), score)
             )
     embeddings = pd.DataFrame(rows_out, columns=EMBEDDING_COLUMNS)
-    split = stratified_split(classes.astype(str), config.test_fraction, config.valid_fraction,
-                             np.random.default_rng(children[-1]))
+    split = stratified_split(
+        classes.astype(str), config.test_fraction, config.valid_fraction, np.random.default_rng(children[-1])
+    )
     log.info("simulated %d sequences of %d bp with %d motif copies", total, config.length, len(embeddings))
-    return SimulatedData(ids, sequences, classes.astype(str), labels, list(config.task_names), split, embeddings, config)
+    return SimulatedData(
+        ids, sequences, classes.astype(str), labels, list(config.task_names), split, embeddings, config
+    )
 
 
 def _format_number(v: float) -> str:
@@ -572,4 +607,3 @@ def load_config_file(path: str | Path, section: str = "simulate") -> dict:
         if not isinstance(values, dict):
             raise InputError(f"{path}: '{section}:' must hold a mapping of settings")
     return {str(k).replace("-", "_"): v for k, v in values.items()}
-

@@ -47,30 +47,55 @@ _FLAG_FIELDS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` flags (every default comes from the config file or the paper's settings)."""
-    parser.add_argument("--out", metavar="DIR", default=None, help="output directory (required here or in --config)")
+    parser.add_argument(
+        "--out", metavar="DIR", default=None, help="output directory (required here or in --config)"
+    )
     parser.add_argument("--config", metavar="FILE", default=None, help="YAML settings; flags override it")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    parser.add_argument("--n-per-class", type=int, default=None, metavar="N", help="sequences per class (default 2000)")
-    parser.add_argument("--length", type=int, default=None, metavar="L", help="sequence length in bp (default 200)")
     parser.add_argument(
-        "--background", type=float, nargs=4, default=None, metavar=("A", "C", "G", "T"),
+        "--n-per-class", type=int, default=None, metavar="N", help="sequences per class (default 2000)"
+    )
+    parser.add_argument(
+        "--length", type=int, default=None, metavar="L", help="sequence length in bp (default 200)"
+    )
+    parser.add_argument(
+        "--background",
+        type=float,
+        nargs=4,
+        default=None,
+        metavar=("A", "C", "G", "T"),
         help="background base probabilities (default the paper's 0.3 0.2 0.2 0.3)",
     )
     parser.add_argument(
-        "--background-preset", choices=sorted(BACKGROUND_PRESETS), default=None,
+        "--background-preset",
+        choices=sorted(BACKGROUND_PRESETS),
+        default=None,
         help="paper = 0.3/0.2/0.2/0.3; released = 0.27/0.23/0.23/0.27, as in the authors' released data",
     )
     parser.add_argument(
-        "--reverse-complement", type=float, nargs="?", const=0.5, default=None, metavar="P",
+        "--reverse-complement",
+        type=float,
+        nargs="?",
+        const=0.5,
+        default=None,
+        metavar="P",
         help="put each motif copy on the reverse strand with probability P (0.5 if P is omitted; paper: 0)",
     )
-    parser.add_argument("--test-fraction", type=float, default=None, metavar="F", help="test share per class (0.1)")
-    parser.add_argument("--valid-fraction", type=float, default=None, metavar="F", help="validation share per class (0.1)")
     parser.add_argument(
-        "--motif-file", default=None, metavar="FILE",
+        "--test-fraction", type=float, default=None, metavar="F", help="test share per class (0.1)"
+    )
+    parser.add_argument(
+        "--valid-fraction", type=float, default=None, metavar="F", help="validation share per class (0.1)"
+    )
+    parser.add_argument(
+        "--motif-file",
+        default=None,
+        metavar="FILE",
         help="ENCODE, MEME or JASPAR motif file for the motif ids of the classes (default: packaged ENCODE)",
     )
-    parser.add_argument("--fasta-line-width", type=int, default=None, metavar="N", help="letters per FASTA line (60)")
+    parser.add_argument(
+        "--fasta-line-width", type=int, default=None, metavar="N", help="letters per FASTA line (60)"
+    )
 
 
 def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
@@ -85,7 +110,9 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
         values.pop(key, None)
     unknown = sorted(set(values) - set(CONFIG_KEYS) - {"background_preset"})
     if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; known: out, background_preset, {', '.join(CONFIG_KEYS)}")
+        raise InputError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: out, background_preset, {', '.join(CONFIG_KEYS)}"
+        )
     flags = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k, None) is not None}
     if "background" in flags or "background_preset" in flags:
         # A flag beats the file, whichever of the two ways each used to give the background.

@@ -190,7 +190,9 @@ def read_test_ids(path: str | Path) -> list[str]:
     return ids
 
 
-def _splits_from_test_ids(ids: list[str], classes: np.ndarray, test_ids: list[str], source: str) -> np.ndarray:
+def _splits_from_test_ids(
+    ids: list[str], classes: np.ndarray, test_ids: list[str], source: str
+) -> np.ndarray:
     from data_sim.splits import stratified_split
 
     index = {name: i for i, name in enumerate(ids)}
@@ -215,7 +217,9 @@ def _check_lengths(sequences: list[str], ids: list[str], source: str) -> None:
     length = len(sequences[0])
     for name, seq in zip(ids, sequences):
         if len(seq) != length:
-            raise InputError(f"{source}: record {name!r}: length {len(seq)} differs from {ids[0]!r}'s {length}")
+            raise InputError(
+                f"{source}: record {name!r}: length {len(seq)} differs from {ids[0]!r}'s {length}"
+            )
 
 
 def _add_log_odds(embeddings: pd.DataFrame, background: Sequence[float]) -> pd.DataFrame:
@@ -252,7 +256,9 @@ def _load_simdata(path: Path, test_ids: list[str] | None, background: Sequence[f
         split = _splits_from_test_ids(sim.ids, classes, test_ids, str(path))
     else:
         split = stratified_split(classes, 0.1, 0.1, SPLIT_SEED)
-    return Dataset(sim.ids, sim.sequences, sim.labels, list(sim.task_names), split, classes, embeddings, str(path))
+    return Dataset(
+        sim.ids, sim.sequences, sim.labels, list(sim.task_names), split, classes, embeddings, str(path)
+    )
 
 
 def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence[float]) -> Dataset:
@@ -288,14 +294,19 @@ def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence
     seq_of = dict(zip(fa_ids, fa_seqs))
     missing = [i for i in ids if i not in seq_of]
     if missing:
-        raise InputError(f"{path / FASTA_NAME}: no record for id {missing[0]!r} of {LABELS_NAME} ({len(missing)} missing)")
+        raise InputError(
+            f"{path / FASTA_NAME}: no record for id {missing[0]!r} of {LABELS_NAME} ({len(missing)} missing)"
+        )
     sequences = [seq_of[i] for i in ids]
     _check_lengths(sequences, ids, str(path / FASTA_NAME))
     emb_path = path / EMBEDDINGS_NAME
     if emb_path.exists():
         try:
             embeddings = pd.read_csv(
-                emb_path, sep="\t", dtype={"id": str, "motif": str, "strand": str, "string": str}, keep_default_na=False
+                emb_path,
+                sep="\t",
+                dtype={"id": str, "motif": str, "strand": str, "string": str},
+                keep_default_na=False,
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise InputError(f"{emb_path}: not a readable TSV ({str(exc).splitlines()[0]})") from exc
@@ -359,6 +370,9 @@ def load_dataset(
         raise InputError(f"{path}: no such file or directory")
     log.info(
         "loaded %d sequences of %d bp (%s) from %s",
-        len(ds), ds.length, ", ".join(f"{s} {int((ds.split == s).sum())}" for s in SPLIT_NAMES), path,
+        len(ds),
+        ds.length,
+        ", ".join(f"{s} {int((ds.split == s).sum())}" for s in SPLIT_NAMES),
+        path,
     )
     return ds
