@@ -1,0 +1,482 @@
+"""Public entry point: :func:`attribute` and its result, :class:`AttributionResult`."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import engine
+from .devices import resolve_device
+from .errors import InputError
+from .graph import build_plan
+from .progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
+RULES = ("rescale", "reveal_cancel", "genomics_default")
+REFERENCE_KINDS = ("shuffle", "background", "zeros")
+MAXPOOL_MODES = ("gradient", "exact")
+# References are drawn per block of this many sequences with a seed derived from (seed, block), so the
+# numbers do not depend on batch_size.
+REFERENCE_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    """Scores for ``N`` inputs and ``T`` targets, all tensors on the CPU.
+
+    Attributes
+    ----------
+    contributions : (N, T, ...) mean over references of ``m * (x - r)``
+    hypothetical : (N, T, 4, L) mean over references of ``sum_c (e_b - r)[c] m[c]``; None unless x is one-hot
+    projected : (N, T, L) contributions summed over the channel axis (None for inputs that are not 3-D)
+    deltas : (N, R, T) summation-to-delta error: sum of contributions minus ``f(x) - f(r)``
+    outputs : (N, T) target values ``f(x)`` (pre-sigmoid/softmax logits)
+    references : (N, R, ...) when asked for, else None
+    targets : the output indices scored, in the order of the T axis
+    method, rule : what was computed
+    """
+
+    contributions: torch.Tensor
+    hypothetical: torch.Tensor | None
+    projected: torch.Tensor | None
+    deltas: torch.Tensor | None
+    outputs: torch.Tensor
+    references: torch.Tensor | None
+    targets: list[int]
+    method: str
+    rule: str | None
+
+
+def attribute(
+    model: nn.Module,
+    x: torch.Tensor | np.ndarray,
+    method: str = "deeplift",
+    rule: str = "genomics_default",
+    target: int | Sequence[int] | None = None,
+    references: str | torch.Tensor | np.ndarray | Callable = "shuffle",
+    n_references: int = 20,
+    background: Sequence[float] = (0.3, 0.2, 0.2, 0.3),
+    n_steps: int = 10,
+    batch_size: int = 256,
+    device: str | torch.device = "auto",
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    return_references: bool = False,
+    verbose: bool | None = None,
+    *,
+    maxpool: str = "gradient",
+    hypothetical: bool | None = None,
+) -> AttributionResult:
+    """Attribute the outputs of ``model`` to the bases of ``x``.
+
+    Parameters
+    ----------
+    model
+        Any ``nn.Module`` torch.fx can trace, whose output is ``(N, K)`` logits (a final sigmoid is
+        stripped; a final softmax is stripped and contributions are normalised by subtracting their mean
+        over the K classes). A model in training mode is attributed in eval mode, with a warning.
+    x
+        ``(N, 4, L)`` one-hot A,C,G,T (any ``(N, ...)`` with tensor references).
+    method
+        ``deeplift`` | ``gradient_x_input`` | ``guided_backprop_x_input`` | ``integrated_gradients`` |
+        ``ism``. The gradient baselines multiply by ``x - r``, as the DeepLIFT paper ran them.
+    rule
+        DeepLIFT rule for the nonlinearities: ``rescale`` | ``reveal_cancel`` | ``genomics_default``
+        (RevealCancel after Linear layers, Rescale after convolutions).
+    target
+        Output index, list of indices, or None for all K outputs.
+    references
+        ``shuffle`` (dinucleotide shuffles of each sequence), ``background`` (``background`` base
+        frequencies at every position), ``zeros``, a tensor ``(N, R, ...)`` (or ``(N, ...)``: one
+        reference each), or ``callable(x, n, seed) -> (N, n, ...)``.
+    n_references
+        Shuffles (or callable references) per sequence; zeros and background give one reference.
+    background
+        A, C, G, T frequencies for ``references="background"``.
+    n_steps
+        Integrated-gradients steps (midpoint rule).
+    batch_size
+        Sequence-reference pairs evaluated at once (integrated gradients: pair-steps); memory grows
+        with ``batch_size`` times the number of targets, not with N.
+    device, dtype
+        Where and in which precision to compute (``"auto"``: CUDA when available).
+    seed
+        Seed of the shuffled references.
+    return_references
+        Also return the references used.
+    verbose
+        Progress bar on/off (None: when stderr is a terminal).
+    maxpool
+        ``gradient`` (default, the original's routing to the input's max) or ``exact`` (max pooling as a
+        tournament of Rescale ReLUs, which keeps summation-to-delta with any references).
+    hypothetical
+        Compute hypothetical contributions: None = when x is one-hot ``(N, 4, L)``; True requires it.
+
+    Returns
+    -------
+    AttributionResult
+
+    Raises
+    ------
+    InputError
+        Bad input: shape, alphabet, non-one-hot x where one-hot is needed, target out of range.
+    UnsupportedModelError
+        An op the engine cannot attribute exactly (raised before any computation).
+    """
+    _check_choice("method", method, METHODS)
+    _check_choice("rule", rule, RULES)
+    _check_choice("maxpool", maxpool, MAXPOOL_MODES)
+    for name, value in (("n_references", n_references), ("n_steps", n_steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name}: expected a positive integer, got {value!r}")
+    x = _as_input(x, dtype)
+    if method == "ism":
+        return _ism(model, x, target, batch_size, device, dtype, verbose)
+
+    one_hot = _is_one_hot(x)
+    if isinstance(references, str):
+        _check_choice("references", references, REFERENCE_KINDS)
+        if not one_hot:
+            raise InputError(
+                f"x: references={references!r} need one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}"
+            )
+    if hypothetical and not one_hot:
+        raise InputError(f"x: hypothetical contributions need one-hot (N, 4, L) input; {_why_not_one_hot(x)}")
+    want_hyp = one_hot if hypothetical is None else bool(hypothetical)
+
+    dev = resolve_device(device)
+    n_total = x.shape[0]
+    with _prepared(model, dev, dtype) as m:
+        plan = build_plan(m, x[:1].to(dev))
+        targets = _targets(target, plan.n_outputs)
+        E = _target_matrix(targets, plan.n_outputs, plan.head == "softmax", dtype, dev)
+        rules = engine.choose_rules(plan, rule)
+        need_s = engine.nodes_needing_s(plan, rules) if method == "deeplift" else set()
+        ref_source = _reference_source(references, x, n_references, background, seed, dtype)
+
+        T = len(targets)
+        contrib = torch.zeros((n_total, T, *x.shape[1:]), dtype=dtype)
+        hyp = torch.zeros_like(contrib) if want_hyp else None
+        outputs = torch.zeros((n_total, T), dtype=dtype)
+        deltas_parts, refs_parts = [], []
+        bar = progress_bar(total=n_total, desc=f"attribute ({method})", unit="seq", verbose=verbose)
+        try:
+            for start in range(0, n_total, REFERENCE_BLOCK):
+                stop = min(n_total, start + REFERENCE_BLOCK)
+                xb = x[start:stop]
+                rb = ref_source(xb, start // REFERENCE_BLOCK)
+                if return_references:
+                    refs_parts.append(rb)
+                c, h, d, o = _attribute_block(plan, xb, rb, E, method, rules, need_s, maxpool, n_steps,
+                                              batch_size, dev, want_hyp, bar)
+                contrib[start:stop] = c
+                if hyp is not None:
+                    hyp[start:stop] = h
+                outputs[start:stop] = o[:, targets]
+                deltas_parts.append(d)
+        finally:
+            bar.close()
+    deltas = torch.cat(deltas_parts) if deltas_parts else None
+    projected = contrib.sum(2) if x.ndim == 3 else None
+    return AttributionResult(
+        contributions=contrib,
+        hypothetical=hyp,
+        projected=projected,
+        deltas=deltas,
+        outputs=outputs,
+        references=torch.cat(refs_parts) if return_references else None,
+        targets=targets,
+        method=method,
+        rule=rule if method == "deeplift" else None,
+    )
+
+
+def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, batch_size, dev, want_hyp, bar):
+    """Scores for one block of sequences, in chunks of at most ``batch_size`` pairs."""
+    n, R = refs.shape[:2]
+    T = E.shape[0]
+    per_pair = n_steps if method == "integrated_gradients" else 1
+    pairs = max(1, batch_size // per_pair)
+    r_chunk = min(R, pairs)
+    s_chunk = max(1, pairs // r_chunk)
+    contrib = torch.zeros((n, T, *x.shape[1:]), dtype=x.dtype)
+    hyp = torch.zeros_like(contrib) if want_hyp else None
+    deltas = torch.zeros((n, R, T), dtype=x.dtype)
+    outputs = None
+    out_rows = []
+    Ecpu = E.cpu()
+    for s0 in range(0, n, s_chunk):
+        s1 = min(n, s0 + s_chunk)
+        xs = x[s0:s1].to(dev)
+        grad_x = None
+        if method in ("gradient_x_input", "guided_backprop_x_input"):
+            grad_x, f_x = engine.gradient_at(plan, xs, E, guided=method == "guided_backprop_x_input")
+            grad_x = grad_x.unsqueeze(2)  # (T, n, 1, ...)
+        c_sum = torch.zeros((T, s1 - s0, *x.shape[1:]), dtype=x.dtype, device=dev)
+        h_sum = torch.zeros_like(c_sum) if want_hyp else None
+        for r0 in range(0, R, r_chunk):
+            r1 = min(R, r0 + r_chunk)
+            rs = refs[s0:s1, r0:r1].to(dev)
+            if method == "deeplift":
+                mult, f_x, f_r = engine.deeplift_multipliers(plan, xs, rs, E, rules, need_s, maxpool)
+            else:
+                flat = rs.reshape(-1, *x.shape[1:])
+                f_r = engine.forward(plan, flat).reshape(s1 - s0, r1 - r0, -1)
+                if method == "integrated_gradients":
+                    mult = engine.integrated_gradients_multipliers(plan, xs, rs, E, n_steps)
+                    f_x = engine.forward(plan, xs)
+                else:
+                    mult = grad_x
+            diff = xs[:, None] - rs  # (n, r, ...)
+            terms = mult * diff.unsqueeze(0)  # (T, n, r, ...)
+            c_sum += terms.sum(2)
+            if want_hyp:
+                # sum_c (e_b - r)[c] m[c] = m[b] - sum_c r[c] m[c]
+                h_sum += (mult - (rs.unsqueeze(0) * mult).sum(3, keepdim=True)).sum(2)
+            total = terms.reshape(T, s1 - s0, r1 - r0, -1).sum(-1).permute(1, 2, 0)  # (n, r, T)
+            expected = (f_x[:, None, :] - f_r) @ E.T  # (n, r, T)
+            deltas[s0:s1, r0:r1] = (total - expected).cpu()
+        contrib[s0:s1] = (c_sum / R).transpose(0, 1).cpu()
+        if want_hyp:
+            hyp[s0:s1] = (h_sum / R).transpose(0, 1).cpu()
+        out_rows.append(f_x.cpu())
+        bar.update(s1 - s0)
+    outputs = torch.cat(out_rows)
+    del Ecpu
+    return contrib, hyp, deltas, outputs
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _as_input(x, dtype) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+            raise InputError(f"x: expected a numeric array, got dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"x: expected a torch tensor or numpy array, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise InputError(f"x: expected shape (N, ...) with a batch axis, e.g. (N, 4, L), got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise InputError("x: holds no sequences (N = 0)")
+    x = x.detach().to("cpu", dtype)
+    if not torch.isfinite(x).all():
+        raise InputError("x: holds NaN or infinite values")
+    return x
+
+
+def _is_one_hot(x: torch.Tensor) -> bool:
+    if x.ndim != 3 or x.shape[1] != 4:
+        return False
+    binary = bool(((x == 0) | (x == 1)).all())
+    sums = x.sum(1)
+    return binary and bool(((sums == 1) | (sums == 0)).all())
+
+
+def _why_not_one_hot(x: torch.Tensor) -> str:
+    if x.ndim != 3 or x.shape[1] != 4:
+        return f"got shape {tuple(x.shape)} (is the alphabet axis second and of size 4?)"
+    bad = ~(((x == 0) | (x == 1)).all(1) & ((x.sum(1) == 1) | (x.sum(1) == 0)))
+    n_i, l_i = torch.nonzero(bad)[0].tolist()
+    col = [round(float(v), 4) for v in x[n_i, :, l_i]]
+    return f"sequence {n_i}, position {l_i} holds {col}, not one 1 and three 0"
+
+
+def _targets(target, n_outputs: int) -> list[int]:
+    if target is None:
+        return list(range(n_outputs))
+    if isinstance(target, (torch.Tensor, np.ndarray)):
+        target = target.tolist()
+    items = [target] if isinstance(target, (int, np.integer)) and not isinstance(target, bool) else target
+    try:
+        items = list(items)
+    except TypeError:
+        raise InputError(f"target: expected an output index, a list of indices or None, got {target!r}") from None
+    if not items:
+        raise InputError("target: empty list of outputs")
+    out = []
+    for t in items:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+            raise InputError(f"target: expected integer output indices, got {t!r}")
+        if not 0 <= int(t) < n_outputs:
+            raise InputError(f"target: index {int(t)} is out of range; the model has {n_outputs} outputs (0..{n_outputs - 1})")
+        out.append(int(t))
+    return out
+
+
+def _target_matrix(targets, k: int, softmax: bool, dtype, dev) -> torch.Tensor:
+    """Rows select each target; for a softmax head they subtract the mean over classes (paper 3.6)."""
+    E = torch.zeros((len(targets), k), dtype=dtype, device=dev)
+    E[torch.arange(len(targets)), torch.tensor(targets)] = 1.0
+    if softmax:
+        E = E - 1.0 / k
+    return E
+
+
+@contextlib.contextmanager
+def _prepared(model: nn.Module, dev: torch.device, dtype: torch.dtype) -> Iterator[nn.Module]:
+    """The model in eval mode on ``dev``/``dtype`` without parameter gradients; restored afterwards.
+
+    The caller's model is copied when it must move to another device or dtype, and otherwise used in
+    place with its training flags and ``requires_grad`` put back on exit.
+    """
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    tensors = list(model.parameters()) + list(model.buffers())
+    floating = [t for t in tensors if t.is_floating_point()]
+    needs_copy = any(t.device != dev for t in tensors) or any(t.dtype != dtype for t in floating)
+    if needs_copy:
+        model = copy.deepcopy(model).to(device=dev, dtype=dtype)
+    modes = {m: m.training for m in model.modules()}
+    if any(modes.values()):
+        log.warning(
+            "model %s is in training mode; attributing it in eval mode (dropout off, BatchNorm running "
+            "statistics)", type(model).__name__
+        )
+    grads = {p: p.requires_grad for p in model.parameters()}
+    try:
+        model.eval()
+        for p in grads:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for mod, was in modes.items():
+            mod.training = was
+        for p, was in grads.items():
+            p.requires_grad_(was)
+
+
+def _reference_source(references, x, n_references, background, seed, dtype):
+    """A function ``(x_block, block_index) -> (n, R, ...)`` on the CPU."""
+    if isinstance(references, np.ndarray):
+        references = torch.from_numpy(np.ascontiguousarray(references))
+    if isinstance(references, torch.Tensor):
+        refs = references.detach().to("cpu", dtype)
+        if refs.shape == x.shape:
+            refs = refs.unsqueeze(1)
+        if refs.ndim != x.ndim + 1 or refs.shape[0] != x.shape[0] or refs.shape[2:] != x.shape[1:] or refs.shape[1] < 1:
+            raise InputError(
+                f"references: expected shape (N, R, {', '.join(map(str, x.shape[1:]))}) with N={x.shape[0]}, "
+                f"got {tuple(refs.shape)}"
+            )
+        if not torch.isfinite(refs).all():
+            raise InputError("references: hold NaN or infinite values")
+        offsets = {}
+
+        def from_tensor(xb, block):
+            start = block * REFERENCE_BLOCK
+            offsets[block] = start
+            return refs[start:start + xb.shape[0]]
+
+        return from_tensor
+
+    if callable(references):
+        def from_callable(xb, block):
+            out = references(xb, n_references, _block_seed(seed, block))
+            return _check_generated(out, xb, "references callable", dtype)
+
+        return from_callable
+
+    kind = references
+    n = n_references if kind == "shuffle" else 1
+    bg = _check_background(background) if kind == "background" else background
+
+    def from_kind(xb, block):
+        out = _make_references(xb, kind, n, bg, _block_seed(seed, block))
+        return _check_generated(out, xb, f"references={kind!r}", dtype)
+
+    return from_kind
+
+
+def _block_seed(seed: int, block: int) -> int:
+    if block == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), block]).generate_state(1)[0])
+
+
+def _check_background(background) -> tuple[float, ...]:
+    try:
+        bg = tuple(float(v) for v in background)
+    except TypeError:
+        raise InputError(f"background: expected 4 frequencies for A,C,G,T, got {background!r}") from None
+    if len(bg) != 4 or any(not np.isfinite(v) or v < 0 for v in bg):
+        raise InputError(f"background: expected 4 non-negative frequencies for A,C,G,T, got {background!r}")
+    return bg
+
+
+def _check_generated(out, xb, what, dtype) -> torch.Tensor:
+    if isinstance(out, np.ndarray):
+        out = torch.from_numpy(np.ascontiguousarray(out))
+    if not isinstance(out, torch.Tensor) or out.ndim != xb.ndim + 1 or out.shape[0] != xb.shape[0] \
+            or out.shape[2:] != xb.shape[1:]:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise InputError(f"{what}: expected (n, R, {', '.join(map(str, xb.shape[1:]))}), got {shape}")
+    return out.detach().to("cpu", dtype)
+
+
+def _make_references(xb: torch.Tensor, kind: str, n: int, background, seed: int) -> torch.Tensor:
+    try:
+        from .references import make_references
+    except ImportError:
+        make_references = None
+    if make_references is not None:
+        return make_references(xb, kind, n, background, seed)
+    # Minimal stand-in until deeplift_genomics.references exists.
+    if kind == "zeros":
+        return torch.zeros_like(xb).unsqueeze(1)
+    if kind == "background":
+        bg = torch.tensor(background, dtype=xb.dtype).reshape(1, 1, 4, 1)
+        return bg.expand(xb.shape[0], 1, 4, xb.shape[2]).clone()
+    from .shuffle import dinucleotide_shuffle
+
+    return dinucleotide_shuffle(xb, n, seed)
+
+
+class _Logits(nn.Module):
+    """The model up to its target layer (final sigmoid/softmax stripped), for ISM."""
+
+    def __init__(self, plan):
+        super().__init__()
+        self.plan = plan
+
+    def forward(self, x):
+        return engine.run_plain(self.plan, x)[self.plan.target_node].reshape(x.shape[0], -1)
+
+
+def _ism(model, x, target, batch_size, device, dtype, verbose) -> AttributionResult:
+    from .ism import ism_importance, ism_scores
+
+    if not _is_one_hot(x):
+        raise InputError(f"x: ISM needs one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}")
+    dev = resolve_device(device)
+    with _prepared(model, dev, dtype) as m:
+        plan = build_plan(m, x[:1].to(dev))
+        targets = _targets(target, plan.n_outputs)
+        logits = _Logits(plan).eval()
+        scores = ism_scores(logits, x, targets, batch_size, dev, verbose=verbose).to("cpu", dtype)
+        outputs = torch.cat([engine.forward(plan, x[i:i + batch_size].to(dev)).cpu()
+                             for i in range(0, x.shape[0], batch_size)])[:, targets]
+    importance = ism_importance(scores, x)  # (N, T, L): minus the mean change over substitutions
+    return AttributionResult(
+        contributions=importance.unsqueeze(2) * x.unsqueeze(1),
+        hypothetical=scores,
+        projected=importance,
+        deltas=None,
+        outputs=outputs,
+        references=None,
+        targets=targets,
+        method="ism",
+        rule=None,
+    )

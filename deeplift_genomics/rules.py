@@ -1,0 +1,282 @@
+"""Nonlinearity rules of DeepLIFT as autograd Functions, and the table of elementwise nonlinearities.
+
+The engine runs the *reference* activations through the model with autograd. Linear ops need nothing
+special: their gradient is DeepLIFT's linear rule. Each nonlinearity becomes a custom
+:class:`torch.autograd.Function` whose forward is the plain op on the reference activations and whose
+backward applies the DeepLIFT multiplier (Rescale or RevealCancel) instead of the derivative. The
+gradient of a target with respect to the reference input is then exactly the DeepLIFT multiplier with
+respect to the input difference ``x - r``, for every task at once.
+
+Reference activations have shape ``(n * R, ...)`` (sequence-major); the activations of the sequences
+themselves are computed once, ``(n, ...)``, and broadcast against them.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Below this |difference| Rescale uses the gradient, and RevealCancel adds its pseudocount; the values
+# of the original implementation (deeplift.util.NEAR_ZERO_THRESHOLD).
+NEAR_ZERO = 1e-7
+
+
+def pair(x_val: torch.Tensor, r_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """View ``(n, ...)`` sequence and ``(n*R, ...)`` reference activations as ``(n,1,...)``, ``(n,R,...)``."""
+    n = x_val.shape[0]
+    return x_val.unsqueeze(1), r_val.reshape(n, -1, *r_val.shape[1:])
+
+
+def unpair(t: torch.Tensor) -> torch.Tensor:
+    """Undo :func:`pair`: ``(n, R, ...)`` back to ``(n*R, ...)``."""
+    return t.reshape(-1, *t.shape[2:])
+
+
+def pseudocount_near_zero(t: torch.Tensor) -> torch.Tensor:
+    """Push values with ``|t| < NEAR_ZERO/2`` to ``+-NEAR_ZERO`` (zero goes up), as the original does."""
+    small = t.abs() < 0.5 * NEAR_ZERO
+    shift = torch.where(t >= 0, NEAR_ZERO, -NEAR_ZERO)
+    return torch.where(small, t + shift, t)
+
+
+def derivative(f: Callable, deriv: Callable | None, t: torch.Tensor) -> torch.Tensor:
+    """Elementwise derivative ``f'(t)``: the closed form when known, autograd otherwise."""
+    if deriv is not None:
+        return deriv(t)
+    with torch.enable_grad():
+        tt = t.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(tt).sum(), tt)
+    return g
+
+
+def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
+    """Rescale multiplier ``(f(x)-f(r)) / (x-r)``, the gradient at the reference where ``|x-r| < 1e-7``.
+
+    All tensors are paired views ``(n, 1|R, ...)``; returns ``(n, R, ...)``.
+    """
+    dx = x_in - r_in
+    near = dx.abs() < NEAR_ZERO
+    slope = (x_out - r_out) / torch.where(near, torch.ones_like(dx), dx)
+    if bool(near.any()):
+        slope = torch.where(near, derivative(f, deriv, r_in.expand_as(dx)), slope)
+    return slope
+
+
+class RescaleFn(torch.autograd.Function):
+    """Reference forward ``f(r)``; backward multiplies by the Rescale slope."""
+
+    @staticmethod
+    def forward(ctx, r_in, x_in, x_out, f, deriv):
+        r_out = f(r_in)
+        xp, rp = pair(x_in, r_in)
+        xo, ro = pair(x_out, r_out)
+        ctx.save_for_backward(unpair(rescale_slope(f, deriv, xp, rp, xo, ro)))
+        return r_out
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.saved_tensors
+        return g * slope, None, None, None, None
+
+
+def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
+    """RevealCancel multipliers ``m+``, ``m-`` for input reference ``r`` and input parts ``p >= 0 >= n``.
+
+    ``dy+ = 1/2 [(f(r+p) - f(r)) + (f(r+n+p) - f(r+n))]`` and likewise ``dy-``; ``m+ = dy+ / p``. A part
+    within 5e-8 of zero gets the original's 1e-7 pseudocount, and only in its own multiplier, so that
+    ``m+ p + m- n = f(r+p+n) - f(r)`` holds exactly whenever a part is exactly zero.
+    """
+    pc_p = pseudocount_near_zero(p)
+    pc_n = pseudocount_near_zero(n)
+    f_r = f(r)
+    f_rn = f(r + n)
+    f_rp = f(r + p)
+    dyp = 0.5 * ((f(r + pc_p) - f_r) + (f(r + n + pc_p) - f_rn))
+    dyn = 0.5 * ((f(r + pc_n) - f_r) + (f(r + p + pc_n) - f_rp))
+    return dyp / pc_p, dyn / pc_n
+
+
+class RevealCancelFn(torch.autograd.Function):
+    """Reference forward ``f(r)`` with RevealCancel multipliers in the backward.
+
+    ``s`` is the "absolute mass" of the input difference (sum of |terms|), so that the positive and
+    negative parts are ``p = (d + s)/2`` and ``n = (d - s)/2`` with ``d = x - r``. ``s`` was computed by
+    autograd as a function of ``|x - r|`` of the layers below, whose derivative with respect to ``r`` is
+    minus the one with respect to ``d``; hence the sign flip of its gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, r_in, s, x_in, f):
+        xp, rp = pair(x_in, r_in)
+        d = xp - rp
+        sp = s.reshape(rp.shape)
+        m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
+        ctx.save_for_backward(unpair(m_pos), unpair(m_neg))
+        return f(r_in)
+
+    @staticmethod
+    def backward(ctx, g):
+        m_pos, m_neg = ctx.saved_tensors
+        g_pos = g * m_pos
+        g_neg = g * m_neg
+        return 0.5 * (g_pos + g_neg), -0.5 * (g_pos - g_neg), None, None
+
+
+class GuidedFn(torch.autograd.Function):
+    """Guided backprop at ``x``: ``f'(x)`` times the incoming multiplier where it is positive."""
+
+    @staticmethod
+    def forward(ctx, x_in, f, deriv):
+        ctx.save_for_backward(derivative(f, deriv, x_in.detach()))
+        return f(x_in)
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.saved_tensors
+        return g * slope * (g > 0), None, None
+
+
+class MaxPoolRouteFn(torch.autograd.Function):
+    """Max pooling of the references whose backward routes to the argmax of ``x`` (the original's mode)."""
+
+    @staticmethod
+    def forward(ctx, r_in, x_in, pool):
+        r_out = pool(r_in)
+        _, idx = pool(x_in, return_indices=True)  # (n, C, *out)
+        ctx.save_for_backward(idx)
+        ctx.in_shape = r_in.shape
+        return r_out
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        n = idx.shape[0]
+        c = idx.shape[1]
+        g4 = g.reshape(n, -1, c, idx[0, 0].numel())
+        i4 = idx.reshape(n, 1, c, -1).expand_as(g4)
+        spatial = math.prod(ctx.in_shape[2:])
+        out = g4.new_zeros(g4.shape[:-1] + (spatial,)).scatter_add(-1, i4, g4)
+        return out.reshape(ctx.in_shape), None, None
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """An elementwise nonlinearity: its name and closed-form derivative (None: use autograd)."""
+
+    name: str
+    deriv: Callable | None = None
+
+
+def _relu_deriv(t):
+    return (t > 0).to(t.dtype)
+
+
+def _sigmoid_deriv(t):
+    s = torch.sigmoid(t)
+    return s * (1 - s)
+
+
+def _tanh_deriv(t):
+    return 1 - torch.tanh(t) ** 2
+
+
+RELU = Elementwise("relu", _relu_deriv)
+
+# Module classes, functions and tensor-method names that are elementwise nonlinearities.
+NONLINEAR_MODULES: dict[type, Elementwise] = {
+    nn.ReLU: RELU,
+    nn.Sigmoid: Elementwise("sigmoid", _sigmoid_deriv),
+    nn.Tanh: Elementwise("tanh", _tanh_deriv),
+    nn.Softplus: Elementwise("softplus"),
+    nn.ELU: Elementwise("elu"),
+    nn.SELU: Elementwise("selu"),
+    nn.CELU: Elementwise("celu"),
+    nn.GELU: Elementwise("gelu"),
+    nn.SiLU: Elementwise("silu"),
+    nn.Mish: Elementwise("mish"),
+    nn.LeakyReLU: Elementwise("leaky_relu"),
+    nn.ReLU6: Elementwise("relu6"),
+    nn.Hardtanh: Elementwise("hardtanh"),
+    nn.Hardsigmoid: Elementwise("hardsigmoid"),
+    nn.Hardswish: Elementwise("hardswish"),
+    nn.Softsign: Elementwise("softsign"),
+    nn.LogSigmoid: Elementwise("logsigmoid"),
+    nn.Tanhshrink: Elementwise("tanhshrink"),
+    nn.Softshrink: Elementwise("softshrink"),
+    nn.Hardshrink: Elementwise("hardshrink"),
+    nn.Threshold: Elementwise("threshold"),
+    nn.PReLU: Elementwise("prelu"),
+}
+
+NONLINEAR_FUNCTIONS: dict[Callable, Elementwise] = {
+    F.relu: RELU,
+    torch.relu: RELU,
+    torch.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
+    F.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
+    torch.tanh: NONLINEAR_MODULES[nn.Tanh],
+    F.tanh: NONLINEAR_MODULES[nn.Tanh],
+    F.softplus: Elementwise("softplus"),
+    F.elu: Elementwise("elu"),
+    F.selu: Elementwise("selu"),
+    torch.selu: Elementwise("selu"),
+    F.celu: Elementwise("celu"),
+    F.gelu: Elementwise("gelu"),
+    F.silu: Elementwise("silu"),
+    F.mish: Elementwise("mish"),
+    F.leaky_relu: Elementwise("leaky_relu"),
+    F.relu6: Elementwise("relu6"),
+    F.hardtanh: Elementwise("hardtanh"),
+    F.hardsigmoid: Elementwise("hardsigmoid"),
+    F.hardswish: Elementwise("hardswish"),
+    F.softsign: Elementwise("softsign"),
+    F.logsigmoid: Elementwise("logsigmoid"),
+    F.threshold: Elementwise("threshold"),
+    torch.exp: Elementwise("exp", torch.exp),
+    torch.square: Elementwise("square", lambda t: 2 * t),
+    torch.abs: Elementwise("abs", torch.sign),
+    operator.abs: Elementwise("abs", torch.sign),
+}
+
+NONLINEAR_METHODS: dict[str, Elementwise] = {
+    "relu": RELU,
+    "sigmoid": NONLINEAR_MODULES[nn.Sigmoid],
+    "tanh": NONLINEAR_MODULES[nn.Tanh],
+    "exp": NONLINEAR_FUNCTIONS[torch.exp],
+    "square": NONLINEAR_FUNCTIONS[torch.square],
+    "abs": NONLINEAR_FUNCTIONS[torch.abs],
+}
+
+# Ops registered by users: op -> "nonlinearity" (elementwise) or "linear" (affine in its input).
+USER_RULES: dict[object, tuple[str, Elementwise | None]] = {}
+
+
+def register_rule(op: type | Callable | str, kind: str, derivative: Callable | None = None) -> None:
+    """Teach the engine an op it does not know.
+
+    Parameters
+    ----------
+    op
+        An ``nn.Module`` subclass (it becomes a leaf of the trace), a function wrapped with
+        ``torch.fx.wrap`` or a tensor-method name.
+    kind
+        ``"nonlinearity"``: an elementwise function of one tensor; Rescale and RevealCancel apply to it.
+        ``"linear"``: affine in its (single) input tensor; its gradient is its DeepLIFT multiplier and
+        RevealCancel after it splits its output difference by sign.
+    derivative
+        Closed-form elementwise derivative for a nonlinearity (default: autograd).
+    """
+    if kind not in {"nonlinearity", "linear"}:
+        raise ValueError(f"kind must be 'nonlinearity' or 'linear', not {kind!r}")
+    name = getattr(op, "__name__", str(op))
+    USER_RULES[op] = (kind, Elementwise(name, derivative) if kind == "nonlinearity" else None)
+
+
+def unregister_rule(op: type | Callable | str) -> None:
+    """Forget a rule added with :func:`register_rule` (no error when absent)."""
+    USER_RULES.pop(op, None)
