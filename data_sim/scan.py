@@ -53,7 +53,7 @@ def _scores_block(block: np.ndarray, matrix: np.ndarray, idx: np.ndarray | None)
         table = np.concatenate([matrix, np.zeros((width, 1))], axis=1)  # column 4: unknown base scores 0
         out = np.zeros((n, n_starts), dtype=np.float64)
         for w in range(width):
-            out += table[w][idx[:, w : w + n_starts]]
+            out += np.take(table[w], idx[:, w : w + n_starts])
         return out
     weight = torch.from_numpy(matrix.T.copy())[None]  # (1, 4, W)
     with torch.no_grad():
