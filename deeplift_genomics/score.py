@@ -169,6 +169,40 @@ def _genomic_interval(region: Region, scored_start: int, scored_end: int) -> tup
     return region.chrom, region.chrom_start + scored_start, region.chrom_start + scored_end
 
 
+_BACKGROUND = (0.3, 0.2, 0.2, 0.3)  # the engine's default A, C, G, T frequencies
+
+
+def _one_hot_windows(x: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: windows whose every column is one-hot or all zero (what string references need)."""
+    binary = np.all((x == 0) | (x == 1), axis=(1, 2))
+    sums = x.sum(axis=1)
+    return binary & np.all((sums == 0) | (sums == 1), axis=1)
+
+
+def _references_fixing_columns(kind: str) -> Callable[[Any, int, int], torch.Tensor]:
+    """References of ``kind`` for the one-hot columns of x, equal to x at its other columns."""
+
+    def make(xb: Any, n: int, seed: int) -> torch.Tensor:
+        x = torch.as_tensor(xb, dtype=torch.float32).cpu()
+        hot = torch.from_numpy(strict_one_hot(x.numpy()))
+        if kind == "shuffle":
+            from .shuffle import dinucleotide_shuffle
+
+            refs = torch.as_tensor(dinucleotide_shuffle(hot, n, seed), dtype=torch.float32)
+        elif kind == "background":
+            refs = (
+                torch.tensor(_BACKGROUND, dtype=torch.float32)
+                .reshape(1, 1, 4, 1)
+                .expand(len(x), n, 4, x.shape[2])
+            )
+        else:
+            refs = torch.zeros((len(x), n, 4, x.shape[2]))
+        other = (hot.sum(dim=1) == 0)[:, None, None, :]
+        return torch.where(other, x[:, None], refs).contiguous()
+
+    return make
+
+
 class _Scorer:
     """Score chunks of regions; holds the model and the parameters, not the data."""
 
@@ -179,12 +213,15 @@ class _Scorer:
         task_idx: list[int],
         options: ScoreOptions,
         attribute_fn: Callable[..., Any],
+        n_model_tasks: int,
     ):
         self.model = model
         self.length = input_length
         self.task_idx = task_idx
         self.opt = options
         self.attribute = attribute_fn
+        self.n_model_tasks = n_model_tasks
+        self._warned_hyp = False
 
     def plan(self, length: int) -> WindowPlan:
         return plan_windows(length, self.length, self.opt.long, self.opt.stride, self.opt.short)
@@ -232,26 +269,17 @@ class _Scorer:
         win_delta = np.full(n_win, np.nan, dtype=np.float32)
         for b, lo in enumerate(range(0, n_win, opt.batch_size)):
             hi = min(n_win, lo + opt.batch_size)
-            res = self.attribute(
-                self.model,
-                torch.from_numpy(x[lo:hi]),
-                method=opt.method,
-                rule=opt.rule,
-                target=None,
-                references=opt.references,
-                n_references=opt.n_references,
-                n_steps=opt.n_steps,
-                batch_size=opt.batch_size,
-                device=opt.device,
-                seed=opt.seed + _CHUNK_SEED_STRIDE * chunk + b,
-                verbose=False,
-            )
-            win_proj[lo:hi] = _numpy(res.projected)[:, self.task_idx]
-            win_hyp[lo:hi] = _numpy(res.hypothetical)[:, self.task_idx]
-            win_pred[lo:hi] = _numpy(res.outputs)[:, self.task_idx]
-            deltas = _numpy(getattr(res, "deltas", None))
-            if deltas is not None:
-                win_delta[lo:hi] = np.abs(deltas[..., self.task_idx]).reshape(hi - lo, -1).max(axis=1)
+            xb = x[lo:hi]
+            hot = _one_hot_windows(xb)
+            seed = opt.seed + _CHUNK_SEED_STRIDE * chunk + 2 * b
+            for group, plain in ((np.flatnonzero(hot), True), (np.flatnonzero(~hot), False)):
+                if not len(group):
+                    continue
+                proj, hyp, pred, delta = self._attribute(xb[group], seed + (0 if plain else 1), plain)
+                win_proj[lo + group] = proj
+                win_hyp[lo + group] = hyp
+                win_pred[lo + group] = pred
+                win_delta[lo + group] = delta
             bar.update(hi - lo)
         return self._stitch(
             regions,
@@ -267,6 +295,56 @@ class _Scorer:
             win_pred,
             win_delta,
         )
+
+    def _attribute(self, xb: np.ndarray, seed: int, plain: bool) -> tuple[np.ndarray, ...]:
+        """Attributions of windows ``xb``: projected (n,T,L), hypothetical (n,T,4,L), logits (n,T), max |delta| (n,).
+
+        ``plain`` windows are one-hot (all-zero columns allowed). The others hold uniform N columns or
+        non-zero padding; the engine takes them only with explicit references and gives no hypothetical
+        contributions for them, so those are NaN. Their references equal the input at those columns,
+        which therefore contribute nothing.
+        """
+        opt = self.opt
+        n_all = self.n_model_tasks
+        subset = len(self.task_idx) < n_all
+        references: Any = opt.references if plain else _references_fixing_columns(opt.references)
+        extra = {} if plain else {"hypothetical": None}
+        res = self.attribute(
+            self.model,
+            torch.from_numpy(np.ascontiguousarray(xb)),
+            method=opt.method,
+            rule=opt.rule,
+            target=self.task_idx if subset else None,
+            references=references,
+            n_references=opt.n_references if plain or opt.references == "shuffle" else 1,
+            n_steps=opt.n_steps,
+            batch_size=opt.batch_size,
+            device=opt.device,
+            seed=seed,
+            verbose=False,
+            **extra,
+        )
+
+        def tasks(arr: np.ndarray, axis: int) -> np.ndarray:
+            # engines that ignore ``target`` return every task
+            return np.take(arr, self.task_idx, axis=axis) if subset and arr.shape[axis] == n_all else arr
+
+        n = len(xb)
+        proj = tasks(_numpy(res.projected), 1)
+        hyp_raw = _numpy(getattr(res, "hypothetical", None))
+        hyp = (
+            tasks(hyp_raw, 1)
+            if hyp_raw is not None
+            else np.full((n, len(self.task_idx), 4, self.length), np.nan)
+        )
+        pred = tasks(_numpy(res.outputs), 1)
+        deltas = _numpy(getattr(res, "deltas", None))
+        delta = (
+            np.abs(tasks(deltas, deltas.ndim - 1)).reshape(n, -1).max(axis=1)
+            if deltas is not None
+            else np.full(n, np.nan, dtype=np.float32)
+        )
+        return proj, hyp, pred, delta
 
     def _stitch(
         self,
@@ -454,7 +532,7 @@ def score_fasta(
         )
         work = out_dir / WORK_DIR
         chunks_dir = _prepare_work(work, manifest)
-        scorer = _Scorer(model, input_length, task_idx, options, attribute_fn)
+        scorer = _Scorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
         planned = sum(scorer.plan(r.length).n_windows for r in regions)
         was_training = model.training

@@ -34,14 +34,15 @@ class TinyNet(nn.Module):
 def gradient_attribute(model, x, *, target=None, references="zeros", n_references=1, seed=0, **_ignored):
     """Gradient x input against an all-zero reference, computed directly with autograd (no engine code)."""
     x = torch.as_tensor(x, dtype=torch.float32).detach().requires_grad_(True)
-    out = model(x)
+    keep = slice(None) if target is None else ([target] if isinstance(target, int) else list(target))
+    out = model(x)[:, keep]
     grads = []
     for t in range(out.shape[1]):
         (g,) = torch.autograd.grad(out[:, t].sum(), x, retain_graph=True)
         grads.append(g)
     hyp = torch.stack(grads, dim=1).detach()  # (N, T, 4, L)
     contrib = hyp * x.detach()[:, None]
-    zero_out = model(torch.zeros_like(x)).detach()
+    zero_out = model(torch.zeros_like(x)).detach()[:, keep]
     deltas = (out.detach() - zero_out - contrib.sum(dim=(2, 3)))[:, None, :]
     return SimpleNamespace(
         contributions=contrib,

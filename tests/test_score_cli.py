@@ -191,3 +191,27 @@ def test_missing_required_flag_and_missing_modisco(tmp_path, model_dir, capsys, 
     _assert_clean_failure(
         capsys, r"--modisco needs modisco-lite \(pip install modisco-lite\)", tmp_path / "o"
     )
+
+
+def test_unknown_config_key_is_named(tmp_path, model_dir, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("score:\n  batchsize: 3\n")
+    fasta = write_fasta(tmp_path / "x.fa", {"a": "ACGT" * 5})
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "score",
+                "--config",
+                str(config),
+                "--model",
+                str(model_dir),
+                "--fasta",
+                str(fasta),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    _assert_clean_failure(capsys, r"c\.yaml: field 'score\.batchsize' is not a flag of 'score'", out)

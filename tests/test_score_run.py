@@ -293,3 +293,35 @@ def test_tracks_place_scores_at_genomic_coordinates(tmp_path):
     )
     assert np.isnan(bw.values("chr1", 1005, 1006)[0])
     bw.close()
+
+
+def _engine_model():
+    torch.manual_seed(1)
+    return torch.nn.Sequential(
+        torch.nn.Conv1d(4, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool1d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6, 2),
+    ).eval()
+
+
+def test_engine_with_uniform_unknowns_and_padding_keeps_those_columns_out(tmp_path, caplog):
+    pytest.importorskip(
+        "deeplift_genomics.attribute", reason="the DeepLIFT engine is not in this checkout yet"
+    )
+    seqs = random_seqs(2, LENGTH, seed=14)
+    fasta = write_fasta(
+        tmp_path / "x.fa", {"n": seqs[0][:6] + "NN" + seqs[0][8:], "short": seqs[1][:12], "ok": seqs[1]}
+    )
+    opts = ScoreOptions(
+        unknown="uniform", pad_value=0.25, references="shuffle", n_references=3, device="cpu", tasks=("t1",)
+    )
+    score_fasta(_engine_model(), LENGTH, TASKS, fasta, tmp_path / "out", options=opts)
+    n = read_record(tmp_path / "out" / "scores.h5", "n")
+    assert np.isnan(n["projected"][0, 6:8]).all() and np.isfinite(n["projected"][0, :6]).all()
+    assert n["projected"].shape == (1, LENGTH)
+    # uniform columns and padding equal their references, so the known bases carry the whole difference
+    assert n["max_delta_error"] < 1e-4
+    assert np.isfinite(read_record(tmp_path / "out" / "scores.h5", "ok")["hypothetical"]).all()
+    assert read_record(tmp_path / "out" / "scores.h5", "short")["projected"].shape == (1, 12)
