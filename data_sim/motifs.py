@@ -59,6 +59,15 @@ class Motif:
     probs: np.ndarray
     description: str = field(default="")
 
+    def __post_init__(self) -> None:
+        probs = np.array(self.probs, dtype=np.float64)  # a private, read-only copy: motifs are shared
+        if probs.ndim != 2 or probs.shape[1] != 4 or probs.shape[0] == 0:
+            raise ValueError(
+                f"motif {self.name!r}: probs must be (W, 4) with W >= 1, got shape {probs.shape}"
+            )
+        probs.flags.writeable = False
+        object.__setattr__(self, "probs", probs)
+
     @property
     def width(self) -> int:
         """Number of positions ``W``."""

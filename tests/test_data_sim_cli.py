@@ -158,3 +158,24 @@ def test_load_a_simdna_file_with_classes_from_labels(tmp_path):
     assert ds.task_names == ["task1", "task2", "task3"] and len(ds.embeddings) == 0
     assert Counter(ds.classes) == {"both": 10, "gata": 10, "tal1": 10, "neither": 10}
     assert Counter(ds.split) == {"train": 32, "valid": 4, "test": 4}
+
+
+def test_user_grammar_from_a_motif_file(tmp_path):
+    motifs = tmp_path / "mine.meme"
+    motifs.write_text(
+        "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF BOX1 box\nletter-probability matrix: alength= 4 w= 4\n"
+        "1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n"
+    )
+    config = tmp_path / "grammar.yaml"
+    config.write_text(
+        f"motif_file: {motifs}\nn_per_class: 30\nlength: 40\ntask_names: [box]\n"
+        "classes:\n  - {name: box, motifs: {BOX1: 2}, labels: [1]}\n  - {name: empty, motifs: {}, labels: [0]}\n"
+    )
+    out = tmp_path / "grammar"
+    assert main(["simulate", "--config", str(config), "--out", str(out), "-q"]) == 0
+    ds = load_dataset(out)
+    assert ds.task_names == ["box"] and ds.length == 40
+    assert Counter(ds.classes) == {"BOX1": 30, "neither": 30}  # classes named after the embedded motifs
+    # With pc = 1e-4 a letter differs from the deterministic PWM with probability 7.5e-5.
+    assert (ds.embeddings["string"] == "ACGT").mean() > 0.95 and (ds.embeddings["end"] <= 40).all()
+    assert (ds.labels[ds.classes == "BOX1"] == 1).all() and (ds.labels[ds.classes == "neither"] == 0).all()
