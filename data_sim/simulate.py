@@ -405,6 +405,7 @@ def _simulate_class(
         minus = rng.random(total) < config.reverse_complement
         offsets = np.concatenate([[0], np.cumsum(counts)])
         plan.append((motif_id, motif.width, counts, offsets, instances, minus))
+    by_id = {p[0]: p for p in plan}
     placed: list[list[tuple[str, int, str, np.ndarray]]] = []
     for i in range(n):
         for _attempt in range(config.max_layout_attempts):
@@ -428,7 +429,6 @@ def _simulate_class(
                 f"{length} bp after {config.max_layout_attempts} attempts; raise length or lower max_copies"
             )
         records = []
-        by_id = {p[0]: p for p in plan}
         for motif_id, start, k in layout:
             _, width, _, _, instances, minus = by_id[motif_id]
             bases = instances[k]

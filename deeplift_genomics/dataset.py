@@ -10,7 +10,9 @@ train/valid, stratified by class; without ``test_ids``, 10% test and 10% valid, 
 Both use a fixed seed (:data:`SPLIT_SEED`), so a file always splits the same way. ``test_ids`` given
 with a directory replaces its recorded splits the same way.
 
-Classes (``ds.classes``) come from the embedded motifs: ``both`` (a GATA and a TAL1 motif), ``gata``,
+Classes (``ds.classes``) of a ``simulate`` directory are the class names recorded in its
+``simulation.json`` (the id prefix: ``both_17`` is of class ``both``). Otherwise they come from the
+embedded motifs: ``both`` (a GATA and a TAL1 motif), ``gata``,
 ``tal1`` or ``neither``, matching motif names case-insensitively on ``GATA`` and ``TAL1``. Datasets
 whose motifs are neither use the names of their embedded motifs joined by ``+`` (``neither`` when none).
 A dataset without embeddings falls back on the paper's three labels (1,1,1 = both; 0,1,0 = gata;
@@ -261,6 +263,34 @@ def _load_simdata(path: Path, test_ids: list[str] | None, background: Sequence[f
     )
 
 
+def _read_meta(path: Path) -> dict:
+    """``simulation.json`` of a simulate directory ({} if absent or unreadable)."""
+    if not path.exists():
+        return {}
+    import json
+
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        log.warning("%s: unreadable; classes and ground-truth motifs per task come from the data", path)
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _classes_from_ids(ids: list[str], names: list) -> np.ndarray | None:
+    """Classes from ``simulate``'s ids ``<class>_<k>`` when every id has one of the recorded class names."""
+    names = {str(n) for n in names if n}
+    if not names:
+        return None
+    out = []
+    for name in ids:
+        prefix, _, k = name.rpartition("_")
+        if prefix not in names or not k.isdigit():
+            return None
+        out.append(prefix)
+    return np.asarray(out, dtype=str)
+
+
 def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence[float]) -> Dataset:
     from data_sim.fasta_io import read_fasta
 
@@ -315,19 +345,14 @@ def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence
         embeddings["log_odds"] = pd.to_numeric(embeddings["log_odds"], errors="coerce")
     else:
         embeddings = pd.DataFrame({c: pd.Series(dtype=object) for c in EMBEDDING_COLUMNS})
-    classes = derive_classes(ids, embeddings, labels)
+    meta = _read_meta(path / "simulation.json")
+    task_motifs = dict(meta.get("task_motifs", {}))
+    classes = _classes_from_ids(ids, [c.get("name") for c in meta.get("config", {}).get("classes", [])])
+    if classes is None:
+        classes = derive_classes(ids, embeddings, labels)
     split = table["split"].to_numpy(dtype="<U5")
     if test_ids is not None:
         split = _splits_from_test_ids(ids, classes, test_ids, str(path))
-    task_motifs = {}
-    meta_path = path / "simulation.json"
-    if meta_path.exists():
-        import json
-
-        try:
-            task_motifs = dict(json.loads(meta_path.read_text(encoding="utf-8")).get("task_motifs", {}))
-        except (ValueError, OSError, AttributeError):
-            log.warning("%s: unreadable; ground-truth motifs per task unknown", meta_path)
     return Dataset(ids, sequences, labels, task_names, split, classes, embeddings, str(path), task_motifs)
 
 

@@ -175,7 +175,9 @@ def test_user_grammar_from_a_motif_file(tmp_path):
     assert main(["simulate", "--config", str(config), "--out", str(out), "-q"]) == 0
     ds = load_dataset(out)
     assert ds.task_names == ["box"] and ds.length == 40
-    assert Counter(ds.classes) == {"BOX1": 30, "neither": 30}  # classes named after the embedded motifs
+    assert Counter(ds.classes) == {"box": 30, "empty": 30}  # the class names recorded in simulation.json
+    # A .simdata file records no classes: they are named after the embedded motifs.
+    assert Counter(load_dataset(out / "sequences.simdata.gz").classes) == {"BOX1": 30, "neither": 30}
     # With pc = 1e-4 a letter differs from the deterministic PWM with probability 7.5e-5.
     assert (ds.embeddings["string"] == "ACGT").mean() > 0.95 and (ds.embeddings["end"] <= 40).all()
-    assert (ds.labels[ds.classes == "BOX1"] == 1).all() and (ds.labels[ds.classes == "neither"] == 0).all()
+    assert (ds.labels[ds.classes == "box"] == 1).all() and (ds.labels[ds.classes == "empty"] == 0).all()
