@@ -70,6 +70,7 @@ EMBEDDINGS_NAME = "embeddings.tsv"
 SIMDATA_NAME = "sequences.simdata.gz"
 CONFIG_NAME = "simulation.json"
 EMBEDDING_COLUMNS = ["id", "motif", "start", "end", "strand", "string", "log_odds"]
+MAX_REJECTION_ROUNDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -255,18 +256,23 @@ def config_from_mapping(
 def truncated_poisson(rng: np.random.Generator, lam: float, low: int, high: int, size: int) -> np.ndarray:
     """Poisson(``lam``) draws truncated to ``[low, high]`` by rejection (redraw the ones outside).
 
-    Raises :class:`InputError` if the truncation keeps less than 1e-9 of the mass (rejection would not end).
+    Raises :class:`InputError` if the truncation keeps less than 1e-3 of the mass, where rejection would
+    take thousands of rounds, and stops after :data:`MAX_REJECTION_ROUNDS` rounds in any case.
     """
     if not lam > 0 or not math.isfinite(lam):
         raise InputError(f"Poisson lambda must be > 0, got {lam}")
     kept = sum(math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1)) for k in range(low, high + 1))
-    if kept < 1e-9:
+    if kept < 1e-3:
         raise InputError(
             f"Poisson({lam}) truncated to [{low}, {high}] keeps a mass of {kept:.2g}: choose another lambda"
         )
     out = rng.poisson(lam, size)
     bad = np.flatnonzero((out < low) | (out > high))
+    rounds = 0
     while bad.size:
+        rounds += 1
+        if rounds > MAX_REJECTION_ROUNDS:
+            raise InputError(f"Poisson({lam}) truncated to [{low}, {high}]: rejection did not finish")
         out[bad] = rng.poisson(lam, bad.size)
         bad = bad[(out[bad] < low) | (out[bad] > high)]
     return out
