@@ -1,0 +1,298 @@
+"""``attribute``: attribution scores of a dataset's sequences, written to one ``.npz`` file.
+
+The file holds (N sequences, T tasks, L positions):
+
+- ``ids`` (N,) str: sequence ids, in dataset order.
+- ``projected`` (N, T, L) float32: per-base scores (contributions summed over the 4 channels). For
+  ``--method ism`` this is the engine's per-position importance.
+- ``hypothetical`` (N, T, 4, L) float16: hypothetical contributions (what each base *would* contribute);
+  float16 halves the file, which suits its use (logos) and not exact arithmetic; use ``projected`` for
+  numbers. Absent (shape (N, T, 4, 0)) when the method gives none.
+- ``outputs`` (N, T) float32: the model's logits.
+- ``deltas_max_abs`` (N,) float32: the largest |summation-to-delta error| of each sequence over its
+  references and tasks (0 for methods without deltas).
+- ``settings``: a JSON string: method, rule, references, n_references, n_steps, seed, label, split,
+  max_sequences, model and data checksums, package version.
+
+Read it back with :func:`load_attributions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+METHOD_CHOICES = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
+RULE_CHOICES = ("rescale", "reveal_cancel", "genomics_default")
+REFERENCE_CHOICES = ("shuffle", "background", "zeros")
+SPLIT_CHOICES = ("test", "valid", "train", "all")
+
+DEFAULTS: dict[str, Any] = {
+    "data": None, "test_ids": None, "model": None, "out": None, "method": None,
+    "rule": "genomics_default", "references": "shuffle", "n_references": 20, "n_steps": 10,
+    "split": "test", "max_sequences": None, "batch_size": 256, "device": "auto", "seed": 0,
+}
+REQUIRED = ("data", "model", "out", "method")
+
+
+# --------------------------------------------------------------------------------------------- config
+def load_config_section(path: str | None, command: str) -> dict[str, Any]:
+    """Keys of a YAML config for ``command``: top-level keys, overridden by those under ``command:``.
+
+    Keys are long flag names with underscores. A missing or malformed file is an :class:`InputError`.
+    """
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config must be a mapping of keys to values")
+    merged = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    section = data.get(command)
+    if isinstance(section, dict):
+        merged.update(section)
+    return merged
+
+
+def resolve_settings(args: argparse.Namespace, defaults: Mapping[str, Any], command: str,
+                     required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Flags (those not None) over config keys over ``defaults``; only keys of ``defaults`` are kept."""
+    config = load_config_section(getattr(args, "config", None), command)
+    out: dict[str, Any] = {}
+    for key, default in defaults.items():
+        value = getattr(args, key, None)
+        if value is None:
+            value = config.get(key, default)
+        out[key] = value
+    missing = [k for k in required if out.get(k) in (None, "")]
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise InputError(f"{command}: missing {flags} (give the flag or set it in --config)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------- files
+def model_checksum(model_dir: str | Path) -> str:
+    """sha256 over the model directory's files (name and bytes), metrics excluded."""
+    root = Path(model_dir)
+    digest = hashlib.sha256()
+    for f in sorted(p for p in root.iterdir() if p.is_file() and p.name != "metrics.json"
+                    and not p.name.startswith(".")):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class Attributions:
+    """The content of an attribution file (see the module docstring for shapes)."""
+
+    ids: np.ndarray
+    projected: np.ndarray
+    hypothetical: np.ndarray
+    outputs: np.ndarray
+    deltas_max_abs: np.ndarray
+    settings: dict
+
+    @property
+    def label(self) -> str:
+        """The method's machine label (``deeplift_rescale``, ``ism``, ...)."""
+        from .benchmark import method_label
+
+        s = self.settings
+        return s.get("label") or method_label(s["method"], s.get("rule"), s.get("references"), s.get("n_references"))
+
+    def select(self, ids: list[str] | np.ndarray, source: str = "attributions") -> Attributions:
+        """The rows of ``ids``, in that order; an id missing from the file is an :class:`InputError`."""
+        index = {sid: k for k, sid in enumerate(self.ids.tolist())}
+        missing = [sid for sid in ids if sid not in index]
+        if missing:
+            raise InputError(f"{source}: {len(missing)} sequence ids are not in the file "
+                             f"(first: {missing[0]!r}); it was made for other sequences")
+        rows = np.array([index[sid] for sid in ids], dtype=np.int64)
+        return Attributions(self.ids[rows], self.projected[rows], self.hypothetical[rows], self.outputs[rows],
+                            self.deltas_max_abs[rows], dict(self.settings))
+
+
+def save_attributions(path: str | Path, att: Attributions) -> None:
+    """Write ``att`` to ``path`` (.npz, uncompressed) atomically."""
+    from .atomic import atomic_path
+
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            ids=np.asarray(att.ids, dtype=str),
+            projected=np.asarray(att.projected, dtype=np.float32),
+            hypothetical=np.asarray(att.hypothetical, dtype=np.float16),
+            outputs=np.asarray(att.outputs, dtype=np.float32),
+            deltas_max_abs=np.asarray(att.deltas_max_abs, dtype=np.float32),
+            settings=np.array(json.dumps(att.settings, sort_keys=True)),
+        )
+
+
+def load_attributions(path: str | Path) -> Attributions:
+    """Read an attribution file; a file that is not one is an :class:`InputError` naming it and the field."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fields = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such attribution file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npz attribution file ({exc})") from None
+    for key in ("ids", "projected", "outputs", "settings"):
+        if key not in fields:
+            raise InputError(f"{path}: field '{key}' is missing; not an attribution file")
+    try:
+        settings = json.loads(str(fields["settings"]))
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: field 'settings' is not valid JSON") from None
+    n = len(fields["ids"])
+    projected = fields["projected"]
+    if projected.ndim != 3 or projected.shape[0] != n:
+        raise InputError(f"{path}: field 'projected' has shape {projected.shape}, expected ({n}, T, L)")
+    hyp = fields.get("hypothetical", np.zeros((n, projected.shape[1], 4, 0), dtype=np.float16))
+    deltas = fields.get("deltas_max_abs", np.zeros(n, dtype=np.float32))
+    return Attributions(fields["ids"].astype(str), projected, hyp, fields["outputs"], deltas, settings)
+
+
+# --------------------------------------------------------------------------------------------- compute
+def compute_attributions(model, onehot: np.ndarray, ids, *, method: str, rule: str = "genomics_default",
+                         references: str = "background", n_references: int = 1, n_steps: int = 10,
+                         batch_size: int = 256, device: str = "auto", seed: int = 0,
+                         settings: Mapping[str, Any] | None = None) -> Attributions:
+    """Run the engine on ``onehot`` (N, 4, L) for all tasks and pack the result as :class:`Attributions`.
+
+    ``settings`` (checksums, split, ...) is merged into the recorded settings.
+    """
+    import torch
+
+    from . import __version__, attribute
+    from .benchmark import method_label
+
+    kwargs: dict[str, Any] = {"method": method, "batch_size": batch_size, "device": device, "seed": seed}
+    if method == "deeplift":
+        kwargs["rule"] = rule
+    if method != "ism":
+        kwargs["references"] = references
+        kwargs["n_references"] = n_references if references == "shuffle" else 1
+    if method == "integrated_gradients":
+        kwargs["n_steps"] = n_steps
+    x = torch.as_tensor(np.asarray(onehot, dtype=np.float32))
+    res = attribute(model, x, **kwargs)
+    projected = _numpy(res.projected)
+    hyp = getattr(res, "hypothetical", None)
+    hyp = (np.zeros((*projected.shape[:2], 4, 0), dtype=np.float16) if hyp is None
+           else _numpy(hyp).astype(np.float16))
+    deltas = getattr(res, "deltas", None)
+    if deltas is None:
+        deltas_max = np.zeros(len(projected), dtype=np.float32)
+    else:
+        d = np.abs(_numpy(deltas))
+        deltas_max = d.reshape(len(d), -1).max(axis=1) if d.size else np.zeros(len(d), dtype=np.float32)
+    recorded = {
+        "method": method, "rule": rule if method == "deeplift" else None,
+        "references": references if method != "ism" else None,
+        "n_references": kwargs.get("n_references"), "n_steps": n_steps if method == "integrated_gradients" else None,
+        "seed": seed, "label": method_label(method, rule, references, kwargs.get("n_references")),
+        "version": __version__,
+    }
+    recorded.update(settings or {})
+    return Attributions(np.asarray(ids, dtype=str), projected.astype(np.float32), hyp,
+                        _numpy(res.outputs).astype(np.float32), deltas_max.astype(np.float32), recorded)
+
+
+def _numpy(t) -> np.ndarray:
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().float().numpy()
+    return np.asarray(t)
+
+
+def select_sequences(ds, split: str, max_sequences: int | None, seed: int):
+    """The dataset rows the benchmark and ``attribute`` use: ``split`` then a stratified subset."""
+    from .benchmark import stratified_subset
+
+    if split != "all":
+        if not np.any(np.asarray(ds.split) == split):
+            raise InputError(f"dataset has no sequences in split '{split}' (splits: "
+                             f"{', '.join(sorted(set(np.asarray(ds.split).tolist())))})")
+        ds = ds.subset(split)
+    if max_sequences is not None and max_sequences < len(ds.ids):
+        keep = np.zeros(len(ds.ids), dtype=bool)
+        keep[stratified_subset(ds.classes, int(max_sequences), seed=seed)] = True
+        ds = ds.subset(keep)
+    return ds
+
+
+def check_model_fits(lm, ds, data) -> None:
+    """Refuse a model whose input length or alphabet does not fit the dataset."""
+    from .model_io import check_compatible
+
+    check_compatible(lm, ds.onehot.shape[2], source=str(data))
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics attribute`` (contract D)."""
+    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
+    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
+    parser.add_argument("--model", help="model directory (model.json + model.safetensors)")
+    parser.add_argument("--out", help="output .npz file")
+    parser.add_argument("--method", choices=METHOD_CHOICES, help="attribution method")
+    parser.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
+    parser.add_argument("--references", choices=REFERENCE_CHOICES, help="reference kind (default shuffle)")
+    parser.add_argument("--n-references", type=int, help="shuffled references per sequence (default 20)")
+    parser.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
+    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
+    parser.add_argument("--max-sequences", type=int,
+                        help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
+    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 256)")
+    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
+    parser.add_argument("--seed", type=int, help="seed of shuffles and the subset (default 0)")
+    parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load data and model, attribute, write the .npz."""
+    s = resolve_settings(args, DEFAULTS, "attribute", REQUIRED)
+    if s["method"] not in METHOD_CHOICES:
+        raise InputError(f"attribute: method '{s['method']}' is not one of {', '.join(METHOD_CHOICES)}")
+    from .dataset import load_dataset
+    from .model_io import load_model
+
+    ds = select_sequences(load_dataset(s["data"], test_ids=s["test_ids"]), s["split"], s["max_sequences"],
+                          s["seed"])
+    lm = load_model(s["model"], device="cpu")
+    check_model_fits(lm, ds, s["data"])
+    log.info("attributing %d sequences with %s", len(ds.ids), s["method"])
+    att = compute_attributions(
+        lm.model, ds.onehot, ds.ids, method=s["method"], rule=s["rule"], references=s["references"],
+        n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
+        seed=s["seed"],
+        settings={"split": s["split"], "max_sequences": s["max_sequences"],
+                  "model_checksum": model_checksum(s["model"]), "data_checksum": ds.checksum,
+                  "task_names": list(lm.task_names)},
+    )
+    save_attributions(s["out"], att)
+    log.info("wrote %s (%d sequences, %s)", s["out"], len(att.ids), att.label)
+    return 0

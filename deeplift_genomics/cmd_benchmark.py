@@ -1,0 +1,354 @@
+"""``benchmark``: compare attribution methods on the simulated GATA1/TAL1 benchmark (paper Fig. 5).
+
+``benchmark --data DATA --model MODEL_DIR [MODEL_DIR ...] --out DIR [--attributions FILE.npz ...]``
+
+Uses the given attribution files (matched to a model by the model checksum recorded in them) and computes
+every missing method of the comparison itself. DIR (written as a whole, atomically) gets:
+
+- ``hits.tsv``: every scanned and embedded motif hit with its importance per task and method
+  (``importance_t<k>``), plus ``model`` and ``embedded`` (overlaps a ground-truth instance) columns.
+- ``metrics.tsv``: per model, method and task: per-base auROC and auPRC, mean score on the relevant and
+  irrelevant motifs, ``leakage`` (their ratio) and Spearman rho of hit importance with log-odds.
+  ``metrics_summary.tsv``: mean and sd over models. ``spearman.tsv``: rho per motif.
+- ``fig5b.tsv``: ``method, motif, n_hits, false_negative_rate`` (first model; ``fig5b_models.tsv`` all).
+- ``claims.tsv``: the paper's claims checked on this run.
+- ``figures/`` and ``logos/``: PNG and SVG; ``summary.json``: everything the ``report`` command reads.
+
+The method list comes from ``--config`` (key ``methods``: a list of ``{method, rule, references,
+n_references, n_steps}``), default :data:`deeplift_genomics.benchmark.DEFAULT_METHODS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import benchmark as bm
+from .cmd_attribute import REFERENCE_CHOICES, RULE_CHOICES, SPLIT_CHOICES, resolve_settings
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "data": None, "test_ids": None, "model": None, "out": None, "attributions": [],
+    "max_sequences": None, "device": "auto", "seed": 0, "split": "test", "batch_size": 256,
+    "methods": None, "top_n": 5, "min_log_odds": 7.0, "logo_hits": 50, "figures": True,
+}
+REQUIRED = ("data", "model", "out")
+MOTIFS = (bm.GATA, bm.TAL1)
+LOGO_METHODS = ("gradient_x_input", "guided_backprop_x_input", "integrated_gradients", *bm.DEEPLIFT_BACKGROUND)
+
+
+def parse_methods(entries: Any, source: str = "config") -> list[bm.MethodSpec]:
+    """Method specs from a config's ``methods`` list (dicts, or plain method names)."""
+    if entries is None:
+        return list(bm.DEFAULT_METHODS)
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{source}: 'methods' must be a non-empty list")
+    from .cmd_attribute import METHOD_CHOICES
+
+    specs = []
+    allowed = {f.name for f in bm.dataclasses.fields(bm.MethodSpec)}
+    for k, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = {"method": entry}
+        if not isinstance(entry, dict):
+            raise InputError(f"{source}: methods[{k}] must be a mapping or a method name")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise InputError(f"{source}: methods[{k}]: unknown key '{sorted(unknown)[0]}' "
+                             f"(allowed: {', '.join(sorted(allowed))})")
+        spec = bm.MethodSpec(**entry)
+        if spec.method not in METHOD_CHOICES:
+            raise InputError(f"{source}: methods[{k}].method '{spec.method}' is not one of {', '.join(METHOD_CHOICES)}")
+        if spec.rule not in RULE_CHOICES:
+            raise InputError(f"{source}: methods[{k}].rule '{spec.rule}' is not one of {', '.join(RULE_CHOICES)}")
+        if spec.references not in REFERENCE_CHOICES:
+            raise InputError(f"{source}: methods[{k}].references '{spec.references}' is not one of "
+                             f"{', '.join(REFERENCE_CHOICES)}")
+        specs.append(spec)
+    labels = [s.label for s in specs]
+    dup = {x for x in labels if labels.count(x) > 1}
+    if dup:
+        raise InputError(f"{source}: method '{sorted(dup)[0]}' is listed twice")
+    return specs
+
+
+def _model_name(path: str | Path, used: set[str]) -> str:
+    name = Path(path).resolve().name or "model"
+    base, k = name, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return name
+
+
+def analyse_model(ds, projected: dict[str, np.ndarray], hits: pd.DataFrame, masks, min_log_odds: float):
+    """All tables of one model: hit importance, Fig. 5b, per-base metrics with Spearman, Spearman per motif."""
+    importance = bm.hit_importance(hits, projected)
+    fig5b = bm.false_negative_rates(importance, task=0, min_log_odds=min_log_odds)
+    per_base = bm.per_base_metrics(projected, masks)
+    spearman = bm.spearman_table(importance)
+    return importance, fig5b, bm.metrics_table(per_base, spearman), spearman
+
+
+def run_benchmark(s: dict[str, Any]) -> None:
+    """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
+    from data_sim.motifs import builtin_motifs
+    from data_sim.scan import scan_motif
+
+    from .atomic import atomic_directory
+    from .cmd_attribute import (
+        check_model_fits,
+        compute_attributions,
+        load_attributions,
+        model_checksum,
+        select_sequences,
+    )
+    from .dataset import load_dataset
+    from .model_io import load_model
+
+    t_start = time.perf_counter()
+    specs = parse_methods(s["methods"], s.get("config") or "config")
+    models = s["model"] if isinstance(s["model"], list) else [s["model"]]
+    ds = select_sequences(load_dataset(s["data"], test_ids=s["test_ids"]), s["split"], s["max_sequences"],
+                          s["seed"])
+    n, length = len(ds.ids), ds.onehot.shape[2]
+    if n == 0:
+        raise InputError(f"{s['data']}: no sequences to benchmark in split '{s['split']}'")
+    log.info("benchmarking %d sequences (%s split) with %d methods on %d model(s)", n, s["split"], len(specs),
+             len(models))
+
+    motifs = builtin_motifs(list(MOTIFS))
+    scans = {m: scan_motif(ds.onehot, motifs[m], top_n=int(s["top_n"])) for m in MOTIFS}
+    scan_hits = bm.scanned_hits(scans, ds.ids, ds.classes)
+    truth = bm.embedded_hits(ds.embeddings, ds.ids, ds.classes)
+    scan_hits["embedded"] = bm.mark_embedded(scan_hits, truth)
+    truth["embedded"] = True
+    hits = pd.concat([scan_hits, truth], ignore_index=True)
+    masks = bm.motif_masks(truth, n, length)
+
+    files = [load_attributions(p) for p in (s["attributions"] or [])]
+    file_paths = list(s["attributions"] or [])
+    used_names: set[str] = set()
+    per_model = []
+    timings: list[dict] = []
+    for model_dir in models:
+        lm = load_model(model_dir, device="cpu")
+        check_model_fits(lm, ds, s["data"])
+        checksum = model_checksum(model_dir)
+        name = _model_name(model_dir, used_names)
+        provided: dict[str, Any] = {}
+        for path, att in zip(file_paths, files):
+            recorded = att.settings.get("model_checksum")
+            if recorded not in (None, checksum):
+                continue
+            provided[att.label] = att.select(ds.ids, source=str(path))
+            log.info("%s: using %s for %s", name, path, att.label)
+        atts: dict[str, Any] = {}
+        for spec in specs:
+            if spec.label in provided:
+                atts[spec.label] = provided.pop(spec.label)
+                timings.append({"model": name, "method": spec.label, "source": "file", "seconds": 0.0})
+                continue
+            t0 = time.perf_counter()
+            log.info("%s: computing %s", name, spec.display)
+            kw = spec.engine_kwargs()
+            atts[spec.label] = compute_attributions(
+                lm.model, ds.onehot, ds.ids, method=spec.method, rule=spec.rule, references=spec.references,
+                n_references=kw.get("n_references", 1), n_steps=spec.n_steps, batch_size=int(s["batch_size"]),
+                device=s["device"], seed=int(s["seed"]),
+                settings={"model_checksum": checksum, "data_checksum": ds.checksum})
+            seconds = time.perf_counter() - t0
+            timings.append({"model": name, "method": spec.label, "source": "computed", "seconds": seconds})
+            log.info("%s: %s took %.1f s", name, spec.label, seconds)
+        atts.update(provided)  # files for methods outside the list are compared too
+        if not atts:
+            raise InputError("benchmark: no methods to compare")
+        projected = {k: a.projected.astype(np.float32) for k, a in atts.items()}
+        importance, fig5b, metrics, spearman = analyse_model(ds, projected, hits, masks, float(s["min_log_odds"]))
+        for frame in (importance, fig5b, metrics, spearman):
+            frame.insert(0, "model", name)
+        per_model.append({"name": name, "dir": str(model_dir), "checksum": checksum, "lm": lm, "atts": atts,
+                          "importance": importance, "fig5b": fig5b, "metrics": metrics, "spearman": spearman})
+        if len(per_model) > 1:  # figures and logos use the first model only: free the others' memory
+            for a in atts.values():
+                a.hypothetical = a.hypothetical[:, :, :, :0]
+
+    first = per_model[0]
+    task_names = list(first["lm"].task_names)
+    methods = list(first["atts"])
+    fig5b_first = first["fig5b"].drop(columns="model")
+    metrics_all = pd.concat([m["metrics"] for m in per_model], ignore_index=True)
+    claims = bm.evaluate_claims(fig5b_first, first["metrics"])
+
+    with atomic_directory(s["out"]) as out:
+        _tsv(pd.concat([m["importance"] for m in per_model], ignore_index=True), out / "hits.tsv")
+        _tsv(metrics_all, out / "metrics.tsv")
+        _tsv(pd.concat([m["spearman"] for m in per_model], ignore_index=True), out / "spearman.tsv")
+        _tsv(fig5b_first[["method", "motif", "n_hits", "false_negative_rate"]], out / "fig5b.tsv")
+        _tsv(claims, out / "claims.tsv")
+        summary_tables: dict[str, Any] = {}
+        if len(per_model) > 1:
+            ms = bm.summarise_models([m["metrics"].drop(columns="model") for m in per_model])
+            fs = bm.summarise_models([m["fig5b"].drop(columns="model") for m in per_model], keys=("method", "motif"))
+            _tsv(ms, out / "metrics_summary.tsv")
+            _tsv(fs, out / "fig5b_summary.tsv")
+            _tsv(pd.concat([m["fig5b"] for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
+            summary_tables = {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
+        figures: dict[str, Any] = {}
+        if s.get("figures", True):
+            t0 = time.perf_counter()
+            figures = _write_figures(out, ds, first, methods, task_names, motifs, int(s["logo_hits"]),
+                                     float(s["min_log_odds"]), metrics_all if len(per_model) == 1 else None)
+            timings.append({"model": first["name"], "method": "figures", "source": "computed",
+                            "seconds": time.perf_counter() - t0})
+        summary = {
+            "version": _version(),
+            "settings": {k: v for k, v in s.items() if k not in ("attributions",)} | {
+                "attributions": [str(p) for p in file_paths], "model": [str(m) for m in models]},
+            "data": {"path": str(s["data"]), "checksum": ds.checksum, "n_sequences": n, "length": length,
+                     "split": s["split"],
+                     "class_counts": {c: int(np.sum(np.asarray(ds.classes) == c)) for c in bm.CLASSES}},
+            "models": [{"name": m["name"], "dir": m["dir"], "checksum": m["checksum"]} for m in per_model],
+            "task_names": task_names,
+            "tasks": [{"index": t, "name": task_names[t],
+                       "relevant": [bm.MOTIF_LABELS[x] for x in bm.DEFAULT_RELEVANT.get(t, ())],
+                       "irrelevant": bm.MOTIF_LABELS.get(bm.DEFAULT_IRRELEVANT.get(t, ""), "")}
+                      for t in range(len(task_names))],
+            "methods": [{"label": k, "display": bm.display_name(k)} for k in methods],
+            "motifs": {m: bm.MOTIF_LABELS[m] for m in MOTIFS},
+            "min_log_odds": float(s["min_log_odds"]),
+            "fig5b": _records(fig5b_first),
+            "paper_fig5b": {"motif": bm.TAL1, "rates": bm.PAPER_FIG5B_TAL1},
+            "metrics": _records(metrics_all),
+            "claims": _records(claims),
+            "deltas_max_abs": {k: float(np.max(a.deltas_max_abs)) if len(a.deltas_max_abs) else 0.0
+                               for k, a in first["atts"].items()},
+            "figures": figures,
+            "timings": timings,
+            "wall_seconds": time.perf_counter() - t_start,
+        } | summary_tables
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default), encoding="utf-8")
+    log.info("wrote %s in %.1f s", s["out"], time.perf_counter() - t_start)
+
+
+def _write_figures(out: Path, ds, first, methods, task_names, motifs, logo_hits, min_log_odds, metrics):
+    from . import figures as fg
+    from . import logos as lg
+
+    fig_dir, logo_dir = out / "figures", out / "logos"
+    fig_dir.mkdir()
+    logo_dir.mkdir()
+    importance = first["importance"]
+    result: dict[str, Any] = {"grid": {}, "task": {}, "logos": {}, "examples": [], "bars": {}}
+    for m in MOTIFS:
+        name = f"fig5_{bm.MOTIF_LABELS[m]}"
+        fg.fig5_grid(importance, m, methods, task_names, fig_dir / name, min_log_odds=min_log_odds)
+        result["grid"][bm.MOTIF_LABELS[m]] = f"figures/{name}"
+    if metrics is not None:
+        for metric in ("auroc", "auprc"):
+            fg.metric_bars(metrics, metric, methods, fig_dir / f"{metric}_bars", title=f"per-base {metric}")
+            result["bars"][metric] = f"figures/{metric}_bars"
+    contributions = {k: lg.contributions_from_hypothetical(a.hypothetical, ds.onehot)
+                     for k, a in first["atts"].items() if a.hypothetical.shape[-1] == ds.onehot.shape[2]}
+    pwms = {m: motifs[m].probs for m in MOTIFS}
+    # logomaker draws slowly (~0.4 s a small logo): the shuffled-reference variants look like the
+    # background one and ISM's hypothetical scores mean something else, so logos show the six main methods
+    logo_contributions = {k: v for k, v in contributions.items() if k in LOGO_METHODS} or contributions
+    for t, tname in enumerate(task_names):
+        fg.task_panels(importance, t, methods, list(MOTIFS), tname, fig_dir / f"task_{t}_hits")
+        result["task"][str(t)] = f"figures/task_{t}_hits"
+        if contributions:
+            lg.hit_logo_grid(logo_contributions, importance, pwms, t, n_top=logo_hits, task_name=tname,
+                             prefix=logo_dir / f"task_{t}_motif_logos")
+            result["logos"][str(t)] = f"logos/task_{t}_motif_logos"
+    shown = [k for k in ("deeplift_rescale", "deeplift_reveal_cancel", "deeplift_genomics_default",
+                         "gradient_x_input") if k in contributions]
+    if shown:
+        misses = lg.find_rescale_misses(importance, min_log_odds=min_log_odds)
+        examples = []
+        for row in misses.drop_duplicates("seq_index").head(2).itertuples(index=False):
+            examples.append((int(row.seq_index), 0,
+                             f"{row.id}: TAL1 hit at {row.start} (log-odds {row.log_odds:.1f}) scores "
+                             f"{row.importance_miss:.3f} under Rescale and {row.importance_hit:.3f} under "
+                             "RevealCancel on task 0", "rescale_miss"))
+        classes = np.asarray(ds.classes)
+        for cls in ("both", "gata", "tal1"):
+            idx = np.flatnonzero(classes == cls)
+            if len(idx):
+                examples.append((int(idx[0]), 0 if cls == "both" else (1 if cls == "gata" else 2),
+                                 f"{ds.ids[idx[0]]} ({bm.CLASS_LABELS[cls]})", "class"))
+        truth = importance[(importance["source"] == "embedded")
+                           & (importance["method"] == importance["method"].iloc[0])]
+        for k, (seq, task, title, kind) in enumerate(examples):
+            windows = truth[truth["seq_index"] == seq]
+            span = lg.example_span(windows, ds.onehot.shape[2])
+            prefix = logo_dir / f"example_{k}"
+            lg.example_logos({m: contributions[m] for m in shown}, seq, task, windows,
+                             f"{title} -- {task_names[task]}", prefix, span=span)
+            result["examples"].append({"path": f"logos/example_{k}", "task": task, "title": title, "kind": kind,
+                                       "id": ds.ids[seq]})
+        result["n_rescale_misses"] = int(len(misses))
+    return result
+
+
+def _tsv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, sep="\t", index=False, float_format="%.6g")
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics benchmark`` (contract D)."""
+    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
+    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
+    parser.add_argument("--model", nargs="+", help="model directory; several give mean and spread over models")
+    parser.add_argument("--out", help="output directory (replaced as a whole)")
+    parser.add_argument("--attributions", nargs="+", metavar="FILE.npz",
+                        help="attribution files from `attribute` to use instead of computing those methods")
+    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
+    parser.add_argument("--max-sequences", type=int, help="at most N sequences, class-stratified (seeded)")
+    parser.add_argument("--batch-size", type=int, help="engine batch size (default 256)")
+    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
+    parser.add_argument("--seed", type=int, help="seed of shuffled references and the subset (default 0)")
+    parser.add_argument("--config", help="YAML config; key 'methods' lists the methods to compare")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve settings and run :func:`run_benchmark`."""
+    s = resolve_settings(args, DEFAULTS, "benchmark", REQUIRED)
+    s["config"] = getattr(args, "config", None)
+    if isinstance(s["model"], str):
+        s["model"] = [s["model"]]
+    if isinstance(s["attributions"], str):
+        s["attributions"] = [s["attributions"]]
+    run_benchmark(s)
+    return 0

@@ -1,0 +1,44 @@
+"""``report``: self-contained HTML pages (index + one per task) from a ``benchmark`` output directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics report``."""
+    parser.add_argument("--benchmark", required=True, help="output directory of `deeplift-genomics benchmark`")
+    parser.add_argument("--out", required=True, help="output directory: index.html, task_0.html, ...")
+    parser.add_argument("--config", help="accepted for symmetry with the other commands; no keys are read")
+
+
+def load_summary(bench_dir: str | Path) -> dict:
+    """``summary.json`` of a benchmark directory; a missing or broken one is an :class:`InputError`."""
+    path = Path(bench_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; --benchmark must be a `benchmark` output directory") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON (line {exc.lineno})") from None
+    for key in ("task_names", "tasks", "methods", "fig5b", "metrics", "claims", "models", "data"):
+        if key not in summary:
+            raise InputError(f"{path}: field '{key}' is missing; rerun `benchmark` with this version")
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report."""
+    from .report import write_report
+
+    summary = load_summary(args.benchmark)
+    paths = write_report(summary, args.benchmark, args.out)
+    log.info("wrote %d pages to %s", len(paths), args.out)
+    return 0

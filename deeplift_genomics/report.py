@@ -1,0 +1,232 @@
+"""Self-contained HTML reports of a benchmark run: an index plus one page per task.
+
+Images are embedded as base64 ``data:`` URIs and the style sheet is inline, so the pages read offline
+and can be mailed as files. Everything comes from the benchmark directory's ``summary.json`` and images.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .benchmark import display_name
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:1.5em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3f3f3}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#0a7d28;font-weight:bold}.no{color:#b00020;font-weight:bold}
+img{max-width:100%;height:auto;border:1px solid #eee}
+p.what{color:#444;font-size:.95em;max-width:60em}nav a{margin-right:1em}
+"""
+
+
+def embed_png(path: str | Path) -> str:
+    """``data:image/png;base64,...`` URI of a PNG file."""
+    data = Path(path).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any, percent: bool = False, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{100 * value:.1f}%" if percent else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+    return str(value)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]],
+          percent: Sequence[str] = ()) -> str:
+    """An HTML table of ``rows`` with ``columns`` = (key, header); numbers right-aligned."""
+    head = "".join(f"<th>{_esc(h)}</th>" for _, h in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            v = row.get(key)
+            if key == "holds":
+                cls = "ok" if v else "no"
+                cells.append(f'<td class="{cls}">{"yes" if v else "no"}</td>')
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) or v is None:
+                cells.append(f'<td class="num">{_esc(_fmt(v, key in percent))}</td>')
+            else:
+                cells.append(f"<td>{_esc(_fmt(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def page(title: str, body: str, nav: str = "") -> str:
+    """A complete HTML document (inline style, no external resources)."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_esc(title)}</title><style>{STYLE}</style></head>"
+            f"<body><nav>{nav}</nav><h1>{_esc(title)}</h1>{body}</body></html>\n")
+
+
+def figure(bench_dir: Path, stem: str | None, caption: str) -> str:
+    """An embedded PNG (``stem`` without extension, relative to the benchmark dir) with its caption."""
+    if not stem:
+        return ""
+    path = bench_dir / f"{stem}.png"
+    if not path.exists():
+        return f'<p class="what">(figure {_esc(stem)} was not made in this run)</p>'
+    return (f'<figure><img alt="{_esc(caption)}" src="{embed_png(path)}">'
+            f'<figcaption class="what">{_esc(caption)}</figcaption></figure>')
+
+
+def fig5b_rows(summary: Mapping[str, Any]) -> list[dict]:
+    """Fig. 5b rows (this run) with the authors' printed TAL1 number beside each method."""
+    paper = summary.get("paper_fig5b", {})
+    paper_motif, rates = paper.get("motif"), paper.get("rates", {})
+    rows = []
+    for r in summary["fig5b"]:
+        rows.append({
+            "method": display_name(r["method"]), "motif": summary["motifs"].get(r["motif"], r["motif"]),
+            "n_hits": r["n_hits"], "false_negative_rate": r["false_negative_rate"],
+            "paper": rates.get(r["method"]) if r["motif"] == paper_motif else None,
+        })
+    return rows
+
+
+def _nav(n_tasks: int, names: Sequence[str]) -> str:
+    links = ['<a href="index.html">index</a>']
+    links += [f'<a href="task_{t}.html">{_esc(names[t])}</a>' for t in range(n_tasks)]
+    return "".join(links)
+
+
+METRIC_COLUMNS = [("method", "method"), ("task", "task"), ("auroc", "auROC"), ("auprc", "auPRC"),
+                  ("relevant_mean", "mean score, relevant motif"), ("irrelevant_mean", "mean score, irrelevant motif"),
+                  ("leakage", "leakage (irrelevant / relevant)"), ("spearman", "Spearman rho (importance vs log-odds)")]
+
+
+def _metric_rows(summary: Mapping[str, Any], task: int | None = None) -> list[dict]:
+    first = summary["models"][0]["name"] if summary.get("models") else None
+    rows = []
+    for r in summary["metrics"]:
+        if (task is None or r["task"] == task) and (first is None or r.get("model", first) == first):
+            rows.append({**r, "method": display_name(r["method"])})
+    return rows
+
+
+def index_page(summary: Mapping[str, Any], bench_dir: Path) -> str:
+    """The index: what was run, the claims table, Fig. 5b beside the paper, metrics and the grids."""
+    names = summary["task_names"]
+    data = summary["data"]
+    methods = ", ".join(m["display"] for m in summary["methods"])
+    counts = ", ".join(f"{v} {k}" for k, v in data["class_counts"].items())
+    parts = [
+        f'<p class="what">DeepLIFT and baseline attribution methods compared on the simulated GATA1/TAL1 '
+        f"benchmark of Shrikumar et al. (ICML 2017, Section 4.2). {data['n_sequences']} sequences of "
+        f"{data['length']} bp from the <b>{_esc(data['split'])}</b> split ({_esc(counts)}); model(s): "
+        f"{_esc(', '.join(m['name'] for m in summary['models']))}. Methods: {_esc(methods)}. Task 0 is positive "
+        "when both motifs are present, task 1 when GATA1 is, task 2 when TAL1 is.</p>",
+        "<h2>Do the paper's claims hold on this run?</h2>",
+        '<p class="what">Each claim is checked on this run\'s numbers with a strict comparison; "expected" gives '
+        "the paper's numbers where it printed them.</p>",
+        table(summary["claims"], [("claim", "claim"), ("expected", "expected"), ("measured", "measured"),
+                                  ("holds", "holds?")]),
+        "<h2>Fig. 5b: missed motif hits on task 0</h2>",
+        f'<p class="what">Among scanned motif hits with log-odds &ge; {summary["min_log_odds"]:g} in sequences '
+        "that contain both motifs, the share whose total task-0 importance is &le; 0 (a false negative: the "
+        "motif is needed for task 0). The paper column is the authors' notebook output on their test set "
+        "(TAL1 only was printed).</p>",
+        table(fig5b_rows(summary), [("method", "method"), ("motif", "motif"), ("n_hits", "hits"),
+                                    ("false_negative_rate", "false negatives (this run)"),
+                                    ("paper", "paper (TAL1)")], percent=("false_negative_rate", "paper")),
+        "<h2>Ground-truth metrics (beyond the paper)</h2>",
+        '<p class="what">Per task and method: auROC and auPRC of the per-base scores for separating the '
+        "positions of the task's relevant embedded motif(s) (task 0: GATA1 and TAL1; task 1: GATA1; task 2: "
+        "TAL1) from all other positions; mean per-base score on the relevant and on the irrelevant motif "
+        "(TAL1 for task 1, GATA1 for task 2) and their ratio (leakage: 0 is ideal, positive means the "
+        "irrelevant motif is credited); Spearman correlation of hit importance with hit log-odds.</p>",
+        table(_metric_rows(summary), METRIC_COLUMNS),
+    ]
+    if summary.get("metrics_summary"):
+        cols = [("method", "method"), ("task", "task"), ("auroc_mean", "auROC mean"), ("auroc_sd", "sd"),
+                ("leakage_mean", "leakage mean"), ("leakage_sd", "sd"), ("n_models", "models")]
+        rows = [{**r, "method": display_name(r["method"])} for r in summary["metrics_summary"]]
+        parts += ["<h3>Mean and spread over models</h3>", table(rows, cols)]
+    figs = summary.get("figures", {})
+    for key, stem in figs.get("bars", {}).items():
+        parts.append(figure(bench_dir, stem, f"Per-base {key} per task and method."))
+    for motif, stem in figs.get("grid", {}).items():
+        parts += [f"<h2>Fig. 5 grid, {motif} hits</h2>", figure(
+            bench_dir, stem,
+            f"Rows: tasks 0-2; columns: methods. Each dot is one of the top 5 scanned {motif} hits of a "
+            f"sequence: x = its log-odds, y = its total importance (sum of per-base scores over the hit) for "
+            f"the row's task; colour = the sequence's class. The dashed line marks log-odds "
+            f"{summary['min_log_odds']:g}.")]
+    parts.append("<h2>Per-task pages</h2><ul>" + "".join(
+        f'<li><a href="task_{t}.html">{_esc(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
+    timing = [t for t in summary.get("timings", [])]
+    if timing:
+        rows = [{**t, "method": display_name(t["method"])} for t in timing]
+        parts += ["<h2>Run time</h2>", table(rows, [("model", "model"), ("method", "step"), ("source", "source"),
+                                                   ("seconds", "seconds")]),
+                  f'<p class="what">Whole benchmark: {summary.get("wall_seconds", float("nan")):.1f} s.</p>']
+    return page("DeepLIFT genomics benchmark", "".join(parts), _nav(len(names), names))
+
+
+def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
+    """One task: its metrics, its row of Fig. 5 for both motifs, motif logos and example sequences."""
+    names = summary["task_names"]
+    info = summary["tasks"][task]
+    rel = " and ".join(info["relevant"]) or "none"
+    irr = info["irrelevant"] or "none"
+    figs = summary.get("figures", {})
+    parts = [
+        f'<p class="what">Task {task} ({_esc(names[task])}) depends on {_esc(rel)}; the irrelevant motif is '
+        f"{_esc(irr)}. A good method gives the relevant motif(s) positive importance in the sequences that "
+        "contain them and gives the irrelevant motif none.</p>",
+        "<h2>Metrics</h2>", table(_metric_rows(summary, task), METRIC_COLUMNS),
+        "<h2>Hit importance against log-odds</h2>",
+        figure(bench_dir, figs.get("task", {}).get(str(task)),
+               f"Rows: GATA1 and TAL1 hits; columns: methods. x = hit log-odds, y = the hit's total importance "
+               f"for task {task}, colour = the sequence's class."),
+        "<h2>Motif logos</h2>",
+        figure(bench_dir, figs.get("logos", {}).get(str(task)),
+               "Left: the motif's PWM as an information-content logo (bits, against the 0.3/0.2/0.2/0.3 "
+               "background). Then, per method: the mean contribution of each base over the top log-odds hits "
+               f"of the motif, for task {task}. Letters above the line push the output up, below push it down."),
+    ]
+    examples = [e for e in figs.get("examples", []) if e["task"] == task]
+    if examples:
+        parts.append("<h2>Example sequences</h2>")
+        for e in examples:
+            what = ("A sequence where Rescale scores a strong TAL1 hit as unimportant for task 0 while "
+                    "RevealCancel does not. " if e["kind"] == "rescale_miss" else "")
+            parts.append(figure(bench_dir, e["path"],
+                                f"{what}{e['title']}. Contribution logos of the whole sequence for task {task}, "
+                                "one row per method; GATA1 (blue) and TAL1 (green) embedded instances shaded."))
+    elif task == 0 and figs.get("n_rescale_misses") == 0:
+        parts.append('<p class="what">No strong TAL1 hit in this run is missed by Rescale and found by '
+                     "RevealCancel on task 0, so there is no such example to show.</p>")
+    return page(f"Task {task}: {names[task]}", "".join(parts), _nav(len(names), names))
+
+
+def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (atomically, as a whole)."""
+    from .atomic import atomic_directory
+
+    bench_dir = Path(bench_dir)
+    written = []
+    with atomic_directory(out_dir) as tmp:
+        (tmp / "index.html").write_text(index_page(summary, bench_dir), encoding="utf-8")
+        written.append(Path(out_dir) / "index.html")
+        for t in range(len(summary["task_names"])):
+            (tmp / f"task_{t}.html").write_text(task_page(summary, bench_dir, t), encoding="utf-8")
+            written.append(Path(out_dir) / f"task_{t}.html")
+    return written
