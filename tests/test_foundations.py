@@ -140,3 +140,17 @@ def test_resolve_device():
     assert resolve_device("auto").type in {"cpu", "cuda"}
     with pytest.raises(InputError, match="expected one of"):
         resolve_device("tpu")
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "table.tsv", "x")
+        with atomic_directory(tmp_path / "model") as tmp:
+            (tmp / "a").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "table.tsv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
