@@ -8,6 +8,7 @@ underscores, top level or under ``score:``), which override the defaults below.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import logging
 import subprocess
@@ -269,6 +270,8 @@ def run_modisco(out_dir: Path, tasks: list[str], max_seqlets: int, window: int) 
         except RuntimeError as exc:
             log.error("%s", exc)
             status = 1
+            with contextlib.suppress(OSError):
+                final.parent.rmdir()  # only when no other task's report is there
             continue
         log.info("modisco-lite report for task %s: %s", task, final / "report" / "motifs.html")
     return status
