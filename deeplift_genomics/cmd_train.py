@@ -49,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, metavar="N", help="seed of weights, shuffling and dropout (default 0)"
     )
-    parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default cpu: reproducible)")
+    parser.add_argument(
+        "--device",
+        metavar="D",
+        help="auto, cpu, cuda or cuda:N (default auto; cpu is bit-for-bit reproducible)",
+    )
     parser.add_argument("--epochs", type=int, metavar="N", help=f"maximum epochs (default {defaults.epochs})")
     parser.add_argument(
         "--batch-size", type=int, metavar="N", help=f"batch size (default {defaults.batch_size})"
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         source=source,
     )
     seed = 0 if settings["seed"] is None else _number(settings["seed"], "seed", int, source)
-    device = str(settings["device"] or "cpu")
+    device = str(settings["device"] or "auto")
 
     from .dataset import load_dataset
 
