@@ -531,6 +531,7 @@ def score_fasta(
             fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, len(regions)
         )
         work = out_dir / WORK_DIR
+        out_existed = out_dir.exists()
         chunks_dir = _prepare_work(work, manifest)
         scorer = _Scorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
@@ -555,6 +556,14 @@ def score_fasta(
                     np.savez(handle, **arrays)
                 if after_chunk is not None:
                     after_chunk(k)
+        except InputError:
+            # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
+            if not any(chunks_dir.glob("chunk_*.npz")):
+                shutil.rmtree(work, ignore_errors=True)
+                if not out_existed:
+                    with contextlib.suppress(OSError):
+                        out_dir.rmdir()
+            raise
         finally:
             bar.close()
             model.train(was_training)

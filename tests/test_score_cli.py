@@ -104,8 +104,7 @@ def _assert_clean_failure(capsys, pattern, out):
     err = capsys.readouterr().err
     assert re.search(pattern, err), err
     assert "Traceback" not in err
-    finals = [p.name for p in out.iterdir()] if out.exists() else []
-    assert not [n for n in finals if not n.startswith(".")], finals
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
 
 
 def test_plain_gzip_fasta_is_refused(tmp_path, model_dir, capsys):
