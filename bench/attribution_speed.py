@@ -363,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
             f"batch {bs} pairs, one child process per N (peak RSS above the RSS after imports/model/x)"
         )
         print(
-            f"{'N':>6s} {'pairs':>7s} {'peak RSS MiB':>13s} {'above start':>12s} {'outputs MiB':>12s} {'s':>6s}"
+            f"{'N':>6s} {'pairs':>7s} {'peak RSS MiB':>13s} {'above start':>12s} {'outputs MiB':>12s} "
+            f"{'rest MiB':>9s} {'s':>6s}"
         )
         for n in sizes:
             rec = memory_probe(n, args)
+            above = rec["peak_mib"] - rec["baseline_mib"]
             print(
-                f"{rec['n']:6d} {rec['pairs']:7d} {rec['peak_mib']:13.1f} "
-                f"{rec['peak_mib'] - rec['baseline_mib']:12.1f} {rec['outputs_mib']:12.1f} {rec['seconds']:6.1f}"
+                f"{rec['n']:6d} {rec['pairs']:7d} {rec['peak_mib']:13.1f} {above:12.1f} "
+                f"{rec['outputs_mib']:12.1f} {above - rec['outputs_mib']:9.1f} {rec['seconds']:6.1f}"
             )
     return 0
 
