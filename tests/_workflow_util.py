@@ -45,20 +45,38 @@ def workflow_env() -> dict[str, str]:
 
 def snakemake_command(workdir: Path, args: Sequence[str], timeout: int = 300) -> list[str]:
     """``timeout -k 30 T snakemake -s REPO/Snakefile --directory WORKDIR ARGS`` (a hung run is killed)."""
-    return ["timeout", "-k", "30", str(timeout), str(SNAKEMAKE), "-s", str(SNAKEFILE),
-            "--directory", str(workdir), *args]
+    return [
+        "timeout",
+        "-k",
+        "30",
+        str(timeout),
+        str(SNAKEMAKE),
+        "-s",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
 
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run Snakemake in ``workdir`` (cwd too, so relative config paths resolve there); output captured."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(snakemake_command(workdir, args, timeout), cwd=workdir, env=workflow_env(),
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        snakemake_command(workdir, args, timeout),
+        cwd=workdir,
+        env=workflow_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def explain(result: subprocess.CompletedProcess[str], tail: int = 6000) -> str:
     """The end of a run's output, for assertion messages."""
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-tail:]}\n--- stderr\n{result.stderr[-tail:]}"
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-tail:]}\n--- stderr\n{result.stderr[-tail:]}"
+    )
 
 
 def write_yaml(path: Path, data: dict) -> Path:
@@ -109,16 +127,20 @@ def file_digest(path: Path) -> str | None:
     if suffix in {".h5", ".hdf5"}:
         return _hash_arrays(_h5_items(path))
     if suffix == ".json":
-        return hashlib.sha256(json.dumps(_drop_times(json.loads(path.read_text())), sort_keys=True)
-                              .encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps(_drop_times(json.loads(path.read_text())), sort_keys=True).encode()
+        ).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _drop_times(value: object) -> object:
     timing = ("time", "seconds", "date", "created", "elapsed", "duration", "host", "version", "path")
     if isinstance(value, dict):
-        return {key: _drop_times(item) for key, item in value.items()
-                if not any(word in key.lower() for word in timing)}
+        return {
+            key: _drop_times(item)
+            for key, item in value.items()
+            if not any(word in key.lower() for word in timing)
+        }
     if isinstance(value, list):
         return [_drop_times(item) for item in value]
     return value
@@ -140,3 +162,25 @@ def output_digests(results: Path, exclude_dirs: Sequence[str] = ("logs", "benchm
 def slurm_installed() -> bool:
     """Whether the SLURM daemons and munge are installed (Debian: munge slurmctld slurmd slurm-client)."""
     return all(shutil.which(name) for name in ("munged", "slurmctld", "slurmd", "sbatch", "squeue"))
+
+
+#: Targets and arguments of the tiny reference run that several test modules compare against.
+TINY_TARGETS = ("all", "score")
+TINY_ARGS = ("--configfile", str(TEST_CONFIG), "--cores", "2")
+
+
+def tiny_reference_run(base: Path) -> Path:
+    """Run the tiny workflow once per test session under ``base`` (pytest's basetemp) and return its
+    working directory; later calls, from any module, reuse it."""
+    import time
+
+    workdir = base / "workflow_reference"
+    done = workdir / "wall_seconds.txt"
+    if not done.exists():
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        started = time.perf_counter()
+        result = run_snakemake(workdir, *TINY_ARGS, *TINY_TARGETS, timeout=900)
+        assert result.returncode == 0, explain(result)
+        done.write_text(f"{time.perf_counter() - started:.1f}\n")
+    return workdir
