@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.model_io import load_model
+from deeplift_genomics.model_io import check_compatible, load_model
 from tests._model_util import planted_dataset
 
 SMALL_MODEL = {"conv": [{"filters": 10, "width": 7}], "pooling": "global_max", "dense": [8], "dropout": 0.1}
@@ -101,3 +101,25 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path, fake_data, caplog):
 def test_missing_required_flags_exit_2(tmp_path, caplog):
     assert main(["train", "--out", str(tmp_path / "m")]) == 2
     assert "--data" in caplog.text
+
+
+def test_train_on_a_real_small_simulation(tmp_path):
+    dataset_module = pytest.importorskip(
+        "deeplift_genomics.dataset", reason="the simulate/dataset module is not built"
+    )
+    sim = tmp_path / "sim"
+    if main(["simulate", "--out", str(sim), "--n-per-class", "40", "--length", "120", "--seed", "1"]) != 0:
+        pytest.skip("simulate is not available in this build")
+    config = _write_yaml(tmp_path / "cfg.yaml", {"train": {"epochs": 2, "model": SMALL_MODEL}})
+    out = tmp_path / "model"
+    assert (
+        main(["train", "--data", str(sim), "--out", str(out), "--config", str(config), "--device", "cpu"])
+        == 0
+    )
+    dataset = dataset_module.load_dataset(sim)
+    lm = load_model(out)
+    check_compatible(lm, dataset.onehot.shape[-1], "ACGT", source=str(sim))
+    assert lm.task_names == list(dataset.task_names)
+    assert lm.metadata["data_checksum"] == dataset.checksum
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n_sequences"] == int((dataset.split == "test").sum()) > 0

@@ -104,3 +104,18 @@ def test_bad_spec_names_the_key(data, needle):
     with pytest.raises(InputError, match="cfg.yaml") as info:
         ModelSpec.from_dict(data, source="cfg.yaml")
     assert needle in str(info.value)
+
+
+def test_glorot_uniform_init_by_default_as_in_keras():
+    torch.manual_seed(4)
+    model = build_model()
+    for layer in (model.conv1, model.conv2, model.dense1, model.output):
+        receptive = layer.weight[0, 0].numel() if layer.weight.dim() == 3 else 1
+        fan_in, fan_out = layer.weight.shape[1] * receptive, layer.weight.shape[0] * receptive
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        assert layer.weight.abs().max() <= bound
+        # A uniform on [-b, b] has standard deviation b / sqrt(3).
+        assert layer.weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.2)
+        assert torch.count_nonzero(layer.bias) == 0
+    other = build_model(ModelSpec(init="torch_default"))
+    assert torch.count_nonzero(other.conv1.bias) > 0
