@@ -273,5 +273,5 @@ def run_modisco(out_dir: Path, tasks: list[str], max_seqlets: int, window: int) 
             with contextlib.suppress(OSError):
                 final.parent.rmdir()  # only when no other task's report is there
             continue
-        log.info("modisco-lite report for task %s: %s", task, final / "report" / "motifs.html")
+        log.info("modisco-lite report for task %s: %s", task, final / "report" / "report.html")
     return status
