@@ -350,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     # on this ReLU net (no max pooling), all 3 tasks.
     ours = outputs.get("ours rescale (3 tasks)")
     if ours is not None:
-        print("\n# agreement of projected scores with ours rescale (max abs difference)")
+        scale = ours.abs().max().item()
+        print(
+            f"\n# agreement of projected scores with ours rescale (max abs difference; |ours| <= {scale:.2e})"
+        )
         for name in ("tangermeme deep_lift_shap (x3 tasks)", "captum DeepLift (x3 tasks)"):
             if outputs.get(name) is not None:
                 diff = (outputs[name].cpu().float() - ours.cpu().float()).abs().max().item()
