@@ -32,6 +32,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 ATOL = 1e-5
+# The sidecar masks multipliers whose float32 value in the original is > 1e-5 off exact math, so an
+# unmasked golden entry may itself be up to 1e-5 off; an exact engine then sits within 1e-5 plus its
+# own rounding (measured: 9.6e-6 on conv RevealCancel/zeros, where ours equals float64 math).
+HYP_ATOL = ATOL + 1e-6
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -97,7 +101,7 @@ def test_hypothetical_scores_match_original(arch, mode, ref):
         assert np.mean(diff <= ATOL) >= 0.9, f"{arch} {mode} {ref}: only {np.mean(diff <= ATOL):.1%} exact"
         return
     err = max_abs_error(res.hypothetical, want["hypothetical"], where=want["hyp_exact"])
-    assert err <= ATOL, f"{arch} {mode} {ref}: max |hypothetical - original| (stable entries) = {err:.3g}"
+    assert err <= HYP_ATOL, f"{arch} {mode} {ref}: max |hypothetical - original| (stable entries) = {err:.3g}"
 
 
 @pytest.mark.parametrize(("arch", "mode", "ref"), CASES)
