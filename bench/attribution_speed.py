@@ -266,6 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="comma-separated methods to leave out (tangermeme, captum, reveal_cancel, ...)",
     )
+    p.add_argument("--json", default=None, help="also write the timings and settings to this JSON file")
     p.add_argument("--memory-probe", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -360,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:40s} {diff:.2e}")
 
     sizes = [int(s) for s in args.memory_sizes.split(",") if s.strip()]
+    memory = []
     if sizes:
         print(
             f"\n# memory: ours genomics_default, {args.probe_references} shuffles per sequence made inside, "
@@ -371,11 +373,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         for n in sizes:
             rec = memory_probe(n, args)
+            memory.append(rec)
             above = rec["peak_mib"] - rec["baseline_mib"]
             print(
                 f"{rec['n']:6d} {rec['pairs']:7d} {rec['peak_mib']:13.1f} {above:12.1f} "
                 f"{rec['outputs_mib']:12.1f} {above - rec['outputs_mib']:9.1f} {rec['seconds']:6.1f}"
             )
+    if args.json:
+        from deeplift_genomics.atomic import atomic_write_text
+
+        settings = {k: v for k, v in vars(args).items() if k not in {"json", "memory_probe"}}
+        report = {
+            "settings": settings,
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "pairs": n_pairs,
+            "seconds": times,
+            "ratio_to_floor": {k: v / floor for k, v in times.items()},
+            "memory": memory,
+        }
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
 
 
