@@ -280,8 +280,8 @@ def run(args: argparse.Namespace) -> int:
     from .dataset import load_dataset
     from .model_io import load_model
 
-    ds = select_sequences(load_dataset(s["data"], test_ids=s["test_ids"]), s["split"], s["max_sequences"],
-                          s["seed"])
+    full = load_dataset(s["data"], test_ids=s["test_ids"])
+    ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
     lm = load_model(s["model"], device="cpu")
     check_model_fits(lm, ds, s["data"])
     log.info("attributing %d sequences with %s", len(ds.ids), s["method"])
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
         n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
         seed=s["seed"],
         settings={"split": s["split"], "max_sequences": s["max_sequences"],
-                  "model_checksum": model_checksum(s["model"]), "data_checksum": ds.checksum,
+                  "model_checksum": model_checksum(s["model"]), "data_checksum": full.checksum,
                   "task_names": list(lm.task_names)},
     )
     save_attributions(s["out"], att)

@@ -120,8 +120,8 @@ def run_benchmark(s: dict[str, Any]) -> None:
     t_start = time.perf_counter()
     specs = parse_methods(s["methods"], s.get("config") or "config")
     models = s["model"] if isinstance(s["model"], list) else [s["model"]]
-    ds = select_sequences(load_dataset(s["data"], test_ids=s["test_ids"]), s["split"], s["max_sequences"],
-                          s["seed"])
+    full = load_dataset(s["data"], test_ids=s["test_ids"])
+    ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
     n, length = len(ds.ids), ds.onehot.shape[2]
     if n == 0:
         raise InputError(f"{s['data']}: no sequences to benchmark in split '{s['split']}'")
@@ -167,7 +167,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
                 lm.model, ds.onehot, ds.ids, method=spec.method, rule=spec.rule, references=spec.references,
                 n_references=kw.get("n_references", 1), n_steps=spec.n_steps, batch_size=int(s["batch_size"]),
                 device=s["device"], seed=int(s["seed"]),
-                settings={"model_checksum": checksum, "data_checksum": ds.checksum})
+                settings={"model_checksum": checksum, "data_checksum": full.checksum})
             seconds = time.perf_counter() - t0
             timings.append({"model": name, "method": spec.label, "source": "computed", "seconds": seconds})
             log.info("%s: %s took %.1f s", name, spec.label, seconds)
@@ -216,7 +216,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
             "version": _version(),
             "settings": {k: v for k, v in s.items() if k not in ("attributions",)} | {
                 "attributions": [str(p) for p in file_paths], "model": [str(m) for m in models]},
-            "data": {"path": str(s["data"]), "checksum": ds.checksum, "n_sequences": n, "length": length,
+            "data": {"path": str(s["data"]), "checksum": full.checksum, "n_sequences": n, "length": length,
                      "split": s["split"],
                      "class_counts": {c: int(np.sum(np.asarray(ds.classes) == c)) for c in bm.CLASSES}},
             "models": [{"name": m["name"], "dir": m["dir"], "checksum": m["checksum"]} for m in per_model],

@@ -1,0 +1,149 @@
+"""The attribute, benchmark and report commands end to end on a tiny simulation and an untrained net."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from _benchmark_util import save, simulate, write_config
+
+from deeplift_genomics import benchmark as bm
+from deeplift_genomics.cli import main
+from deeplift_genomics.cmd_attribute import load_attributions
+from deeplift_genomics.errors import InputError
+
+METHODS = ["gradient_x_input", {"method": "deeplift", "rule": "rescale"},
+           {"method": "deeplift", "rule": "genomics_default"}]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from deeplift_genomics.dataset import load_dataset
+    from deeplift_genomics.model import ModelSpec, build_model
+
+    root = tmp_path_factory.mktemp("tiny_benchmark")
+    data = simulate(root / "data", n_per_class=20, seed=3)
+    ds = load_dataset(data)
+    spec = ModelSpec.from_dict({"conv": [[4, 11], [4, 5]], "dense": [4], "dropout": 0.0, "input_length": 200,
+                                "n_tasks": 3})
+    torch.manual_seed(0)
+    model = save(build_model(spec).eval(), spec, ds, root / "model")
+    return {"root": root, "data": data, "model": model, "ds": ds}
+
+
+def test_attribute_writes_a_complete_file(tiny, tmp_path):
+    out = tmp_path / "att.npz"
+    rc = main(["attribute", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(out),
+               "--method", "deeplift", "--rule", "rescale", "--references", "background", "--split", "all",
+               "--max-sequences", "12", "--seed", "4"])
+    assert rc == 0
+    att = load_attributions(out)
+    n = 12
+    assert att.projected.shape == (n, 3, 200) and att.projected.dtype == np.float32
+    assert att.hypothetical.shape == (n, 3, 4, 200) and att.hypothetical.dtype == np.float16
+    assert att.outputs.shape == (n, 3) and att.deltas_max_abs.shape == (n,)
+    # stratified: 3 of each class
+    ds = tiny["ds"]
+    cls = dict(zip(ds.ids, ds.classes))
+    assert sorted(pd.Series([cls[i] for i in att.ids]).value_counts().tolist()) == [3, 3, 3, 3]
+    # summation-to-delta: per-base scores add up to f(x) - f(reference)
+    assert float(att.deltas_max_abs.max()) < 1e-3
+    s = att.settings
+    assert (s["method"], s["rule"], s["references"], s["seed"]) == ("deeplift", "rescale", "background", 4)
+    assert s["data_checksum"] == ds.checksum and len(s["model_checksum"]) == 64
+    assert att.label == "deeplift_rescale"
+    # projected equals the channel sum of the contributions recovered from the hypothetical scores
+    idx = [ds.ids.index(i) for i in att.ids]
+    contrib = att.hypothetical.astype(np.float32) * ds.onehot[idx][:, None]
+    np.testing.assert_allclose(contrib.sum(axis=2), att.projected, atol=2e-3 * np.abs(att.projected).max())
+
+
+def test_attribute_refuses_bad_input(tiny, tmp_path, caplog):
+    rc = main(["attribute", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out",
+               str(tmp_path / "x.npz")])
+    assert rc == 2 and "--method" in caplog.text
+    assert not (tmp_path / "x.npz").exists()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(InputError, match="bad.npz"):
+        load_attributions(bad)
+
+
+@pytest.fixture(scope="module")
+def bench(tiny):
+    root = tiny["root"]
+    # one method comes from an `attribute` file, the others are computed by `benchmark`
+    att = root / "gxi.npz"
+    assert main(["attribute", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(att),
+                 "--method", "gradient_x_input", "--references", "background", "--split", "all"]) == 0
+    cfg = write_config(root / "bench.yaml", methods=METHODS, logo_hits=5)
+    out = root / "bench"
+    rc = main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(out),
+               "--split", "all", "--attributions", str(att), "--config", str(cfg)])
+    assert rc == 0
+    return out
+
+
+def test_benchmark_writes_tables_figures_and_summary(bench, tiny):
+    fig5b = pd.read_csv(bench / "fig5b.tsv", sep="\t")
+    assert list(fig5b.columns) == ["method", "motif", "n_hits", "false_negative_rate"]
+    assert set(fig5b["method"]) == {"gradient_x_input", "deeplift_rescale", "deeplift_genomics_default"}
+    hits = pd.read_csv(bench / "hits.tsv", sep="\t")
+    ds = tiny["ds"]
+    # 5 scanned hits per sequence and motif, plus every embedded instance, for each method
+    n_embedded = len(ds.embeddings)
+    assert len(hits) == 3 * (2 * 5 * len(ds.ids) + n_embedded)
+    metrics = pd.read_csv(bench / "metrics.tsv", sep="\t")
+    assert len(metrics) == 3 * 3 and metrics["auroc"].between(0, 1).all()
+    summary = json.loads((bench / "summary.json").read_text())
+    assert [t["source"] for t in summary["timings"] if t["method"] == "gradient_x_input"] == ["file"]
+    for stem in (summary["figures"]["grid"]["TAL1"], summary["figures"]["grid"]["GATA1"]):
+        assert (bench / f"{stem}.png").stat().st_size > 0 and (bench / f"{stem}.svg").stat().st_size > 0
+
+
+def test_benchmark_file_and_computed_scores_agree(bench, tiny, tmp_path):
+    # the same method computed by `benchmark` itself gives the same hit importance as the file
+    cfg = write_config(tmp_path / "c.yaml", methods=["gradient_x_input"], figures=False)
+    out = tmp_path / "b"
+    assert main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(out),
+                 "--split", "all", "--config", str(cfg)]) == 0
+    a = pd.read_csv(bench / "hits.tsv", sep="\t")
+    a = a[a["method"] == "gradient_x_input"].reset_index(drop=True)
+    b = pd.read_csv(out / "hits.tsv", sep="\t")
+    np.testing.assert_allclose(a["importance_t0"], b["importance_t0"], rtol=1e-4, atol=1e-6)
+
+
+def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", "--benchmark", str(bench), "--out", str(out)]) == 0
+    pages = sorted(p.name for p in out.iterdir())
+    assert pages == ["index.html", "task_0.html", "task_1.html", "task_2.html"]
+    index = (out / "index.html").read_text()
+    for page in pages:
+        text = (out / page).read_text()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), page
+        assert "http://" not in text and "https://" not in text, page
+        srcs = re.findall(r'src="([^"]*)"', text)
+        assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs), page
+    for label in ("gradient_x_input", "deeplift_rescale", "deeplift_genomics_default"):
+        assert bm.display_name(label) in index
+    # the authors' printed Fig. 5b numbers sit beside ours
+    assert "11.6%" in index and "7.0%" in index
+    assert "holds?" in index
+
+
+def test_report_refuses_a_directory_without_summary(tmp_path, caplog):
+    assert main(["report", "--benchmark", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "summary.json" in caplog.text
+
+
+def test_benchmark_refuses_unknown_method_key(tiny, tmp_path, caplog):
+    cfg = write_config(tmp_path / "c.yaml", methods=[{"method": "deeplift", "rules": "rescale"}])
+    rc = main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out",
+               str(tmp_path / "b"), "--config", str(cfg)])
+    assert rc == 2 and "methods[0]" in caplog.text and "rules" in caplog.text
+    assert not (tmp_path / "b").exists()
