@@ -21,13 +21,13 @@ import torch.nn.functional as F
 
 from .graph import Op, Plan, call, elementwise_fn
 from .rules import (
-    FoldConv1dFn,
     GuidedFn,
     MaxPoolRouteFn,
     RescaleFn,
     RevealCancelFn,
     _relu_deriv,
-    fold_conv_eligible,
+    conv1d_nhwc,
+    nhwc_eligible,
     pair,
     unpair,
 )
@@ -160,6 +160,8 @@ def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.
                 env[node] = GuidedFn.apply(args[0], f, op.elem.deriv)
             else:
                 env[node] = f(args[0])
+        elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
+            env[node] = conv1d_nhwc(op.module, args[0])
         else:
             env[node] = call(node, modules, args, kwargs)
     return env
@@ -182,6 +184,8 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         src = node.args[0]
         absd = _abs_diff(xenv[src], env[src])
         mod = op.module
+        if op.family == "conv" and nhwc_eligible(mod):
+            return conv1d_nhwc(mod, absd, mod.weight.abs(), bias=False)
         if op.family == "conv":
             return mod._conv_forward(absd, mod.weight.abs(), None)
         return F.linear(absd, mod.weight.abs())
@@ -267,8 +271,8 @@ def run_reference_stream(
                     out = exact_maxpool(args[0], xenv[src], dims, p, op.where)
                 else:
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
-            elif op.kind == "weighted" and fold_conv_eligible(op.module) and len(args) == 1 and not kwargs:
-                out = FoldConv1dFn.apply(args[0], op.module)
+            elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
+                out = conv1d_nhwc(op.module, args[0])
             else:
                 out = call(node, modules, args, kwargs)
             env[node] = out
