@@ -9,8 +9,8 @@ global-average-pool Linear(50,50) ReLU Linear(50,3); random seeded weights; L = 
 - captum ``DeepLift``, once per task, over the same sequence-reference pairs;
 - floor: one forward + backward of the plain input gradient over the same pairs, per task.
 
-Every method gets a warm-up run on a few sequences first; each timed run is repeated ``--repeats``
-times and the best time is kept. Memory: a child process per N runs our genomics default with
+Every method gets a warm-up run on a few sequences first; then ``--repeats`` rounds in which the
+methods take turns, each keeping its best time (a busy spell of the machine hits all alike). Memory: a child process per N runs our genomics default with
 internally generated shuffles and reports its peak resident memory (VmHWM, reset after setup) above the memory
 it had after imports, model and inputs, for two values of N at the same ``--batch-size``.
 
@@ -245,7 +245,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--batch-size", type=int, default=256, help="sequence-reference pairs per batch, for everyone (256)"
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--repeats", type=int, default=1, help="timed runs per method; the best is kept (1)")
+    p.add_argument(
+        "--repeats", type=int, default=1, help="rounds of timed runs; each method keeps its best (1)"
+    )
     p.add_argument(
         "--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads for all (default 2)"
     )
@@ -271,18 +273,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def time_method(fn: Callable, model: nn.Module, x, refs, repeats: int, device: torch.device):
-    """Warm up on a few sequences, then the best of ``repeats`` full timed runs."""
-    fn(copy.deepcopy(model), x[:4], refs[:4])
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        m = copy.deepcopy(model)
-        sync(device)
-        t0 = time.perf_counter()
-        result = fn(m, x, refs)
-        sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+def timed_run(fn: Callable, model: nn.Module, x, refs, device: torch.device):
+    """Seconds and result of one full run on a fresh copy of the model."""
+    m = copy.deepcopy(model)
+    sync(device)
+    t0 = time.perf_counter()
+    result = fn(m, x, refs)
+    sync(device)
+    return time.perf_counter() - t0, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,10 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     methods = {k: v for k, v in methods.items() if not any(s in k for s in skip)}
 
-    times, outputs = {}, {}
-    for name, fn in methods.items():
-        times[name], outputs[name] = time_method(fn, model, x, refs, args.repeats, device)
-        print(f"  done: {name}: {times[name]:.2f} s", file=sys.stderr, flush=True)
+    # Everyone warms up first (imports, allocator, kernels); then the methods take turns, round after
+    # round, so that a slow spell of the machine hits them alike; each keeps its best round.
+    for fn in methods.values():
+        fn(copy.deepcopy(model), x[:4], refs[:4])
+    times, outputs = dict.fromkeys(methods, float("inf")), {}
+    for round_ in range(args.repeats):
+        for name, fn in methods.items():
+            seconds, outputs[name] = timed_run(fn, model, x, refs, device)
+            times[name] = min(times[name], seconds)
+            print(f"  round {round_ + 1}: {name}: {seconds:.2f} s", file=sys.stderr, flush=True)
 
     floor = times["floor (input gradient, 3 tasks)"]
     print(f"\n{'method':40s} {'seconds':>9s} {'x floor':>8s} {'seq/s':>9s} {'pairs/s':>9s}")
