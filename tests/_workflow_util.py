@@ -3,6 +3,7 @@ find which CLI sub-commands exist, and digest the deterministic outputs of a run
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -108,18 +109,27 @@ def _h5_items(path: Path) -> list[tuple[str, np.ndarray]]:
     return items
 
 
+#: Words that mark a run-specific field (a JSON key or a TSV column): wall-clock times and such.
+_RUN_SPECIFIC = ("time", "second", "date", "created", "elapsed", "duration", "host")
+
+
+def _run_specific(key: str) -> bool:
+    return any(word in key.lower() for word in _RUN_SPECIFIC)
+
+
 def file_digest(path: Path) -> str | None:
     """A digest of the content that a rerun must reproduce, or None for files that carry run details.
 
     ``.npz``, ``.safetensors`` and ``.h5`` are compared by their arrays (their containers hold dates or
-    write order); JSON files by their content without keys that name times; everything else by bytes.
+    write order); JSON and TSV files without the keys and columns that hold times; ``.gz`` files by their
+    decompressed bytes; everything else by bytes. Images and HTML are skipped (their metadata holds dates).
     """
     suffix = path.suffix
     if suffix in _SKIP_SUFFIXES or path.name.startswith("."):
         return None
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as npz:
-            return _hash_arrays((key, npz[key]) for key in npz.files)
+            return _hash_arrays((key, _npz_item(key, npz[key])) for key in npz.files)
     if suffix == ".safetensors":
         from safetensors.numpy import load_file
 
@@ -127,22 +137,42 @@ def file_digest(path: Path) -> str | None:
     if suffix in {".h5", ".hdf5"}:
         return _hash_arrays(_h5_items(path))
     if suffix == ".json":
-        return hashlib.sha256(
-            json.dumps(_drop_times(json.loads(path.read_text())), sort_keys=True).encode()
-        ).hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        return _sha256(json.dumps(_drop_run_specific(json.loads(path.read_text())), sort_keys=True).encode())
+    if suffix == ".tsv":
+        import pandas as pd
+
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        frame = frame[[column for column in frame.columns if not _run_specific(column)]]
+        return _sha256(frame.to_csv(sep="\t", index=False).encode())
+    if suffix == ".gz":
+        return _sha256(gzip.decompress(path.read_bytes()))
+    return _sha256(path.read_bytes())
 
 
-def _drop_times(value: object) -> object:
-    timing = ("time", "seconds", "date", "created", "elapsed", "duration", "host", "version", "path")
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+#: Hashes of a whole model directory (`cmd_attribute.model_checksum`): they cover history.tsv, whose
+#: per-epoch seconds differ between two trainings to the same weights. The weights themselves are compared
+#: through model.safetensors.
+_MODEL_DIR_HASHES = ("model_checksum", "checksum")
+
+
+def _npz_item(key: str, value: np.ndarray) -> np.ndarray:
+    # `attribute` records its settings as JSON text.
+    if key == "settings" and value.dtype.kind == "U" and value.ndim == 0:
+        settings = _drop_run_specific(json.loads(str(value)))
+        return np.array(json.dumps(settings, sort_keys=True))
+    return value
+
+
+def _drop_run_specific(value: object) -> object:
     if isinstance(value, dict):
-        return {
-            key: _drop_times(item)
-            for key, item in value.items()
-            if not any(word in key.lower() for word in timing)
-        }
+        return {key: _drop_run_specific(item) for key, item in value.items()
+                if not _run_specific(key) and key not in _MODEL_DIR_HASHES}
     if isinstance(value, list):
-        return [_drop_times(item) for item in value]
+        return [_drop_run_specific(item) for item in value]
     return value
 
 

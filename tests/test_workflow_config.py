@@ -95,7 +95,7 @@ def test_lint_finds_nothing_but_the_missing_conda_envs(tmp_path: Path):
     ("override", "key", "message"),
     [
         ({"model": {"train": {"epoch": 3}}}, "'epoch' was unexpected", "Additional properties are not allowed"),
-        ({"score": {"shards": 0}}, "['score']['shards']", "0 is less than the minimum of 1"),
+        ({"score": {"chunk_size": 0}}, "['score']['chunk_size']", "0 is less than the minimum of 1"),
         ({"attribute": {"methods": [{"method": "deeplift", "rule": "rescal"}]}}, "['rule']", "is not one of"),
         ({"device": "gpu"}, "['device']", "is not one of"),
     ],
@@ -115,6 +115,13 @@ def test_duplicate_method_names_are_refused(tmp_path: Path):
     result = run_snakemake(tmp_path, "-n", "--configfile", str(config), timeout=120)
     assert result.returncode != 0
     assert "two settings are named 'ism'" in result.stdout + result.stderr, explain(result)
+
+
+def test_test_ids_without_an_existing_dataset_are_refused(tmp_path: Path):
+    config = write_yaml(tmp_path / "ids.yaml", {"data": {"test_ids": "ids.txt"}})
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(config), timeout=120)
+    assert result.returncode != 0
+    assert "data.test_ids needs data.simdata" in result.stdout + result.stderr, explain(result)
 
 
 def test_tiny_test_config_keeps_every_method_on_few_sequences(tmp_path: Path):

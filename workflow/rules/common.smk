@@ -113,7 +113,6 @@ for _entry in config["score"]["fasta"]:
     if _entry["name"] in FASTAS:
         raise WorkflowError(f"config: score.fasta: two files are named {_entry['name']!r}")
     FASTAS[_entry["name"]] = _entry
-SHARDS = config["score"]["shards"]
 
 
 SCORE_MODEL = next(iter(MODELS))
@@ -160,4 +159,3 @@ wildcard_constraints:
     method=_alternatives(METHODS),
     model=_alternatives(MODELS),
     fasta=_alternatives(FASTAS),
-    shard=r"\d+",
