@@ -21,11 +21,13 @@ import torch.nn.functional as F
 
 from .graph import Op, Plan, call, elementwise_fn
 from .rules import (
+    AbsMassFn,
     GuidedFn,
     MaxPoolRouteFn,
     RescaleFn,
     RevealCancelFn,
     _relu_deriv,
+    abs_mass_eligible,
     conv1d_nhwc,
     nhwc_eligible,
     pair,
@@ -182,6 +184,8 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
 
     if kind == "weighted":
         src = node.args[0]
+        if abs_mass_eligible(op.module) and len(args) == 1 and not kwargs:
+            return AbsMassFn.apply(env[src], xenv[src], op.module)
         absd = _abs_diff(xenv[src], env[src])
         mod = op.module
         if op.family == "conv" and nhwc_eligible(mod):

@@ -242,6 +242,49 @@ def conv1d_nhwc(conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = 
     return out.squeeze(2)
 
 
+class AbsMassFn(torch.autograd.Function):
+    """``s = |W| * |x - r|`` (no bias) for a Conv1d or Linear layer, with a lean backward.
+
+    Autograd through ``abs(x - r)`` re-derives ``sign`` for every target; here ``-sign(x - r)`` is kept
+    once and the backward is one transposed product and one in-place multiply.
+    """
+
+    @staticmethod
+    def forward(ctx, r_in, x_in, layer):
+        xp, rp = pair(x_in, r_in)
+        d = unpair(xp - rp)
+        ctx.neg_sign = d.sign().neg_()
+        ctx.layer = layer
+        ctx.in_shape = d.shape
+        absd = d.abs_()
+        if isinstance(layer, nn.Conv1d):
+            return conv1d_nhwc(layer, absd, layer.weight.abs(), bias=False)
+        return F.linear(absd, layer.weight.abs())
+
+    @staticmethod
+    def backward(ctx, g):
+        layer = ctx.layer
+        w = layer.weight.abs()
+        if isinstance(layer, nn.Conv1d):
+            g4 = g.unsqueeze(2)
+            if not g4.is_contiguous(memory_format=torch.channels_last):
+                g4 = g4.contiguous(memory_format=torch.channels_last)
+            pad = layer.padding if isinstance(layer.padding, str) else (0, layer.padding[0])
+            gin = torch.nn.grad.conv2d_input(
+                (ctx.in_shape[0], ctx.in_shape[1], 1, ctx.in_shape[2]),
+                w.unsqueeze(2).contiguous(memory_format=torch.channels_last),
+                g4, (1, layer.stride[0]), pad, (1, layer.dilation[0]), layer.groups,
+            ).squeeze(2)
+        else:
+            gin = g.matmul(w)
+        return gin.mul_(ctx.neg_sign), None, None
+
+
+def abs_mass_eligible(layer: nn.Module) -> bool:
+    """Layers :class:`AbsMassFn` handles."""
+    return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer)) or type(layer) is nn.Linear
+
+
 @dataclass(frozen=True)
 class Elementwise:
     """An elementwise nonlinearity: its name and closed-form derivative (None: use autograd)."""
