@@ -174,9 +174,12 @@ def run(args: argparse.Namespace) -> int:
             training=training,
             data_checksum=getattr(dataset, "checksum", None),
         )
+        metrics["training"]["epoch_seconds"] = [row.get("seconds") for row in history]
         atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         metrics_table(metrics).to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.6f")
-        pd.DataFrame(history).to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
+        # Timings go to metrics.json only, so history.tsv (like model.json) is identical for identical runs.
+        rows = pd.DataFrame(history).drop(columns=["seconds"], errors="ignore")
+        rows.to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
     log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
     return 0
 

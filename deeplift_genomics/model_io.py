@@ -242,7 +242,9 @@ def _write(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / weights_name) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt", "producer": f"deeplift-genomics {__version__}"})
+        # One metadata key only: safetensors writes its metadata map in random order, and a byte-identical
+        # file for identical weights keeps checksums of model directories stable.
+        save_file(state, str(tmp), metadata={"format": "pt"})
         digest = _sha256(tmp)
     document: dict[str, Any] = {
         "format": FORMAT_NAME,

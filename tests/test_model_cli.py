@@ -83,6 +83,9 @@ def test_same_seed_twice_gives_identical_weights(tmp_path, fake_data):
         assert main(["train", "--data", "d", "--out", str(tmp_path / name), "--config", str(config)]) == 0
         weights.append(load_model(tmp_path / name).model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # Every file but metrics.json (which holds timings) is byte-identical, so checksums of the directory agree.
+    for name in ("model.json", "model.safetensors", "history.tsv", "metrics.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_bad_config_exits_2_and_writes_nothing(tmp_path, fake_data, caplog):
