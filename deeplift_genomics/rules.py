@@ -138,19 +138,23 @@ def relu_reveal_cancel_coefficients(r, d, s) -> tuple[torch.Tensor, torch.Tensor
 
     ``a = (m+ + m-)/2`` multiplies the gradient sent to ``d``, ``b = -(m+ - m-)/2`` the one sent to ``s``.
     """
-    # Large temporaries are reused in place: on CPU a fresh tensor costs as much as two passes over it.
-    p = torch.add(d, s).mul_(0.5)
-    n = d.sub_(p)
-    rn = torch.add(r, n)
-    rp = torch.add(r, p)
-    pc_p = p.clamp_(min=NEAR_ZERO)
-    pc_n = n.clamp_(max=-NEAR_ZERO)
-    u = rn.div_(pc_p).add_(1.0).clamp_(0.0, 1.0)  # q(r + n, p)
-    u.add_(pc_p.reciprocal_().mul_(r).add_(1.0).clamp_(0.0, 1.0))  # + q(r, p) = 2 m+
-    v = rp.div_(pc_n).neg_().clamp_(0.0, 1.0)  # q(r + p, n)
-    v.add_(pc_n.reciprocal_().mul_(r).neg_().clamp_(0.0, 1.0))  # + q(r, n) = 2 m-
-    a = torch.add(u, v, out=pc_p).mul_(0.25)
-    b = v.sub_(u).mul_(0.25)
+    # Large temporaries are reused in place and scalar factors folded into addcdiv: on CPU each pass
+    # over memory (and each fresh tensor) costs about as much as the arithmetic.
+    # P = 2p, N = 2n; RN = 2(r + n), RP = 2(r + p); pseudocounts max(P, 2e-7), min(N, -2e-7).
+    quarter = torch.tensor(0.25, dtype=r.dtype, device=r.device)
+    zero = torch.zeros((), dtype=r.dtype, device=r.device)
+    P = torch.add(d, s)
+    N = d.sub_(s)
+    RN = torch.add(N, r, alpha=2.0)
+    RP = torch.add(P, r, alpha=2.0)
+    P.clamp_(min=2 * NEAR_ZERO)
+    N.clamp_(max=-2 * NEAR_ZERO)
+    u = torch.addcdiv(quarter, RN, P, value=0.25, out=RN).clamp_(0.0, 0.25)  # q(r + n, p) / 4
+    u.add_(torch.addcdiv(quarter, r, P, value=0.5, out=P).clamp_(0.0, 0.25))  # + q(r, p) / 4 = m+ / 2
+    v = torch.addcdiv(zero, RP, N, value=-0.25, out=RP).clamp_(0.0, 0.25)  # q(r + p, n) / 4
+    v.add_(torch.addcdiv(zero, r, N, value=-0.5, out=N).clamp_(0.0, 0.25))  # + q(r, n) / 4 = m- / 2
+    a = torch.add(u, v, out=P)
+    b = v.sub_(u)
     return a, b
 
 
