@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     training = {
         **config.to_dict(),
         "seed": seed,
-        "device": device,
+        "device": metrics["training"]["device"],
         "data": str(settings["data"]),
         "test_ids": None if settings["test_ids"] is None else str(settings["test_ids"]),
         **{f"n_{name}": int((dataset.split == name).sum()) for name in ("train", "valid", "test")},
