@@ -104,7 +104,9 @@ class RescaleFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         (slope,) = ctx.saved_tensors
-        return g * slope, None, None, None, None
+        # saved tensor first: the product takes its (channels-last) layout, which the next transposed
+        # convolution wants, instead of the layout of pooling gradients
+        return slope * g, None, None, None, None
 
 
 def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,7 +185,7 @@ class RevealCancelFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return g * a, g * b, None, None, None
+        return a * g, b * g, None, None, None
 
 
 class GuidedFn(torch.autograd.Function):
