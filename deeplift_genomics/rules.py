@@ -288,7 +288,8 @@ class AbsMassFn(torch.autograd.Function):
 
 def abs_mass_eligible(layer: nn.Module) -> bool:
     """Layers :class:`AbsMassFn` handles."""
-    return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer)) or type(layer) is nn.Linear
+    return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer) and not isinstance(layer.padding, str)) \
+        or type(layer) is nn.Linear
 
 
 @dataclass(frozen=True)

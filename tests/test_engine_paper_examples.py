@@ -110,3 +110,21 @@ def test_fig3_reveal_cancel_splits_the_minimum_in_half(model, rule):
 def test_fig3_genomics_default_uses_rescale_when_no_linear_layer_feeds_the_relu():
     res = run(MinOfTwo(), [[3.0, 1.0]], [[[0.0, 0.0]]], rule="genomics_default")
     torch.testing.assert_close(res.contributions[0, 0], torch.tensor([0.0, 1.0], dtype=F64))
+
+
+@pytest.mark.parametrize("rule,expected", [("reveal_cancel", [0.8, 0.65, 0.65, 0.65]), ("rescale", [0.8] * 4)])
+def test_zero_difference_inputs_take_half_of_each_multiplier(rule, expected):
+    # One position, x = A, reference all zeros: h = sum of the 4 channels - 0.2 goes -0.2 -> 0.8.
+    # Rescale: slope (0.8 - 0)/1 = 0.8 for every input. RevealCancel: p = 1 (from A), n = 0; m+ =
+    # (relu(0.8) - relu(-0.2))/1 = 0.8, m- = 1/2[relu'(-0.2 from the left) + relu'(0.8 from the left)]
+    # = 1/2; A (dx > 0) takes m+, C/G/T (dx = 0) take (m+ + m-)/2 = 0.65. With a zeros reference the
+    # hypothetical scores are the multipliers.
+    lin = nn.Linear(4, 1).to(F64)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+        lin.bias.fill_(-0.2)
+    model = nn.Sequential(nn.Flatten(), lin, nn.ReLU()).eval()
+    x = torch.tensor([[[1.0], [0.0], [0.0], [0.0]]], dtype=F64)
+    res = attribute(model, x, rule=rule, references="zeros", dtype=F64, device="cpu")
+    torch.testing.assert_close(res.hypothetical[0, 0, :, 0], torch.tensor(expected, dtype=F64))
+    torch.testing.assert_close(res.contributions[0, 0, :, 0], torch.tensor([0.8, 0, 0, 0], dtype=F64))

@@ -78,3 +78,28 @@ def test_every_reference_kind_sums_to_delta(refs):
     res = attribute(model, x, references=refs, n_references=3, dtype=torch.float64, device="cpu")
     assert res.deltas.shape == (3, 3 if refs == "shuffle" else 1, 3)
     assert max_rel_error(res) < 1e-9
+
+
+class OddConvNet(torch.nn.Module):
+    """'same' and strided/grouped/dilated convolutions, BatchNorm, dropout, scaling, a Linear on (N, L, C)."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.c1, self.bn, self.drop = nn.Conv1d(4, 6, 5, padding="same"), nn.BatchNorm1d(6), nn.Dropout(0.3)
+        self.c2 = nn.Conv1d(6, 6, 3, stride=2, groups=2, dilation=2, padding=1)
+        self.c3, self.fc = nn.Conv1d(6, 4, 3), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.drop(torch.nn.functional.elu(self.bn(self.c1(x))))
+        h = torch.sigmoid(self.c2(h)) * 2.0 - 1.0
+        h = torch.nn.functional.softplus(self.c3(h)).permute(0, 2, 1)
+        return self.fc(h).mean(1)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_unusual_convolutions_and_layouts_keep_summation(rule):
+    model = init_(OddConvNet().double(), seed=3, scale=2.0)
+    x = onehot(3, 30, 1)
+    res = attribute(model, x, rule=rule, references="shuffle", n_references=3, dtype=torch.float64, device="cpu")
+    assert max_rel_error(res) < 1e-9
