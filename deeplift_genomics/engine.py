@@ -6,7 +6,11 @@ DeepLIFT in three steps per chunk of sequence-reference pairs:
 2. the references' activations with autograd, nonlinearities replaced by the rule Functions of
    :mod:`deeplift_genomics.rules` (they read the sequences' activations), and, where RevealCancel needs
    them, the "absolute mass" ``s`` of each difference (sum of |terms|) through the linear ops;
-3. one backward pass for all tasks at once (``is_grads_batched``), whose result is the multipliers.
+3. one backward pass per target through that shared graph (``retain_graph``); its result is the
+   multipliers. ``DLG_BATCHED_GRAD=1`` batches the targets with ``is_grads_batched`` instead (vmap),
+   which measured slower on CPU.
+
+Conv1d layers run as channels-last 2-D convolutions (oneDNN is 1.7-3x faster in that layout on CPU).
 """
 
 from __future__ import annotations
@@ -289,7 +293,10 @@ def run_reference_stream(
 
 
 def batched_grad(y: torch.Tensor, inp: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
-    """Gradients of ``y @ E[t]`` for every row ``t`` of ``E`` (T, K): ``(T, *inp.shape)``, one pass."""
+    """Gradients of ``y @ E[t]`` for every row ``t`` of ``E`` (T, K): ``(T, *inp.shape)``.
+
+    The forward graph is built once and shared by the T backward passes.
+    """
     y2 = y.reshape(y.shape[0], -1)
     if E.shape[0] == 1:
         (g,) = torch.autograd.grad(y2, inp, E[0].expand_as(y2))
