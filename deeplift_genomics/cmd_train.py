@@ -5,7 +5,8 @@
 ``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
-at the top level or under ``train:`` (which wins); flags win over both. A ``model:`` mapping there
+at the top level or under ``train:`` (which wins); flags win over both. ``num_threads`` (config only)
+sets the CPU threads used for training (default 1; 0 keeps torch's setting). A ``model:`` mapping there
 (under ``train:`` or at the top level) is a :class:`~deeplift_genomics.model.ModelSpec` dict, e.g.::
 
     train:
@@ -30,7 +31,18 @@ log = logging.getLogger(__name__)
 
 COMMAND = "train"
 # Long flag names with underscores; hyper-parameter defaults live in TrainConfig so library and CLI agree.
-SETTINGS = ("data", "test_ids", "out", "seed", "device", "epochs", "batch_size", "patience", "lr")
+SETTINGS = (
+    "data",
+    "test_ids",
+    "out",
+    "seed",
+    "device",
+    "epochs",
+    "batch_size",
+    "patience",
+    "lr",
+    "num_threads",
+)
 REQUIRED = ("data", "out")
 
 
@@ -133,14 +145,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings, spec_dict = resolve_settings(args)
     source = str(args.config) if args.config else "train options"
-    config = TrainConfig.from_dict(
-        {
-            key: _number(settings[key], key, float if key == "lr" else int, source)
-            for key in ("epochs", "batch_size", "patience", "lr")
-            if settings[key] is not None
-        },
-        source=source,
-    )
+    options = {
+        key: _number(settings[key], key, float if key == "lr" else int, source)
+        for key in ("epochs", "batch_size", "patience", "lr", "num_threads")
+        if settings[key] is not None
+    }
+    if options.get("num_threads") == 0:
+        options["num_threads"] = None  # 0: keep torch's own thread count
+    config = TrainConfig.from_dict(options, source=source)
     seed = 0 if settings["seed"] is None else _number(settings["seed"], "seed", int, source)
     device = str(settings["device"] or "auto")
 

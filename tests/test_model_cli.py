@@ -51,7 +51,10 @@ def test_train_writes_a_loadable_model_dir_with_metrics(tmp_path, fake_data):
     dataset, calls = fake_data
     config = _write_yaml(
         tmp_path / "cfg.yaml",
-        {"seed": 9, "train": {"epochs": 2, "batch_size": 16, "lr": "1e-2", "model": SMALL_MODEL}},
+        {
+            "seed": 9,
+            "train": {"epochs": 2, "batch_size": 16, "lr": "1e-2", "num_threads": 0, "model": SMALL_MODEL},
+        },
     )
     out = tmp_path / "model"
     status = main(["train", "--data", "sim_dir", "--test-ids", "ids.txt", "--out", str(out),
@@ -67,6 +70,7 @@ def test_train_writes_a_loadable_model_dir_with_metrics(tmp_path, fake_data):
     # Flags override the config (epochs 3, not 2); the config's other keys are used.
     assert training["epochs"] == 3 and training["batch_size"] == 16 and training["lr"] == 1e-2
     assert training["seed"] == 9 and lm.metadata["data_checksum"] == dataset.checksum
+    assert training["num_threads"] is None  # 0 in the config: torch's own thread count
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["test"]["auroc"]) == set(dataset.task_names)
     table = pd.read_csv(out / "metrics.tsv", sep="\t")

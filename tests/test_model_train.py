@@ -69,8 +69,10 @@ def test_same_seed_same_weights_on_cpu_and_caller_rng_untouched(data, trained):
     spec, (model, history, _) = trained
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
+    threads = torch.get_num_threads()
     again, history_again, _ = train_model(data, spec, FAST, seed=0)
     assert torch.equal(torch.random.get_rng_state(), before)
+    assert torch.get_num_threads() == threads
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, again.state_dict()[name]), name
     assert history_again[-1]["valid_loss"] == history[-1]["valid_loss"]
@@ -95,6 +97,8 @@ def test_spec_or_data_mismatch_is_input_error(data):
         train_model(no_valid, None, FAST)
     with pytest.raises(InputError, match="batch_size"):
         TrainConfig.from_dict({"batch_size": 0})
+    with pytest.raises(InputError, match="num_threads"):
+        TrainConfig.from_dict({"num_threads": 0})
     with pytest.raises(InputError, match="unknown training option"):
         TrainConfig.from_dict({"epochz": 3})
 
