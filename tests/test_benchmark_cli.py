@@ -147,3 +147,24 @@ def test_benchmark_refuses_unknown_method_key(tiny, tmp_path, caplog):
                str(tmp_path / "b"), "--config", str(cfg)])
     assert rc == 2 and "methods[0]" in caplog.text and "rules" in caplog.text
     assert not (tmp_path / "b").exists()
+
+
+def test_several_models_give_mean_and_spread(tiny, tmp_path):
+    from deeplift_genomics.model import ModelSpec, build_model
+
+    spec = ModelSpec.from_dict({"conv": [[4, 11], [4, 5]], "dense": [4], "dropout": 0.0, "input_length": 200,
+                                "n_tasks": 3})
+    torch.manual_seed(1)
+    other = save(build_model(spec).eval(), spec, tiny["ds"], tmp_path / "other")
+    cfg = write_config(tmp_path / "c.yaml", methods=["gradient_x_input"], figures=False)
+    out = tmp_path / "b"
+    assert main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), str(other),
+                 "--out", str(out), "--split", "all", "--config", str(cfg)]) == 0
+    metrics = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert sorted(metrics["model"].unique()) == ["model", "other"]
+    summary = pd.read_csv(out / "metrics_summary.tsv", sep="\t").set_index("task")
+    assert (summary["n_models"] == 2).all()
+    for t in range(3):
+        values = metrics.loc[metrics["task"] == t, "auroc"]
+        assert summary.loc[t, "auroc_mean"] == pytest.approx(values.mean(), rel=1e-4)
+        assert summary.loc[t, "auroc_sd"] == pytest.approx(values.std(ddof=1), rel=1e-4)
