@@ -130,7 +130,8 @@ def train_model(
         Seeds the initial weights, the shuffling and dropout. The caller's global RNG state is restored
         afterwards.
     device
-        ``"cpu"`` (bit-for-bit reproducible), ``"cuda"`` or ``"auto"``.
+        ``"cpu"`` (bit-for-bit reproducible for a given ``config.num_threads`` and torch build),
+        ``"cuda"`` (seeded, deterministic kernels where torch has them) or ``"auto"``.
     verbose
         Progress bars on/off; ``None`` shows them when stderr is a terminal.
 
