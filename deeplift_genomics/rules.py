@@ -258,11 +258,11 @@ class AbsMassFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, r_in, x_in, layer):
         xp, rp = pair(x_in, r_in)
-        d = unpair(xp - rp)
-        ctx.neg_sign = d.sign().neg_()
+        neg_d = unpair(rp - xp)
+        ctx.neg_sign = neg_d.sign()
         ctx.layer = layer
-        ctx.in_shape = d.shape
-        absd = d.abs_()
+        ctx.in_shape = neg_d.shape
+        absd = neg_d.abs_()
         if isinstance(layer, nn.Conv1d):
             return conv1d_nhwc(layer, absd, layer.weight.abs(), bias=False)
         return F.linear(absd, layer.weight.abs())
