@@ -254,8 +254,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--memory-sizes",
-        default="64,256",
-        help="N values for the memory probe, comma-separated; empty to skip (default 64,256)",
+        default="64,256,1024",
+        help="N values for the memory probe, comma-separated; empty to skip (default 64,256,1024)",
     )
     p.add_argument(
         "--probe-references",
@@ -266,7 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--skip",
         default="",
-        help="comma-separated methods to leave out (tangermeme, captum, reveal_cancel, ...)",
+        help="comma-separated methods to leave out (tangermeme, captum, reveal_cancel, ...); the floor always runs",
     )
     p.add_argument("--json", default=None, help="also write the timings and settings to this JSON file")
     p.add_argument("--memory-probe", type=int, default=0, help=argparse.SUPPRESS)
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "captum DeepLift (x3 tasks)": run_captum(bs, device),
     }
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    methods = {k: v for k, v in methods.items() if not any(s in k for s in skip)}
+    methods = {k: v for k, v in methods.items() if k.startswith("floor") or not any(s in k for s in skip)}
 
     # Everyone warms up first (imports, allocator, kernels); then the methods take turns, round after
     # round, so that a slow spell of the machine hits them alike; each keeps its best round.
