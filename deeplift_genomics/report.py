@@ -185,12 +185,13 @@ def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
     names = summary["task_names"]
     info = summary["tasks"][task]
     rel = " and ".join(info["relevant"]) or "none"
-    irr = info["irrelevant"] or "none"
+    irr = (f"the irrelevant motif is {_esc(info['irrelevant'])}" if info["irrelevant"]
+           else "no motif is irrelevant to it")
     figs = summary.get("figures", {})
     parts = [
-        f'<p class="what">Task {task} ({_esc(names[task])}) depends on {_esc(rel)}; the irrelevant motif is '
-        f"{_esc(irr)}. A good method gives the relevant motif(s) positive importance in the sequences that "
-        "contain them and gives the irrelevant motif none.</p>",
+        f'<p class="what">Task {task} ({_esc(names[task])}) depends on {_esc(rel)}; {irr}. A good method '
+        "gives the relevant motif(s) positive importance in the sequences that contain them and gives the "
+        "irrelevant motif none.</p>",
         "<h2>Metrics</h2>", table(_metric_rows(summary, task), METRIC_COLUMNS),
         "<h2>Hit importance against log-odds</h2>",
         figure(bench_dir, figs.get("task", {}).get(str(task)),
@@ -202,6 +203,15 @@ def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
                "background). Then, per method: the mean contribution of each base over the top log-odds hits "
                f"of the motif, for task {task}. Letters above the line push the output up, below push it down."),
     ]
+    if task == 0:
+        parts += [
+            "<h2>Fig. 5b: missed motif hits</h2>",
+            f'<p class="what">Share of strong hits (log-odds &ge; {summary["min_log_odds"]:g}) in sequences with '
+            "both motifs whose task-0 importance is &le; 0, beside the authors' printed TAL1 numbers.</p>",
+            table(fig5b_rows(summary), [("method", "method"), ("motif", "motif"), ("n_hits", "hits"),
+                                        ("false_negative_rate", "false negatives (this run)"),
+                                        ("paper", "paper (TAL1)")], percent=("false_negative_rate", "paper")),
+        ]
     examples = [e for e in figs.get("examples", []) if e["task"] == task]
     if examples:
         parts.append("<h2>Example sequences</h2>")
