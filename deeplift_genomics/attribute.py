@@ -211,9 +211,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
     contrib = torch.zeros((n, T, *x.shape[1:]), dtype=x.dtype)
     hyp = torch.zeros_like(contrib) if want_hyp else None
     deltas = torch.zeros((n, R, T), dtype=x.dtype)
-    outputs = None
     out_rows = []
-    Ecpu = E.cpu()
     for s0 in range(0, n, s_chunk):
         s1 = min(n, s0 + s_chunk)
         xs = x[s0:s1].to(dev)
@@ -250,9 +248,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
             hyp[s0:s1] = (h_sum / R).transpose(0, 1).cpu()
         out_rows.append(f_x.cpu())
         bar.update(s1 - s0)
-    outputs = torch.cat(out_rows)
-    del Ecpu
-    return contrib, hyp, deltas, outputs
+    return contrib, hyp, deltas, torch.cat(out_rows)
 
 
 def _check_choice(name: str, value, choices) -> None:
