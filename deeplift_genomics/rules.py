@@ -185,6 +185,8 @@ class RevealCancelFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
+            g = torch.empty_like(a).copy_(g)
         return a * g, b * g, None, None, None
 
 
