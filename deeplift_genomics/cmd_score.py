@@ -1,7 +1,9 @@
 """``deeplift-genomics score``: per-base contributions for every record of a FASTA (or BED regions of it).
 
 Loads the model, then streams the sequences through :func:`score.score_fasta`; optionally runs
-modisco-lite on the hypothetical contributions. Flags override ``--config`` keys (YAML, flag names with
+modisco-lite on the hypothetical contributions. ``--shard K/N`` scores only the K-th (1-based) of N
+contiguous, balanced blocks of the records; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard
+directories into exactly what one unsharded run writes (:mod:`score_gather`). Flags override ``--config`` keys (YAML, flag names with
 underscores, top level or under ``score:``), which override the defaults below.
 """
 
@@ -49,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "modisco_max_seqlets": 2000,
     "modisco_window": None,
     "keep_work": False,
+    "shard": None,
+    "gather": None,
 }
 REQUIRED = ("model", "fasta", "out")
 METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
@@ -64,6 +68,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bed", metavar="FILE", help="score these regions (BED, 3+ columns) instead of whole records"
     )
     io.add_argument("--out", metavar="OUT_DIR", help="output directory")
+    io.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="score only the K-th of N contiguous, balanced blocks of the records (K counts from 1); "
+        "the OUT_DIR is complete for them and carries shard.json for --gather",
+    )
+    io.add_argument(
+        "--gather",
+        nargs="+",
+        metavar="SHARD_DIR",
+        help="instead of scoring, merge the OUT_DIRs of --shard 1/N..N/N into --out (no --model/--fasta)",
+    )
     io.add_argument(
         "--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'score:'"
     )
@@ -145,7 +161,10 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     for key, default in DEFAULTS.items():
         flag = getattr(args, key, None)
         settings[key] = flag if flag is not None else config.get(key, default)
-    missing = [f"--{k}" for k in REQUIRED if not settings[k]]
+    if settings["gather"] and settings["shard"]:
+        raise InputError("score: --gather merges shards and --shard makes one; give only one of them")
+    required = ("out",) if settings["gather"] else REQUIRED
+    missing = [f"--{k}" for k in required if not settings[k]]
     if missing:
         raise InputError(f"score: missing {', '.join(missing)} (give the flag or set it in --config)")
     if isinstance(settings["tasks"], str):
@@ -171,11 +190,14 @@ def _check_alphabet(lm: Any, fasta: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
-    from .score import ScoreOptions, score_fasta
+    from .score import ScoreOptions, parse_shard, score_fasta
 
     s = resolve_settings(args)
     if s["modisco"] and importlib.util.find_spec("modiscolite") is None:
         raise InputError("--modisco needs modisco-lite (pip install modisco-lite); run without --modisco")
+    if s["gather"]:
+        return run_gather(s)
+    shard = parse_shard(s["shard"])
     for key in ("fasta", "bed"):
         if s[key] is not None and not Path(s[key]).exists():
             raise InputError(f"{s[key]}: {key.upper()} file not found")
@@ -210,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         bigwig=bool(s["bigwig"]),
         keep_work=bool(s["keep_work"]),
         model_name=str(s["model"]),
+        shard=shard,
     )
     log.info(
         "%d of %d record(s) scored (%d windows, %.1f seq/s); outputs in %s",
@@ -222,6 +245,27 @@ def run(args: argparse.Namespace) -> int:
     if s["modisco"]:
         tasks = list(options.tasks or lm.task_names)
         window = int(s["modisco_window"] or min(400, lm.input_length))
+        return run_modisco(Path(s["out"]), tasks, int(s["modisco_max_seqlets"]), window)
+    return 0
+
+
+def run_gather(s: dict[str, Any]) -> int:
+    """``--gather``: merge shard OUT_DIRs into ``--out``; tracks and modisco-lite as for a normal run."""
+    from .score import _require_pybigwig
+    from .score_gather import gather_shards
+
+    gather = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
+    if s["bigwig"]:
+        _require_pybigwig()
+    files = gather_shards(gather, s["out"], bedgraph=bool(s["bedgraph"]), bigwig=bool(s["bigwig"]))
+    log.info("gathered %d shard(s) into %s (%d files)", len(gather), s["out"], len(files))
+    if s["modisco"]:
+        import h5py
+
+        with h5py.File(Path(s["out"]) / "scores.h5", "r") as h5:
+            tasks = [str(t) for t in h5.attrs["task_names"]]
+            input_length = int(h5.attrs["input_length"])
+        window = int(s["modisco_window"] or min(400, input_length))
         return run_modisco(Path(s["out"]), tasks, int(s["modisco_max_seqlets"]), window)
     return 0
 

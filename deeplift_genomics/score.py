@@ -7,6 +7,12 @@ the FASTA, BED and model weights, and every parameter) skips the chunks already 
 run resumes. Memory is bounded by one chunk (plus one batch of attributions), not by the file. The final
 files (see :mod:`score_outputs`) are assembled from the chunks, each written to a temporary name and
 renamed.
+
+Sharding: ``shard=(K, N)`` scores only the K-th (1-based) of N contiguous, balanced blocks of the regions
+and writes a complete OUT_DIR for them plus ``shard.json``; :mod:`score_gather` merges the N shard
+directories into what one unsharded run writes. Numbers do not depend on where a window falls (run,
+shard, chunk or batch): every attribution call gets the same seed and the engine's shuffles depend only
+on that seed and the window's own letters.
 """
 
 from __future__ import annotations
@@ -39,10 +45,15 @@ from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_ho
 log = logging.getLogger(__name__)
 
 WORK_DIR = ".score_work"
-MANIFEST_VERSION = 1
+# 2: one seed for every batch (shuffles depend on the seed and a window's letters only), shards.
+MANIFEST_VERSION = 2
 UNKNOWN_CHOICES = ("zeros", "uniform")
-# Separate seeds of different chunks' batches: reference shuffles depend on (seed, chunk, batch) only.
-_CHUNK_SEED_STRIDE = 1_000_003
+SHARD_FILE = "shard.json"
+SHARD_FORMAT = "deeplift-genomics-score-shard"
+SHARD_FORMAT_VERSION = 1
+# The engine seeds blocks after the first of one call with a seed derived from the block index; calls of
+# at most this many windows keep every window on the run's own seed.
+_REFERENCE_BLOCK_FALLBACK = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +117,42 @@ class ScoreOptions:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
         if not math.isfinite(self.pad_value):
             raise InputError(f"--pad-value {self.pad_value}: must be a finite number")
+
+
+def parse_shard(text: str | Sequence[int] | None) -> tuple[int, int] | None:
+    """``"K/N"`` (1-based K, 1 <= K <= N) as ``(K, N)``; None stays None.
+
+    Raises
+    ------
+    InputError
+        Anything else, with the expected form in the message.
+    """
+    if text is None:
+        return None
+    if isinstance(text, (tuple, list)) and len(text) == 2:
+        parts = [str(v) for v in text]
+    else:
+        parts = str(text).strip().split("/")
+    what = "/".join(parts)
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        k, n = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise InputError(
+            f"--shard {what}: expected K/N with whole numbers, e.g. 1/4 (K counts from 1)"
+        ) from None
+    if n < 1 or not 1 <= k <= n:
+        raise InputError(f"--shard {what}: expected 1 <= K <= N (K counts from 1), e.g. 1/{max(n, 1)}")
+    return k, n
+
+
+def shard_range(n_items: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """``[start, end)`` of the items of 1-based shard ``(K, N)``: contiguous blocks differing by <= 1 item."""
+    if shard is None:
+        return 0, n_items
+    k, n = shard
+    return (k - 1) * n_items // n, k * n_items // n
 
 
 @dataclasses.dataclass
@@ -203,6 +250,14 @@ def _references_fixing_columns(kind: str) -> Callable[[Any, int, int], torch.Ten
     return make
 
 
+def _reference_block() -> int:
+    try:
+        from .attribute import REFERENCE_BLOCK
+    except ImportError:
+        return _REFERENCE_BLOCK_FALLBACK
+    return int(REFERENCE_BLOCK)
+
+
 class _Scorer:
     """Score chunks of regions; holds the model and the parameters, not the data."""
 
@@ -226,9 +281,7 @@ class _Scorer:
     def plan(self, length: int) -> WindowPlan:
         return plan_windows(length, self.length, self.opt.long, self.opt.stride, self.opt.short)
 
-    def score_chunk(
-        self, fasta: FastaFile, regions: Sequence[Region], chunk: int, bar: Any
-    ) -> dict[str, np.ndarray]:
+    def score_chunk(self, fasta: FastaFile, regions: Sequence[Region], bar: Any) -> dict[str, np.ndarray]:
         opt, n_t = self.opt, len(self.task_idx)
         actions, plans, seqs, n_unknown = [], [], [], []
         inputs, win_region, win_offset = [], [], []
@@ -267,19 +320,19 @@ class _Scorer:
         win_hyp = np.zeros((n_win, n_t, 4, self.length), dtype=np.float32)
         win_pred = np.zeros((n_win, n_t), dtype=np.float32)
         win_delta = np.full(n_win, np.nan, dtype=np.float32)
-        for b, lo in enumerate(range(0, n_win, opt.batch_size)):
+        block = _reference_block()
+        for lo in range(0, n_win, opt.batch_size):
             hi = min(n_win, lo + opt.batch_size)
             xb = x[lo:hi]
             hot = _one_hot_windows(xb)
-            seed = opt.seed + _CHUNK_SEED_STRIDE * chunk + 2 * b
-            for group, plain in ((np.flatnonzero(hot), True), (np.flatnonzero(~hot), False)):
-                if not len(group):
-                    continue
-                proj, hyp, pred, delta = self._attribute(xb[group], seed + (0 if plain else 1), plain)
-                win_proj[lo + group] = proj
-                win_hyp[lo + group] = hyp
-                win_pred[lo + group] = pred
-                win_delta[lo + group] = delta
+            for group_all, plain in ((np.flatnonzero(hot), True), (np.flatnonzero(~hot), False)):
+                for g0 in range(0, len(group_all), block):
+                    group = group_all[g0 : g0 + block]
+                    proj, hyp, pred, delta = self._attribute(xb[group], opt.seed + (0 if plain else 1), plain)
+                    win_proj[lo + group] = proj
+                    win_hyp[lo + group] = hyp
+                    win_pred[lo + group] = pred
+                    win_delta[lo + group] = delta
             bar.update(hi - lo)
         return self._stitch(
             regions,
@@ -421,6 +474,7 @@ def _manifest(
     task_names: Sequence[str],
     options: ScoreOptions,
     n_regions: int,
+    shard: tuple[int, int] | None,
 ) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -431,6 +485,7 @@ def _manifest(
         "input_length": int(input_length),
         "task_names": list(task_names),
         "n_regions": n_regions,
+        "shard": list(shard) if shard is not None else None,
         "options": {
             k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()
         },
@@ -474,6 +529,7 @@ def score_fasta(
     index_dir: str | Path | None = None,
     model_name: str = "",
     after_chunk: Callable[[int], None] | None = None,
+    shard: tuple[int, int] | str | None = None,
 ) -> ScoreSummary:
     """Score every record of ``fasta`` (or every region of ``bed``) and write OUT_DIR's files.
 
@@ -504,6 +560,9 @@ def score_fasta(
         Model path or name, recorded in ``scores.h5``.
     after_chunk
         Called with the chunk index after each chunk is saved (tests use it to simulate a crash).
+    shard
+        ``(K, N)`` or ``"K/N"``: score only the K-th (1-based) of N contiguous, balanced blocks of the
+        records (or BED regions) and add ``shard.json``, which :func:`score_gather.gather_shards` reads.
 
     Returns
     -------
@@ -517,6 +576,7 @@ def score_fasta(
     """
     options = options or ScoreOptions()
     options.check(input_length)
+    shard = parse_shard(shard)
     task_idx = _task_indices(task_names, options.tasks)
     kept_tasks = [task_names[i] for i in task_idx]
     fasta, bed = Path(fasta), (Path(bed) if bed is not None else None)
@@ -525,10 +585,14 @@ def score_fasta(
     attribute_fn = attribute_fn or _default_attribute()
     started = time.perf_counter()
     with FastaFile(fasta, index_dir=index_dir) as fa:
-        regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
+        all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
+        n_total = len(all_regions)
+        first, end = shard_range(n_total, shard)
+        regions = all_regions[first:end]
+        del all_regions
         out_dir = Path(out_dir)
         manifest = _manifest(
-            fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, len(regions)
+            fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
         )
         work = out_dir / WORK_DIR
         out_existed = out_dir.exists()
@@ -548,7 +612,7 @@ def score_fasta(
                     with np.load(path) as done:
                         bar.update(int(done["n_windows"].sum()))
                     continue
-                arrays = scorer.score_chunk(fa, part, k, bar)
+                arrays = scorer.score_chunk(fa, part, bar)
                 scored_windows += int(arrays["n_windows"].sum())
                 skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
                 bar.update(max(0, skipped))
@@ -591,6 +655,24 @@ def score_fasta(
             out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
         )
     files += _write_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
+    shard_path = out_dir / SHARD_FILE
+    if shard is not None:
+        # written last: its presence says the shard's other files are complete
+        info = {
+            "format": SHARD_FORMAT,
+            "format_version": SHARD_FORMAT_VERSION,
+            "shard": shard[0],
+            "n_shards": shard[1],
+            "first_region": first,
+            "end_region": end,
+            "n_regions": n_total,
+            "settings": {k: v for k, v in manifest.items() if k != "shard"},
+            "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
+        }
+        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+        files.append(shard_path)
+    elif shard_path.exists():
+        shard_path.unlink()  # a stale marker from an earlier sharded run into this directory
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)

@@ -1,0 +1,293 @@
+"""Merge the OUT_DIRs of ``score --shard K/N`` runs into what one unsharded ``score`` run writes.
+
+Each shard directory holds a complete OUT_DIR for a contiguous block of the records plus ``shard.json``
+(written last, so its presence marks a finished shard) with the shard's index, its block and every setting
+that decides the numbers. :func:`gather_shards` checks that the shards belong together (same FASTA, BED,
+model, options; every index 1..N exactly once), then streams them, in index order, into the final files:
+``scores.h5`` (base and window axes concatenated, offsets and window record indices shifted),
+``ohe.npz``/``shap.npz`` (+ ``shap_<task>.npz``), ``records.tsv`` and the tracks. Memory is bounded by
+one block of rows; the output directory appears as a whole, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from numpy.lib import format as npy_format
+
+from .atomic import atomic_directory
+from .errors import InputError
+from .score import SHARD_FILE, SHARD_FORMAT, _safe, _write_tracks, shard_range
+from .score_outputs import NpzStreamWriter, closing_all, create_scores_h5
+
+log = logging.getLogger(__name__)
+
+#: Bases (or windows, or records) copied at a time.
+BLOCK = 1 << 18
+
+
+def read_shard_info(shard_dir: str | Path) -> dict[str, Any]:
+    """The ``shard.json`` of a shard directory.
+
+    Raises
+    ------
+    InputError
+        Missing directory, missing or unreadable ``shard.json`` (not a finished ``--shard`` run).
+    """
+    path = Path(shard_dir) / SHARD_FILE
+    if not Path(shard_dir).is_dir():
+        raise InputError(f"score --gather: {shard_dir}: no such directory")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"score --gather: {shard_dir}: not a finished shard (no {SHARD_FILE}; make shards with "
+            "`score --shard K/N` and let them complete)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"score --gather: {path}: unreadable ({exc})") from None
+    if not isinstance(info, dict) or info.get("format") != SHARD_FORMAT:
+        raise InputError(f"score --gather: {path}: not a {SHARD_FORMAT} file")
+    return info
+
+
+def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            diff = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
+            if diff:
+                return diff
+        return None
+    return None if a == b else f"{where} ({a!r} vs {b!r})"
+
+
+def check_shards(shard_dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """The shards as ``(dir, info)`` in index order, after checking they make one complete run.
+
+    Raises
+    ------
+    InputError
+        One message for: no shards, shards of different runs (the first differing setting is named),
+        a different number of shards, an index given twice, indices missing, or a block that does not
+        match its index.
+    """
+    if not shard_dirs:
+        raise InputError("score --gather: give the shard directories to gather")
+    shards = [(Path(d), read_shard_info(d)) for d in shard_dirs]
+    first_dir, first = shards[0]
+    for path, info in shards[1:]:
+        for key in ("n_shards", "n_regions", "settings", "attrs"):
+            diff = _first_difference(first.get(key), info.get(key), key)
+            if diff:
+                raise InputError(
+                    f"score --gather: {first_dir} and {path} are shards of different runs: they differ in {diff}"
+                )
+    n = int(first["n_shards"])
+    by_index: dict[int, Path] = {}
+    for path, info in shards:
+        k = int(info["shard"])
+        if k in by_index:
+            raise InputError(f"score --gather: shard {k}/{n} given twice: {by_index[k]} and {path}")
+        by_index[k] = path
+        expected = shard_range(int(info["n_regions"]), (k, n))
+        if (info["first_region"], info["end_region"]) != expected:
+            raise InputError(
+                f"score --gather: {path}: shard {k}/{n} covers regions {info['first_region']}..{info['end_region']},"
+                f" expected {expected[0]}..{expected[1]}"
+            )
+    missing = [k for k in range(1, n + 1) if k not in by_index]
+    if missing:
+        raise InputError(
+            f"score --gather: shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing "
+            f"(got {', '.join(f'{k}/{n}' for k in sorted(by_index))}); give all {n}"
+        )
+    return sorted(shards, key=lambda item: int(item[1]["shard"]))
+
+
+def _npz_rows(path: Path, block: int) -> Iterator[np.ndarray]:
+    """Rows of the ``arr_0`` member of an ``.npz``, ``block`` at a time, without loading the whole array."""
+    with zipfile.ZipFile(path) as zf, zf.open("arr_0.npy") as member:
+        version = npy_format.read_magic(member)
+        reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, fortran, dtype = reader(member)
+        if fortran:
+            raise InputError(f"{path}: unexpected Fortran-ordered array")
+        row_shape = tuple(shape[1:])
+        row_bytes = int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize
+        for lo in range(0, shape[0], block):
+            k = min(block, shape[0] - lo)
+            data = member.read(k * row_bytes)
+            if len(data) != k * row_bytes:
+                raise InputError(f"{path}: truncated array")
+            yield np.frombuffer(data, dtype=dtype).reshape((k, *row_shape))
+
+
+def _npz_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    with zipfile.ZipFile(path) as zf, zf.open("arr_0.npy") as member:
+        version = npy_format.read_magic(member)
+        reader = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, _fortran, dtype = reader(member)
+    return tuple(shape), dtype
+
+
+_RECORD_KEYS = (
+    "name",
+    "record",
+    "action",
+    "chrom",
+    "strand",
+    "length",
+    "scored_start",
+    "scored_end",
+    "chrom_start",
+    "chrom_end",
+    "n_windows",
+    "n_unknown",
+)
+
+
+def _copy_h5(h5: h5py.File, shard: h5py.File, r0: int, b0: int, w0: int) -> tuple[int, int, int]:
+    """Copy one shard's scores.h5 into ``h5`` at records ``r0``, bases ``b0``, windows ``w0``."""
+    n = len(shard["records/name"])
+    nb = len(shard["sequence"])
+    nw = len(shard["windows/record"])
+    for lo in range(0, n, BLOCK):
+        hi = min(n, lo + BLOCK)
+        for key in _RECORD_KEYS:
+            src = shard["records"][key]
+            values = src.asstr()[lo:hi] if h5py.check_string_dtype(src.dtype) else src[lo:hi]
+            h5["records"][key][r0 + lo : r0 + hi] = values
+        # offset has n+1 entries; the first of a shard equals the last of the one before
+        h5["records/offset"][r0 + lo : r0 + hi + 1] = shard["records/offset"][lo : hi + 1] + b0
+        for key in ("predictions", "total_contribution", "max_delta_error"):
+            h5[key][r0 + lo : r0 + hi] = shard[key][lo:hi]
+    if n == 0:
+        h5["records/offset"][r0] = b0
+    for lo in range(0, nb, BLOCK):
+        hi = min(nb, lo + BLOCK)
+        h5["sequence"][b0 + lo : b0 + hi] = shard["sequence"][lo:hi]
+        h5["projected"][:, b0 + lo : b0 + hi] = shard["projected"][:, lo:hi]
+        h5["hypothetical"][:, :, b0 + lo : b0 + hi] = shard["hypothetical"][:, :, lo:hi]
+    for lo in range(0, nw, BLOCK):
+        hi = min(nw, lo + BLOCK)
+        h5["windows/record"][w0 + lo : w0 + hi] = shard["windows/record"][lo:hi] + r0
+        h5["windows/offset"][w0 + lo : w0 + hi] = shard["windows/offset"][lo:hi]
+        h5["windows/predictions"][w0 + lo : w0 + hi] = shard["windows/predictions"][lo:hi]
+    return r0 + n, b0 + nb, w0 + nw
+
+
+def _h5_attrs(h5: h5py.File) -> dict[str, Any]:
+    attrs = {}
+    for key, value in h5.attrs.items():
+        if key in ("format", "format_version"):
+            continue
+        if isinstance(value, np.ndarray):
+            value = [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
+        attrs[key] = value
+    return attrs
+
+
+def gather_shards(
+    shard_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    bedgraph: bool = True,
+    bigwig: bool = False,
+) -> list[Path]:
+    """Merge shard directories of one run into ``out_dir``, exactly as an unsharded run would have written it.
+
+    Parameters
+    ----------
+    shard_dirs
+        The OUT_DIRs of ``score --shard K/N`` for K = 1..N, in any order.
+    out_dir
+        The gathered OUT_DIR (replaced as a whole if it exists; must not be one of the shards).
+    bedgraph, bigwig
+        Which track files to write.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, at their final place.
+
+    Raises
+    ------
+    InputError
+        Shards that do not make one complete run (see :func:`check_shards`), or ``out_dir`` among them.
+    """
+    shards = check_shards(shard_dirs)
+    out_dir = Path(out_dir)
+    for path, _info in shards:
+        if path.resolve() == out_dir.resolve():
+            raise InputError(f"score --gather: --out {out_dir} is one of the shard directories; pick another")
+    tasks = [str(t) for t in shards[0][1]["attrs"]["task_names"]]
+    n_t = len(tasks)
+    totals = np.zeros(3, dtype=np.int64)  # records, bases, windows
+    first_attrs = None
+    for path, info in shards:
+        with h5py.File(path / "scores.h5", "r") as h5:
+            counts = (len(h5["records/name"]), len(h5["sequence"]), len(h5["windows/record"]))
+            attrs = _h5_attrs(h5)
+        if counts[0] != info["end_region"] - info["first_region"]:
+            raise InputError(
+                f"score --gather: {path}/scores.h5 holds {counts[0]} records, shard.json says "
+                f"{info['end_region'] - info['first_region']}"
+            )
+        first_attrs = attrs if first_attrs is None else first_attrs
+        if _first_difference(first_attrs, attrs):
+            raise InputError(
+                f"score --gather: {path}/scores.h5 was written with other settings than "
+                f"{shards[0][0]}/scores.h5"
+            )
+        totals += counts
+    n_records, n_bases, n_windows = (int(v) for v in totals)
+    if n_records != int(shards[0][1]["n_regions"]):
+        raise InputError(
+            f"score --gather: the shards hold {n_records} records of {shards[0][1]['n_regions']}"
+        )
+    input_length = int(shards[0][1]["settings"]["input_length"])
+    shape = (n_windows, 4, input_length)
+    shap_names = ["shap.npz"] + ([f"shap_{_safe(t)}.npz" for t in tasks] if n_t > 1 else [])
+    with atomic_directory(out_dir) as tmp:
+        with h5py.File(shards[0][0] / "scores.h5", "r") as first:
+            attrs = {k: v for k, v in first.attrs.items() if k not in ("format", "format_version")}
+        with h5py.File(tmp / "scores.h5", "w") as h5:
+            create_scores_h5(
+                h5, n_records=n_records, n_bases=n_bases, n_windows=n_windows, n_tasks=n_t, attrs=attrs
+            )
+            r0 = b0 = w0 = 0
+            for path, _info in shards:
+                with h5py.File(path / "scores.h5", "r") as shard:
+                    r0, b0, w0 = _copy_h5(h5, shard, r0, b0, w0)
+        for name in ["ohe.npz", *shap_names]:
+            src_shape, dtype = _npz_shape(shards[0][0] / name)
+            if src_shape[1:] != shape[1:]:
+                raise InputError(
+                    f"score --gather: {shards[0][0] / name}: rows of {src_shape[1:]}, expected {shape[1:]}"
+                )
+            writer = NpzStreamWriter(tmp / name, shape, dtype)
+            with closing_all([writer]):
+                for path, _info in shards:
+                    for rows in _npz_rows(path / name, max(1, BLOCK // (4 * input_length))):
+                        writer.write(rows)
+        with open(tmp / "records.tsv", "w", encoding="utf-8", newline="") as tsv:
+            for i, (path, _info) in enumerate(shards):
+                with open(path / "records.tsv", encoding="utf-8", newline="") as part:
+                    header = part.readline()
+                    if i == 0:
+                        tsv.write(header)
+                    shutil.copyfileobj(part, tsv)
+        _write_tracks(tmp, tasks, bedgraph=bedgraph, bigwig=bigwig)
+        written = sorted(p.name for p in tmp.iterdir())
+    log.info(
+        "gathered %d shard(s): %d record(s), %d window(s) into %s", len(shards), n_records, n_windows, out_dir
+    )
+    return [out_dir / name for name in written]
