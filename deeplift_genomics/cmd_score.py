@@ -2,7 +2,7 @@
 
 Loads the model, then streams the sequences through :func:`score.score_fasta`; optionally runs
 modisco-lite on the hypothetical contributions. ``--shard K/N`` scores only the K-th (1-based) of N
-contiguous, balanced blocks of the records; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard
+contiguous, balanced blocks of the records (whole chunks of ``--chunk-size`` records); ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard
 directories into exactly what one unsharded run writes (:mod:`score_gather`). Flags override ``--config`` keys (YAML, flag names with
 underscores, top level or under ``score:``), which override the defaults below.
 """
@@ -71,8 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument(
         "--shard",
         metavar="K/N",
-        help="score only the K-th of N contiguous, balanced blocks of the records (K counts from 1); "
-        "the OUT_DIR is complete for them and carries shard.json for --gather",
+        help="score only the K-th of N contiguous, balanced blocks of the records, cut between chunks of "
+        "--chunk-size records (K counts from 1); the OUT_DIR is complete for them and carries shard.json "
+        "for --gather",
     )
     io.add_argument(
         "--gather",
@@ -255,6 +256,9 @@ def run_gather(s: dict[str, Any]) -> int:
     from .score_gather import gather_shards
 
     gather = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
+    ignored = [f"--{k}" for k in ("model", "fasta", "bed") if s[k]]
+    if ignored:
+        log.warning("--gather takes every setting from the shards; ignoring %s", ", ".join(ignored))
     if s["bigwig"]:
         _require_pybigwig()
     files = gather_shards(gather, s["out"], bedgraph=bool(s["bedgraph"]), bigwig=bool(s["bigwig"]))

@@ -8,11 +8,13 @@ run resumes. Memory is bounded by one chunk (plus one batch of attributions), no
 files (see :mod:`score_outputs`) are assembled from the chunks, each written to a temporary name and
 renamed.
 
-Sharding: ``shard=(K, N)`` scores only the K-th (1-based) of N contiguous, balanced blocks of the regions
-and writes a complete OUT_DIR for them plus ``shard.json``; :mod:`score_gather` merges the N shard
-directories into what one unsharded run writes. Numbers do not depend on where a window falls (run,
-shard, chunk or batch): every attribution call gets the same seed and the engine's shuffles depend only
-on that seed and the window's own letters.
+Sharding: ``shard=(K, N)`` scores only the K-th (1-based) of N contiguous, balanced blocks of the chunks
+(``chunk_size`` records or BED regions each, counted from the first record) and writes a complete
+OUT_DIR for them plus ``shard.json``; :mod:`score_gather` merges the N shard directories into what one
+unsharded run writes, to the last bit. Two things make that exact: every attribution call gets the same
+seed, and the engine's shuffles depend only on that seed and a window's own letters; and shards cut
+the records only where an unsharded run starts a new chunk, so every batch of windows is the same
+(kernels such as convolutions may round differently for a different batch).
 """
 
 from __future__ import annotations
@@ -147,12 +149,19 @@ def parse_shard(text: str | Sequence[int] | None) -> tuple[int, int] | None:
     return k, n
 
 
-def shard_range(n_items: int, shard: tuple[int, int] | None) -> tuple[int, int]:
-    """``[start, end)`` of the items of 1-based shard ``(K, N)``: contiguous blocks differing by <= 1 item."""
+def shard_range(n_items: int, shard: tuple[int, int] | None, chunk_size: int = 1) -> tuple[int, int]:
+    """``[start, end)`` of the items of 1-based shard ``(K, N)``.
+
+    The items are cut into chunks of ``chunk_size`` (the last may be shorter); shard K gets the K-th of N
+    contiguous blocks of chunks whose sizes differ by at most one chunk. Blocks are empty when N exceeds
+    the number of chunks.
+    """
     if shard is None:
         return 0, n_items
     k, n = shard
-    return (k - 1) * n_items // n, k * n_items // n
+    n_chunks = -(-n_items // chunk_size)
+    first, end = (k - 1) * n_chunks // n, k * n_chunks // n
+    return min(n_items, first * chunk_size), min(n_items, end * chunk_size)
 
 
 @dataclasses.dataclass
@@ -562,7 +571,8 @@ def score_fasta(
         Called with the chunk index after each chunk is saved (tests use it to simulate a crash).
     shard
         ``(K, N)`` or ``"K/N"``: score only the K-th (1-based) of N contiguous, balanced blocks of the
-        records (or BED regions) and add ``shard.json``, which :func:`score_gather.gather_shards` reads.
+        chunks of records (or BED regions), see :func:`shard_range`, and add ``shard.json``, which
+        :func:`score_gather.gather_shards` reads.
 
     Returns
     -------
@@ -587,7 +597,15 @@ def score_fasta(
     with FastaFile(fasta, index_dir=index_dir) as fa:
         all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
         n_total = len(all_regions)
-        first, end = shard_range(n_total, shard)
+        first, end = shard_range(n_total, shard, options.chunk_size)
+        if shard is not None and first == end:
+            log.warning(
+                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); writing empty outputs",
+                *shard,
+                n_total,
+                -(-n_total // options.chunk_size),
+                options.chunk_size,
+            )
         regions = all_regions[first:end]
         del all_regions
         out_dir = Path(out_dir)

@@ -97,7 +97,8 @@ def check_shards(shard_dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str,
         if k in by_index:
             raise InputError(f"score --gather: shard {k}/{n} given twice: {by_index[k]} and {path}")
         by_index[k] = path
-        expected = shard_range(int(info["n_regions"]), (k, n))
+        chunk_size = int(info["settings"]["options"]["chunk_size"])
+        expected = shard_range(int(info["n_regions"]), (k, n), chunk_size)
         if (info["first_region"], info["end_region"]) != expected:
             raise InputError(
                 f"score --gather: {path}: shard {k}/{n} covers regions {info['first_region']}..{info['end_region']},"

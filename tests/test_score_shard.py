@@ -114,7 +114,8 @@ def test_each_shard_is_a_complete_output_of_its_block(tmp_path, model_dir, input
     fasta, _, n_records = inputs
     out = _score(model_dir, fasta, tmp_path / "s2", "--shard", "2/3")
     info = json.loads((out / SHARD_FILE).read_text())
-    lo, hi = shard_range(n_records, (2, 3))
+    lo, hi = shard_range(n_records, (2, 3), chunk_size=2)
+    assert 0 < lo < hi < n_records and lo % 2 == 0
     assert (info["shard"], info["n_shards"], info["first_region"], info["end_region"]) == (2, 3, lo, hi)
     with h5py.File(out / "scores.h5", "r") as h5:
         assert len(h5["records/name"]) == hi - lo
@@ -123,14 +124,50 @@ def test_each_shard_is_a_complete_output_of_its_block(tmp_path, model_dir, input
     assert len((out / "records.tsv").read_text().splitlines()) == hi - lo + 1
 
 
-def test_shard_blocks_are_contiguous_balanced_and_cover_everything():
-    for n_items in (0, 1, 5, 11, 12):
-        for n in (1, 2, 3, 7):
-            blocks = [shard_range(n_items, (k, n)) for k in range(1, n + 1)]
-            assert blocks[0][0] == 0 and blocks[-1][1] == n_items
-            assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
-            sizes = [hi - lo for lo, hi in blocks]
-            assert max(sizes) - min(sizes) <= 1
+def test_shard_blocks_are_contiguous_balanced_whole_chunks_covering_everything():
+    for n_items in (0, 1, 5, 11, 12, 1000):
+        for chunk_size in (1, 2, 3, 1000):
+            for n in (1, 2, 3, 7):
+                blocks = [shard_range(n_items, (k, n), chunk_size) for k in range(1, n + 1)]
+                assert blocks[0][0] == 0 and blocks[-1][1] == n_items
+                assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+                # cut only where an unsharded run starts a chunk
+                assert all(lo % chunk_size == 0 or lo == n_items for lo, _ in blocks)
+                n_chunks = [-(-(hi - lo) // chunk_size) for lo, hi in blocks]
+                assert max(n_chunks) - min(n_chunks) <= 1
+
+
+def test_more_shards_than_chunks_gives_empty_shards_that_gather_to_the_whole(tmp_path, caplog):
+    # the gradient stand-in engine rounds differently for a batch of 1 and of 4 windows: exact equality
+    # needs the shards to keep the unsharded run's batches, which the chunk-aligned cut does
+    from _score_util import TinyNet, gradient_attribute
+
+    from deeplift_genomics.score import ScoreOptions, score_fasta
+    from deeplift_genomics.score_gather import gather_shards
+
+    seqs = random_seqs(3, LENGTH, seed=31)
+    fasta = write_fasta(tmp_path / "x.fa", {"chr1:0-20": seqs[0], "b": seqs[1] * 2, "chr2:5-25": seqs[2]})
+    model, opts = TinyNet(), ScoreOptions(chunk_size=2)
+
+    def run(out, shard=None):
+        score_fasta(
+            model,
+            LENGTH,
+            ["t0", "t1"],
+            fasta,
+            out,
+            options=opts,
+            attribute_fn=gradient_attribute,
+            shard=shard,
+        )
+        return out
+
+    whole = _contents(run(tmp_path / "whole"))
+    shards = [run(tmp_path / f"s{k}", (k, 4)) for k in range(1, 5)]
+    assert "shard 1/4: no records (3 record(s) in 2 chunk(s)" in caplog.text
+    assert [json.loads((s / SHARD_FILE).read_text())["end_region"] for s in shards] == [0, 2, 2, 3]
+    gather_shards(shards, tmp_path / "gathered")
+    _assert_identical(whole, _contents(tmp_path / "gathered"))
 
 
 @pytest.mark.parametrize("bad", ["0/2", "3/2", "1/0", "a/b", "1-2", "1/2/3", "-1/2"])
