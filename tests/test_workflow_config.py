@@ -56,11 +56,18 @@ def test_dry_run_score_and_modisco_targets(tmp_path: Path):
     assert result.returncode == 0, explain(result)
     out = result.stdout + result.stderr
     counts = job_counts(out)
-    assert counts["score_fasta"] == 1 and counts["modisco_fasta"] == 1
-    (score,) = [c for c in shell_commands(out) if " score " in c]
-    assert "--fasta results/data/sequences.fa" in score and "--out results/score/simulated" in score
-    assert "--model results/models/seed0 " in score
-    assert "--references shuffle --n-references 20" in score
+    # the default config scores each FASTA in 4 shards, then gathers them
+    assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["modisco_fasta"] == 1
+    commands = [c for c in shell_commands(out) if " score " in c]
+    shards = sorted(c for c in commands if " --shard " in c)
+    for k, score in enumerate(shards, start=1):
+        assert "--fasta results/data/sequences.fa" in score and f"--shard {k}/4 " in score
+        assert f"--out results/score_shards/simulated/{k} " in score
+        assert "--model results/models/seed0 " in score
+        assert "--references shuffle --n-references 20" in score
+    (gather,) = [c for c in commands if " --gather " in c]
+    dirs = " ".join(f"results/score_shards/simulated/{k}" for k in range(1, 5))
+    assert f"--gather {dirs} --out results/score/simulated " in gather
 
 
 def test_existing_dataset_and_model_replace_simulate_and_train(tmp_path: Path):
@@ -96,6 +103,7 @@ def test_lint_finds_nothing_but_the_missing_conda_envs(tmp_path: Path):
     [
         ({"model": {"train": {"epoch": 3}}}, "'epoch' was unexpected", "Additional properties are not allowed"),
         ({"score": {"chunk_size": 0}}, "['score']['chunk_size']", "0 is less than the minimum of 1"),
+        ({"score": {"shards": 0}}, "['score']['shards']", "0 is less than the minimum of 1"),
         ({"attribute": {"methods": [{"method": "deeplift", "rule": "rescal"}]}}, "['rule']", "is not one of"),
         ({"device": "gpu"}, "['device']", "is not one of"),
     ],
