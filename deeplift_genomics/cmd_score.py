@@ -2,9 +2,10 @@
 
 Loads the model, then streams the sequences through :func:`score.score_fasta`; optionally runs
 modisco-lite on the hypothetical contributions. ``--shard K/N`` scores only the K-th (1-based) of N
-contiguous, balanced blocks of the records (whole chunks of ``--chunk-size`` records); ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard
-directories into exactly what one unsharded run writes (:mod:`score_gather`). Flags override ``--config`` keys (YAML, flag names with
-underscores, top level or under ``score:``), which override the defaults below.
+contiguous, balanced blocks of the records (whole chunks of ``--chunk-size`` records);
+``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories into exactly what one unsharded
+run writes (:mod:`score_gather`). Flags override ``--config`` keys (YAML, flag names with underscores,
+top level or under ``score:``), which override the defaults below.
 """
 
 from __future__ import annotations

@@ -600,7 +600,8 @@ def score_fasta(
         first, end = shard_range(n_total, shard, options.chunk_size)
         if shard is not None and first == end:
             log.warning(
-                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); writing empty outputs",
+                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); "
+                "writing empty outputs",
                 *shard,
                 n_total,
                 -(-n_total // options.chunk_size),

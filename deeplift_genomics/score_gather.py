@@ -88,7 +88,8 @@ def check_shards(shard_dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str,
             diff = _first_difference(first.get(key), info.get(key), key)
             if diff:
                 raise InputError(
-                    f"score --gather: {first_dir} and {path} are shards of different runs: they differ in {diff}"
+                    f"score --gather: {first_dir} and {path} are shards of different runs: "
+                    f"they differ in {diff}"
                 )
     n = int(first["n_shards"])
     by_index: dict[int, Path] = {}
@@ -101,7 +102,8 @@ def check_shards(shard_dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str,
         expected = shard_range(int(info["n_regions"]), (k, n), chunk_size)
         if (info["first_region"], info["end_region"]) != expected:
             raise InputError(
-                f"score --gather: {path}: shard {k}/{n} covers regions {info['first_region']}..{info['end_region']},"
+                f"score --gather: {path}: shard {k}/{n} covers regions "
+                f"{info['first_region']}..{info['end_region']},"
                 f" expected {expected[0]}..{expected[1]}"
             )
     missing = [k for k in range(1, n + 1) if k not in by_index]

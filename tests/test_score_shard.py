@@ -55,7 +55,8 @@ def inputs(tmp_path_factory):
 
 
 #: Small chunks and batches so that shard, chunk and batch boundaries all fall in different places.
-FLAGS = "--references shuffle --n-references 3 --chunk-size 2 --batch-size 3 --stride 7 --device cpu --seed 5".split()
+FLAGS = "--references shuffle --n-references 3 --chunk-size 2 --batch-size 3 --stride 7 --seed 5".split()
+FLAGS += ["--device", "cpu"]
 
 
 def _score(model_dir, fasta, out, *extra, bed=None):
