@@ -30,6 +30,8 @@ from .score_outputs import NpzStreamWriter, closing_all, create_scores_h5
 
 log = logging.getLogger(__name__)
 
+#: Files every shard directory holds (besides shap_<task>.npz with several tasks and the tracks).
+SHARD_OUTPUTS = ("scores.h5", "ohe.npz", "shap.npz", "records.tsv")
 #: Bases (or windows, or records) copied at a time.
 BLOCK = 1 << 18
 
@@ -56,6 +58,9 @@ def read_shard_info(shard_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"score --gather: {path}: unreadable ({exc})") from None
     if not isinstance(info, dict) or info.get("format") != SHARD_FORMAT:
         raise InputError(f"score --gather: {path}: not a {SHARD_FORMAT} file")
+    missing = [name for name in SHARD_OUTPUTS if not (Path(shard_dir) / name).is_file()]
+    if missing:
+        raise InputError(f"score --gather: {shard_dir}: incomplete shard, {', '.join(missing)} missing")
     return info
 
 

@@ -256,3 +256,50 @@ def test_gathered_npz_files_are_byte_identical_members(tmp_path, model_dir, inpu
                 assert a.read("arr_0.npy") == b.read("arr_0.npy"), name
         else:
             assert (whole / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_gather_refuses_a_shard_with_a_missing_file(tmp_path, three_shards, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(three_shards[1], broken)
+    (broken / "ohe.npz").unlink()
+    err = _gather_error(tmp_path, [three_shards[0], broken, three_shards[2]], capsys)
+    assert f"{broken}: incomplete shard, ohe.npz missing" in err
+
+
+def test_a_crashed_shard_resumes_to_the_uninterrupted_shard(tmp_path):
+    from _score_util import TinyNet, gradient_attribute
+
+    from deeplift_genomics.score import ScoreOptions, score_fasta
+
+    seqs = random_seqs(9, LENGTH, seed=41)
+    fasta = write_fasta(tmp_path / "x.fa", {f"r{i}": s for i, s in enumerate(seqs)})
+    model, opts = TinyNet(), ScoreOptions(chunk_size=2, batch_size=3)
+
+    def run(out, after_chunk=None):
+        return score_fasta(
+            model,
+            LENGTH,
+            ["t0", "t1"],
+            fasta,
+            out,
+            options=opts,
+            attribute_fn=gradient_attribute,
+            shard=(2, 2),
+            after_chunk=after_chunk,
+        )
+
+    run(tmp_path / "full")
+
+    def crash(chunk):
+        if chunk == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", crash)
+    assert not (tmp_path / "resumed" / SHARD_FILE).exists()  # an unfinished shard cannot be gathered
+    summary = run(tmp_path / "resumed")
+    assert summary.n_records == 5  # records 4..8 of 0..8: chunks 2..4 of 0..4
+    _assert_identical(_contents(tmp_path / "full"), _contents(tmp_path / "resumed"))
+    assert (tmp_path / "full" / SHARD_FILE).read_text() == (tmp_path / "resumed" / SHARD_FILE).read_text()
