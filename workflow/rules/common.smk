@@ -129,6 +129,7 @@ def score_inputs(wildcards):
 
 
 def score_flags():
+    """Flags of the attribution and the sequence handling of `score` (tracks are the gather's business)."""
     opts = config["score"]
     spec = dict(opts["method"])
     return " ".join(
@@ -145,8 +146,6 @@ def score_flags():
                 device=DEVICE,
                 seed=opts["seed"],
             ),
-            "--bedgraph" if opts["bedgraph"] else "--no-bedgraph",
-            "--bigwig" if opts["bigwig"] else "--no-bigwig",
         ]
     )
 
