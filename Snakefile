@@ -1,7 +1,7 @@
 # deeplift-genomics workflow: the paper's simulated GATA1/TAL1 benchmark end to end, and scoring FASTA files.
 #
 #   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report
-#   snakemake score                # score the FASTA files of config score.fasta (one job per file)
+#   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
 #   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
 #   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
 #   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
