@@ -25,11 +25,11 @@ import torch.nn.functional as F
 
 from .graph import Op, Plan, call, elementwise_fn
 from .rules import (
-    AbsMassFn,
     GuidedFn,
     MaxPoolRouteFn,
     RescaleFn,
     RevealCancelFn,
+    WeightedAbsMassFn,
     _relu_deriv,
     abs_mass_eligible,
     conv1d_nhwc,
@@ -188,8 +188,6 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
 
     if kind == "weighted":
         src = node.args[0]
-        if abs_mass_eligible(op.module) and len(args) == 1 and not kwargs:
-            return AbsMassFn.apply(env[src], xenv[src], op.module)
         absd = _abs_diff(xenv[src], env[src])
         mod = op.module
         if op.family == "conv" and nhwc_eligible(mod):
@@ -264,6 +262,10 @@ def run_reference_stream(
             env[node] = r0
         else:
             args, kwargs = _resolve(node, env)
+            if node in need_s and op.kind == "weighted" and abs_mass_eligible(op.module) and len(args) == 1 \
+                    and not kwargs:
+                env[node], senv[node] = WeightedAbsMassFn.apply(args[0], xenv[node.args[0]], op.module)
+                continue
             if op.kind == "nonlinear":
                 f = elementwise_fn(op, modules, args, kwargs)
                 src = node.args[0]

@@ -250,11 +250,30 @@ def conv1d_nhwc(conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = 
     return out.squeeze(2)
 
 
-class AbsMassFn(torch.autograd.Function):
-    """``s = |W| * |x - r|`` (no bias) for a Conv1d or Linear layer, with a lean backward.
+def _conv_input_grad(layer: nn.Conv1d, g: torch.Tensor, w4: torch.Tensor, like4: torch.Tensor) -> torch.Tensor:
+    """``conv_transpose(g)``: the input gradient of :func:`conv1d_nhwc`, ``(N, C_in, L_in)``.
 
-    Autograd through ``abs(x - r)`` re-derives ``sign`` for every target; here ``-sign(x - r)`` is kept
-    once and the backward is one transposed product and one in-place multiply.
+    ``like4`` is any ``(N, C_in, 1, L_in)`` channels-last tensor: its layout tells oneDNN to write the
+    result channels-last directly (``torch.nn.grad.conv2d_input`` hints a contiguous input and pays a
+    layout copy of the result).
+    """
+    g4 = g.unsqueeze(2)
+    if not g4.is_contiguous(memory_format=torch.channels_last):
+        g4 = g4.contiguous(memory_format=torch.channels_last)
+    pad = [0, layer.padding[0]]
+    gin, _, _ = torch.ops.aten.convolution_backward(
+        g4, like4, w4, None, [1, layer.stride[0]], pad, [1, layer.dilation[0]], False, [0, 0], layer.groups,
+        [True, False, False],
+    )
+    return gin.squeeze(2)
+
+
+class WeightedAbsMassFn(torch.autograd.Function):
+    """A Conv1d or Linear layer on the references and its absolute mass ``s = |W| * |x - r|`` together.
+
+    Returns ``(layer(r), s)``. One Function for both lets the backward send the two incoming gradients
+    to ``r`` as ``W^T g + (-sign(x - r)) |W|^T g_s`` with one fused in-place update, instead of autograd
+    adding two fresh tensors; ``|W|`` and ``-sign(x - r)`` are made once per forward, not per target.
     """
 
     @staticmethod
@@ -263,33 +282,38 @@ class AbsMassFn(torch.autograd.Function):
         neg_d = unpair(rp - xp)
         ctx.neg_sign = neg_d.sign()
         ctx.layer = layer
-        ctx.in_shape = neg_d.shape
         absd = neg_d.abs_()
+        w_abs = layer.weight.abs()
         if isinstance(layer, nn.Conv1d):
-            return conv1d_nhwc(layer, absd, layer.weight.abs(), bias=False)
-        return F.linear(absd, layer.weight.abs())
+            w4 = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            wa4 = w_abs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            r4 = r_in.unsqueeze(2)
+            if not r4.is_contiguous(memory_format=torch.channels_last):
+                r4 = r4.contiguous(memory_format=torch.channels_last)
+            ctx.weights = (w4, wa4)
+            ctx.like4 = r4
+            out = conv1d_nhwc(layer, r4.squeeze(2))
+            s = conv1d_nhwc(layer, absd, w_abs, bias=False)
+        else:
+            ctx.weights = (layer.weight, w_abs)
+            out = F.linear(r_in, layer.weight, layer.bias)
+            s = F.linear(absd, w_abs)
+        return out, s
 
     @staticmethod
-    def backward(ctx, g):
-        layer = ctx.layer
-        w = layer.weight.abs()
-        if isinstance(layer, nn.Conv1d):
-            g4 = g.unsqueeze(2)
-            if not g4.is_contiguous(memory_format=torch.channels_last):
-                g4 = g4.contiguous(memory_format=torch.channels_last)
-            pad = layer.padding if isinstance(layer.padding, str) else (0, layer.padding[0])
-            gin = torch.nn.grad.conv2d_input(
-                (ctx.in_shape[0], ctx.in_shape[1], 1, ctx.in_shape[2]),
-                w.unsqueeze(2).contiguous(memory_format=torch.channels_last),
-                g4, (1, layer.stride[0]), pad, (1, layer.dilation[0]), layer.groups,
-            ).squeeze(2)
+    def backward(ctx, g_out, g_s):
+        w, w_abs = ctx.weights
+        if isinstance(ctx.layer, nn.Conv1d):
+            gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
+            gs_in = _conv_input_grad(ctx.layer, g_s, w_abs, ctx.like4)
         else:
-            gin = g.matmul(w)
-        return gin.mul_(ctx.neg_sign), None, None
+            gin = g_out.matmul(w)
+            gs_in = g_s.matmul(w_abs)
+        return gin.addcmul_(gs_in, ctx.neg_sign), None, None
 
 
 def abs_mass_eligible(layer: nn.Module) -> bool:
-    """Layers :class:`AbsMassFn` handles."""
+    """Layers :class:`WeightedAbsMassFn` handles."""
     return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer) and not isinstance(layer.padding, str)) \
         or type(layer) is nn.Linear
 
