@@ -93,13 +93,26 @@ def resolve_settings(args: argparse.Namespace, defaults: Mapping[str, Any], comm
 
 # --------------------------------------------------------------------------------------------- files
 def model_checksum(model_dir: str | Path) -> str:
-    """sha256 over the model directory's files (name and bytes), metrics excluded."""
+    """sha256 over what defines the model: ``model.json`` and the weights file it names.
+
+    Training logs (``history.tsv`` with its per-epoch seconds, metrics) are left out, so two identical
+    trainings give the same checksum and identical attribution files.
+    """
     root = Path(model_dir)
+    spec_file = root / "model.json"
+    names = ["model.json"]
+    try:
+        weights = json.loads(spec_file.read_text()).get("weights")
+    except (OSError, ValueError):
+        weights = None
+    if isinstance(weights, str) and (root / weights).is_file():
+        names.append(weights)
     digest = hashlib.sha256()
-    for f in sorted(p for p in root.iterdir() if p.is_file() and p.name != "metrics.json"
-                    and not p.name.startswith(".")):
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
+    for name in names:
+        path = root / name
+        if path.is_file():
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

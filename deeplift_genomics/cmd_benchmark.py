@@ -118,7 +118,12 @@ def run_benchmark(s: dict[str, Any]) -> None:
     from .model_io import load_model
 
     t_start = time.perf_counter()
-    specs = parse_methods(s["methods"], s.get("config") or "config")
+    # Attribution files without a method list mean "compare these": computing the default list on top
+    # would redo, slowly, whatever a workflow chose to leave out.
+    if s["methods"] is None and s["attributions"]:
+        specs = []
+    else:
+        specs = parse_methods(s["methods"], s.get("config") or "config")
     models = s["model"] if isinstance(s["model"], list) else [s["model"]]
     full = load_dataset(s["data"], test_ids=s["test_ids"])
     ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
@@ -171,7 +176,9 @@ def run_benchmark(s: dict[str, Any]) -> None:
             seconds = time.perf_counter() - t0
             timings.append({"model": name, "method": spec.label, "source": "computed", "seconds": seconds})
             log.info("%s: %s took %.1f s", name, spec.label, seconds)
-        atts.update(provided)  # files for methods outside the list are compared too
+        for label, att in provided.items():  # files for methods outside the list are compared too
+            atts[label] = att
+            timings.append({"model": name, "method": label, "source": "file", "seconds": 0.0})
         if not atts:
             raise InputError("benchmark: no methods to compare")
         projected = {k: a.projected.astype(np.float32) for k, a in atts.items()}

@@ -168,3 +168,35 @@ def test_several_models_give_mean_and_spread(tiny, tmp_path):
         values = metrics.loc[metrics["task"] == t, "auroc"]
         assert summary.loc[t, "auroc_mean"] == pytest.approx(values.mean(), rel=1e-4)
         assert summary.loc[t, "auroc_sd"] == pytest.approx(values.std(ddof=1), rel=1e-4)
+
+
+def test_benchmark_compares_exactly_the_given_files_without_a_method_list(tiny, tmp_path):
+    att = tmp_path / "gxi.npz"
+    assert main(["attribute", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(att),
+                 "--method", "gradient_x_input", "--references", "background", "--split", "all",
+                 "--max-sequences", "12"]) == 0
+    out = tmp_path / "b"
+    assert main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), "--out", str(out),
+                 "--split", "all", "--max-sequences", "12", "--attributions", str(att)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    methods = [(t["method"], t["source"]) for t in summary["timings"] if t["method"] != "figures"]
+    assert methods == [("gradient_x_input", "file")]
+    assert set(pd.read_csv(out / "fig5b.tsv", sep="\t")["method"]) == {"gradient_x_input"}
+
+
+def test_model_checksum_covers_the_model_not_the_training_log(tiny, tmp_path):
+    import shutil
+
+    from deeplift_genomics.cmd_attribute import model_checksum
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny["model"], copy)
+    before = model_checksum(copy)
+    (copy / "history.tsv").write_text("epoch\tseconds\n1\t12.5\n")
+    (copy / "metrics.json").write_text("{}")
+    assert model_checksum(copy) == before
+    weights = copy / json.loads((copy / "model.json").read_text())["weights"]
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert model_checksum(copy) != before
