@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-EXTRAS ?= test,slurm
+EXTRAS ?= test,slurm,tracks,modisco,bench
 
 .PHONY: setup run test lint clean
 
