@@ -25,7 +25,6 @@ import torch.nn.functional as F
 
 from .graph import Op, Plan, call, elementwise_fn
 from .rules import (
-    GlobalAvgPool1dFn,
     GuidedFn,
     MaxPoolRouteFn,
     RescaleFn,
@@ -34,7 +33,6 @@ from .rules import (
     _relu_deriv,
     abs_mass_eligible,
     conv1d_nhwc,
-    global_avgpool1d_eligible,
     nhwc_eligible,
     pair,
     unpair,
@@ -285,8 +283,6 @@ def run_reference_stream(
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
             elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
                 out = conv1d_nhwc(op.module, args[0])
-            elif op.kind == "unary" and global_avgpool1d_eligible(op.module, args, kwargs):
-                out = GlobalAvgPool1dFn.apply(args[0])
             else:
                 out = call(node, modules, args, kwargs)
             env[node] = out

@@ -185,7 +185,7 @@ class RevealCancelFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        if 0 not in g.stride() and g.stride() != a.stride():  # align once, then two fast products
+        if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
             g = torch.empty_like(a).copy_(g)
         return a * g, b * g, None, None, None
 
@@ -225,30 +225,6 @@ class MaxPoolRouteFn(torch.autograd.Function):
         spatial = math.prod(ctx.in_shape[2:])
         out = g4.new_zeros(g4.shape[:-1] + (spatial,)).scatter_add(-1, i4, g4)
         return out.reshape(ctx.in_shape), None, None
-
-
-class GlobalAvgPool1dFn(torch.autograd.Function):
-    """``AdaptiveAvgPool1d(1)`` whose backward hands on ``g / L`` broadcast along L as a view.
-
-    Autograd's own backward writes the broadcast gradient out in full, in (N, C, L) layout, which the
-    rule Functions below it then read or re-lay channels-last once per target; the view costs nothing
-    and multiplies into their saved channels-last tensors directly.
-    """
-
-    @staticmethod
-    def forward(ctx, t):
-        ctx.shape = t.shape
-        return F.adaptive_avg_pool1d(t, 1)
-
-    @staticmethod
-    def backward(ctx, g):
-        return (g / ctx.shape[-1]).expand(ctx.shape)
-
-
-def global_avgpool1d_eligible(module: nn.Module | None, args, kwargs) -> bool:
-    """``AdaptiveAvgPool1d(1)`` applied to one (N, C, L) tensor, which :class:`GlobalAvgPool1dFn` runs."""
-    return type(module) is nn.AdaptiveAvgPool1d and module.output_size in (1, (1,)) and len(args) == 1 \
-        and not kwargs and isinstance(args[0], torch.Tensor) and args[0].ndim == 3
 
 
 def nhwc_eligible(conv: nn.Module) -> bool:
