@@ -595,19 +595,9 @@ def task_motifs(config: SimulationConfig) -> dict[str, list[str]]:
 
 def load_config_file(path: str | Path, section: str = "simulate") -> dict:
     """Read a YAML settings file: its top-level keys, or those under ``section:`` when present."""
-    import yaml
+    from deeplift_genomics.config_file import read_yaml_mapping
 
-    path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise InputError(f"{path}: expected a mapping of settings at the top level")
+    values = read_yaml_mapping(path)
     if section in values:
         values = values[section] or {}
         if not isinstance(values, dict):

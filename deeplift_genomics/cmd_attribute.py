@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .config_file import read_yaml_mapping
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,7 @@ def load_config_section(path: str | None, command: str) -> dict[str, Any]:
     """
     if not path:
         return {}
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a config must be a mapping of keys to values")
+    data = read_yaml_mapping(path)
     merged = {k: v for k, v in data.items() if not isinstance(v, dict)}
     section = data.get(command)
     if isinstance(section, dict):

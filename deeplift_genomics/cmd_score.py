@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_directory
+from .config_file import read_yaml_mapping
 from .devices import DEVICE_CHOICES
 from .errors import InputError
 from .onehot import ALPHABET
@@ -133,16 +134,7 @@ def load_config(path: str | None) -> dict[str, Any]:
     """
     if path is None:
         return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a config must be a mapping of flag names to values")
+    data = read_yaml_mapping(path)
     merged = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in DEFAULTS}
     section = data.get("score")
     if section is not None:

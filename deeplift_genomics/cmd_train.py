@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .config_file import read_yaml_mapping
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -88,18 +89,7 @@ def read_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any] | None
     """
     if not path:
         return {}, None
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a config must be a mapping of keys to values")
+    data = read_yaml_mapping(path)
     options = {k: v for k, v in data.items() if k in SETTINGS and not isinstance(v, (dict, list))}
     spec = data.get("model") if isinstance(data.get("model"), dict) else None
     section = data.get(COMMAND)

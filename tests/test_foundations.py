@@ -154,3 +154,24 @@ def test_atomic_outputs_get_umask_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "table.tsv").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+
+
+def test_read_yaml_mapping_names_the_file_on_every_failure(tmp_path):
+    from deeplift_genomics.config_file import read_yaml_mapping
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert read_yaml_mapping(empty) == {}
+    good = tmp_path / "good.yaml"
+    good.write_text("train:\n  epochs: 3\nseed: 1\n")
+    assert read_yaml_mapping(good) == {"train": {"epochs": 3}, "seed": 1}
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n- 2\n")
+    with pytest.raises(InputError, match=r"list\.yaml: a config must be a mapping"):
+        read_yaml_mapping(listed)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train: [1, 2\n")
+    with pytest.raises(InputError, match=r"broken\.yaml: not valid YAML"):
+        read_yaml_mapping(broken)
+    with pytest.raises(InputError, match=r"missing\.yaml: cannot read config"):
+        read_yaml_mapping(tmp_path / "missing.yaml")
