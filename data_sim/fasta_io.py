@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,3 +63,27 @@ def read_fasta(path: str | Path) -> tuple[list[str], list[str]]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text FASTA file") from exc
     return ids, ["".join(c) for c in chunks]
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path``, gunzipped when it starts with the gzip magic bytes.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, broken gzip stream or non-UTF-8 bytes; the message names the file and ``what``
+        it should have been (e.g. ``"motif file"``).
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror})") from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: broken gzip file ({exc})") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text {what} (byte {exc.start} is not UTF-8)") from exc

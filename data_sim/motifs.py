@@ -17,7 +17,6 @@ Motifs are keyed by their id (the first token of the header); pick them with ``i
 from __future__ import annotations
 
 import difflib
-import gzip
 import importlib.resources
 import math
 import re
@@ -28,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from deeplift_genomics.errors import InputError
+
+from .fasta_io import read_text
 
 ALPHABET = "ACGT"
 BUILTIN_FILE = "encode_motifs.txt.gz"
@@ -179,20 +180,7 @@ _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read motif file ({exc.strerror})") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path}: broken gzip file ({exc})") from exc
-    try:
-        return raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text motif file (byte {exc.start} is not UTF-8)") from exc
+    return read_text(path, "motif file").splitlines()
 
 
 def _floats(tokens: Iterable[str], path: Path, lineno: int, record: str) -> list[float]:

@@ -26,6 +26,8 @@ import pandas as pd
 from deeplift_genomics.atomic import atomic_write_bytes
 from deeplift_genomics.errors import InputError
 
+from .fasta_io import read_text
+
 REVCOMP_PREFIX = "revComp-"
 EMBEDDING_COLUMNS = ["id", "motif", "start", "end", "strand", "string"]
 _EMBEDDING = re.compile(r"^pos-(\d+)_(.+)-([A-Za-z]+)$")
@@ -138,20 +140,6 @@ def write_simdata(
     atomic_write_bytes(path, data)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path}: broken gzip file ({exc})") from exc
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text file") from exc
 
 
 def read_simdata(path: str | Path) -> SimData:
@@ -165,7 +153,7 @@ def read_simdata(path: str | Path) -> SimData:
         Naming the file, line and column of a malformed record.
     """
     path = Path(path)
-    lines = _read_text(path).splitlines()
+    lines = read_text(path, "simdata file").splitlines()
     if not lines:
         raise InputError(f"{path}: empty file; expected a header 'seqName<TAB>sequence<TAB>embeddings...'")
     header = lines[0].rstrip("\r").split("\t")
