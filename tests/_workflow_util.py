@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -24,15 +23,9 @@ BIN = Path(sys.executable).parent
 SNAKEMAKE = BIN / "snakemake"
 
 #: Sub-commands the `all` and `score` targets shell into.
-WORKFLOW_COMMANDS = ("simulate", "train", "attribute", "benchmark", "report", "score")
 
 #: Outputs whose bytes carry run-specific details (timings, dates in image metadata, wall-clock fields).
 _SKIP_SUFFIXES = {".png", ".svg", ".html", ".log", ".fai", ".gzi"}
-
-
-def missing_commands(names: Iterable[str] = WORKFLOW_COMMANDS) -> list[str]:
-    """The sub-commands among ``names`` that are not built yet (no ``deeplift_genomics.cmd_<name>`` module)."""
-    return [name for name in names if importlib.util.find_spec(f"deeplift_genomics.cmd_{name}") is None]
 
 
 def workflow_env() -> dict[str, str]:

@@ -11,10 +11,6 @@ from _score_util import LENGTH, gradient_attribute, random_seqs, write_fasta, wr
 from deeplift_genomics import score as score_module
 from deeplift_genomics.cli import main
 
-pytest.importorskip(
-    "deeplift_genomics.model_io", reason="model files (model_io) are not in this checkout yet"
-)
-
 
 def _save_model(path, alphabet="ACGT"):
     from deeplift_genomics.model import ConvLayerSpec, ModelSpec, build_model

@@ -91,9 +91,6 @@ def test_scores_of_model_length_records_equal_attribute_on_the_same_sequences(tm
 
 
 def test_engine_scores_agree_with_attribute_called_directly(tmp_path):
-    pytest.importorskip(
-        "deeplift_genomics.attribute", reason="the DeepLIFT engine is not in this checkout yet"
-    )
     from deeplift_genomics import attribute
 
     torch.manual_seed(0)
@@ -307,9 +304,6 @@ def _engine_model():
 
 
 def test_engine_with_uniform_unknowns_and_padding_keeps_those_columns_out(tmp_path, caplog):
-    pytest.importorskip(
-        "deeplift_genomics.attribute", reason="the DeepLIFT engine is not in this checkout yet"
-    )
     seqs = random_seqs(2, LENGTH, seed=14)
     fasta = write_fasta(
         tmp_path / "x.fa", {"n": seqs[0][:6] + "NN" + seqs[0][8:], "short": seqs[1][:12], "ok": seqs[1]}

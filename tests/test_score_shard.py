@@ -13,11 +13,6 @@ from _score_util import LENGTH, random_seqs, write_fasta
 from deeplift_genomics.cli import main
 from deeplift_genomics.score import SHARD_FILE, parse_shard, shard_range
 
-pytest.importorskip(
-    "deeplift_genomics.model_io", reason="model files (model_io) are not in this checkout yet"
-)
-pytest.importorskip("deeplift_genomics.attribute", reason="the DeepLIFT engine is not in this checkout yet")
-
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):

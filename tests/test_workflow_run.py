@@ -15,7 +15,6 @@ from _workflow_util import (
     TINY_ARGS,
     TINY_TARGETS,
     explain,
-    missing_commands,
     output_digests,
     run_snakemake,
     snakemake_command,
@@ -25,9 +24,6 @@ from _workflow_util import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(missing_commands()), reason=f"CLI sub-command(s) not built yet: {missing_commands()}"
-    ),
 ]
 
 TARGETS = TINY_TARGETS

@@ -18,7 +18,6 @@ from _workflow_util import (
     SLURM_SCRIPT,
     TEST_CONFIG,
     explain,
-    missing_commands,
     output_digests,
     run_snakemake,
     slurm_installed,
@@ -34,9 +33,6 @@ ARGS = ("--configfile", str(TEST_CONFIG))
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(missing_commands()), reason=f"CLI sub-command(s) not built yet: {missing_commands()}"
-    ),
 ]
 
 
