@@ -129,10 +129,11 @@ def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
     return dyp / pc_p, dyn / pc_n
 
 
-def relu_reveal_cancel_coefficients(r, d, s) -> tuple[torch.Tensor, torch.Tensor]:
+def relu_reveal_cancel_coefficients(x, r, s) -> tuple[torch.Tensor, torch.Tensor]:
     """RevealCancel for ReLU: the backward coefficients ``(a, b)``, well conditioned in float32.
 
-    ``p = (d + s)/2``, ``n = (d - s)/2``. For ReLU the difference quotient is a clamp:
+    ``x`` ``(n, 1, ...)``, ``r`` and ``s`` ``(n, R, ...)``; ``d = x - r``, ``p = (d + s)/2``,
+    ``n = (d - s)/2``. For ReLU the difference quotient is a clamp:
     ``(relu(a + h) - relu(a)) / h = clamp(1 + a/h, 0, 1)`` for ``h > 0`` and ``clamp(-a/h, 0, 1)`` for
     ``h < 0``, so ``m+ = 1/2 [q(r, p) + q(r + n, p)]`` and ``m- = 1/2 [q(r, n) + q(r + p, n)]`` need no
     subtraction of nearly equal numbers. (The original evaluates ``f(r + 1e-7) - f(r)`` in float32,
@@ -143,37 +144,45 @@ def relu_reveal_cancel_coefficients(r, d, s) -> tuple[torch.Tensor, torch.Tensor
 
     ``a = (m+ + m-)/2`` multiplies the gradient sent to ``d``, ``b = -(m+ - m-)/2`` the one sent to ``s``.
     """
-    # CPU elementwise work here is bound by memory traffic (~20 passes), so the rows (n * R) are done in
-    # blocks of about ``_RC_BLOCK`` elements whose temporaries stay in the L2 cache; within a block,
+    # CPU elementwise work here is bound by memory traffic (~20 passes), so ``d = x - r`` and the rest are
+    # done in blocks of about ``_RC_BLOCK`` elements whose temporaries stay in the L2 cache; within a block,
     # temporaries are reused in place and scalar factors folded into addcdiv. Per element the arithmetic
     # is the same as on whole tensors, so the result does not depend on the block size.
     # P = 2p, N = 2n; RN = 2(r + n), RP = 2(r + p); pseudocounts max(P, 2e-7), min(N, -2e-7).
+    n, R = r.shape[:2]
+    a = torch.empty_like(r)
+    b = torch.empty_like(r)
+    per = max(1, math.prod(r.shape[2:]))
+    if n * R * per <= _RC_BLOCK:  # one block: no per-block dispatch overhead on small layers
+        _relu_rc_block(x, r, s, a, b, torch.empty_like(r), torch.empty_like(r), torch.empty_like(r))
+        return a, b
+    k = math.ceil(R / math.ceil(R * per / _RC_BLOCK))  # references per block, blocks of equal size
+    scratch = [torch.empty_like(r[0, :k]) for _ in range(3)]
+    for i in range(n):
+        for j0 in range(0, R, k):
+            j1 = min(R, j0 + k)
+            _relu_rc_block(x[i], r[i, j0:j1], s[i, j0:j1], a[i, j0:j1], b[i, j0:j1],
+                           *(t[: j1 - j0] for t in scratch))
+    return a, b
+
+
+def _relu_rc_block(x, r, s, a, b, scratch_d, scratch_p, scratch_rn) -> None:
+    """Write the coefficients of one block into ``a`` and ``b``; ``x`` broadcasts against ``r``."""
     quarter = torch.tensor(0.25, dtype=r.dtype, device=r.device)
     zero = torch.zeros((), dtype=r.dtype, device=r.device)
-    rows = math.prod(r.shape[:2])
-    shape3 = (rows,) + tuple(d.shape[2:])
-    r3, d3, s3 = r.reshape(shape3), d.reshape(shape3), s.reshape(shape3)
-    a = torch.empty_like(d3)
-    b = torch.empty_like(d3)
-    k = max(1, min(rows, _RC_BLOCK // max(1, math.prod(shape3[1:]))))
-    scratch_p = torch.empty_like(d3[:k])
-    scratch_rn = torch.empty_like(d3[:k])
-    for i in range(0, rows, k):
-        j = min(rows, i + k)
-        rr, dd, ss, aa, bb = r3[i:j], d3[i:j], s3[i:j], a[i:j], b[i:j]
-        P = torch.add(dd, ss, out=scratch_p[: j - i])
-        N = dd.sub_(ss)
-        RN = torch.add(N, rr, alpha=2.0, out=scratch_rn[: j - i])
-        RP = torch.add(P, rr, alpha=2.0, out=bb)
-        P.clamp_(min=2 * NEAR_ZERO)
-        N.clamp_(max=-2 * NEAR_ZERO)
-        u = torch.addcdiv(quarter, RN, P, value=0.25, out=RN).clamp_(0.0, 0.25)  # q(r + n, p) / 4
-        u.add_(torch.addcdiv(quarter, rr, P, value=0.5, out=P).clamp_(0.0, 0.25))  # + q(r, p) / 4 = m+ / 2
-        v = torch.addcdiv(zero, RP, N, value=-0.25, out=RP).clamp_(0.0, 0.25)  # q(r + p, n) / 4
-        v.add_(torch.addcdiv(zero, rr, N, value=-0.5, out=N).clamp_(0.0, 0.25))  # + q(r, n) / 4 = m- / 2
-        torch.add(u, v, out=aa)
-        v.sub_(u)
-    return a.reshape(d.shape), b.reshape(d.shape)
+    d = torch.sub(x, r, out=scratch_d)
+    P = torch.add(d, s, out=scratch_p)
+    N = d.sub_(s)
+    RN = torch.add(N, r, alpha=2.0, out=scratch_rn)
+    RP = torch.add(P, r, alpha=2.0, out=b)
+    P.clamp_(min=2 * NEAR_ZERO)
+    N.clamp_(max=-2 * NEAR_ZERO)
+    u = torch.addcdiv(quarter, RN, P, value=0.25, out=RN).clamp_(0.0, 0.25)  # q(r + n, p) / 4
+    u.add_(torch.addcdiv(quarter, r, P, value=0.5, out=P).clamp_(0.0, 0.25))  # + q(r, p) / 4 = m+ / 2
+    v = torch.addcdiv(zero, RP, N, value=-0.25, out=RP).clamp_(0.0, 0.25)  # q(r + p, n) / 4
+    v.add_(torch.addcdiv(zero, r, N, value=-0.5, out=N).clamp_(0.0, 0.25))  # + q(r, n) / 4 = m- / 2
+    torch.add(u, v, out=a)
+    v.sub_(u)
 
 
 class RevealCancelFn(torch.autograd.Function):
@@ -188,11 +197,11 @@ class RevealCancelFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, r_in, s, x_in, f, deriv):
         xp, rp = pair(x_in, r_in)
-        d = xp - rp
         sp = s.reshape(rp.shape)
         if deriv is _relu_deriv:
-            a, b = relu_reveal_cancel_coefficients(rp, d, sp)
+            a, b = relu_reveal_cancel_coefficients(xp, rp, sp)
         else:
+            d = xp - rp
             m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
         ctx.save_for_backward(unpair(a), unpair(b))
