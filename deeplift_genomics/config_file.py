@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InputError
+
+T = TypeVar("T")
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -35,3 +39,27 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{path}: a config must be a mapping of keys to values")
     return data
+
+
+def dataclass_from_mapping(cls: type[T], data: Mapping[str, Any], source: str, what: str) -> T:
+    """Build the dataclass ``cls`` from ``data``, refusing keys it does not have.
+
+    Parameters
+    ----------
+    cls
+        A dataclass whose ``__post_init__`` raises :class:`InputError` for bad values.
+    data
+        Field names to values.
+    source
+        Where ``data`` came from (a file name), put in front of every message.
+    what
+        What the keys are called in the unknown-key message, e.g. ``"training option(s)"``.
+    """
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"{source}: unknown {what} {unknown}; known: {sorted(known)}")
+    try:
+        return cls(**data)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None

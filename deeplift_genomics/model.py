@@ -19,6 +19,7 @@ from typing import Any
 
 from torch import nn
 
+from .config_file import dataclass_from_mapping
 from .errors import InputError
 from .onehot import ALPHABET
 
@@ -128,14 +129,7 @@ class ModelSpec:
             raise InputError(
                 f"{source}: the model spec must be a mapping of keys to values, got {type(data).__name__}"
             )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"{source}: unknown model spec key(s) {unknown}; known keys: {sorted(known)}")
-        try:
-            return cls(**data)
-        except InputError as exc:
-            raise InputError(f"{source}: {exc}") from None
+        return dataclass_from_mapping(cls, data, source, "model spec key(s)")
 
     def with_data_shape(self, input_length: int, n_tasks: int) -> ModelSpec:
         """The same spec for data of another length / number of tasks."""

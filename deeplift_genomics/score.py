@@ -425,16 +425,18 @@ class _Scorer:
     ) -> dict[str, np.ndarray]:
         n, n_t = len(regions), len(self.task_idx)
         win_region_arr = np.asarray(win_region, dtype=np.int64)
+        # windows are appended record by record, so record i owns one contiguous run of them
+        win_bounds = np.searchsorted(win_region_arr, np.arange(n + 1))
         proj_parts, hyp_parts, seq_parts = [], [], []
         offsets = np.zeros(n + 1, dtype=np.int64)
         pred = np.full((n, n_t), np.nan, dtype=np.float32)
         total = np.full((n, n_t), np.nan, dtype=np.float32)
         max_delta = np.full(n, np.nan, dtype=np.float32)
         for i, plan in enumerate(plans):
-            sel = np.flatnonzero(win_region_arr == i)
+            sel = slice(win_bounds[i], win_bounds[i + 1])
             span = plan.scored_end - plan.scored_start
             offsets[i + 1] = offsets[i] + span
-            if not len(sel):
+            if win_bounds[i] == win_bounds[i + 1]:
                 continue
             scored_seq = seqs[i][plan.scored_start : plan.scored_end]
             unknown = ~known_mask(scored_seq)

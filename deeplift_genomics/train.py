@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config_file import dataclass_from_mapping
 from .devices import resolve_device
 from .errors import InputError
 from .metrics import bce_with_logits, split_metrics, task_auroc_auprc
@@ -94,15 +95,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, source: str = "training config") -> TrainConfig:
         """Build from a dict of option names; unknown names raise :class:`InputError`."""
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"{source}: unknown training option(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**data)
-        except InputError as exc:
-            raise InputError(f"{source}: {exc}") from None
+        return dataclass_from_mapping(cls, dict(data or {}), source, "training option(s)")
 
 
 def train_model(
