@@ -6,7 +6,7 @@ import gzip
 from collections.abc import Sequence
 from pathlib import Path
 
-from deeplift_genomics.errors import InputError
+from .errors import InputError
 
 
 def format_fasta(ids: Sequence[str], sequences: Sequence[str], line_width: int = 60) -> str:

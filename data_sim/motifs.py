@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplift_genomics.errors import InputError
-
+from .errors import InputError
 from .fasta_io import read_text
 
 ALPHABET = "ACGT"

@@ -23,9 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deeplift_genomics.atomic import atomic_write_bytes
-from deeplift_genomics.errors import InputError
-
+from .errors import InputError
 from .fasta_io import read_text
 
 REVCOMP_PREFIX = "revComp-"
@@ -123,23 +121,21 @@ def gzip_bytes(text: str) -> bytes:
     return buf.getvalue()
 
 
-def write_simdata(
-    path: str | Path,
+def simdata_bytes(
     ids: Sequence[str],
     sequences: Sequence[str],
     embeddings: pd.DataFrame,
     labels: np.ndarray,
     task_names: Sequence[str],
-) -> None:
-    """Write a ``.simdata`` file atomically; gzip-compressed (reproducibly) when ``path`` ends in ``.gz``.
+    compress: bool = True,
+) -> bytes:
+    """A ``.simdata`` file's bytes, gzip-compressed (reproducibly) when ``compress``.
 
-    See :func:`format_simdata` for the arguments.
+    See :func:`format_simdata` for the arguments; write them with
+    :func:`deeplift_genomics.dataset.write_simdata`.
     """
     text = format_simdata(ids, sequences, embeddings, labels, task_names)
-    data = gzip_bytes(text) if str(path).endswith(".gz") else text.encode("utf-8")
-    atomic_write_bytes(path, data)
-
-
+    return gzip_bytes(text) if compress else text.encode("utf-8")
 
 
 def read_simdata(path: str | Path) -> SimData:

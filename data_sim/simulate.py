@@ -29,17 +29,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from deeplift_genomics.atomic import atomic_write_bytes, atomic_write_text
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.progress import progress_bar
-
+from .errors import InputError
 from .fasta_io import format_fasta
 from .motifs import (
     PAPER_BACKGROUND,
@@ -451,7 +447,7 @@ def _simulate_class(
 def simulate(
     config: SimulationConfig | None = None,
     motifs: Mapping[str, Motif] | None = None,
-    verbose: bool | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> SimulatedData:
     """Simulate sequences with embedded motifs, their labels, splits and ground truth.
 
@@ -461,8 +457,9 @@ def simulate(
         The simulation's settings; default the paper's benchmark.
     motifs
         Motifs by id; default from ``config.motif_file`` or the packaged ENCODE collection.
-    verbose
-        Force the progress bar on or off (default: only on a terminal).
+    progress
+        Called with the number of sequences just made (e.g. a progress bar's ``update``); this package
+        draws no bar itself.
 
     Returns
     -------
@@ -486,16 +483,16 @@ def simulate(
     classes = np.empty(total, dtype=object)
     labels = np.empty((total, len(config.task_names)), dtype=np.float32)
     records: list[list] = [[] for _ in range(total)]
-    with progress_bar(total=total, desc="simulate", unit="seq", verbose=verbose) as bar:
-        for c, spec in enumerate(config.classes):
-            seqs, placed = _simulate_class(spec, config, motifs, np.random.default_rng(children[c]), bar)
-            rows = np.arange(n) * n_classes + c  # interleave the classes
-            onehot_idx[rows] = seqs
-            classes[rows] = spec.name
-            labels[rows] = spec.labels
-            for k, row in enumerate(rows):
-                ids[row] = f"{spec.name}_{k}"
-                records[row] = placed[k]
+    bar = _Progress(progress)
+    for c, spec in enumerate(config.classes):
+        seqs, placed = _simulate_class(spec, config, motifs, np.random.default_rng(children[c]), bar)
+        rows = np.arange(n) * n_classes + c  # interleave the classes
+        onehot_idx[rows] = seqs
+        classes[rows] = spec.name
+        labels[rows] = spec.labels
+        for k, row in enumerate(rows):
+            ids[row] = f"{spec.name}_{k}"
+            records[row] = placed[k]
     sequences = ["".join(ALPHABET[r]) for r in onehot_idx]
     matrices = {
         (m, s): log_odds_matrix(motifs[m], config.background, config.scoring_pseudocount, s)
@@ -540,22 +537,13 @@ def embeddings_tsv(embeddings: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(data: SimulatedData, out_dir: str | Path) -> dict[str, Path]:
-    """Write the four fixed files (and ``simulation.json``, the settings) into ``out_dir``.
+def render_outputs(data: SimulatedData, version: str) -> dict[str, bytes]:
+    """The files of a simulation directory, rendered in memory: file name -> bytes.
 
-    Every file is rendered in memory first and then written atomically, so the same data give the same
-    bytes and a failure never leaves a half-written file. Other files in ``out_dir`` are left alone.
-
-    Returns
-    -------
-    dict[str, Path]
-        File role -> path.
+    The same data give the same bytes. ``version`` is the writing tool's version, recorded in
+    ``simulation.json``. Writing them (atomically) is the caller's job:
+    :func:`deeplift_genomics.dataset.write_simulation`.
     """
-    from deeplift_genomics import __version__
-
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
     rendered = {
         FASTA_NAME: format_fasta(data.ids, data.sequences, data.config.fasta_line_width).encode(),
         LABELS_NAME: labels_tsv(data).encode(),
@@ -566,20 +554,25 @@ def write_outputs(data: SimulatedData, out_dir: str | Path) -> dict[str, Path]:
     }
     meta = {
         "tool": "deeplift-genomics simulate",
-        "version": __version__,
+        "version": version,
         "config": data.config.to_dict(),
         "n_sequences": len(data.ids),
         "task_motifs": task_motifs(data.config),
         "files": sorted(rendered),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, payload in rendered.items():
-        atomic_write_bytes(out / name, payload)
-        paths[name] = out / name
-    atomic_write_text(out / CONFIG_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    paths[CONFIG_NAME] = out / CONFIG_NAME
-    return paths
+    rendered[CONFIG_NAME] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
+    return rendered
+
+
+class _Progress:
+    """Adapts an optional ``progress(n)`` callback to the ``bar.update(n)`` calls of the loop."""
+
+    def __init__(self, progress: Callable[[int], object] | None):
+        self._progress = progress
+
+    def update(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress(n)
 
 
 def task_motifs(config: SimulationConfig) -> dict[str, list[str]]:
@@ -591,15 +584,3 @@ def task_motifs(config: SimulationConfig) -> dict[str, list[str]]:
         order = [m for c in config.classes for m, _ in c.motifs]
         out[name] = [m for m in dict.fromkeys(order) if m in common]
     return out
-
-
-def load_config_file(path: str | Path, section: str = "simulate") -> dict:
-    """Read a YAML settings file: its top-level keys, or those under ``section:`` when present."""
-    from deeplift_genomics.config_file import read_yaml_mapping
-
-    values = read_yaml_mapping(path)
-    if section in values:
-        values = values[section] or {}
-        if not isinstance(values, dict):
-            raise InputError(f"{path}: '{section}:' must hold a mapping of settings")
-    return {str(k).replace("-", "_"): v for k, v in values.items()}

@@ -1,11 +1,25 @@
-"""deeplift-genomics: DeepLIFT for DNA-sequence models in PyTorch."""
+"""deeplift-genomics: DeepLIFT for DNA-sequence models in PyTorch.
+
+The engine's public entry points are re-exported here; the modules beside this file are the engine
+(:mod:`.attribute`, :mod:`.engine`, :mod:`.graph`, :mod:`.rules`, :mod:`.references`, :mod:`.shuffle`,
+:mod:`.ism`), data and models (:mod:`.fasta`, :mod:`.dataset`, :mod:`.model`, :mod:`.model_io`,
+:mod:`.train`), and the foundations they share. The sub-packages are the applications built on them:
+:mod:`.score` (FASTA scoring), :mod:`.benchmark` (the paper's simulated benchmark) and :mod:`.cli`.
+"""
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .attribute import AttributionResult, attribute
 from .rules import register_rule, unregister_rule
+from .shuffle import dinucleotide_shuffle
 
-__version__ = "0.1.0"
+try:
+    # The version is written once, in pyproject.toml; the installed metadata carries it here.
+    __version__ = version("deeplift-genomics")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AttributionResult",
@@ -15,12 +29,3 @@ __all__ = [
     "register_rule",
     "unregister_rule",
 ]
-
-
-def __getattr__(name: str):
-    # dinucleotide_shuffle lives in .shuffle; imported lazily so the package imports without it.
-    if name == "dinucleotide_shuffle":
-        from .shuffle import dinucleotide_shuffle
-
-        return dinucleotide_shuffle
-    raise AttributeError(f"module 'deeplift_genomics' has no attribute {name!r}")

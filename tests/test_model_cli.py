@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +11,6 @@ import pytest
 import torch
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.errors import InputError
 from deeplift_genomics.model_io import check_compatible, load_model
 from tests._model_util import planted_dataset
 
@@ -30,13 +27,7 @@ def fake_data(monkeypatch):
         calls.append((path, test_ids))
         return dataset
 
-    try:
-        module = importlib.import_module("deeplift_genomics.dataset")
-        monkeypatch.setattr(module, "load_dataset", load_dataset)
-    except ImportError:
-        module = types.ModuleType("deeplift_genomics.dataset")
-        module.load_dataset = load_dataset
-        monkeypatch.setitem(sys.modules, "deeplift_genomics.dataset", module)
+    monkeypatch.setattr(importlib.import_module("deeplift_genomics.dataset"), "load_dataset", load_dataset)
     return dataset, calls
 
 
@@ -129,29 +120,3 @@ def test_train_on_a_real_small_simulation(tmp_path):
     assert lm.metadata["data_checksum"] == dataset.checksum
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["n_sequences"] == int((dataset.split == "test").sum()) > 0
-
-
-def test_read_config_sections(tmp_path):
-    from deeplift_genomics.cmd_train import read_config
-
-    # A shared workflow config: other commands' sections and a scalar `model` (attribute's path) are ignored.
-    shared = _write_yaml(
-        tmp_path / "shared.yaml",
-        {
-            "seed": 4,
-            "method": "ism",
-            "model": "results/model",
-            "simulate": {"n_per_class": 5},
-            "train": {"lr": 0.01},
-        },
-    )
-    assert read_config(str(shared)) == ({"seed": 4, "lr": 0.01}, None)
-    flat = _write_yaml(tmp_path / "flat.yaml", {"epochs": 2, "model": {"dense": [4]}})
-    assert read_config(str(flat)) == ({"epochs": 2}, {"dense": [4]})
-    nested = _write_yaml(
-        tmp_path / "nested.yaml", {"model": {"dense": [4]}, "train": {"model": {"dense": [8]}}}
-    )
-    assert read_config(str(nested)) == ({}, {"dense": [8]})
-    (tmp_path / "broken.yaml").write_text("train: [unclosed")
-    with pytest.raises(InputError, match="not valid YAML"):
-        read_config(str(tmp_path / "broken.yaml"))

@@ -8,8 +8,8 @@ import importlib.util
 import pytest
 from _score_util import LENGTH, gradient_attribute, random_seqs, write_fasta, write_gzip
 
-from deeplift_genomics import score as score_module
 from deeplift_genomics.cli import main
+from deeplift_genomics.score import runner as score_module
 
 
 def _save_model(path, alphabet="ACGT"):
@@ -213,4 +213,4 @@ def test_unknown_config_key_is_named(tmp_path, model_dir, capsys):
         )
         == 2
     )
-    _assert_clean_failure(capsys, r"c\.yaml: field 'score\.batchsize' is not a flag of 'score'", out)
+    _assert_clean_failure(capsys, r"c\.yaml: unknown key 'score\.batchsize' for 'score'", out)

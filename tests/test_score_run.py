@@ -12,8 +12,7 @@ import torch
 from _score_util import LENGTH, TinyNet, gradient_attribute, random_seqs, write_fasta
 
 from deeplift_genomics.onehot import one_hot
-from deeplift_genomics.score import WORK_DIR, ScoreOptions, score_fasta
-from deeplift_genomics.score_outputs import read_record
+from deeplift_genomics.score import WORK_DIR, ScoreOptions, read_record, score_fasta
 
 TASKS = ["t0", "t1"]
 

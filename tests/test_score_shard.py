@@ -138,8 +138,7 @@ def test_more_shards_than_chunks_gives_empty_shards_that_gather_to_the_whole(tmp
     # needs the shards to keep the unsharded run's batches, which the chunk-aligned cut does
     from _score_util import TinyNet, gradient_attribute
 
-    from deeplift_genomics.score import ScoreOptions, score_fasta
-    from deeplift_genomics.score_gather import gather_shards
+    from deeplift_genomics.score import ScoreOptions, gather_shards, score_fasta
 
     seqs = random_seqs(3, LENGTH, seed=31)
     fasta = write_fasta(tmp_path / "x.fa", {"chr1:0-20": seqs[0], "b": seqs[1] * 2, "chr2:5-25": seqs[2]})

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deeplift_genomics.onehot import one_hot
-from deeplift_genomics.windows import plan_windows, stitch, strict_one_hot, tile_offsets, window_inputs
+from deeplift_genomics.score.windows import plan_windows, stitch, strict_one_hot, tile_offsets, window_inputs
 
 
 @settings(max_examples=60, deadline=None)

@@ -6,6 +6,8 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
+from deeplift_genomics.benchmark.methods import method_label as package_method_label
+
 OUT = config["outdir"].rstrip("/")
 LOGS = f"{OUT}/logs"
 BENCH = f"{OUT}/benchmarks"
@@ -62,13 +64,8 @@ def model_files(name):
 
 # ----------------------------------------------------------------------------------------------- methods
 def method_label(spec):
-    """The benchmark's machine name of a method setting: deeplift_<rule>, plus _shuffle<N> or _zeros."""
-    base = f"deeplift_{spec['rule']}" if spec["method"] == "deeplift" else spec["method"]
-    if spec["method"] == "ism" or spec["references"] == "background":
-        return base
-    if spec["references"] == "shuffle":
-        return f"{base}_shuffle{spec['n_references']}"
-    return f"{base}_{spec['references']}"
+    """The benchmark's machine name of a method setting: the package's label, so files and tables agree."""
+    return package_method_label(spec["method"], spec.get("rule"), spec.get("references"), spec.get("n_references"))
 
 
 METHODS = {}

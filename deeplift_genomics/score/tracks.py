@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from .atomic import atomic_path
-from .errors import InputError
+from ..atomic import atomic_path
+from ..errors import InputError
+from .outputs import safe_name
 
 log = logging.getLogger(__name__)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def track_entries(h5: h5py.File) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -118,7 +116,7 @@ def write_tracks(
             graphs, wigs = [], []
             for task in tasks:
                 if bedgraph:
-                    path = out_dir / f"{_safe(task)}.bedGraph"
+                    path = out_dir / f"{safe_name(task)}.bedGraph"
                     tmp = stack.enter_context(atomic_path(path))
                     handle = stack.enter_context(open(tmp, "w", encoding="ascii"))
                     handle.write(
@@ -127,7 +125,7 @@ def write_tracks(
                     graphs.append(handle)
                     files.append(path)
                 if bigwig:
-                    path = out_dir / f"{_safe(task)}.bw"
+                    path = out_dir / f"{safe_name(task)}.bw"
                     tmp = stack.enter_context(atomic_path(path))
                     bw = pyBigWig.open(str(tmp), "w")
                     stack.callback(bw.close)
@@ -147,3 +145,18 @@ def write_tracks(
                     if wigs:
                         wigs[t].addEntries(chrom, pos.tolist(), values=vals.tolist(), span=1)
     return files
+
+
+def require_pybigwig() -> None:
+    try:
+        import pyBigWig  # noqa: F401
+    except ImportError:
+        raise InputError("--bigwig needs pyBigWig (pip install pyBigWig); use --bedgraph instead") from None
+
+
+def write_score_tracks(out_dir: Path, tasks: Sequence[str], *, bedgraph: bool, bigwig: bool) -> list[Path]:
+    if not (bedgraph or bigwig):
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return write_tracks(out_dir / "scores.h5", out_dir, tasks, bedgraph=bedgraph, bigwig=bigwig)

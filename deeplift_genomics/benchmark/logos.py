@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmark import MOTIF_LABELS, TAL1, display_name
+from ..constants import PAPER_BACKGROUND
+from .analysis import MOTIF_LABELS, TAL1
 from .figures import _wrap
+from .methods import display_name
 
 ALPHABET = "ACGT"
 
@@ -73,7 +75,7 @@ def average_hit_contributions(contributions: np.ndarray, hits: pd.DataFrame, tas
     return total / len(hits)
 
 
-def information_content(probs: np.ndarray, background: Sequence[float] = (0.3, 0.2, 0.2, 0.3)) -> pd.DataFrame:
+def information_content(probs: np.ndarray, background: Sequence[float] = PAPER_BACKGROUND) -> pd.DataFrame:
     """Letter heights ``(W, 4)`` of a PWM's information-content logo (relative to ``background``)."""
     import logomaker
 

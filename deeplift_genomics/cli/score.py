@@ -11,54 +11,50 @@ top level or under ``score:``), which override the defaults below.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import logging
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_directory
-from .config_file import read_yaml_mapping
-from .devices import DEVICE_CHOICES
-from .errors import InputError
-from .onehot import ALPHABET
+from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..devices import DEVICE_CHOICES
+from ..errors import InputError
+from ..onehot import ALPHABET
+from ..score.options import UNKNOWN_CHOICES
+from .settings import Setting, comma_list, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "model": None,
-    "fasta": None,
-    "bed": None,
-    "out": None,
-    "method": "deeplift",
-    "rule": "genomics_default",
-    "references": "shuffle",
-    "n_references": 20,
-    "n_steps": 10,
-    "long": "tile",
-    "stride": None,
-    "short": "pad",
-    "pad_value": 0.0,
-    "unknown": "zeros",
-    "batch_size": 128,
-    "chunk_size": 1000,
-    "device": "auto",
-    "seed": 0,
-    "tasks": None,
-    "bedgraph": True,
-    "bigwig": False,
-    "modisco": False,
-    "modisco_max_seqlets": 2000,
-    "modisco_window": None,
-    "keep_work": False,
-    "shard": None,
-    "gather": None,
+SETTINGS: dict[str, Setting] = {
+    "model": Setting(kind=str),
+    "fasta": Setting(kind=str),
+    "bed": Setting(kind=str),
+    "out": Setting(kind=str),
+    "method": Setting("deeplift", str, METHOD_CHOICES),
+    "rule": Setting("genomics_default", str, RULE_CHOICES),
+    "references": Setting("shuffle", str, REFERENCE_CHOICES),
+    "n_references": Setting(20, int),
+    "n_steps": Setting(10, int),
+    "long": Setting("tile", str, ("tile", "crop")),
+    "stride": Setting(None, int),
+    "short": Setting("pad", str, ("pad", "skip")),
+    "pad_value": Setting(0.0, float),
+    "unknown": Setting("zeros", str, UNKNOWN_CHOICES),
+    "batch_size": Setting(128, int),
+    "chunk_size": Setting(1000, int),
+    "device": Setting("auto", str, DEVICE_CHOICES),
+    "seed": Setting(0, int),
+    "tasks": Setting(None, list),
+    "bedgraph": Setting(True, bool),
+    "bigwig": Setting(False, bool),
+    "modisco": Setting(False, bool),
+    "modisco_max_seqlets": Setting(2000, int),
+    "modisco_window": Setting(None, int),
+    "keep_work": Setting(False, bool),
+    "shard": Setting(None, str),
+    "gather": Setting(None, list),
 }
 REQUIRED = ("model", "fasta", "out")
-METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
-RULES = ("rescale", "reveal_cancel", "genomics_default")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,10 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'score:'"
     )
     att = parser.add_argument_group("attribution")
-    att.add_argument("--method", choices=METHODS, help="attribution method (default deeplift)")
-    att.add_argument("--rule", choices=RULES, help="DeepLIFT rule (default genomics_default)")
+    att.add_argument("--method", choices=METHOD_CHOICES, help="attribution method (default deeplift)")
+    att.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
     att.add_argument(
-        "--references", choices=("shuffle", "background", "zeros"), help="references (default shuffle)"
+        "--references", choices=REFERENCE_CHOICES, help="references (default shuffle)"
     )
     att.add_argument("--n-references", type=int, help="references per sequence (default 20)")
     att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
@@ -121,53 +117,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--modisco-max-seqlets", type=int, help="modisco-lite -n (default 2000)")
     out.add_argument("--modisco-window", type=int, help="modisco-lite -w (default: min(400, input length))")
-    parser.set_defaults(**{key: None for key in DEFAULTS})
+    none_defaults(parser, SETTINGS)
 
 
-def load_config(path: str | None) -> dict[str, Any]:
-    """Keys for ``score`` from a YAML file: known top-level keys, overridden by those under ``score:``.
-
-    Raises
-    ------
-    InputError
-        Unreadable or malformed file, or an unknown key under ``score:``.
-    """
-    if path is None:
-        return {}
-    data = read_yaml_mapping(path)
-    merged = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in DEFAULTS}
-    section = data.get("score")
-    if section is not None:
-        if not isinstance(section, dict):
-            raise InputError(f"{path}: field 'score' must be a mapping of flag names to values")
-        for key, value in section.items():
-            name = str(key).replace("-", "_")
-            if name not in DEFAULTS:
-                raise InputError(f"{path}: field 'score.{key}' is not a flag of 'score'")
-            merged[name] = value
-    return merged
-
-
-def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Flags over config over defaults; checks the required ones are there."""
-    config = load_config(getattr(args, "config", None))
-    settings = {}
-    for key, default in DEFAULTS.items():
-        flag = getattr(args, key, None)
-        settings[key] = flag if flag is not None else config.get(key, default)
+def resolve_score_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over config over defaults (:mod:`.settings`), plus the checks that tie settings together."""
+    settings = resolve_settings(args, "score", SETTINGS, ("out",))
     if settings["gather"] and settings["shard"]:
         raise InputError("score: --gather merges shards and --shard makes one; give only one of them")
-    required = ("out",) if settings["gather"] else REQUIRED
-    missing = [f"--{k}" for k in required if not settings[k]]
-    if missing:
-        raise InputError(f"score: missing {', '.join(missing)} (give the flag or set it in --config)")
-    if isinstance(settings["tasks"], str):
-        settings["tasks"] = [t.strip() for t in settings["tasks"].split(",") if t.strip()]
+    if not settings["gather"]:
+        missing = [f"--{k}" for k in REQUIRED if not settings[k]]
+        if missing:
+            raise InputError(f"score: missing {', '.join(missing)} (give the flag or set it in --config)")
+    settings["tasks"] = comma_list(settings["tasks"])
     return settings
 
 
 def _load_model(model_dir: str, device: str):
-    from .model_io import load_model
+    from ..model_io import load_model
 
     return load_model(model_dir, device=device)
 
@@ -184,9 +151,11 @@ def _check_alphabet(lm: Any, fasta: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
-    from .score import ScoreOptions, parse_shard, score_fasta
+    from ..score.modisco import run_modisco
+    from ..score.options import ScoreOptions, parse_shard
+    from ..score.runner import score_fasta
 
-    s = resolve_settings(args)
+    s = resolve_score_settings(args)
     if s["modisco"] and importlib.util.find_spec("modiscolite") is None:
         raise InputError("--modisco needs modisco-lite (pip install modisco-lite); run without --modisco")
     if s["gather"]:
@@ -245,15 +214,16 @@ def run(args: argparse.Namespace) -> int:
 
 def run_gather(s: dict[str, Any]) -> int:
     """``--gather``: merge shard OUT_DIRs into ``--out``; tracks and modisco-lite as for a normal run."""
-    from .score import _require_pybigwig
-    from .score_gather import gather_shards
+    from ..score.gather import gather_shards
+    from ..score.modisco import run_modisco
+    from ..score.tracks import require_pybigwig
 
     gather = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
     ignored = [f"--{k}" for k in ("model", "fasta", "bed") if s[k]]
     if ignored:
         log.warning("--gather takes every setting from the shards; ignoring %s", ", ".join(ignored))
     if s["bigwig"]:
-        _require_pybigwig()
+        require_pybigwig()
     files = gather_shards(gather, s["out"], bedgraph=bool(s["bedgraph"]), bigwig=bool(s["bigwig"]))
     log.info("gathered %d shard(s) into %s (%d files)", len(gather), s["out"], len(files))
     if s["modisco"]:
@@ -265,54 +235,3 @@ def run_gather(s: dict[str, Any]) -> int:
         window = int(s["modisco_window"] or min(400, input_length))
         return run_modisco(Path(s["out"]), tasks, int(s["modisco_max_seqlets"]), window)
     return 0
-
-
-def run_modisco(out_dir: Path, tasks: list[str], max_seqlets: int, window: int) -> int:
-    """Run ``modisco motifs`` then ``modisco report`` per task into ``out_dir/modisco/<task>/``.
-
-    Returns 0 when every task succeeded, 1 otherwise (the scores stay; the log says what failed).
-    """
-    from .score import _safe
-
-    status = 0
-    ohe = out_dir / "ohe.npz"
-    for task in tasks:
-        shap = out_dir / (f"shap_{_safe(task)}.npz" if len(tasks) > 1 else "shap.npz")
-        final = out_dir / "modisco" / _safe(task)
-        try:
-            with atomic_directory(final) as tmp:
-                results = tmp / "modisco_results.h5"
-                for cmd in (
-                    [
-                        "motifs",
-                        "-s",
-                        str(ohe),
-                        "-a",
-                        str(shap),
-                        "-n",
-                        str(max_seqlets),
-                        "-w",
-                        str(window),
-                        "-o",
-                        str(results),
-                    ],
-                    ["report", "-i", str(results), "-o", str(tmp / "report"), "-s", "./"],
-                ):
-                    log.info("modisco-lite %s (task %s)", cmd[0], task)
-                    done = subprocess.run(
-                        [sys.executable, "-c", "from modiscolite.cli import cli; cli()", *cmd],
-                        capture_output=True,
-                        text=True,
-                        check=False,
-                    )
-                    if done.returncode != 0:
-                        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-                        raise RuntimeError(f"modisco {cmd[0]} failed for task {task}: {tail[0]}")
-        except RuntimeError as exc:
-            log.error("%s", exc)
-            status = 1
-            with contextlib.suppress(OSError):
-                final.parent.rmdir()  # only when no other task's report is there
-            continue
-        log.info("modisco-lite report for task %s: %s", task, final / "report" / "report.html")
-    return status

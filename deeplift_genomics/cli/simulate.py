@@ -21,12 +21,13 @@ from data_sim.simulate import (
     CONFIG_KEYS,
     SimulationConfig,
     config_from_mapping,
-    load_config_file,
     simulate,
-    write_outputs,
 )
 
-from .errors import InputError
+from ..dataset_writer import write_simulation
+from ..errors import InputError
+from ..progress import progress_bar
+from .settings import Setting, resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ _FLAG_FIELDS = (
     "motif_file",
     "fasta_line_width",
 )
+
+
+# Every SimulationConfig key (checked by config_from_mapping), the output directory and the preset.
+SETTINGS: dict[str, Setting] = {
+    "out": Setting(kind=str),
+    "background_preset": Setting(kind=str),
+    **{key: Setting() for key in CONFIG_KEYS},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,19 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
     """Merge the defaults, ``--config`` and the flags; return the config and the output directory."""
-    values: dict = {}
-    where = "flags"
-    if args.config:
-        where = str(args.config)
-        values = load_config_file(args.config, "simulate")
-    out = values.pop("out", None)
-    for key in ("config", "verbose", "quiet", "log"):
-        values.pop(key, None)
-    unknown = sorted(set(values) - set(CONFIG_KEYS) - {"background_preset"})
-    if unknown:
-        raise InputError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: out, background_preset, {', '.join(CONFIG_KEYS)}"
-        )
+    config_file = getattr(args, "config", None)
+    from_file = resolve_settings(argparse.Namespace(config=config_file), "simulate", SETTINGS)
+    values = {k: v for k, v in from_file.items() if v is not None}
     flags = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k, None) is not None}
     if "background" in flags or "background_preset" in flags:
         # A flag beats the file, whichever of the two ways each used to give the background.
@@ -121,18 +120,19 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
     if "background" in flags and "background_preset" in flags:
         raise InputError("give --background or --background-preset, not both")
     values.update(flags)
-    if args.out is not None:
-        out = args.out
+    out = args.out if args.out is not None else values.get("out")
+    values.pop("out", None)
     if not out:
         raise InputError("simulate: --out DIR is required (as a flag or 'out:' in --config)")
-    return config_from_mapping(values, where), str(out)
+    return config_from_mapping(values, str(config_file) if config_file else "flags"), str(out)
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the outputs; returns 0."""
     config, out = build_config(args)
-    data = simulate(config)
-    paths = write_outputs(data, out)
+    with progress_bar(total=config.n_per_class * len(config.classes), desc="simulate", unit="seq") as bar:
+        data = simulate(config, progress=bar.update)
+    paths = write_simulation(data, out)
     log.info(
         "wrote %d sequences (%s) to %s: %s",
         len(data.ids),

@@ -42,6 +42,7 @@ N columns, because modisco-lite cannot take NaN). With several tasks, ``shap_<ta
 from __future__ import annotations
 
 import contextlib
+import csv
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,6 +51,9 @@ from typing import IO, Any
 import h5py
 import numpy as np
 from numpy.lib import format as npy_format
+
+from ..atomic import atomic_path
+from ..fasta import Region
 
 SCORES_FORMAT = "deeplift-genomics-scores"
 SCORES_FORMAT_VERSION = 1
@@ -206,3 +210,147 @@ def closing_all(writers: Sequence[NpzStreamWriter]) -> Iterator[None]:
         raise
     for writer in writers:
         writer.close()
+
+
+def _genomic_interval(region: Region, scored_start: int, scored_end: int) -> tuple[str, int, int]:
+    if region.chrom is None or region.chrom_start is None or scored_end <= scored_start:
+        return "", -1, -1
+    if region.strand == "-":
+        top = region.chrom_start + region.length
+        return region.chrom, top - scored_end, top - scored_start
+    return region.chrom, region.chrom_start + scored_start, region.chrom_start + scored_end
+
+
+
+def _chunk_paths(chunks_dir: Path, n_chunks: int) -> list[Path]:
+    return [chunks_dir / f"chunk_{k:06d}.npz" for k in range(n_chunks)]
+
+
+def assemble_outputs(
+    out_dir: Path,
+    chunks_dir: Path,
+    n_chunks: int,
+    regions: Sequence[Region],
+    tasks: Sequence[str],
+    input_length: int,
+    attrs: dict[str, Any],
+) -> tuple[list[Path], int, int]:
+    paths = _chunk_paths(chunks_dir, n_chunks)
+    n_bases = n_windows = 0
+    for path in paths:
+        with np.load(path) as part:
+            n_bases += int(part["offset"][-1])
+            n_windows += len(part["win_region"])
+    n_t = len(tasks)
+    files = [out_dir / "scores.h5", out_dir / "ohe.npz", out_dir / "shap.npz", out_dir / "records.tsv"]
+    task_files = [out_dir / f"shap_{safe_name(t)}.npz" for t in tasks] if n_t > 1 else []
+    n_scored = 0
+    with (
+        atomic_path(files[0]) as h5_tmp,
+        atomic_path(files[1]) as ohe_tmp,
+        atomic_path(files[2]) as shap_tmp,
+        atomic_path(files[3]) as tsv_tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        task_tmps = [stack.enter_context(atomic_path(p)) for p in task_files]
+        shape = (n_windows, 4, input_length)
+        ohe_w = NpzStreamWriter(ohe_tmp, shape, np.uint8)  # modisco-lite casts to float32 itself
+        shap_w = NpzStreamWriter(shap_tmp, shape, np.float32)
+        task_w = [NpzStreamWriter(p, shape, np.float32) for p in task_tmps]
+        with (
+            closing_all([ohe_w, shap_w, *task_w]),
+            h5py.File(h5_tmp, "w") as h5,
+            open(tsv_tmp, "w", newline="", encoding="utf-8") as tsv,
+        ):
+            create_scores_h5(
+                h5, n_records=len(regions), n_bases=n_bases, n_windows=n_windows, n_tasks=n_t, attrs=attrs
+            )
+            writer = csv.writer(tsv, delimiter="\t", lineterminator="\n")
+            writer.writerow(
+                [
+                    "name",
+                    "record",
+                    "length",
+                    "action",
+                    "scored_start",
+                    "scored_end",
+                    "n_windows",
+                    "n_unknown",
+                    "chrom",
+                    "chrom_start",
+                    "chrom_end",
+                ]
+                + [f"prediction_{t}" for t in tasks]
+                + [f"total_contribution_{t}" for t in tasks]
+                + ["max_delta_error"]
+            )
+            r0 = b0 = w0 = 0
+            for path in paths:
+                with np.load(path) as stored:
+                    part = {key: stored[key] for key in stored.files}  # one read per member, not per row
+                    n = len(part["action"])
+                    nb = int(part["offset"][-1])
+                    nw = len(part["win_region"])
+                    rec = h5["records"]
+                    chunk_regions = regions[r0 : r0 + n]
+                    genomic = [
+                        _genomic_interval(reg, int(s), int(e))
+                        for reg, s, e in zip(chunk_regions, part["scored_start"], part["scored_end"])
+                    ]
+                    rec["name"][r0 : r0 + n] = [reg.name for reg in chunk_regions]
+                    rec["record"][r0 : r0 + n] = [reg.record for reg in chunk_regions]
+                    rec["length"][r0 : r0 + n] = [reg.length for reg in chunk_regions]
+                    rec["action"][r0 : r0 + n] = list(part["action"])
+                    rec["strand"][r0 : r0 + n] = [reg.strand for reg in chunk_regions]
+                    rec["chrom"][r0 : r0 + n] = [g[0] for g in genomic]
+                    rec["chrom_start"][r0 : r0 + n] = [g[1] for g in genomic]
+                    rec["chrom_end"][r0 : r0 + n] = [g[2] for g in genomic]
+                    for key in ("scored_start", "scored_end", "n_windows", "n_unknown"):
+                        rec[key][r0 : r0 + n] = part[key]
+                    rec["offset"][r0 : r0 + n + 1] = part["offset"] + b0
+                    h5["predictions"][r0 : r0 + n] = part["predictions"]
+                    h5["total_contribution"][r0 : r0 + n] = part["total"]
+                    h5["max_delta_error"][r0 : r0 + n] = part["max_delta"]
+                    if nb:
+                        h5["sequence"][b0 : b0 + nb] = part["sequence"]
+                        h5["projected"][:, b0 : b0 + nb] = part["projected"]
+                        h5["hypothetical"][:, :, b0 : b0 + nb] = part["hypothetical"]
+                    if nw:
+                        h5["windows/record"][w0 : w0 + nw] = part["win_region"] + r0
+                        h5["windows/offset"][w0 : w0 + nw] = part["win_offset"]
+                        h5["windows/predictions"][w0 : w0 + nw] = part["win_pred"]
+                        ohe_w.write(part["win_ohe"])
+                        shap = part["win_shap"]
+                        shap_w.write(shap[:, 0])
+                        for t, tw in enumerate(task_w):
+                            tw.write(shap[:, t])
+                    for j, reg in enumerate(chunk_regions):
+                        writer.writerow(
+                            [
+                                reg.name,
+                                reg.record,
+                                reg.length,
+                                part["action"][j],
+                                int(part["scored_start"][j]),
+                                int(part["scored_end"][j]),
+                                int(part["n_windows"][j]),
+                                int(part["n_unknown"][j]),
+                                genomic[j][0],
+                                genomic[j][1],
+                                genomic[j][2],
+                            ]
+                            + [_fmt(v) for v in part["predictions"][j]]
+                            + [_fmt(v) for v in part["total"][j]]
+                            + [_fmt(part["max_delta"][j])]
+                        )
+                    n_scored += int((part["n_windows"] > 0).sum())
+                    r0, b0, w0 = r0 + n, b0 + nb, w0 + nw
+    return files + task_files, n_scored, n_windows
+
+
+def _fmt(value: float) -> str:
+    return "NA" if not np.isfinite(value) else f"{float(value):.6g}"
+
+
+def safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

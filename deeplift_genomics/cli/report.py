@@ -7,16 +7,20 @@ import json
 import logging
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
+from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
+
+SETTINGS: dict[str, Setting] = {"benchmark": Setting(kind=str), "out": Setting(kind=str)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics report``."""
-    parser.add_argument("--benchmark", required=True, help="output directory of `deeplift-genomics benchmark`")
-    parser.add_argument("--out", required=True, help="output directory: index.html, task_0.html, ...")
-    parser.add_argument("--config", help="accepted for symmetry with the other commands; no keys are read")
+    parser.add_argument("--benchmark", help="output directory of `deeplift-genomics benchmark`")
+    parser.add_argument("--out", help="output directory: index.html, task_0.html, ...")
+    parser.add_argument("--config", help="YAML config: benchmark, out (flags win)")
+    none_defaults(parser, SETTINGS)
 
 
 def load_summary(bench_dir: str | Path) -> dict:
@@ -36,9 +40,10 @@ def load_summary(bench_dir: str | Path) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
-    from .report import write_report
+    from ..benchmark.report import write_report
 
-    summary = load_summary(args.benchmark)
-    paths = write_report(summary, args.benchmark, args.out)
-    log.info("wrote %d pages to %s", len(paths), args.out)
+    s = resolve_settings(args, "report", SETTINGS, ("benchmark", "out"))
+    summary = load_summary(s["benchmark"])
+    paths = write_report(summary, s["benchmark"], s["out"])
+    log.info("wrote %d pages to %s", len(paths), s["out"])
     return 0

@@ -1,26 +1,15 @@
-"""``benchmark``: compare attribution methods on the simulated GATA1/TAL1 benchmark (paper Fig. 5).
+"""Run the simulated GATA1/TAL1 benchmark (paper Fig. 5): attributions of every method, tables, figures.
 
-``benchmark --data DATA --model MODEL_DIR [MODEL_DIR ...] --out DIR [--attributions FILE.npz ...]``
-
-Uses the given attribution files (matched to a model by the model checksum recorded in them) and computes
-every missing method of the comparison itself. DIR (written as a whole, atomically) gets:
-
-- ``hits.tsv``: every scanned and embedded motif hit with its importance per task and method
-  (``importance_t<k>``), plus ``model`` and ``embedded`` (overlaps a ground-truth instance) columns.
-- ``metrics.tsv``: per model, method and task: per-base auROC and auPRC, mean score on the relevant and
-  irrelevant motifs, ``leakage`` (their ratio) and Spearman rho of hit importance with log-odds.
-  ``metrics_summary.tsv``: mean and sd over models. ``spearman.tsv``: rho per motif.
-- ``fig5b.tsv``: ``method, motif, n_hits, false_negative_rate`` (first model; ``fig5b_models.tsv`` all).
-- ``claims.tsv``: the paper's claims checked on this run.
-- ``figures/`` and ``logos/``: PNG and SVG; ``summary.json``: everything the ``report`` command reads.
-
-The method list comes from ``--config`` (key ``methods``: a list of ``{method, rule, references,
-n_references, n_steps}``), default :data:`deeplift_genomics.benchmark.DEFAULT_METHODS`.
+:func:`run_benchmark` takes resolved settings (see :data:`deeplift_genomics.cli.benchmark.SETTINGS`),
+uses the given attribution files (matched to a model by the model checksum recorded in them), computes
+every missing method of the comparison, and writes the output directory as a whole (see the ``benchmark``
+command for its files). The analysis itself is :mod:`.analysis`; figures and logos :mod:`.figures` and
+:mod:`.logos`.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -31,32 +20,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import benchmark as bm
-from .cmd_attribute import REFERENCE_CHOICES, RULE_CHOICES, SPLIT_CHOICES, resolve_settings
-from .errors import InputError
+from .. import __version__
+from ..errors import InputError
+from . import analysis as bm
+from .attributions import Attributions
+from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "data": None, "test_ids": None, "model": None, "out": None, "attributions": [],
-    "max_sequences": None, "device": "auto", "seed": 0, "split": "test", "batch_size": 256,
-    "methods": None, "top_n": 5, "min_log_odds": 7.0, "logo_hits": 50, "figures": True,
-}
-REQUIRED = ("data", "model", "out")
+METHOD_CHOICES = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
+RULE_CHOICES = ("rescale", "reveal_cancel", "genomics_default")
+REFERENCE_CHOICES = ("shuffle", "background", "zeros")
+
 MOTIFS = (bm.GATA, bm.TAL1)
-LOGO_METHODS = ("gradient_x_input", "guided_backprop_x_input", "integrated_gradients", *bm.DEEPLIFT_BACKGROUND)
 
 
-def parse_methods(entries: Any, source: str = "config") -> list[bm.MethodSpec]:
+@dataclasses.dataclass
+class ModelResult:
+    """One model's part of the benchmark: its attributions and the tables computed from them."""
+
+    name: str
+    dir: str
+    checksum: str
+    task_names: list[str]
+    atts: dict[str, Attributions]
+    importance: pd.DataFrame
+    fig5b: pd.DataFrame
+    metrics: pd.DataFrame
+    spearman: pd.DataFrame
+LOGO_METHODS = ("gradient_x_input", "guided_backprop_x_input", "integrated_gradients", *DEEPLIFT_BACKGROUND)
+
+
+def parse_methods(entries: Any, source: str = "config") -> list[MethodSpec]:
     """Method specs from a config's ``methods`` list (dicts, or plain method names)."""
     if entries is None:
-        return list(bm.DEFAULT_METHODS)
+        return list(DEFAULT_METHODS)
     if not isinstance(entries, list) or not entries:
         raise InputError(f"{source}: 'methods' must be a non-empty list")
-    from .cmd_attribute import METHOD_CHOICES
-
     specs = []
-    allowed = {f.name for f in bm.dataclasses.fields(bm.MethodSpec)}
+    allowed = {f.name for f in dataclasses.fields(MethodSpec)}
     for k, entry in enumerate(entries):
         if isinstance(entry, str):
             entry = {"method": entry}
@@ -66,7 +68,7 @@ def parse_methods(entries: Any, source: str = "config") -> list[bm.MethodSpec]:
         if unknown:
             raise InputError(f"{source}: methods[{k}]: unknown key '{sorted(unknown)[0]}' "
                              f"(allowed: {', '.join(sorted(allowed))})")
-        spec = bm.MethodSpec(**entry)
+        spec = MethodSpec(**entry)
         if spec.method not in METHOD_CHOICES:
             raise InputError(f"{source}: methods[{k}].method '{spec.method}' is not one of {', '.join(METHOD_CHOICES)}")
         if spec.rule not in RULE_CHOICES:
@@ -106,16 +108,16 @@ def run_benchmark(s: dict[str, Any]) -> None:
     from data_sim.motifs import builtin_motifs
     from data_sim.scan import scan_motif
 
-    from .atomic import atomic_directory
-    from .cmd_attribute import (
+    from ..atomic import atomic_directory
+    from ..dataset import load_dataset
+    from ..model_io import load_model
+    from .attributions import (
         check_model_fits,
         compute_attributions,
         load_attributions,
         model_checksum,
         select_sequences,
     )
-    from .dataset import load_dataset
-    from .model_io import load_model
 
     t_start = time.perf_counter()
     # Attribution files without a method list mean "compare these": computing the default list on top
@@ -145,7 +147,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
     files = [load_attributions(p) for p in (s["attributions"] or [])]
     file_paths = list(s["attributions"] or [])
     used_names: set[str] = set()
-    per_model = []
+    per_model: list[ModelResult] = []
     timings: list[dict] = []
     for model_dir in models:
         lm = load_model(model_dir, device="cpu")
@@ -185,54 +187,54 @@ def run_benchmark(s: dict[str, Any]) -> None:
         importance, fig5b, metrics, spearman = analyse_model(ds, projected, hits, masks, float(s["min_log_odds"]))
         for frame in (importance, fig5b, metrics, spearman):
             frame.insert(0, "model", name)
-        per_model.append({"name": name, "dir": str(model_dir), "checksum": checksum, "lm": lm, "atts": atts,
-                          "importance": importance, "fig5b": fig5b, "metrics": metrics, "spearman": spearman})
+        per_model.append(ModelResult(name, str(model_dir), checksum, list(lm.task_names), atts, importance,
+                                     fig5b, metrics, spearman))
         if len(per_model) > 1:  # figures and logos use the first model only: free the others' memory
             for a in atts.values():
                 a.hypothetical = a.hypothetical[:, :, :, :0]
 
     first = per_model[0]
-    task_names = list(first["lm"].task_names)
-    methods = list(first["atts"])
-    fig5b_first = first["fig5b"].drop(columns="model")
-    metrics_all = pd.concat([m["metrics"] for m in per_model], ignore_index=True)
-    claims = bm.evaluate_claims(fig5b_first, first["metrics"])
+    task_names = list(first.task_names)
+    methods = list(first.atts)
+    fig5b_first = first.fig5b.drop(columns="model")
+    metrics_all = pd.concat([m.metrics for m in per_model], ignore_index=True)
+    claims = bm.evaluate_claims(fig5b_first, first.metrics)
 
     with atomic_directory(s["out"]) as out:
-        _tsv(pd.concat([m["importance"] for m in per_model], ignore_index=True), out / "hits.tsv")
+        _tsv(pd.concat([m.importance for m in per_model], ignore_index=True), out / "hits.tsv")
         _tsv(metrics_all, out / "metrics.tsv")
-        _tsv(pd.concat([m["spearman"] for m in per_model], ignore_index=True), out / "spearman.tsv")
+        _tsv(pd.concat([m.spearman for m in per_model], ignore_index=True), out / "spearman.tsv")
         _tsv(fig5b_first[["method", "motif", "n_hits", "false_negative_rate"]], out / "fig5b.tsv")
         _tsv(claims, out / "claims.tsv")
         summary_tables: dict[str, Any] = {}
         if len(per_model) > 1:
-            ms = bm.summarise_models([m["metrics"].drop(columns="model") for m in per_model])
-            fs = bm.summarise_models([m["fig5b"].drop(columns="model") for m in per_model], keys=("method", "motif"))
+            ms = bm.summarise_models([m.metrics.drop(columns="model") for m in per_model])
+            fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in per_model], keys=("method", "motif"))
             _tsv(ms, out / "metrics_summary.tsv")
             _tsv(fs, out / "fig5b_summary.tsv")
-            _tsv(pd.concat([m["fig5b"] for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
+            _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
             summary_tables = {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
         figures: dict[str, Any] = {}
         if s.get("figures", True):
             t0 = time.perf_counter()
             figures = _write_figures(out, ds, first, methods, task_names, motifs, int(s["logo_hits"]),
                                      float(s["min_log_odds"]), metrics_all if len(per_model) == 1 else None)
-            timings.append({"model": first["name"], "method": "figures", "source": "computed",
+            timings.append({"model": first.name, "method": "figures", "source": "computed",
                             "seconds": time.perf_counter() - t0})
         summary = {
-            "version": _version(),
+            "version": __version__,
             "settings": {k: v for k, v in s.items() if k not in ("attributions",)} | {
                 "attributions": [str(p) for p in file_paths], "model": [str(m) for m in models]},
             "data": {"path": str(s["data"]), "checksum": full.checksum, "n_sequences": n, "length": length,
                      "split": s["split"],
                      "class_counts": {c: int(np.sum(np.asarray(ds.classes) == c)) for c in bm.CLASSES}},
-            "models": [{"name": m["name"], "dir": m["dir"], "checksum": m["checksum"]} for m in per_model],
+            "models": [{"name": m.name, "dir": m.dir, "checksum": m.checksum} for m in per_model],
             "task_names": task_names,
             "tasks": [{"index": t, "name": task_names[t],
                        "relevant": [bm.MOTIF_LABELS[x] for x in bm.DEFAULT_RELEVANT.get(t, ())],
                        "irrelevant": bm.MOTIF_LABELS.get(bm.DEFAULT_IRRELEVANT.get(t, ""), "")}
                       for t in range(len(task_names))],
-            "methods": [{"label": k, "display": bm.display_name(k)} for k in methods],
+            "methods": [{"label": k, "display": display_name(k)} for k in methods],
             "motifs": {m: bm.MOTIF_LABELS[m] for m in MOTIFS},
             "min_log_odds": float(s["min_log_odds"]),
             "fig5b": _records(fig5b_first),
@@ -240,7 +242,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
             "metrics": _records(metrics_all),
             "claims": _records(claims),
             "deltas_max_abs": {k: float(np.max(a.deltas_max_abs)) if len(a.deltas_max_abs) else 0.0
-                               for k, a in first["atts"].items()},
+                               for k, a in first.atts.items()},
             "figures": figures,
             "timings": timings,
             "wall_seconds": time.perf_counter() - t_start,
@@ -249,14 +251,14 @@ def run_benchmark(s: dict[str, Any]) -> None:
     log.info("wrote %s in %.1f s", s["out"], time.perf_counter() - t_start)
 
 
-def _write_figures(out: Path, ds, first, methods, task_names, motifs, logo_hits, min_log_odds, metrics):
+def _write_figures(out: Path, ds, first: ModelResult, methods, task_names, motifs, logo_hits, min_log_odds, metrics):
     from . import figures as fg
     from . import logos as lg
 
     fig_dir, logo_dir = out / "figures", out / "logos"
     fig_dir.mkdir()
     logo_dir.mkdir()
-    importance = first["importance"]
+    importance = first.importance
     result: dict[str, Any] = {"grid": {}, "task": {}, "logos": {}, "examples": [], "bars": {}}
     for m in MOTIFS:
         name = f"fig5_{bm.MOTIF_LABELS[m]}"
@@ -267,7 +269,7 @@ def _write_figures(out: Path, ds, first, methods, task_names, motifs, logo_hits,
             fg.metric_bars(metrics, metric, methods, fig_dir / f"{metric}_bars", title=f"per-base {metric}")
             result["bars"][metric] = f"figures/{metric}_bars"
     contributions = {k: lg.contributions_from_hypothetical(a.hypothetical, ds.onehot)
-                     for k, a in first["atts"].items() if a.hypothetical.shape[-1] == ds.onehot.shape[2]}
+                     for k, a in first.atts.items() if a.hypothetical.shape[-1] == ds.onehot.shape[2]}
     pwms = {m: motifs[m].probs for m in MOTIFS}
     # logomaker draws slowly (~0.4 s a small logo): the shuffled-reference variants look like the
     # background one and ISM's hypothetical scores mean something else, so logos show the six main methods
@@ -325,37 +327,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``deeplift-genomics benchmark`` (contract D)."""
-    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
-    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
-    parser.add_argument("--model", nargs="+", help="model directory; several give mean and spread over models")
-    parser.add_argument("--out", help="output directory (replaced as a whole)")
-    parser.add_argument("--attributions", nargs="+", metavar="FILE.npz",
-                        help="attribution files from `attribute` to use instead of computing those methods")
-    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
-    parser.add_argument("--max-sequences", type=int, help="at most N sequences, class-stratified (seeded)")
-    parser.add_argument("--batch-size", type=int, help="engine batch size (default 256)")
-    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--seed", type=int, help="seed of shuffled references and the subset (default 0)")
-    parser.add_argument("--config", help="YAML config; key 'methods' lists the methods to compare")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Resolve settings and run :func:`run_benchmark`."""
-    s = resolve_settings(args, DEFAULTS, "benchmark", REQUIRED)
-    s["config"] = getattr(args, "config", None)
-    if isinstance(s["model"], str):
-        s["model"] = [s["model"]]
-    if isinstance(s["attributions"], str):
-        s["attributions"] = [s["attributions"]]
-    run_benchmark(s)
-    return 0

@@ -1,7 +1,8 @@
 """``deeplift-genomics``: the thin command line that every Snakemake rule calls.
 
-Each sub-command lives in its own module ``deeplift_genomics/cmd_<name>.py`` with two functions,
-``add_arguments(parser)`` and ``run(args) -> int``. This file only parses flags, sets up logging and
+Each sub-command lives in its own module ``deeplift_genomics/cli/<name>.py`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``; its settings are merged by
+:func:`deeplift_genomics.cli.settings.resolve_settings`. This file only parses flags, sets up logging and
 turns :class:`~deeplift_genomics.errors.InputError` into one clear line and exit status 2.
 """
 
@@ -12,17 +13,18 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from . import __version__
-from .errors import InputError
-from .logs import setup_logging, verbosity_to_level
+from .. import __version__
+from ..errors import InputError
+from ..logs import setup_logging, verbosity_to_level
 
 log = logging.getLogger("deeplift_genomics")
 
-# name -> one-line help; the module is deeplift_genomics.cmd_<name>.
+#: name -> one-line help; the module is ``deeplift_genomics.cli.<name>`` (dashes become underscores).
 SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate the GATA1/TAL1 benchmark sequences with their ground truth",
-    "train": "train the benchmark conv net (or a spec from a config) on a simulated dataset",
+    "train": "train the benchmark conv net (or a spec from a config) on a dataset",
     "attribute": "compute DeepLIFT and baseline attributions for a dataset's sequences",
     "score": "score a FASTA (or BED regions of it) with a trained model",
     "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
@@ -30,17 +32,11 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 EXIT_INPUT_ERROR = 2
-EXIT_NOT_BUILT = 3
 
 
-def _load_command(name: str):
-    module_name = f"{__package__}.cmd_{name}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
+def _load_command(name: str) -> ModuleType:
+    """The module of sub-command ``name`` (``deeplift_genomics.cli.<name>``)."""
+    return importlib.import_module(f"{__package__}.{name.replace('-', '_')}")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -61,26 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         module = _load_command(name)
-        if module is None:
-            sub.set_defaults(_module=None)
-        else:
-            module.add_arguments(sub)
-            sub.set_defaults(_module=module)
+        module.add_arguments(sub)
+        sub.set_defaults(_module=module)
         _add_common(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input, 3 not built yet)."""
+    """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
     setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
-    if args._module is None:
-        log.error("'%s' is not built yet in this version (%s)", args.command, __version__)
-        return EXIT_NOT_BUILT
     try:
         return int(args._module.run(args) or 0)
     except InputError as exc:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmark import CLASS_LABELS, CLASSES, MOTIF_LABELS, display_name
+from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS
+from .methods import display_name
 
 #: Class colours (colour-blind safe, Okabe-Ito).
 CLASS_COLOURS = {"both": "#D55E00", "gata": "#0072B2", "tal1": "#009E73", "neither": "#999999"}
@@ -29,7 +30,7 @@ def _pyplot():
 
 def save_figure(fig, prefix: str | Path, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``prefix.png`` and ``prefix.svg`` atomically and close it; returns both paths."""
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     plt = _pyplot()
     paths = []
@@ -87,7 +88,7 @@ def fig5_grid(
     min_log_odds
         Draw the Fig. 5b threshold as a dashed vertical line (None: no line).
     """
-    from .benchmark import importance_columns
+    from .analysis import importance_columns
 
     plt = _pyplot()
     hits = importance[(importance["source"] == "scan") & (importance["motif"] == motif)]

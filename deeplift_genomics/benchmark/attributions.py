@@ -1,4 +1,4 @@
-"""``attribute``: attribution scores of a dataset's sequences, written to one ``.npz`` file.
+"""Attribution files: what ``attribute`` writes and ``benchmark`` reads, one ``.npz`` per method.
 
 The file holds (N sequences, T tasks, L positions):
 
@@ -16,10 +16,8 @@ The file holds (N sequences, T tasks, L positions):
 
 Read it back with :func:`load_attributions`.
 """
-
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -30,56 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .config_file import read_yaml_mapping
-from .errors import InputError
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
-
-METHOD_CHOICES = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
-RULE_CHOICES = ("rescale", "reveal_cancel", "genomics_default")
-REFERENCE_CHOICES = ("shuffle", "background", "zeros")
-SPLIT_CHOICES = ("test", "valid", "train", "all")
-
-DEFAULTS: dict[str, Any] = {
-    "data": None, "test_ids": None, "model": None, "out": None, "method": None,
-    "rule": "genomics_default", "references": "shuffle", "n_references": 20, "n_steps": 10,
-    "split": "test", "max_sequences": None, "batch_size": 256, "device": "auto", "seed": 0,
-}
-REQUIRED = ("data", "model", "out", "method")
-
-
-# --------------------------------------------------------------------------------------------- config
-def load_config_section(path: str | None, command: str) -> dict[str, Any]:
-    """Keys of a YAML config for ``command``: top-level keys, overridden by those under ``command:``.
-
-    Keys are long flag names with underscores. A missing or malformed file is an :class:`InputError`.
-    """
-    if not path:
-        return {}
-    data = read_yaml_mapping(path)
-    merged = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    section = data.get(command)
-    if isinstance(section, dict):
-        merged.update(section)
-    return merged
-
-
-def resolve_settings(args: argparse.Namespace, defaults: Mapping[str, Any], command: str,
-                     required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Flags (those not None) over config keys over ``defaults``; only keys of ``defaults`` are kept."""
-    config = load_config_section(getattr(args, "config", None), command)
-    out: dict[str, Any] = {}
-    for key, default in defaults.items():
-        value = getattr(args, key, None)
-        if value is None:
-            value = config.get(key, default)
-        out[key] = value
-    missing = [k for k in required if out.get(k) in (None, "")]
-    if missing:
-        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-        raise InputError(f"{command}: missing {flags} (give the flag or set it in --config)")
-    return out
-
 
 # --------------------------------------------------------------------------------------------- files
 def model_checksum(model_dir: str | Path) -> str:
@@ -120,7 +71,7 @@ class Attributions:
     @property
     def label(self) -> str:
         """The method's machine label (``deeplift_rescale``, ``ism``, ...)."""
-        from .benchmark import method_label
+        from .methods import method_label
 
         s = self.settings
         return s.get("label") or method_label(s["method"], s.get("rule"), s.get("references"), s.get("n_references"))
@@ -139,7 +90,7 @@ class Attributions:
 
 def save_attributions(path: str | Path, att: Attributions) -> None:
     """Write ``att`` to ``path`` (.npz, uncompressed) atomically."""
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
         np.savez(
@@ -190,8 +141,8 @@ def compute_attributions(model, onehot: np.ndarray, ids, *, method: str, rule: s
     """
     import torch
 
-    from . import __version__, attribute
-    from .benchmark import method_label
+    from .. import __version__, attribute
+    from .methods import method_label
 
     kwargs: dict[str, Any] = {"method": method, "batch_size": batch_size, "device": device, "seed": seed}
     if method == "deeplift":
@@ -233,7 +184,7 @@ def _numpy(t) -> np.ndarray:
 
 def select_sequences(ds, split: str, max_sequences: int | None, seed: int):
     """The dataset rows the benchmark and ``attribute`` use: ``split`` then a stratified subset."""
-    from .benchmark import stratified_subset
+    from .analysis import stratified_subset
 
     if split != "all":
         if not np.any(np.asarray(ds.split) == split):
@@ -249,53 +200,6 @@ def select_sequences(ds, split: str, max_sequences: int | None, seed: int):
 
 def check_model_fits(lm, ds, data) -> None:
     """Refuse a model whose input length or alphabet does not fit the dataset."""
-    from .model_io import check_compatible
+    from ..model_io import check_compatible
 
     check_compatible(lm, ds.onehot.shape[2], source=str(data))
-
-
-# --------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``deeplift-genomics attribute`` (contract D)."""
-    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
-    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
-    parser.add_argument("--model", help="model directory (model.json + model.safetensors)")
-    parser.add_argument("--out", help="output .npz file")
-    parser.add_argument("--method", choices=METHOD_CHOICES, help="attribution method")
-    parser.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
-    parser.add_argument("--references", choices=REFERENCE_CHOICES, help="reference kind (default shuffle)")
-    parser.add_argument("--n-references", type=int, help="shuffled references per sequence (default 20)")
-    parser.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
-    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
-    parser.add_argument("--max-sequences", type=int,
-                        help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
-    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 256)")
-    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--seed", type=int, help="seed of shuffles and the subset (default 0)")
-    parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Load data and model, attribute, write the .npz."""
-    s = resolve_settings(args, DEFAULTS, "attribute", REQUIRED)
-    if s["method"] not in METHOD_CHOICES:
-        raise InputError(f"attribute: method '{s['method']}' is not one of {', '.join(METHOD_CHOICES)}")
-    from .dataset import load_dataset
-    from .model_io import load_model
-
-    full = load_dataset(s["data"], test_ids=s["test_ids"])
-    ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
-    lm = load_model(s["model"], device="cpu")
-    check_model_fits(lm, ds, s["data"])
-    log.info("attributing %d sequences with %s", len(ds.ids), s["method"])
-    att = compute_attributions(
-        lm.model, ds.onehot, ds.ids, method=s["method"], rule=s["rule"], references=s["references"],
-        n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
-        seed=s["seed"],
-        settings={"split": s["split"], "max_sequences": s["max_sequences"],
-                  "model_checksum": model_checksum(s["model"]), "data_checksum": full.checksum,
-                  "task_names": list(lm.task_names)},
-    )
-    save_attributions(s["out"], att)
-    log.info("wrote %s (%d sequences, %s)", s["out"], len(att.ids), att.label)
-    return 0

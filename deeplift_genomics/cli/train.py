@@ -23,35 +23,33 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from .config_file import read_yaml_mapping
-from .errors import InputError
+from ..train import TrainConfig
+from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
 
-COMMAND = "train"
-# Long flag names with underscores; hyper-parameter defaults live in TrainConfig so library and CLI agree.
-SETTINGS = (
-    "data",
-    "test_ids",
-    "out",
-    "seed",
-    "device",
-    "epochs",
-    "batch_size",
-    "patience",
-    "lr",
-    "num_threads",
-)
+_TRAIN_DEFAULTS = TrainConfig()
+SETTINGS: dict[str, Setting] = {
+    "data": Setting(kind=str),
+    "test_ids": Setting(kind=str),
+    "out": Setting(kind=str),
+    "seed": Setting(0, int),
+    "device": Setting("auto", str),
+    "epochs": Setting(_TRAIN_DEFAULTS.epochs, int),
+    "batch_size": Setting(_TRAIN_DEFAULTS.batch_size, int),
+    "patience": Setting(_TRAIN_DEFAULTS.patience, int),
+    "lr": Setting(_TRAIN_DEFAULTS.lr, float),
+    "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int),
+    # the model spec (:class:`deeplift_genomics.model.ModelSpec` keys); no flag, config only
+    "model": Setting(None, dict),
+}
 REQUIRED = ("data", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``deeplift-genomics train`` (contract D)."""
-    from .train import TrainConfig
-
-    defaults = TrainConfig()
+    """Flags of ``deeplift-genomics train``."""
+    defaults = _TRAIN_DEFAULTS
     parser.add_argument(
         "--data", metavar="DATA", help="a `simulate` output directory or a .simdata(.gz) file"
     )
@@ -79,74 +77,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
     parser.add_argument("--config", metavar="FILE", help="YAML with these options (and a model: spec)")
-
-
-def read_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Options and model spec dict from a YAML config (``{}`` and ``None`` without one).
-
-    Top-level scalar keys are read (a shared workflow config may hold other commands' keys; unknown
-    ones are ignored there); keys under ``train:`` override them and must all be known.
-    """
-    if not path:
-        return {}, None
-    data = read_yaml_mapping(path)
-    options = {k: v for k, v in data.items() if k in SETTINGS and not isinstance(v, (dict, list))}
-    spec = data.get("model") if isinstance(data.get("model"), dict) else None
-    section = data.get(COMMAND)
-    if section is not None:
-        if not isinstance(section, dict):
-            raise InputError(f"{path}: '{COMMAND}:' must be a mapping of option names to values")
-        unknown = sorted(set(section) - set(SETTINGS) - {"model"})
-        if unknown:
-            raise InputError(
-                f"{path}: unknown key(s) under '{COMMAND}:': {unknown}; known: {sorted(SETTINGS)} and model"
-            )
-        options.update({k: v for k, v in section.items() if k != "model"})
-        if "model" in section:
-            if not isinstance(section["model"], dict):
-                raise InputError(f"{path}: '{COMMAND}: model:' must be a mapping (a model spec)")
-            spec = section["model"]
-    return options, spec
-
-
-def resolve_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Flags (when given) over config keys; missing required ones are an :class:`InputError`."""
-    options, spec = read_config(getattr(args, "config", None))
-    settings = {}
-    for key in SETTINGS:
-        value = getattr(args, key, None)
-        settings[key] = options.get(key) if value is None else value
-    missing = [key for key in REQUIRED if settings.get(key) in (None, "")]
-    if missing:
-        flags = ", ".join("--" + key.replace("_", "-") for key in missing)
-        raise InputError(f"{COMMAND}: missing {flags} (give the flag or set it in --config)")
-    return settings, spec
+    none_defaults(parser, SETTINGS)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the data, train, and write MODEL_DIR atomically."""
     import pandas as pd
 
-    from .atomic import atomic_directory, atomic_write_text
-    from .metrics import metrics_table
-    from .model import ModelSpec
-    from .model_io import save_model
-    from .train import TrainConfig, train_model
+    from ..atomic import atomic_directory, atomic_write_text
+    from ..metrics import metrics_table
+    from ..model import ModelSpec
+    from ..model_io import save_model
+    from ..train import train_model
 
-    settings, spec_dict = resolve_settings(args)
+    settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
     source = str(args.config) if args.config else "train options"
-    options = {
-        key: _number(settings[key], key, float if key == "lr" else int, source)
-        for key in ("epochs", "batch_size", "patience", "lr", "num_threads")
-        if settings[key] is not None
-    }
-    if options.get("num_threads") == 0:
+    options = {key: settings[key] for key in ("epochs", "batch_size", "patience", "lr", "num_threads")}
+    if options["num_threads"] == 0:
         options["num_threads"] = None  # 0: keep torch's own thread count
     config = TrainConfig.from_dict(options, source=source)
-    seed = 0 if settings["seed"] is None else _number(settings["seed"], "seed", int, source)
-    device = str(settings["device"] or "auto")
+    seed = int(settings["seed"])
+    device = str(settings["device"])
+    spec_dict = settings["model"]
 
-    from .dataset import load_dataset
+    from ..dataset import load_dataset
 
     dataset = load_dataset(settings["data"], settings["test_ids"])
     spec_dict = dict(spec_dict or {})
@@ -184,23 +138,6 @@ def run(args: argparse.Namespace) -> int:
         rows.to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
     log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
     return 0
-
-
-def _number(value: Any, key: str, kind: type, source: str) -> Any:
-    """``value`` as ``kind``; YAML reads ``1e-3`` as a string, so numeric strings are accepted."""
-    if isinstance(value, bool):
-        raise InputError(f"{source}: '{key}' must be a number, got {value!r}")
-    try:
-        number = kind(value) if isinstance(value, str) else value
-    except ValueError:
-        number = None
-    if kind is int and isinstance(number, float) and number.is_integer():
-        number = int(number)
-    if not isinstance(number, (int, float)) or (kind is int and not isinstance(number, int)):
-        raise InputError(
-            f"{source}: '{key}' must be {'an integer' if kind is int else 'a number'}, got {value!r}"
-        )
-    return kind(number)
 
 
 def _summary(values: Mapping[str, float | None]) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .benchmark import display_name
+from .methods import display_name
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:1.5em auto;
@@ -229,7 +229,7 @@ def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
 
 def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (atomically, as a whole)."""
-    from .atomic import atomic_directory
+    from ..atomic import atomic_directory
 
     bench_dir = Path(bench_dir)
     written = []

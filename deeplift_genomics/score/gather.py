@@ -23,10 +23,11 @@ import h5py
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .atomic import atomic_directory
-from .errors import InputError
-from .score import SHARD_FILE, SHARD_FORMAT, _safe, _write_tracks, shard_range
-from .score_outputs import NpzStreamWriter, closing_all, create_scores_h5
+from ..atomic import atomic_directory
+from ..errors import InputError
+from .options import SHARD_FILE, SHARD_FORMAT, shard_range
+from .outputs import NpzStreamWriter, closing_all, create_scores_h5, safe_name
+from .tracks import write_score_tracks
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ def gather_shards(
         )
     input_length = int(shards[0][1]["settings"]["input_length"])
     shape = (n_windows, 4, input_length)
-    shap_names = ["shap.npz"] + ([f"shap_{_safe(t)}.npz" for t in tasks] if n_t > 1 else [])
+    shap_names = ["shap.npz"] + ([f"shap_{safe_name(t)}.npz" for t in tasks] if n_t > 1 else [])
     with atomic_directory(out_dir) as tmp:
         with h5py.File(shards[0][0] / "scores.h5", "r") as first:
             attrs = {k: v for k, v in first.attrs.items() if k not in ("format", "format_version")}
@@ -293,7 +294,7 @@ def gather_shards(
                     if i == 0:
                         tsv.write(header)
                     shutil.copyfileobj(part, tsv)
-        _write_tracks(tmp, tasks, bedgraph=bedgraph, bigwig=bigwig)
+        write_score_tracks(tmp, tasks, bedgraph=bedgraph, bigwig=bigwig)
         written = sorted(p.name for p in tmp.iterdir())
     log.info(
         "gathered %d shard(s): %d record(s), %d window(s) into %s", len(shards), n_records, n_windows, out_dir

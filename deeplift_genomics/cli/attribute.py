@@ -1,0 +1,87 @@
+"""``attribute``: attribution scores of a dataset's sequences, written to one ``.npz`` file.
+
+The file format is :mod:`deeplift_genomics.benchmark.attributions`. Flags override ``--config`` keys
+(:mod:`.settings`), which override the defaults in :data:`SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from .settings import Setting, none_defaults, resolve_settings
+
+log = logging.getLogger(__name__)
+
+SPLIT_CHOICES = ("test", "valid", "train", "all")
+
+SETTINGS: dict[str, Setting] = {
+    "data": Setting(kind=str),
+    "test_ids": Setting(kind=str),
+    "model": Setting(kind=str),
+    "out": Setting(kind=str),
+    "method": Setting(kind=str, choices=METHOD_CHOICES),
+    "rule": Setting("genomics_default", str, RULE_CHOICES),
+    "references": Setting("shuffle", str, REFERENCE_CHOICES),
+    "n_references": Setting(20, int),
+    "n_steps": Setting(10, int),
+    "split": Setting("test", str, SPLIT_CHOICES),
+    "max_sequences": Setting(None, int),
+    "batch_size": Setting(256, int),
+    "device": Setting("auto", str),
+    "seed": Setting(0, int),
+}
+REQUIRED = ("data", "model", "out", "method")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics attribute``."""
+    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
+    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
+    parser.add_argument("--model", help="model directory (model.json + model.safetensors)")
+    parser.add_argument("--out", help="output .npz file")
+    parser.add_argument("--method", choices=METHOD_CHOICES, help="attribution method")
+    parser.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
+    parser.add_argument("--references", choices=REFERENCE_CHOICES, help="reference kind (default shuffle)")
+    parser.add_argument("--n-references", type=int, help="shuffled references per sequence (default 20)")
+    parser.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
+    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
+    parser.add_argument("--max-sequences", type=int,
+                        help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
+    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 256)")
+    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
+    parser.add_argument("--seed", type=int, help="seed of shuffles and the subset (default 0)")
+    parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
+    none_defaults(parser, SETTINGS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load data and model, attribute, write the .npz."""
+    from ..benchmark.attributions import (
+        check_model_fits,
+        compute_attributions,
+        model_checksum,
+        save_attributions,
+        select_sequences,
+    )
+    from ..dataset import load_dataset
+    from ..model_io import load_model
+
+    s = resolve_settings(args, "attribute", SETTINGS, REQUIRED)
+    full = load_dataset(s["data"], test_ids=s["test_ids"])
+    ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
+    lm = load_model(s["model"], device="cpu")
+    check_model_fits(lm, ds, s["data"])
+    log.info("attributing %d sequences with %s", len(ds.ids), s["method"])
+    att = compute_attributions(
+        lm.model, ds.onehot, ds.ids, method=s["method"], rule=s["rule"], references=s["references"],
+        n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
+        seed=s["seed"],
+        settings={"split": s["split"], "max_sequences": s["max_sequences"],
+                  "model_checksum": model_checksum(s["model"]), "data_checksum": full.checksum,
+                  "task_names": list(lm.task_names)},
+    )
+    save_attributions(s["out"], att)
+    log.info("wrote %s (%d sequences, %s)", s["out"], len(att.ids), att.label)
+    return 0

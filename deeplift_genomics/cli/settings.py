@@ -1,0 +1,195 @@
+"""One way for every command to merge its settings: flags > ``--config`` YAML > the command's defaults.
+
+Each command declares its settings once, as a mapping of setting name (the long flag with underscores)
+to :class:`Setting` (default and type). :func:`resolve_settings` then applies the same rules everywhere:
+
+- a flag given on the command line wins; argparse defaults are therefore ``None`` (not given);
+- a ``--config`` YAML file gives the rest. Its top-level keys are this command's settings (dashes or
+  underscores), and a section named after a command (``score:``, ``train:``, ...) holds settings of that
+  command: this command's section overrides the top level, other commands' sections are ignored, so one
+  file can serve several commands. Any other key is refused, naming the file and the key;
+- what neither gives (or gives as ``null``) takes the declared default;
+- values from the file are checked against the declared type (numeric strings such as ``1e-3``, which
+  YAML reads as text, are accepted for numbers), so ``n_references: "two"`` is one clear line naming the
+  file and the key, never a traceback;
+- required settings still missing are named with their flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..config_file import read_yaml_mapping
+from ..errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting of a command.
+
+    Attributes
+    ----------
+    default
+        Value when neither a flag nor the config gives one.
+    kind
+        ``int``, ``float``, ``bool``, ``str``, ``list``, ``dict``, or ``None`` for any value. Config
+        values are checked (and numeric strings converted) against it; ``None`` is always allowed.
+    choices
+        Allowed values, when the setting is one of a few words.
+    """
+
+    default: Any = None
+    kind: type | None = None
+    choices: tuple[Any, ...] | None = None
+
+
+def _key(name: Any) -> str:
+    return str(name).replace("-", "_")
+
+
+def read_config_settings(path: str | Path | None, command: str, settings: Mapping[str, Setting]) -> dict[str, Any]:
+    """The keys of a ``--config`` file that apply to ``command``, checked against ``settings``.
+
+    Raises
+    ------
+    InputError
+        Unreadable or malformed file, a section that is not a mapping, an unknown key or a value of the
+        wrong type; the message names the file and the key.
+    """
+    if not path:
+        return {}
+    from . import SUBCOMMANDS
+
+    data = read_yaml_mapping(path)
+    sections = set(SUBCOMMANDS) | {command}
+    top: dict[str, Any] = {}
+    for raw, value in data.items():
+        key = _key(raw)
+        if key in sections:
+            if not isinstance(value, dict) and value is not None:
+                raise InputError(f"{path}: '{raw}:' must be a mapping of {raw} settings")
+        elif key in settings:
+            top[key] = value
+        else:
+            raise InputError(_unknown(path, str(raw), command, settings))
+    section = data.get(command)
+    if isinstance(section, dict):
+        for raw, value in section.items():
+            key = _key(raw)
+            if key not in settings:
+                raise InputError(_unknown(path, f"{command}.{raw}", command, settings))
+            top[key] = value
+    return {key: check_value(value, key, settings[key], str(path)) for key, value in top.items()}
+
+
+def _unknown(path: str | Path, where: str, command: str, settings: Mapping[str, Setting]) -> str:
+    return f"{path}: unknown key '{where}' for '{command}'; known: {', '.join(sorted(settings))}"
+
+
+def check_value(value: Any, key: str, setting: Setting, source: str) -> Any:
+    """``value`` converted to ``setting.kind`` when it is a numeric string; an :class:`InputError` otherwise."""
+    kind = setting.kind
+    if value is None or kind is None:
+        return value
+    what = f"{source}: '{key}'"
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise InputError(f"{what} must be {_article(kind)}, got {value!r}")
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise InputError(f"{what} must be {_article(kind)}, got {value!r}") from None
+        if kind is int:
+            if isinstance(number, float) and number.is_integer():
+                number = int(number)
+            if not isinstance(number, int):
+                raise InputError(f"{what} must be an integer, got {value!r}")
+        elif not isinstance(number, (int, float)):
+            raise InputError(f"{what} must be a number, got {value!r}")
+        value = kind(number)
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise InputError(f"{what} must be true or false, got {value!r}")
+    elif kind is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InputError(f"{what} must be a string, got {value!r}")
+        value = str(value)
+    elif kind is list:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise InputError(f"{what} must be a list, got {value!r}")
+    elif kind is dict and not isinstance(value, dict):
+        raise InputError(f"{what} must be a mapping, got {value!r}")
+    if setting.choices is not None and value not in setting.choices:
+        raise InputError(f"{what} must be one of {', '.join(map(str, setting.choices))}, got {value!r}")
+    return value
+
+
+def _article(kind: type) -> str:
+    return "an integer" if kind is int else "a number"
+
+
+def resolve_settings(
+    args: argparse.Namespace,
+    command: str,
+    settings: Mapping[str, Setting],
+    required: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Flags (those not ``None``) over ``--config`` keys over the declared defaults.
+
+    Parameters
+    ----------
+    args
+        Parsed flags; a setting's flag is the attribute of the same name. ``args.config`` is the YAML file.
+    command
+        The sub-command's name (its ``--config`` section).
+    settings
+        The command's settings, name -> :class:`Setting`.
+    required
+        Settings that must end up neither ``None`` nor empty.
+
+    Returns
+    -------
+    dict
+        Every setting of ``settings``, resolved.
+
+    Raises
+    ------
+    InputError
+        See :func:`read_config_settings`; also a required setting that is missing, named by its flag.
+    """
+    config = read_config_settings(getattr(args, "config", None), command, settings)
+    out: dict[str, Any] = {}
+    for key, setting in settings.items():
+        flag = getattr(args, key, None)
+        if flag is not None:
+            out[key] = flag
+        elif config.get(key) is not None:
+            out[key] = config[key]
+        else:
+            out[key] = setting.default
+    missing = [key for key in required if out.get(key) in (None, "", [])]
+    if missing:
+        flags = ", ".join("--" + key.replace("_", "-") for key in missing)
+        raise InputError(f"{command}: missing {flags} (give the flag or set it in --config)")
+    return out
+
+
+def none_defaults(parser: argparse.ArgumentParser, settings: Mapping[str, Setting]) -> None:
+    """Make every flag of ``settings`` default to ``None``, so that "not given" can be told apart."""
+    parser.set_defaults(**{key: None for key in settings})
+
+
+def comma_list(value: Any) -> list[str] | None:
+    """``"a,b"`` or ``["a", "b"]`` as a list of names (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [item.strip() for item in items if item.strip()]

@@ -1,0 +1,317 @@
+"""Stream a FASTA (or BED regions of it) through a model and its attributions, chunk by chunk.
+
+records -> model-length windows (:mod:`windows`) -> batches -> ``attribute(...)`` -> per-record stitching.
+Work is done in chunks of ``chunk_size`` records, each saved to ``OUT_DIR/.score_work/chunks`` as it
+completes; a rerun with the same inputs and parameters (checked against ``manifest.json``: checksums of
+the FASTA, BED and model weights, and every parameter) skips the chunks already there, so an interrupted
+run resumes. Memory is bounded by one chunk (plus one batch of attributions), not by the file. The final
+files (see :mod:`score_outputs`) are assembled from the chunks, each written to a temporary name and
+renamed.
+
+Sharding: ``shard=(K, N)`` scores only the K-th (1-based) of N contiguous, balanced blocks of the chunks
+(``chunk_size`` records or BED regions each, counted from the first record) and writes a complete
+OUT_DIR for them plus ``shard.json``; :mod:`score_gather` merges the N shard directories into what one
+unsharded run writes, to the last bit. Two things make that exact: every attribution call gets the same
+seed, and the engine's shuffles depend only on that seed and a window's own letters; and shards cut
+the records only where an unsharded run starts a new chunk, so every batch of windows is the same
+(kernels such as convolutions may round differently for a different batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..atomic import atomic_path, atomic_write_text
+from ..errors import InputError
+from ..fasta import FastaFile, file_checksum, read_bed, record_regions
+from ..progress import progress_bar
+from .batcher import ChunkScorer
+from .options import SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions, parse_shard, shard_range
+from .outputs import assemble_outputs
+from .tracks import require_pybigwig, write_score_tracks
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = ".score_work"
+# 2: one seed for every batch (shuffles depend on the seed and a window's letters only), shards.
+MANIFEST_VERSION = 2
+@dataclasses.dataclass
+class ScoreSummary:
+    """What a run did: counts, timing and the files written."""
+
+    n_records: int
+    n_scored: int
+    n_windows: int
+    seconds: float
+    files: list[Path]
+
+    @property
+    def windows_per_second(self) -> float:
+        return self.n_windows / self.seconds if self.seconds > 0 else float("nan")
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 over the names, shapes and bytes of ``model.state_dict()``."""
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(key.encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def _default_attribute() -> Callable[..., Any]:
+    from ..attribute import attribute
+
+    return attribute
+
+
+def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
+    if not wanted:
+        return list(range(len(task_names)))
+    missing = [t for t in wanted if t not in task_names]
+    if missing:
+        raise InputError(
+            f"--tasks: unknown task(s) {', '.join(missing)}; the model has {', '.join(task_names)}"
+        )
+    return [list(task_names).index(t) for t in wanted]
+
+
+
+
+def _manifest(
+    fasta: Path,
+    bed: Path | None,
+    model_id: str,
+    input_length: int,
+    task_names: Sequence[str],
+    options: ScoreOptions,
+    n_regions: int,
+    shard: tuple[int, int] | None,
+) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "fasta": str(fasta),
+        "fasta_sha256": file_checksum(fasta),
+        "bed_sha256": file_checksum(bed) if bed is not None else None,
+        "model_sha256": model_id,
+        "input_length": int(input_length),
+        "task_names": list(task_names),
+        "n_regions": n_regions,
+        "shard": list(shard) if shard is not None else None,
+        "options": {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()
+        },
+    }
+
+
+def _prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
+    chunks = work / "chunks"
+    path = work / "manifest.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old == manifest:
+            done = len(list(chunks.glob("chunk_*.npz"))) if chunks.exists() else 0
+            if done:
+                log.info("resuming: %d completed chunk(s) found in %s", done, chunks)
+        else:
+            log.warning("%s: inputs or parameters changed since the interrupted run; starting over", work)
+            shutil.rmtree(work)
+    chunks.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
+    return chunks
+
+
+def score_fasta(
+    model: nn.Module,
+    input_length: int,
+    task_names: Sequence[str],
+    fasta: str | Path,
+    out_dir: str | Path,
+    *,
+    bed: str | Path | None = None,
+    options: ScoreOptions | None = None,
+    attribute_fn: Callable[..., Any] | None = None,
+    bedgraph: bool = True,
+    bigwig: bool = False,
+    keep_work: bool = False,
+    index_dir: str | Path | None = None,
+    model_name: str = "",
+    after_chunk: Callable[[int], None] | None = None,
+    shard: tuple[int, int] | str | None = None,
+) -> ScoreSummary:
+    """Score every record of ``fasta`` (or every region of ``bed``) and write OUT_DIR's files.
+
+    Parameters
+    ----------
+    model
+        Maps ``(N, 4, input_length)`` one-hot (A,C,G,T) to ``(N, T)`` logits.
+    input_length
+        The model's input length.
+    task_names
+        One name per model output.
+    fasta, bed
+        Input files (see :mod:`fasta`).
+    out_dir
+        Output directory: ``scores.h5``, ``ohe.npz``, ``shap.npz`` (+ ``shap_<task>.npz``),
+        ``records.tsv`` and, when regions carry coordinates, ``<task>.bedGraph`` / ``<task>.bw``.
+    options
+        :class:`ScoreOptions` (defaults when ``None``).
+    attribute_fn
+        The attribution function (default :func:`deeplift_genomics.attribute`), called per batch.
+    bedgraph, bigwig
+        Which track files to write.
+    keep_work
+        Keep ``OUT_DIR/.score_work`` (the resumable chunks) after success.
+    index_dir
+        Where to build a FASTA index when the FASTA's directory is read-only.
+    model_name
+        Model path or name, recorded in ``scores.h5``.
+    after_chunk
+        Called with the chunk index after each chunk is saved (tests use it to simulate a crash).
+    shard
+        ``(K, N)`` or ``"K/N"``: score only the K-th (1-based) of N contiguous, balanced blocks of the
+        chunks of records (or BED regions), see :func:`shard_range`, and add ``shard.json``, which
+        :func:`score_gather.gather_shards` reads.
+
+    Returns
+    -------
+    ScoreSummary
+
+    Raises
+    ------
+    InputError
+        Bad FASTA/BED, unknown task names, impossible options; raised before OUT_DIR is created
+        except for bad letters found while reading sequences.
+    """
+    options = options or ScoreOptions()
+    options.check(input_length)
+    shard = parse_shard(shard)
+    task_idx = _task_indices(task_names, options.tasks)
+    kept_tasks = [task_names[i] for i in task_idx]
+    fasta, bed = Path(fasta), (Path(bed) if bed is not None else None)
+    if bigwig:
+        require_pybigwig()
+    attribute_fn = attribute_fn or _default_attribute()
+    started = time.perf_counter()
+    with FastaFile(fasta, index_dir=index_dir) as fa:
+        all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
+        n_total = len(all_regions)
+        first, end = shard_range(n_total, shard, options.chunk_size)
+        if shard is not None and first == end:
+            log.warning(
+                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); "
+                "writing empty outputs",
+                *shard,
+                n_total,
+                -(-n_total // options.chunk_size),
+                options.chunk_size,
+            )
+        regions = all_regions[first:end]
+        del all_regions
+        out_dir = Path(out_dir)
+        manifest = _manifest(
+            fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
+        )
+        work = out_dir / WORK_DIR
+        out_existed = out_dir.exists()
+        chunks_dir = _prepare_work(work, manifest)
+        scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
+        n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
+        planned = sum(scorer.plan(r.length).n_windows for r in regions)
+        was_training = model.training
+        model.eval()
+        bar = progress_bar(total=planned, desc="scoring", unit="seq")
+        scored_windows = 0
+        try:
+            for k in range(n_chunks):
+                path = chunks_dir / f"chunk_{k:06d}.npz"
+                part = regions[k * options.chunk_size : (k + 1) * options.chunk_size]
+                if path.exists():
+                    with np.load(path) as done:
+                        bar.update(int(done["n_windows"].sum()))
+                    continue
+                arrays = scorer.score_chunk(fa, part, bar)
+                scored_windows += int(arrays["n_windows"].sum())
+                skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
+                bar.update(max(0, skipped))
+                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                    np.savez(handle, **arrays)
+                if after_chunk is not None:
+                    after_chunk(k)
+        except InputError:
+            # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
+            if not any(chunks_dir.glob("chunk_*.npz")):
+                shutil.rmtree(work, ignore_errors=True)
+                if not out_existed:
+                    with contextlib.suppress(OSError):
+                        out_dir.rmdir()
+            raise
+        finally:
+            bar.close()
+            model.train(was_training)
+        seconds = time.perf_counter() - started
+        log.info(
+            "scored %d window(s) of %d record(s) in %.1f s (%.1f seq/s)",
+            scored_windows,
+            len(regions),
+            seconds,
+            scored_windows / seconds if seconds else float("nan"),
+        )
+        attrs = {
+            "task_names": kept_tasks,
+            "method": options.method,
+            "rule": options.rule,
+            "references": options.references,
+            "n_references": options.n_references,
+            "input_length": int(input_length),
+            "fasta": str(fasta),
+            "bed": str(bed) if bed is not None else "",
+            "model": model_name,
+            "options": json.dumps(manifest["options"]),
+        }
+        files, n_scored, n_windows = assemble_outputs(
+            out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
+        )
+    files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
+    shard_path = out_dir / SHARD_FILE
+    if shard is not None:
+        # written last: its presence says the shard's other files are complete
+        info = {
+            "format": SHARD_FORMAT,
+            "format_version": SHARD_FORMAT_VERSION,
+            "shard": shard[0],
+            "n_shards": shard[1],
+            "first_region": first,
+            "end_region": end,
+            "n_regions": n_total,
+            "settings": {k: v for k, v in manifest.items() if k != "shard"},
+            "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
+        }
+        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+        files.append(shard_path)
+    elif shard_path.exists():
+        shard_path.unlink()  # a stale marker from an earlier sharded run into this directory
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)
