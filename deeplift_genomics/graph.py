@@ -206,7 +206,7 @@ def active_rules(model: nn.Module) -> dict:
 def trace(model: nn.Module, rules: dict | None = None) -> fx.GraphModule:
     """Symbolically trace ``model``; a model fx cannot trace raises UnsupportedModelError."""
     inputs = _forward_inputs(model)
-    if len(inputs) != 1:
+    if len(inputs) > 1:
         raise UnsupportedModelError(
             f"model {type(model).__name__}: forward() takes {len(inputs)} tensor inputs without defaults "
             f"({', '.join(inputs) or 'none'}); the engine attributes models with exactly one input"
