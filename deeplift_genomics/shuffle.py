@@ -39,6 +39,7 @@ integers (only the tree draw uses float64, IEEE-exact on CPU and CUDA).
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import logging
 import math
@@ -59,7 +60,9 @@ _UNKNOWN = 4
 _MAX_ROWS = 1 << 16
 _MAX_CELLS = 1 << 24  # rows x positions of one chunk (the int8 letters it holds)
 _MAX_STATE_BYTES = 1 << 28  # packed or unpacked walk state of one chunk
-_RNG_BLOCK = 8  # steps whose random numbers are drawn in one batched operation
+_RNG_BLOCK = 8  # steps whose random numbers a GPU draws in one batched operation
+_CPU_RNG_BLOCK = 1  # and the CPU
+_MIN_ROWS_PER_THREAD = 4096  # walks per Python thread on a CPU with several torch threads
 
 _NUMPY_DTYPES = {
     torch.float16: np.float16,
@@ -423,34 +426,57 @@ def _walk(w: _Walks) -> torch.Tensor:
     """Advance every walk of ``w`` through its sequence; returns ``(L, rows)`` int8 letters mod 4.
 
     Positions whose letter is fixed (run starts, unknown letters) hold arbitrary values, set by the
-    caller.
+    caller. On a CPU with several torch threads, contiguous groups of walks advance in as many Python
+    threads (torch releases the GIL inside its kernels; each walk only touches its own state).
     """
     rows, length, dev = w.rows, w.length, w.state.device
     letters = _empty((length, rows), torch.int8, dev)
     if length == 0 or rows == 0:
         return letters
-    fv = w.start.clone()
-    letters[0] = (fv + 2) & 3
+    letters[0] = (w.start + 2) & 3
     if length == 1:
         return letters
-    jump_a, jump_c = _lcg_jumps(_RNG_BLOCK)
+    threads = torch.get_num_threads() if dev.type == "cpu" else 1
+    parts = max(1, min(threads, rows // _MIN_ROWS_PER_THREAD)) if w.plain else 1
+    if parts == 1:
+        _walk_rows(w, 0, rows, letters)
+        return letters
+    bounds = [rows * k // parts for k in range(parts + 1)]
+    with concurrent.futures.ThreadPoolExecutor(parts) as pool:
+        futures = [pool.submit(_walk_rows, w, lo, hi, letters) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        for f in futures:
+            f.result()
+    return letters
+
+
+def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
+    """Advance walks ``lo..hi-1`` of ``w``, writing ``letters[1:, lo:hi]``."""
+    rows, length, dev = hi - lo, w.length, w.state.device
+    fv = w.start[lo:hi].clone()
+    # On the CPU one step's random numbers at a time: ops on one row of walks stay single-threaded
+    # (below torch's parallel grain), which busy machines reward; a GPU draws blocks of steps at once.
+    k_block = _RNG_BLOCK if dev.type != "cpu" else _CPU_RNG_BLOCK
+    jump_a, jump_c = _lcg_jumps(k_block)
     jump_a = torch.tensor(jump_a, device=dev)[:, None]
     jump_c = torch.tensor(jump_c, device=dev)[:, None]
-    x = w.lcg.clone()
-    block = torch.empty((_RNG_BLOCK, rows), dtype=torch.int64, device=dev)
+    x = w.lcg[lo:hi].clone()
+    block = torch.empty((k_block, rows), dtype=torch.int64, device=dev)
     step = _step_wide if w.wide else _step_packed
     bufs = [torch.empty(rows, dtype=torch.int64, device=dev) for _ in range(3)]
-    base = w.rowbase + 2
+    base = w.rowbase[lo:hi] + 2
     fixed_any = None if w.plain else w.fixed.any(dim=0).tolist()
     for j in range(1, length):
-        i = (j - 1) % _RNG_BLOCK
-        if i == 0:
-            # x_{j+i} = a_i x_j + c_i for the next _RNG_BLOCK steps at once; keep the top 32 bits.
+        i = (j - 1) % k_block
+        if k_block == 1:
+            torch.add(jump_c[0], x, alpha=_LCG_A, out=x)  # x_{j} = A x_{j-1} + C (mod 2**64)
+            torch.bitwise_right_shift(x, 32, out=block[0]).bitwise_and_(_M32)
+        elif i == 0:
+            # x_{j+i} = a_i x_j + c_i for the next k_block steps at once; keep the top 32 bits.
             torch.mul(jump_a, x, out=block).add_(jump_c)
             x.copy_(block[-1])
             block.bitwise_right_shift_(32).bitwise_and_(_M32)
         # the new letter c as (c + 2) % 4 - 2, its slot minus 2 (int8 row, and int64)
-        v = step(w, fv, block[i], bufs, letters[j])
+        v = step(w, fv, block[i], bufs, letters[j, lo:hi])
         if w.plain:
             torch.add(base, v, out=fv)
         else:
@@ -458,7 +484,6 @@ def _walk(w: _Walks) -> torch.Tensor:
             if fixed_any[j]:
                 forced = (w.rowbase.view(w.n_seq, w.n) + w.vertex[:, j : j + 1]).reshape(-1)
                 torch.where(w.fixed[:, j : j + 1].expand(w.n_seq, w.n).reshape(-1), forced, fv, out=fv)
-    return letters
 
 
 def _step_packed(w, fv, r, bufs, v):
