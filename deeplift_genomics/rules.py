@@ -70,7 +70,9 @@ def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
     dx = x_in - r_in
     near = dx.abs() < NEAR_ZERO
     slope = (x_out - r_out) / torch.where(near, torch.ones_like(dx), dx)
-    if bool(near.any()):
+    # on the CPU a check skips the derivative when no pair is near; on a GPU the check would wait
+    # for the device, so the derivative is always computed there
+    if dx.device.type != "cpu" or bool(near.any()):
         slope = torch.where(near, derivative(f, deriv, r_in.expand_as(dx)), slope)
     return slope
 
@@ -83,6 +85,8 @@ def relu_rescale_slope(x_in, r_in, x_out, r_out) -> torch.Tensor:
     ``sign(relu(r))``, patched in. (Opposite sides within 1e-7 of each other keep ``dy / dx``.)
     """
     slope = (x_out - r_out).div_(x_in - r_in)
+    if slope.device.type != "cpu":  # no host synchronisation on a GPU
+        return torch.where(torch.isnan(slope), r_out.expand_as(slope).sign(), slope)
     if not torch.isfinite(slope.sum()):
         bad = torch.isnan(slope)
         slope[bad] = r_out.expand_as(slope)[bad].sign()
