@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deeplift_genomics.cli import main
 
@@ -34,6 +35,7 @@ MODEL = REPO / "tests" / "data" / "benchmark_default_model"
 RUN_MARK = "<!-- test: run -->"
 SKIP_MARK = "<!-- test: skip -->"
 TINY_FLAGS = {"simulate": ("--n-per-class", "20"), "train": ("--epochs", "1")}
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
 _FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -98,6 +100,26 @@ def test_the_pages_have_examples():
     assert any(b.language == "python" for b in readme)
     assert any(b.mark == RUN_MARK for b in readme)
     assert REPO / "README.md" in example_pages()
+
+
+def test_readme_links_resolve():
+    """README's relative links (into docs/, CHANGELOG.md) name files that exist, on GitHub as here.
+
+    The docs pages' own links are checked by the strict site build (`make docs`).
+    """
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = [t.split("#", 1)[0] for t in _LINK.findall(text) if not re.match(r"[a-z]+:", t)]
+    assert targets, "README links into the docs"
+    missing = [t for t in targets if t and not (REPO / t).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_yaml_examples_parse(page: Path):
+    for block in code_blocks(page):
+        if block.language in ("yaml", "yml"):
+            yaml.safe_load(block.code)
 
 
 @pytest.mark.parametrize("page", example_pages(), ids=lambda p: str(p.relative_to(REPO)))
