@@ -20,14 +20,14 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-test: setup
+# The docs build comes first (a few seconds), so that pytest's summary stays the last line.
+test: setup docs
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
-	$(MAKE) --no-print-directory docs
 
 # The documentation site (mkdocs.yml, docs/) into site/, warnings as errors: an API page naming a function
 # that no longer exists, or a broken link, fails the build (and so `make test`). Nothing is downloaded.
 docs: setup
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: setup
 	$(BIN)/ruff check .
