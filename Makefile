@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-EXTRAS ?= test,slurm,tracks,modisco,bench,docs
+EXTRAS ?= test,slurm,tracks,modisco,bench,bpnet,docs
+BPNET_LITE ?= bpnet-lite==1.1.0
 
 .PHONY: setup run test lint docs clean
 
@@ -15,6 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "torch==2.13.0"
 	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
+	# the bpnet extra: bpnet-lite without its declared macs3/bam2bw (see pyproject.toml)
+	case ",$(EXTRAS)," in *,bpnet,*) $(BIN)/python -m pip install --no-deps "$(BPNET_LITE)";; esac
 	touch $@
 
 run: setup

@@ -20,6 +20,9 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 validate(config, "config/schema/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"

@@ -26,8 +26,12 @@ METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrate
 RULES = ("rescale", "reveal_cancel", "genomics_default")
 REFERENCE_KINDS = ("shuffle", "background", "zeros")
 MAXPOOL_MODES = ("gradient", "exact")
-# References are drawn per block of this many sequences with a seed derived from (seed, block), so the
-# numbers do not depend on batch_size.
+PRECISIONS = ("fp32", "tf32", "bf16")
+# Sequences of the first block recomputed in float32 to measure what tf32/bf16 change.
+PRECISION_CHECK_SEQUENCES = 16
+# Sequences handled per block: references are drawn, and results copied back to the host, per block.
+# Shuffles depend on the seed and each sequence's letters only; a callable gets a seed derived from
+# (seed, block), so no result depends on batch_size.
 REFERENCE_BLOCK = 256
 
 
@@ -45,6 +49,8 @@ class AttributionResult:
     references : (N, R, ...) when asked for, else None
     targets : the output indices scored, in the order of the T axis
     method, rule : what was computed
+    precision : ``fp32``, ``tf32`` or ``bf16``
+    precision_check : for tf32/bf16, what float32 gives on the first sequences (see ``attribute``)
     """
 
     contributions: torch.Tensor
@@ -56,6 +62,8 @@ class AttributionResult:
     targets: list[int]
     method: str
     rule: str | None
+    precision: str = "fp32"
+    precision_check: dict | None = None
 
 
 def attribute(
@@ -77,6 +85,7 @@ def attribute(
     *,
     maxpool: str = "gradient",
     hypothetical: bool | None = None,
+    precision: str = "fp32",
 ) -> AttributionResult:
     """Attribute the outputs of ``model`` to the bases of ``x``.
 
@@ -122,6 +131,12 @@ def attribute(
         tournament of Rescale ReLUs, which keeps summation-to-delta with any references).
     hypothetical
         Compute hypothetical contributions: None = when x is one-hot ``(N, 4, L)``; True requires it.
+    precision
+        ``fp32`` (default: float32 throughout, TensorFloat-32 switched off for the call), or on CUDA
+        only, opt-in: ``tf32`` (TensorFloat-32 matmuls and convolutions) or ``bf16`` (autocast to
+        bfloat16). Either recomputes the first sequences in float32 and logs, as a warning, their
+        summation-to-delta error and largest difference from float32 (also in
+        ``result.precision_check``).
 
     Returns
     -------
@@ -137,6 +152,7 @@ def attribute(
     _check_choice("method", method, METHODS)
     _check_choice("rule", rule, RULES)
     _check_choice("maxpool", maxpool, MAXPOOL_MODES)
+    _check_choice("precision", precision, PRECISIONS)
     for name, value in (("n_references", n_references), ("n_steps", n_steps), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}: expected a positive integer, got {value!r}")
@@ -156,35 +172,48 @@ def attribute(
     want_hyp = one_hot if hypothetical is None else bool(hypothetical)
 
     dev = resolve_device(device)
+    _check_precision(precision, dev, dtype, method)
     n_total = x.shape[0]
-    with _prepared(model, dev, dtype) as m:
+    with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
         plan = build_plan(m, x[:1].to(dev))
         targets = _targets(target, plan.n_outputs)
         E = _target_matrix(targets, plan.n_outputs, plan.head == "softmax", dtype, dev)
         rules = engine.choose_rules(plan, rule)
         need_s = engine.nodes_needing_s(plan, rules) if method == "deeplift" else set()
-        ref_source = _reference_source(references, x, n_references, background, seed, dtype)
+        ref_source = _reference_source(references, x, n_references, background, seed, dtype, dev)
+
+        def block(xb, rb, bar=None):
+            return _attribute_block(plan, xb, rb, E, method, rules, need_s, maxpool, n_steps, batch_size, dev,
+                                    want_hyp, bar)
 
         T = len(targets)
-        contrib = torch.zeros((n_total, T, *x.shape[1:]), dtype=dtype)
-        hyp = torch.zeros_like(contrib) if want_hyp else None
-        outputs = torch.zeros((n_total, T), dtype=dtype)
+        contrib = torch.empty((n_total, T, *x.shape[1:]), dtype=dtype)
+        hyp = torch.empty_like(contrib) if want_hyp else None
+        outputs = torch.empty((n_total, T), dtype=dtype)
         deltas_parts, refs_parts = [], []
+        check = None
+        host = _HostCopies(dev)
         bar = progress_bar(total=n_total, desc=f"attribute ({method})", unit="seq", verbose=verbose)
         try:
             for start in range(0, n_total, REFERENCE_BLOCK):
                 stop = min(n_total, start + REFERENCE_BLOCK)
-                xb = x[start:stop]
+                xb = _to_device(x[start:stop], dev)
                 rb = ref_source(xb, start // REFERENCE_BLOCK)
-                if return_references:
-                    refs_parts.append(rb)
-                c, h, d, o = _attribute_block(plan, xb, rb, E, method, rules, need_s, maxpool, n_steps,
-                                              batch_size, dev, want_hyp, bar)
-                contrib[start:stop] = c
+                with _numerics(precision, dev):
+                    c, h, d, o = block(xb, rb, bar)
+                if precision != "fp32" and check is None:
+                    k = min(PRECISION_CHECK_SEQUENCES, stop - start)
+                    c32, _, d32, _ = block(xb[:k], rb[:k])
+                    check = _precision_report(precision, c[:k], d[:k], c32, d32)
+                host.put(contrib[start:stop], c)
                 if hyp is not None:
-                    hyp[start:stop] = h
-                outputs[start:stop] = o[:, targets]
-                deltas_parts.append(d)
+                    host.put(hyp[start:stop], h)
+                host.put(outputs[start:stop], o[:, targets])
+                deltas_parts.append(host.get(d))
+                if return_references:
+                    refs_parts.append(host.get(rb))
+                host.end_block()
+            host.wait()
         finally:
             bar.close()
     deltas = torch.cat(deltas_parts) if deltas_parts else None
@@ -199,24 +228,29 @@ def attribute(
         targets=targets,
         method=method,
         rule=rule if method == "deeplift" else None,
+        precision=precision,
+        precision_check=check,
     )
 
 
 def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, batch_size, dev, want_hyp, bar):
-    """Scores for one block of sequences, in chunks of at most ``batch_size`` pairs."""
+    """Scores for one block of sequences, in chunks of at most ``batch_size`` pairs.
+
+    ``x`` and ``refs`` are on ``dev``; so are the results, which nothing in here copies to the host.
+    """
     n, R = refs.shape[:2]
     T = E.shape[0]
     per_pair = n_steps if method == "integrated_gradients" else 1
     pairs = max(1, batch_size // per_pair)
     r_chunk = min(R, pairs)
     s_chunk = max(1, pairs // r_chunk)
-    contrib = torch.zeros((n, T, *x.shape[1:]), dtype=x.dtype)
-    hyp = torch.zeros_like(contrib) if want_hyp else None
-    deltas = torch.zeros((n, R, T), dtype=x.dtype)
+    contrib = torch.empty((n, T, *x.shape[1:]), dtype=x.dtype, device=dev)
+    hyp = torch.empty_like(contrib) if want_hyp else None
+    deltas = torch.empty((n, R, T), dtype=x.dtype, device=dev)
     out_rows = []
     for s0 in range(0, n, s_chunk):
         s1 = min(n, s0 + s_chunk)
-        xs = x[s0:s1].to(dev)
+        xs = x[s0:s1]
         grad_x = None
         if method in ("gradient_x_input", "guided_backprop_x_input"):
             grad_x, f_x = engine.gradient_at(plan, xs, E, guided=method == "guided_backprop_x_input")
@@ -225,7 +259,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
         h_sum = torch.zeros_like(c_sum) if want_hyp else None
         for r0 in range(0, R, r_chunk):
             r1 = min(R, r0 + r_chunk)
-            rs = refs[s0:s1, r0:r1].to(dev)
+            rs = refs[s0:s1, r0:r1]
             if method == "deeplift":
                 mult, f_x, f_r = engine.deeplift_multipliers(plan, xs, rs, E, rules, need_s, maxpool)
             else:
@@ -243,14 +277,136 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
                 # sum_c (e_b - r)[c] m[c] = m[b] - sum_c r[c] m[c]
                 h_sum += (mult - (rs.unsqueeze(0) * mult).sum(3, keepdim=True)).sum(2)
             total = terms.reshape(T, s1 - s0, r1 - r0, -1).sum(-1).permute(1, 2, 0)  # (n, r, T)
-            expected = (f_x[:, None, :] - f_r) @ E.T  # (n, r, T)
-            deltas[s0:s1, r0:r1] = (total - expected).cpu()
-        contrib[s0:s1] = (c_sum / R).transpose(0, 1).cpu()
+            expected = (f_x[:, None, :] - f_r).to(x.dtype) @ E.T  # (n, r, T)
+            deltas[s0:s1, r0:r1] = total - expected
+        contrib[s0:s1] = (c_sum / R).transpose(0, 1)
         if want_hyp:
-            hyp[s0:s1] = (h_sum / R).transpose(0, 1).cpu()
-        out_rows.append(f_x.cpu())
-        bar.update(s1 - s0)
+            hyp[s0:s1] = (h_sum / R).transpose(0, 1)
+        out_rows.append(f_x.to(x.dtype))
+        if bar is not None:
+            bar.update(s1 - s0)
     return contrib, hyp, deltas, torch.cat(out_rows)
+
+
+def _to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """``t`` on ``dev``; a CPU tensor bound for CUDA goes through pinned memory, without waiting."""
+    if dev.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(dev, non_blocking=True)
+    return t.to(dev)
+
+
+class _HostCopies:
+    """Copies results from the device into host tensors.
+
+    On CUDA each copy goes through a pinned buffer without waiting; :meth:`end_block` completes the
+    copies of the block before the last, so that one block's copies overlap the next one's work, and
+    :meth:`wait` completes all. Elsewhere copies are made at once.
+    """
+
+    def __init__(self, dev: torch.device):
+        self.cuda = dev.type == "cuda"
+        self.blocks: list[tuple[object, list]] = []
+        self.current: list[tuple[torch.Tensor | None, torch.Tensor]] = []
+
+    def put(self, dst: torch.Tensor, src: torch.Tensor) -> None:
+        """Copy ``src`` into the host tensor ``dst``."""
+        if not self.cuda:
+            dst.copy_(src)
+            return
+        self.current.append((dst, self._start(src)))
+
+    def get(self, src: torch.Tensor) -> torch.Tensor:
+        """A host tensor that holds ``src`` once the block's copies are complete."""
+        if not self.cuda:
+            return src.cpu()
+        staging = self._start(src)
+        self.current.append((None, staging))
+        return staging
+
+    @staticmethod
+    def _start(src: torch.Tensor) -> torch.Tensor:
+        staging = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
+        staging.copy_(src, non_blocking=True)
+        return staging
+
+    def end_block(self) -> None:
+        if not self.cuda:
+            return
+        event = torch.cuda.Event()
+        event.record()
+        self.blocks.append((event, self.current))
+        self.current = []
+        while len(self.blocks) > 1:
+            self._finish(self.blocks.pop(0))
+
+    def wait(self) -> None:
+        if not self.cuda:
+            return
+        if self.current:
+            self.end_block()
+        while self.blocks:
+            self._finish(self.blocks.pop(0))
+
+    @staticmethod
+    def _finish(block) -> None:
+        event, items = block
+        event.synchronize()
+        for dst, staging in items:
+            if dst is not None:
+                dst.copy_(staging)
+
+
+@contextlib.contextmanager
+def _numerics(precision: str, dev: torch.device) -> Iterator[None]:
+    """The number formats of one call: TF32 flags set (and restored after), bf16 autocast on CUDA."""
+    if dev.type != "cuda":
+        yield
+        return
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        if precision == "bf16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def _check_precision(precision: str, dev: torch.device, dtype: torch.dtype, method: str) -> None:
+    if precision == "fp32":
+        return
+    if dev.type != "cuda":
+        raise InputError(
+            f"precision {precision}: {precision} is a CUDA number format; the CPU computes in float32 "
+            f"(use precision fp32 on device {dev})"
+        )
+    if dtype != torch.float32:
+        raise InputError(f"precision {precision}: needs dtype float32 inputs, got {dtype}")
+    if method == "ism":
+        raise InputError(f"precision {precision}: ISM runs in float32 only")
+
+
+def _precision_report(precision, c, d, c32, d32) -> dict:
+    """Log, and return, what ``precision`` changes on the first sequences against float32."""
+    report = {
+        "precision": precision,
+        "sequences": int(c.shape[0]),
+        "max_abs_delta": float(d.abs().max()),
+        "max_abs_delta_fp32": float(d32.abs().max()),
+        "max_abs_diff_vs_fp32": float((c.float() - c32.float()).abs().max()),
+        "max_abs_contribution_fp32": float(c32.abs().max()),
+    }
+    log.warning(
+        "precision %s, first %d sequences: summation-to-delta error up to %.3g (float32: %.3g); "
+        "contributions differ from float32 by up to %.3g (largest float32 contribution %.3g)",
+        precision, report["sequences"], report["max_abs_delta"], report["max_abs_delta_fp32"],
+        report["max_abs_diff_vs_fp32"], report["max_abs_contribution_fp32"],
+    )
+    return report
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -356,8 +512,8 @@ def _prepared(model: nn.Module, dev: torch.device, dtype: torch.dtype) -> Iterat
             p.requires_grad_(was)
 
 
-def _reference_source(references, x, n_references, background, seed, dtype):
-    """A function ``(x_block, block_index) -> (n, R, ...)`` on the CPU."""
+def _reference_source(references, x, n_references, background, seed, dtype, dev):
+    """A function ``(x_block, block_index) -> (n, R, ...)`` on ``dev`` (``x_block`` is on ``dev``)."""
     if isinstance(references, np.ndarray):
         references = torch.from_numpy(np.ascontiguousarray(references))
     if isinstance(references, torch.Tensor):
@@ -371,12 +527,10 @@ def _reference_source(references, x, n_references, background, seed, dtype):
             )
         if not torch.isfinite(refs).all():
             raise InputError("references: hold NaN or infinite values")
-        offsets = {}
 
         def from_tensor(xb, block):
             start = block * REFERENCE_BLOCK
-            offsets[block] = start
-            return refs[start:start + xb.shape[0]]
+            return _to_device(refs[start:start + xb.shape[0]], dev)
 
         return from_tensor
 
@@ -392,8 +546,8 @@ def _reference_source(references, x, n_references, background, seed, dtype):
     bg = _check_background(background) if kind == "background" else background
 
     def from_kind(xb, block):
-        out = make_references(xb, kind, n, bg, _block_seed(seed, block))
-        return _check_generated(out, xb, f"references={kind!r}", dtype)
+        # drawn on the device of xb; shuffles depend on the seed and each sequence's letters only
+        return make_references(xb, kind, n, bg, seed).to(dtype)
 
     return from_kind
 
@@ -421,7 +575,7 @@ def _check_generated(out, xb, what, dtype) -> torch.Tensor:
             or out.shape[2:] != xb.shape[1:]:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise InputError(f"{what}: expected (n, R, {', '.join(map(str, xb.shape[1:]))}), got {shape}")
-    return out.detach().to("cpu", dtype)
+    return out.detach().to(xb.device, dtype)
 
 
 class _Logits(nn.Module):

@@ -29,6 +29,7 @@ from .rules import (
     MaxPoolRouteFn,
     RescaleFn,
     RevealCancelFn,
+    ShapleyProductFn,
     WeightedAbsMassFn,
     _relu_deriv,
     abs_mass_eligible,
@@ -55,7 +56,9 @@ def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
     for op in plan.ops:
         if op.kind != "nonlinear":
             continue
-        if rule == "genomics_default":
+        if not op.elem.elementwise:
+            out[op.node] = "rescale"
+        elif rule == "genomics_default":
             out[op.node] = "reveal_cancel" if op.fed_by == "linear" else "rescale"
         else:
             out[op.node] = rule
@@ -148,6 +151,44 @@ def exact_maxpool(r_in, x_in, dims: int, p: dict, where: str):
             x_new = torch.cat([x_new, xw[..., -1:]], dim=-1)
         rw, xw = r_new, x_new
     return rw[..., 0]
+
+
+def _as_ref(x_val: torch.Tensor, r_like: torch.Tensor) -> torch.Tensor:
+    """A per-sequence tensor ``(n, ...)`` repeated for the references of each: ``(n*R, ...)``."""
+    R = r_like.shape[0] // x_val.shape[0]
+    return x_val.repeat_interleave(R, 0) if R > 1 else x_val
+
+
+def pairwise_extreme(kind: str, ra, rb, xa, xb):
+    """``maximum(a, b) = a + relu(b - a)``, ``minimum(a, b) = a - relu(a - b)``, Rescale on the ReLU.
+
+    Exact: the contributions of ``a`` and ``b`` add up to the difference of the max (min) whatever the
+    references.
+    """
+    if kind == "maximum":
+        xd = xb - xa
+        return ra + RescaleFn.apply(rb - ra, xd, torch.relu(xd), torch.relu, _relu_deriv)
+    xd = xa - xb
+    return ra - RescaleFn.apply(ra - rb, xd, torch.relu(xd), torch.relu, _relu_deriv)
+
+
+def _log_deriv(t):
+    return 1.0 / t
+
+
+def logsumexp_rule(rz, xz, dim, keepdim: bool):
+    """``logsumexp`` as ``c + log(sum(exp(z - c)))``: Rescale on ``exp`` and on ``log``, sum linear.
+
+    ``c`` is the sequence's own max over ``dim``, shared with its references, so nothing overflows; the
+    Rescale multipliers do not depend on ``c`` and summation-to-delta holds exactly.
+    """
+    c = xz.detach().amax(dim, keepdim=True)
+    cr = _as_ref(c, rz)
+    xe = torch.exp(xz - c)
+    re = RescaleFn.apply(rz - cr, xz - c, xe, torch.exp, torch.exp)
+    xs, rs = xe.sum(dim, keepdim=True), re.sum(dim, keepdim=True)
+    out = RescaleFn.apply(rs, xs, torch.log(xs), torch.log, _log_deriv) + cr
+    return out if keepdim else out.squeeze(dim)
 
 
 def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.Node, object]:
@@ -269,7 +310,7 @@ def run_reference_stream(
             if op.kind == "nonlinear":
                 f = elementwise_fn(op, modules, args, kwargs)
                 src = node.args[0]
-                if rules[node] == "rescale":
+                if rules[node] == "rescale" or not op.elem.elementwise:
                     out = RescaleFn.apply(args[0], xenv[src], xenv[node], f, op.elem.deriv)
                 else:
                     s = senv[src] if src in senv else _abs_diff(xenv[src], env[src])
@@ -281,6 +322,16 @@ def run_reference_stream(
                     out = exact_maxpool(args[0], xenv[src], dims, p, op.where)
                 else:
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
+            elif op.kind == "product":
+                a, b = node.args
+                out = ShapleyProductFn.apply(args[0], args[1], xenv[a], xenv[b])
+            elif op.kind in ("maximum", "minimum"):
+                a, b = node.args
+                out = pairwise_extreme(op.kind, args[0], args[1], xenv[a], xenv[b])
+            elif op.kind == "logsumexp":
+                dim = args[1] if len(args) > 1 else kwargs["dim"]
+                keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+                out = logsumexp_rule(args[0], xenv[node.args[0]], dim, keepdim)
             elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
                 out = conv1d_nhwc(op.module, args[0])
             else:

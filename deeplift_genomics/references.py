@@ -189,9 +189,9 @@ def references_keeping_columns(
     Returns
     -------
     torch.Tensor
-        ``(N, R, 4, L)`` float32 on the CPU.
+        ``(N, R, 4, L)`` float32 on the device of ``x`` (the CPU for numpy input).
     """
-    xt = torch.as_tensor(x, dtype=torch.float32).cpu()
+    xt = torch.as_tensor(x).to(torch.float32)
     exact = (((xt == 0) | (xt == 1)).all(dim=1) & (xt.sum(dim=1) == 1))[:, None, :]
     hot = xt * exact
     refs = make_references(hot, kind, n, background, seed)

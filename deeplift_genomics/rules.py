@@ -70,7 +70,9 @@ def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
     dx = x_in - r_in
     near = dx.abs() < NEAR_ZERO
     slope = (x_out - r_out) / torch.where(near, torch.ones_like(dx), dx)
-    if bool(near.any()):
+    # on the CPU a check skips the derivative when no pair is near; on a GPU the check would wait
+    # for the device, so the derivative is always computed there
+    if dx.device.type != "cpu" or bool(near.any()):
         slope = torch.where(near, derivative(f, deriv, r_in.expand_as(dx)), slope)
     return slope
 
@@ -83,6 +85,8 @@ def relu_rescale_slope(x_in, r_in, x_out, r_out) -> torch.Tensor:
     ``sign(relu(r))``, patched in. (Opposite sides within 1e-7 of each other keep ``dy / dx``.)
     """
     slope = (x_out - r_out).div_(x_in - r_in)
+    if slope.device.type != "cpu":  # no host synchronisation on a GPU
+        return torch.where(torch.isnan(slope), r_out.expand_as(slope).sign(), slope)
     if not torch.isfinite(slope.sum()):
         bad = torch.isnan(slope)
         slope[bad] = r_out.expand_as(slope)[bad].sign()
@@ -204,6 +208,13 @@ class RevealCancelFn(torch.autograd.Function):
             d = xp - rp
             m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
+            bad = ~(torch.isfinite(a) & torch.isfinite(b))
+            if bool(bad.any()):
+                # r + n or r + p left f's domain (log, sqrt of a part larger than the reference): Rescale
+                # there, which keeps summation-to-delta
+                slope = rescale_slope(f, deriv, xp, rp, f(xp), f(rp))
+                a = torch.where(bad, slope, a)
+                b = torch.where(bad, torch.zeros_like(b), b)
         ctx.save_for_backward(unpair(a), unpair(b))
         return f(r_in)
 
@@ -213,6 +224,30 @@ class RevealCancelFn(torch.autograd.Function):
         if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
             g = torch.empty_like(a).copy_(g)
         return a * g, b * g, None, None, None
+
+
+class ShapleyProductFn(torch.autograd.Function):
+    """``a * b`` of two input-dependent tensors: reference forward, Shapley multipliers in the backward.
+
+    With ``Δ(ab) = a_x b_x - a_r b_r``, the two-player Shapley split gives ``a`` the contribution
+    ``Δa (b_x + b_r) / 2`` and ``b`` the contribution ``Δb (a_x + a_r) / 2``; they add up to ``Δ(ab)``
+    exactly, so summation-to-delta holds (for ``a * a`` it is Rescale of the square). The multipliers
+    are ``(b_x + b_r) / 2`` and ``(a_x + a_r) / 2``, whatever the rule asked for.
+    """
+
+    @staticmethod
+    def forward(ctx, ra, rb, xa, xb):
+        xap, rap = pair(xa, ra)
+        xbp, rbp = pair(xb, rb)
+        ctx.save_for_backward(unpair(0.5 * (xbp + rbp)), unpair(0.5 * (xap + rap)))
+        ctx.shapes = (ra.shape, rb.shape)
+        return ra * rb
+
+    @staticmethod
+    def backward(ctx, g):
+        ma, mb = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        return (g * ma).sum_to_size(sa), (g * mb).sum_to_size(sb), None, None
 
 
 class GuidedFn(torch.autograd.Function):
@@ -345,10 +380,17 @@ def abs_mass_eligible(layer: nn.Module) -> bool:
 
 @dataclass(frozen=True)
 class Elementwise:
-    """An elementwise nonlinearity: its name and closed-form derivative (None: use autograd)."""
+    """A nonlinearity: its name and closed-form derivative (None: use autograd).
+
+    ``elementwise=False`` marks an op registered as a nonlinearity that is not elementwise (bpnet-lite's
+    ``_ProfileLogitScaling``, ``x * softmax(x)``): it gets Rescale's element-by-element ratio
+    ``Δy_i / Δx_i``, which still sums to ``Δy``, and Rescale also where RevealCancel is asked for (its
+    ``f(r + p)`` has no per-element meaning there).
+    """
 
     name: str
     deriv: Callable | None = None
+    elementwise: bool = True
 
 
 def _sigmoid_deriv(t):
@@ -360,70 +402,89 @@ def _tanh_deriv(t):
     return 1 - torch.tanh(t) ** 2
 
 
-RELU = Elementwise("relu", _relu_deriv)
+def _e(name: str, deriv: Callable | None = None) -> Elementwise:
+    return Elementwise(name, deriv)
 
-# Module classes, functions and tensor-method names that are elementwise nonlinearities.
+
+RELU = Elementwise("relu", _relu_deriv)
+SIGMOID = _e("sigmoid", _sigmoid_deriv)
+TANH = _e("tanh", _tanh_deriv)
+EXP = _e("exp", torch.exp)
+LOG = _e("log", torch.reciprocal)
+SQUARE = _e("square", lambda t: 2 * t)
+ABS = _e("abs", torch.sign)
+
+# Module classes, functions and tensor-method names that are elementwise nonlinearities. Any elementwise
+# function of one tensor (further arguments constant) takes Rescale and RevealCancel; a derivative is
+# needed only where |x - r| < 1e-7 (autograd when not given here).
 NONLINEAR_MODULES: dict[type, Elementwise] = {
     nn.ReLU: RELU,
-    nn.Sigmoid: Elementwise("sigmoid", _sigmoid_deriv),
-    nn.Tanh: Elementwise("tanh", _tanh_deriv),
-    nn.Softplus: Elementwise("softplus"),
-    nn.ELU: Elementwise("elu"),
-    nn.SELU: Elementwise("selu"),
-    nn.CELU: Elementwise("celu"),
-    nn.GELU: Elementwise("gelu"),
-    nn.SiLU: Elementwise("silu"),
-    nn.Mish: Elementwise("mish"),
-    nn.LeakyReLU: Elementwise("leaky_relu"),
-    nn.ReLU6: Elementwise("relu6"),
-    nn.Hardtanh: Elementwise("hardtanh"),
-    nn.Hardsigmoid: Elementwise("hardsigmoid"),
-    nn.Hardswish: Elementwise("hardswish"),
-    nn.Softsign: Elementwise("softsign"),
-    nn.LogSigmoid: Elementwise("logsigmoid"),
-    nn.Tanhshrink: Elementwise("tanhshrink"),
-    nn.Softshrink: Elementwise("softshrink"),
-    nn.Hardshrink: Elementwise("hardshrink"),
-    nn.Threshold: Elementwise("threshold"),
-    nn.PReLU: Elementwise("prelu"),
+    nn.Sigmoid: SIGMOID,
+    nn.Tanh: TANH,
+    nn.Softplus: _e("softplus"),
+    nn.ELU: _e("elu"),
+    nn.SELU: _e("selu"),
+    nn.CELU: _e("celu"),
+    nn.GELU: _e("gelu"),
+    nn.SiLU: _e("silu"),
+    nn.Mish: _e("mish"),
+    nn.LeakyReLU: _e("leaky_relu"),
+    nn.RReLU: _e("rrelu"),  # in eval mode a LeakyReLU with slope (lower + upper) / 2
+    nn.ReLU6: _e("relu6"),
+    nn.Hardtanh: _e("hardtanh"),
+    nn.Hardsigmoid: _e("hardsigmoid"),
+    nn.Hardswish: _e("hardswish"),
+    nn.Softsign: _e("softsign"),
+    nn.LogSigmoid: _e("logsigmoid"),
+    nn.Tanhshrink: _e("tanhshrink"),
+    nn.Softshrink: _e("softshrink"),
+    nn.Hardshrink: _e("hardshrink"),
+    nn.Threshold: _e("threshold"),
+    nn.PReLU: _e("prelu"),
 }
 
-NONLINEAR_FUNCTIONS: dict[Callable, Elementwise] = {
-    F.relu: RELU,
-    torch.relu: RELU,
-    torch.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
-    F.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
-    torch.tanh: NONLINEAR_MODULES[nn.Tanh],
-    F.tanh: NONLINEAR_MODULES[nn.Tanh],
-    F.softplus: Elementwise("softplus"),
-    F.elu: Elementwise("elu"),
-    F.selu: Elementwise("selu"),
-    torch.selu: Elementwise("selu"),
-    F.celu: Elementwise("celu"),
-    F.gelu: Elementwise("gelu"),
-    F.silu: Elementwise("silu"),
-    F.mish: Elementwise("mish"),
-    F.leaky_relu: Elementwise("leaky_relu"),
-    F.relu6: Elementwise("relu6"),
-    F.hardtanh: Elementwise("hardtanh"),
-    F.hardsigmoid: Elementwise("hardsigmoid"),
-    F.hardswish: Elementwise("hardswish"),
-    F.softsign: Elementwise("softsign"),
-    F.logsigmoid: Elementwise("logsigmoid"),
-    F.threshold: Elementwise("threshold"),
-    torch.exp: Elementwise("exp", torch.exp),
-    torch.square: Elementwise("square", lambda t: 2 * t),
-    torch.abs: Elementwise("abs", torch.sign),
-    operator.abs: Elementwise("abs", torch.sign),
+_FUNCTIONS = {
+    "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH, "exp": EXP, "log": LOG, "square": SQUARE, "abs": ABS,
+    "log1p": _e("log1p", lambda t: 1 / (1 + t)), "log2": _e("log2"), "log10": _e("log10"),
+    "expm1": _e("expm1", torch.exp), "exp2": _e("exp2"), "sqrt": _e("sqrt"), "rsqrt": _e("rsqrt"),
+    "reciprocal": _e("reciprocal"), "pow": _e("pow"), "float_power": _e("float_power"),
+    "sin": _e("sin", torch.cos), "cos": _e("cos"), "erf": _e("erf"), "erfc": _e("erfc"),
+    "atan": _e("atan"), "asinh": _e("asinh"), "sinh": _e("sinh"), "cosh": _e("cosh"),
+    "clamp": _e("clamp"), "clip": _e("clip"), "clamp_min": _e("clamp_min"), "clamp_max": _e("clamp_max"),
+    "softplus": _e("softplus"), "elu": _e("elu"), "selu": _e("selu"), "celu": _e("celu"), "gelu": _e("gelu"),
+    "silu": _e("silu"), "mish": _e("mish"), "leaky_relu": _e("leaky_relu"), "relu6": _e("relu6"),
+    "rrelu": _e("rrelu"), "hardtanh": _e("hardtanh"), "hardsigmoid": _e("hardsigmoid"),
+    "hardswish": _e("hardswish"), "softsign": _e("softsign"), "logsigmoid": _e("logsigmoid"),
+    "tanhshrink": _e("tanhshrink"), "softshrink": _e("softshrink"), "hardshrink": _e("hardshrink"),
+    "threshold": _e("threshold"), "prelu": _e("prelu"), "sign": _e("sign"),
 }
 
+
+def _function_table() -> dict[Callable, Elementwise]:
+    """Every function form (torch.*, torch.special.*, F.*, in-place ``_`` variants) of ``_FUNCTIONS``."""
+    table: dict[Callable, Elementwise] = {}
+    for name, elem in _FUNCTIONS.items():
+        for space in (torch, F, torch.special):
+            for variant in (name, name + "_"):
+                fn = getattr(space, variant, None)
+                if callable(fn) and not isinstance(fn, type):
+                    table.setdefault(fn, elem)
+    table[torch.special.expit] = SIGMOID
+    table[operator.abs] = ABS
+    table[operator.pow] = _FUNCTIONS["pow"]
+    table[operator.ipow] = _FUNCTIONS["pow"]
+    return table
+
+
+NONLINEAR_FUNCTIONS: dict[Callable, Elementwise] = _function_table()
+
+_TENSOR_METHODS = ("relu", "sigmoid", "tanh", "exp", "log", "square", "abs", "log1p", "log2", "log10", "expm1",
+                   "exp2", "sqrt", "rsqrt", "reciprocal", "pow", "float_power", "sin", "cos", "erf", "erfc",
+                   "atan", "asinh", "sinh", "cosh", "clamp", "clip", "clamp_min", "clamp_max", "sign")
 NONLINEAR_METHODS: dict[str, Elementwise] = {
-    "relu": RELU,
-    "sigmoid": NONLINEAR_MODULES[nn.Sigmoid],
-    "tanh": NONLINEAR_MODULES[nn.Tanh],
-    "exp": NONLINEAR_FUNCTIONS[torch.exp],
-    "square": NONLINEAR_FUNCTIONS[torch.square],
-    "abs": NONLINEAR_FUNCTIONS[torch.abs],
+    **{m: _FUNCTIONS[m] for m in _TENSOR_METHODS},
+    **{m + "_": _FUNCTIONS[m] for m in _TENSOR_METHODS},
+    "__pow__": _FUNCTIONS["pow"], "__abs__": ABS,
 }
 
 # Ops registered by users: op -> "nonlinearity" (elementwise) or "linear" (affine in its input).

@@ -1,4 +1,4 @@
-"""Dinucleotide shuffles of one-hot DNA: Altschul & Erickson's Eulerian-path method, vectorised.
+"""Exact dinucleotide shuffles of one-hot DNA, batched in torch on the device of the input.
 
 A sequence ``s`` is a walk through the graph whose vertices are the letters and whose edges are its
 ``L - 1`` dinucleotides. Every Eulerian path of that graph from ``s[0]`` to ``s[-1]`` spells a sequence
@@ -6,28 +6,40 @@ with exactly the same dinucleotide counts (and the same first and last letter), 
 is one of those paths. Altschul & Erickson (1985) draw one uniformly:
 
 1. for each letter other than the last one, pick its *last exit* so that the last exits form a tree
-   pointing at the last letter (a uniformly random spanning arborescence, each tree weighted by the
-   product of the edge multiplicities it uses);
+   pointing at the last letter (a random spanning arborescence, each tree weighted by the product of
+   the edge multiplicities it uses);
 2. put the remaining exits of each letter in a uniformly random order, the last exit after them;
 3. walk from the first letter, always taking the next unused exit.
 
-With four letters there are only 16 arborescences per root, so step 1 enumerates them all and draws
-one with probability proportional to its weight: exact, and the same vectorised code for every
-sequence, with no rejection loop. Steps 2 and 3 run for all ``N * n`` shuffles at once.
+With four letters there are only 16 arborescences per root, so step 1 enumerates them and draws one
+with probability proportional to its weight: exact, with no rejection loop. Step 2 is drawn lazily
+during the walk: at each visit of a letter, its next exit is drawn uniformly from its unused exits
+other than the last one (sampling without replacement spells a uniformly random order), and the last
+exit is taken when those are used up. All ``N * n`` walks advance together, one position per step,
+each step a handful of batched tensor operations (no Python loop over sequences).
+
+The state of a walk is, per letter, the cumulative counts of its unused exits to each letter, packed
+into one int64 (four 16-bit fields) with the letter's last exit, so that the draw, the comparison with
+the cumulative counts and the update are a few integer operations on whole rows (SWAR). Letters with
+8,192 or more exits (runs longer than about 30 kb) take a path that keeps the counts unpacked and makes
+the same draws.
 
 Unknown letters (all-zero columns, "N") stay where they are: each maximal run of A/C/G/T between them
 is shuffled on its own. That keeps every dinucleotide count, including those with N (runs keep their
 first and last letters), and a reference is zero exactly where the input is, so the unknown positions
 get no contribution.
 
-The random numbers for a sequence come from a generator seeded by ``seed`` and the sequence's own
-letters, so a sequence gets the same shuffles whatever batch, position or order it arrives in, and
-the first ``k`` of ``n`` shuffles do not depend on ``n``.
+Random numbers are counter-based per sequence: a 64-bit key from the seed and the sequence's own
+letters (a hash computed with wrapping int64 tensor arithmetic), a key per shuffle derived from it,
+a 64-bit linear congruential stream per shuffle indexed by position, and a hash per run for the tree.
+A sequence therefore gets the same shuffles whatever batch, chunk, shard, position or order it arrives
+in, the first ``k`` of ``n`` shuffles do not depend on ``n``, and every device computes the same
+integers (only the tree draw uses float64, IEEE-exact on CPU and CUDA).
 """
 
 from __future__ import annotations
 
-import hashlib
+import concurrent.futures
 import itertools
 import logging
 import math
@@ -43,9 +55,125 @@ log = logging.getLogger(__name__)
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 _N_LETTERS = 4
-_UNKNOWN = _N_LETTERS
-# Rows (sequence x shuffle) processed at once: bounds memory to a few tens of MB per chunk.
-_MAX_CELLS = 4_000_000
+_UNKNOWN = 4
+# Walks (sequence x shuffle) advanced together: large batches amortise the per-step dispatch cost.
+_MAX_ROWS = 1 << 16
+_MAX_CELLS = 1 << 24  # rows x positions of one chunk (the int8 letters it holds)
+_MAX_STATE_BYTES = 1 << 28  # packed or unpacked walk state of one chunk
+_RNG_BLOCK = 8  # steps whose random numbers a GPU draws in one batched operation
+_CPU_RNG_BLOCK = 1  # and the CPU
+_MIN_ROWS_PER_THREAD = 4096  # walks per Python thread on a CPU with several torch threads
+
+_NUMPY_DTYPES = {
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.int8: np.int8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+    torch.uint8: np.uint8,
+    torch.bool: np.bool_,
+}
+
+
+def _empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An uninitialised tensor; large CPU ones come from numpy, which asks Linux for huge pages.
+
+    A fresh 64 MB output takes 16,384 page faults with 4 kB pages, which cost more than filling it.
+    """
+    if device.type == "cpu" and dtype in _NUMPY_DTYPES:
+        return torch.from_numpy(np.empty(shape, dtype=_NUMPY_DTYPES[dtype]))
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+# --- 64-bit arithmetic on int64 tensors (two's complement, wrapping; the same on every device) -------
+
+_M64 = (1 << 64) - 1
+
+
+def _i64(value: int) -> int:
+    """A Python integer reduced to the int64 with the same low 64 bits."""
+    value &= _M64
+    return value - (1 << 64) if value >> 63 else value
+
+
+_GOLDEN = _i64(0x9E3779B97F4A7C15)
+_MIX1 = _i64(0xBF58476D1CE4E5B9)
+_MIX2 = _i64(0x94D049BB133111EB)
+_SALT_CONTENT = _i64(0x243F6A8885A308D3)
+_SALT_TREE = _i64(0x13198A2E03707344)
+_SALT_WALK = _i64(0xA4093822299F31D0)
+_LCG_A = 6364136223846793005  # Knuth's MMIX multiplier
+_LCG_C = 1442695040888963407
+_M32 = (1 << 32) - 1
+
+
+def _shr(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 values (``>>`` on int64 tensors is arithmetic)."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
+
+
+def _mix64(x: torch.Tensor) -> torch.Tensor:
+    """splitmix64's finaliser, elementwise: a bijection of 64-bit values that mixes every bit."""
+    x = (x ^ _shr(x, 30)) * _MIX1
+    x = (x ^ _shr(x, 27)) * _MIX2
+    return x ^ _shr(x, 31)
+
+
+def _mix64_int(x: int) -> int:
+    """:func:`_mix64` of one Python integer (the reference the tensor version is tested against)."""
+    x &= _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return _i64(x ^ (x >> 31))
+
+
+def sequence_keys(tokens: torch.Tensor, seed: int) -> torch.Tensor:
+    """64-bit key of each sequence: a hash of the seed, its length and its letters.
+
+    Parameters
+    ----------
+    tokens
+        ``(N, L)`` int64 letters, 0..3 for A, C, G, T and 4 for unknown.
+    seed
+        Any integer (reduced modulo 2**64).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` int64 on the device of ``tokens``. Position ``j`` holding letter ``c`` contributes
+        ``mix64(c + 8 j + salt)`` to a wrapping sum (a random linear hash: two different sequences
+        collide with probability about 2**-64), which is then mixed with the seed and the length.
+    """
+    n_seq, length = tokens.shape
+    dev = tokens.device
+    # table[j * 5 + c] = mix64(c + 8 j + salt); a sequence's content hash sums its letters' entries
+    table = _mix64(torch.arange(length * 5, device=dev, dtype=torch.int64).view(length, 5)
+                   + (torch.arange(length, device=dev, dtype=torch.int64) * 3)[:, None] + _SALT_CONTENT)
+    pos5 = torch.arange(0, length * 5, 5, device=dev, dtype=torch.int64)
+    content = table.view(-1)[tokens.to(torch.int64) + pos5].sum(dim=1)
+    scalar = _mix64_int(_mix64_int(int(seed)) + length * 0x9E3779B97F4A7C15)
+    return _mix64(content ^ scalar)
+
+
+def _shuffle_keys(seq_keys: torch.Tensor, n: int) -> torch.Tensor:
+    """``(N, n)`` key of each shuffle ``k``: it depends on the sequence's key and ``k`` only."""
+    k = torch.arange(1, n + 1, device=seq_keys.device, dtype=torch.int64)
+    return _mix64(seq_keys[:, None] + k * _GOLDEN)
+
+
+def _lcg_jumps(k: int) -> tuple[list[int], list[int]]:
+    """``a_i, c_i`` with ``x_{j+i} = a_i x_j + c_i`` for ``i = 1..k`` (mod 2**64), as int64 values."""
+    a, c, out_a, out_c = 1, 0, [], []
+    for _ in range(k):
+        a, c = (a * _LCG_A) & _M64, (c * _LCG_A + _LCG_C) & _M64
+        out_a.append(_i64(a))
+        out_c.append(_i64(c))
+    return out_a, out_c
+
+
+# --- the 16 last-exit trees per root -------------------------------------------------------------
 
 
 def _enumerate_arborescences() -> np.ndarray:
@@ -82,81 +210,392 @@ def _enumerate_arborescences() -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-_TREES = _enumerate_arborescences()  # (4, 16, 4): Cayley's 4^(4-2) = 16 trees per root
+_TREES = torch.from_numpy(_enumerate_arborescences())  # (4, 16, 4): Cayley's 4^(4-2) = 16 per root
 
 
-def _tree_weights(tokens: np.ndarray) -> np.ndarray:
-    """Weight of every arborescence for each sequence of ``tokens``.
+def _tree_weights(counts: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Weight of every arborescence of every run.
+
+    Parameters
+    ----------
+    counts
+        ``(..., 4, 4)`` int64 dinucleotide counts of each run (``counts[u, v]``: ``uv`` pairs).
+    root
+        ``(...)`` int64 last letter of each run.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., 16)`` float64: product over non-root letters ``v`` of the number of ``v -> parent(v)``
+        dinucleotides (self-loops never count); letters with no exit hang off the root with weight 1.
+        Exact integers below 2**53.
+    """
+    dev = counts.device
+    letters = torch.arange(_N_LETTERS, device=dev)
+    weights = counts.to(torch.float64) * (1.0 - torch.eye(_N_LETTERS, dtype=torch.float64, device=dev))
+    is_root = letters == root[..., None]
+    hang = (~is_root & (counts.sum(-1) == 0)) | is_root  # (..., 4)
+    to_root = (letters == root[..., None]).to(torch.float64)  # (..., 4) one-hot of the root
+    weights = torch.where(hang[..., None], to_root[..., None, :], weights)
+    parents = _TREES.to(dev)[root]  # (..., 16, 4)
+    flat = weights.flatten(-2)  # (..., 16): [v * 4 + parent]
+    per_letter = torch.gather(
+        flat[..., None, :].expand(*parents.shape[:-1], 16), -1, parents + letters * _N_LETTERS
+    )
+    return per_letter.prod(-1)
+
+
+def _log_n_orders(counts: torch.Tensor, root: torch.Tensor, tree_total: torch.Tensor) -> torch.Tensor:
+    """Natural log of the number of sequences with each run's dinucleotide counts and ends.
+
+    BEST theorem for paths: ``t * d_last! * prod_{v != last, d_v > 0} (d_v - 1)! / prod_{u,v} m_uv!``
+    with ``t`` the weighted number of arborescences, ``d_v`` the out-degree and ``m_uv`` the counts.
+    """
+    m = counts.to(torch.float64)
+    degree = m.sum(-1)
+    is_root = torch.arange(_N_LETTERS, device=counts.device) == root[..., None]
+    own = torch.where(is_root, torch.lgamma(degree + 1), torch.where(degree > 0, torch.lgamma(degree.clamp_min(1)), 0.0))
+    return torch.log(tree_total) + own.sum(-1) - torch.lgamma(m + 1).sum((-2, -1))
+
+
+# --- runs between unknown letters ------------------------------------------------------------------
+
+
+class _Runs:
+    """The A/C/G/T runs of ``(N, L)`` token rows, up to ``S`` per row (``S`` = the most in any row).
+
+    Attributes
+    ----------
+    counts : (N, S, 4, 4) int64 dinucleotide counts per run (zeros for absent runs)
+    root : (N, S) int64 last letter of each run (0 for absent runs)
+    start : (N, S) int64 first position of each run (0 for absent runs)
+    first : (N, L) bool, positions that start a run (None when every letter is known)
+    run : (N, L) int64 run index of each known position (None when every letter is known)
+    n_runs : S
+    plain : every letter of every row is known (one run per row)
+    """
+
+    def __init__(self, tokens: torch.Tensor, plain: bool | None = None):
+        n_seq, length = tokens.shape
+        dev = tokens.device
+        known = tokens != _UNKNOWN
+        self.plain = bool(known.all()) if plain is None else plain
+        if self.plain:
+            self.n_runs = 1 if length else 0
+            self.first = self.run = None
+            self.root = tokens[:, -1:].clone() if length else torch.zeros((n_seq, 1), dtype=torch.int64, device=dev)
+            self.start = torch.zeros((n_seq, 1), dtype=torch.int64, device=dev)
+            code = tokens[:, :-1] * 4 + tokens[:, 1:] + torch.arange(n_seq, device=dev)[:, None] * 16
+            counts = torch.zeros(n_seq * 16, dtype=torch.int64, device=dev)
+            counts.index_add_(0, code.reshape(-1), torch.ones(code.numel(), dtype=torch.int64, device=dev))
+            self.counts = counts.view(n_seq, 1, _N_LETTERS, _N_LETTERS)
+            return
+        prev = torch.zeros_like(known)
+        prev[:, 1:] = known[:, :-1]
+        nxt = torch.zeros_like(known)
+        nxt[:, :-1] = known[:, 1:]
+        self.first = known & ~prev
+        last = known & ~nxt
+        self.run = torch.where(known, torch.cumsum(self.first, dim=1) - 1, -1)
+        self.n_runs = int(self.first.sum(dim=1).max()) if n_seq else 0
+        s = max(self.n_runs, 1)
+        rows = torch.arange(n_seq, device=dev)[:, None].expand(n_seq, length)
+        safe_run = self.run.clamp_min(0)
+        self.root = torch.zeros((n_seq, s), dtype=torch.int64, device=dev)
+        self.root[rows[last], safe_run[last]] = tokens[last]
+        self.start = torch.zeros((n_seq, s), dtype=torch.int64, device=dev)
+        pos = torch.arange(length, device=dev)[None, :].expand(n_seq, length)
+        self.start[rows[self.first], safe_run[self.first]] = pos[self.first]
+        counts = torch.zeros((n_seq * s * 16,), dtype=torch.int64, device=dev)
+        if length > 1:
+            edge = known[:, :-1] & known[:, 1:]
+            code = (rows[:, :-1] * s + safe_run[:, :-1]) * 16 + tokens[:, :-1].clamp_max(3) * 4 + tokens[:, 1:].clamp_max(3)
+            counts.index_add_(0, code[edge], torch.ones_like(code[edge]))
+        self.counts = counts.view(n_seq, s, _N_LETTERS, _N_LETTERS)
+
+
+# --- the walk --------------------------------------------------------------------------------------
+
+# Packed state of one letter of one walk, an int64 (SWAR: one integer operation acts on every field):
+#   bits 0-12   the number of its unused exits other than the last one (the total, at most 8,191)
+#   bit 14      always 1, so that the mask of comparison flags below also takes one off the total
+#   bits 15+15k C_k + 16383 (15 bits), C_k the cumulative count of unused non-last exits to the letters of
+#               fields 0..k (k = 0, 1, 2); field k holds exits to letter (last + 3 - k) & 3, so field 3
+#               (the total minus C_2) holds the non-last exits to the last exit's own letter
+#   bits 62-63  the letter's last exit
+# A walk's 4 letters sit in 4 slots, letter c in slot (c + 2) & 3 (see _step_packed).
+_TOTAL = (1 << 13) - 1
+_KEEP = 1 << 14
+_FIELD = (1 << 15) | (1 << 30) | (1 << 45)
+_OFFSET = (1 << 14) - 1
+_FLAGS = (1 << 14) | (1 << 29) | (1 << 44) | (1 << 59)
+_FLAGS_LAST = _i64(_FLAGS | (3 << 62))
+# Moves the flags of fields 0, 1, 2 onto bit 62 (adding them to the last exit there), keeps the rest
+# below bit 62: (F * _LETTER) >> 62 is (last + number of flags) mod 4 as a signed 2-bit number.
+_LETTER = (1 << 33) | (1 << 18) | (1 << 3) | 1
+_SLOTS = (2, 3, 0, 1)  # the letter in each slot
+_PACKED_MAX = _TOTAL  # most unused exits one letter may hold for the packed state
+
+
+def _state_table(counts: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Cumulative exit counts of every letter of every run, for each possible last exit.
+
+    Parameters
+    ----------
+    counts : (Nc, S, 4, 4) int64
+    root : (Nc, S) int64
+
+    Returns
+    -------
+    torch.Tensor
+        ``(Nc, S, 4, 4, 4)`` int64: ``[..., v, last, k]`` = unused non-last exits of letter ``v`` to
+        the letters of fields ``0..k`` when its last exit goes to ``last`` (field ``k``: letter
+        ``(last + 3 - k) & 3``; ``k = 3``: the total). The root has no last exit: all its exits count.
+    """
+    letters = torch.arange(_N_LETTERS, device=counts.device)
+    field_letter = (letters[:, None] + 3 - letters) & 3  # (last, k)
+    per_field = counts[..., field_letter]  # (Nc, S, v, last, k)
+    is_root = letters == root[..., None]  # (Nc, S, v)
+    reserved = ~is_root & (counts.sum(-1) > 0)  # letters whose last exit is set aside
+    per_field[..., 3] -= reserved[..., None].to(torch.int64)
+    return per_field.cumsum(-1)
+
+
+class _Walks:
+    """All walks of a chunk: state, start and the per-position constraints of runs."""
+
+    def __init__(self, tokens: torch.Tensor, runs: _Runs, keys: torch.Tensor, n: int, wide: bool):
+        n_seq, length = tokens.shape
+        dev = tokens.device
+        s = max(runs.n_runs, 1)
+        self.n_seq, self.n, self.length = n_seq, n, length
+        self.rows = n_seq * n
+        self.plain = runs.plain
+        # Letters per walk: 4 per run, plus 4 scratch letters that unknown positions point at.
+        self.n_vertices = 4 * s + (0 if self.plain else 4)
+
+        weights = _tree_weights(runs.counts, runs.root)  # (Nc, S, 16)
+        cum = weights.cumsum(-1)
+        total = cum[..., -1]
+        draw = _mix64(keys[..., None] ^ _mix64(runs.start + _SALT_TREE)[:, None, :])  # (Nc, n, S)
+        u = _shr(draw, 11).to(torch.float64) * 2.0**-53
+        target = torch.minimum(torch.floor(u * total[:, None]), total[:, None] - 1)
+        tree = (cum[:, None] <= target[..., None]).sum(-1).clamp_max(15)
+        parent = _TREES.to(dev)[runs.root[:, None, :], tree]  # (Nc, n, S, 4)
+        self.log_orders = _log_n_orders(runs.counts, runs.root, total).sum(-1)  # (Nc,)
+
+        table = _state_table(runs.counts, runs.root)  # (Nc, S, 4, 4 last, 4)
+        slots = torch.tensor(_SLOTS, device=dev)
+        table = table[:, :, slots]  # letters in slot order
+        is_root = (slots == runs.root[..., None])[:, None]  # (Nc, 1, S, 4)
+        last = torch.where(is_root, 0, parent[..., slots])  # (Nc, n, S, 4)
+        self.wide = wide or bool(table.numel() and table[..., 3].max() > _PACKED_MAX)
+        extra = self.n_vertices - 4 * s
+        if self.wide:
+            state = table[:, None].expand(-1, n, -1, -1, -1, -1)
+            state = torch.gather(state, 4, last[..., None, None].expand(*last.shape, 1, 4))[..., 0, :]
+            state = state.reshape(self.rows, 4 * s, 4)
+            self.state = torch.cat([state, state.new_zeros(self.rows, extra, 4)], 1).reshape(-1, 4)
+            self.last = torch.cat([last.reshape(self.rows, 4 * s), last.new_zeros(self.rows, extra)], 1).reshape(-1)
+        else:
+            packed = table[..., 3] | _KEEP | (torch.arange(_N_LETTERS, device=dev) << 62)
+            for k in range(3):
+                packed |= (table[..., k] + _OFFSET) << (15 + 15 * k)  # (Nc, S, 4, 4 last)
+            packed = torch.gather(packed[:, None].expand(-1, n, -1, -1, -1), 4, last[..., None])[..., 0]
+            packed = packed.reshape(self.rows, 4 * s)
+            if extra:
+                scratch = packed.new_full((self.rows, extra), _KEEP + _OFFSET * _FIELD)
+                packed = torch.cat([packed, scratch], 1)
+            self.state = packed.reshape(-1)
+            self.last = None
+
+        self.rowbase = torch.arange(self.rows, device=dev, dtype=torch.int64) * self.n_vertices
+        self.lcg = _mix64(keys.reshape(-1) ^ _SALT_WALK)
+        slot = (tokens.clamp_max(3) + 2) & 3
+        if self.plain:
+            self.vertex = slot[:, :1]
+            self.fixed = None
+        else:
+            # run starts and unknown positions have fixed letters; unknown ones point at scratch letters
+            self.vertex = torch.where(tokens != _UNKNOWN, runs.run.clamp_min(0) * 4 + slot, 4 * s)
+            self.fixed = runs.first | (tokens == _UNKNOWN)  # (Nc, L)
+        self.start = (self.rowbase.view(n_seq, n) + self.vertex[:, :1]).reshape(-1)
+
+
+def _walk(w: _Walks) -> torch.Tensor:
+    """Advance every walk of ``w`` through its sequence; returns ``(L, rows)`` int8 letters mod 4.
+
+    Positions whose letter is fixed (run starts, unknown letters) hold arbitrary values, set by the
+    caller. On a CPU with several torch threads, contiguous groups of walks advance in as many Python
+    threads (torch releases the GIL inside its kernels; each walk only touches its own state).
+    """
+    rows, length, dev = w.rows, w.length, w.state.device
+    letters = _empty((length, rows), torch.int8, dev)
+    if length == 0 or rows == 0:
+        return letters
+    letters[0] = (w.start + 2) & 3
+    if length == 1:
+        return letters
+    threads = torch.get_num_threads() if dev.type == "cpu" else 1
+    parts = max(1, min(threads, rows // _MIN_ROWS_PER_THREAD)) if w.plain else 1
+    if parts == 1:
+        _walk_rows(w, 0, rows, letters)
+        return letters
+    bounds = [rows * k // parts for k in range(parts + 1)]
+    with concurrent.futures.ThreadPoolExecutor(parts) as pool:
+        futures = [pool.submit(_walk_rows, w, lo, hi, letters) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        for f in futures:
+            f.result()
+    return letters
+
+
+def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
+    """Advance walks ``lo..hi-1`` of ``w``, writing ``letters[1:, lo:hi]``."""
+    rows, length, dev = hi - lo, w.length, w.state.device
+    fv = w.start[lo:hi].clone()
+    # On the CPU one step's random numbers at a time: ops on one row of walks stay single-threaded
+    # (below torch's parallel grain), which busy machines reward; a GPU draws blocks of steps at once.
+    k_block = _RNG_BLOCK if dev.type != "cpu" else _CPU_RNG_BLOCK
+    jump_a, jump_c = _lcg_jumps(k_block)
+    jump_a = torch.tensor(jump_a, device=dev)[:, None]
+    jump_c = torch.tensor(jump_c, device=dev)[:, None]
+    x = w.lcg[lo:hi].clone()
+    block = torch.empty((k_block, rows), dtype=torch.int64, device=dev)
+    step = _step_wide if w.wide else _step_packed
+    bufs = [torch.empty(rows, dtype=torch.int64, device=dev) for _ in range(3)]
+    base = w.rowbase[lo:hi] + 2
+    fixed_any = None if w.plain else w.fixed.any(dim=0).tolist()
+    for j in range(1, length):
+        i = (j - 1) % k_block
+        if k_block == 1:
+            torch.add(jump_c[0], x, alpha=_LCG_A, out=x)  # x_{j} = A x_{j-1} + C (mod 2**64)
+            torch.bitwise_right_shift(x, 32, out=block[0]).bitwise_and_(_M32)
+        elif i == 0:
+            # x_{j+i} = a_i x_j + c_i for the next k_block steps at once; keep the top 32 bits.
+            torch.mul(jump_a, x, out=block).add_(jump_c)
+            x.copy_(block[-1])
+            block.bitwise_right_shift_(32).bitwise_and_(_M32)
+        # the new letter c as (c + 2) % 4 - 2, its slot minus 2 (int8 row, and int64)
+        v = step(w, fv, block[i], bufs, letters[j, lo:hi])
+        if w.plain:
+            torch.add(base, v, out=fv)
+        else:
+            fv.bitwise_and_(~3).add_(v).add_(2)
+            if fixed_any[j]:
+                forced = (w.rowbase.view(w.n_seq, w.n) + w.vertex[:, j : j + 1]).reshape(-1)
+                torch.where(w.fixed[:, j : j + 1].expand(w.n_seq, w.n).reshape(-1), forced, fv, out=fv)
+
+
+def _step_packed(w, fv, r, bufs, v):
+    """One step of every walk on the packed state, writing the new letters' slot offsets into ``v``."""
+    c, t, dec = bufs
+    torch.index_select(w.state, 0, fv, out=c)
+    # t = floor(r * total / 2**32): uniform over the unused non-last exits
+    torch.bitwise_and(c, _TOTAL, out=t).mul_(r).bitwise_right_shift_(32)
+    # field k of c: C_k + 16383 - t, whose bit 14 (a flag) is set exactly when C_k > t
+    c.sub_(t, alpha=_FIELD)
+    # the flagged fields and the total lose one exit (bit 14 is always set: one off the total)
+    torch.bitwise_and(c, _FLAGS, out=dec).bitwise_right_shift_(14)
+    w.state.index_add_(0, fv, dec, alpha=-1)
+    # s flags among fields 0..2: the exit goes to letter (last + s) & 3 (field 3 - s)
+    v.copy_(c.bitwise_and_(_FLAGS_LAST).mul_(_LETTER).bitwise_right_shift_(62))
+    return c
+
+
+def _step_wide(w, fv, r, bufs, v):
+    """One step of every walk on the unpacked state: the same draws as :func:`_step_packed`."""
+    cum = w.state.index_select(0, fv)  # (rows, 4): C_0, C_1, C_2, total
+    t = (r * cum[:, 3]) >> 32
+    above = cum > t[:, None]
+    dec = above.to(torch.int64)
+    dec[:, 3] = 1
+    w.state.index_add_(0, fv, dec, alpha=-1)
+    letter = (w.last.index_select(0, fv) + above[:, :3].sum(1)) & 3
+    v.copy_(((letter + 2) & 3) - 2)
+    return bufs[0].copy_(v)
+
+
+# --- public functions ------------------------------------------------------------------------------
+
+
+def _chunk_bounds(n_runs: list[int], length: int, n: int, device: torch.device) -> list[tuple[int, int]]:
+    """Split sequences (sorted by their number of runs) into chunks of bounded walks and state."""
+    max_rows = _MAX_ROWS if device.type == "cpu" else 16 * _MAX_ROWS
+    max_rows = max(n, min(max_rows, _MAX_CELLS // max(1, length)))
+    bounds, lo = [], 0
+    while lo < len(n_runs):
+        hi = lo + 1
+        while hi < len(n_runs):
+            rows = (hi + 1 - lo) * n
+            if rows > max_rows or rows * (4 * max(n_runs[hi], 1) + 4) * 32 > _MAX_STATE_BYTES:
+                break
+            hi += 1
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def _shuffled_chunks(tokens: torch.Tensor, n: int, seed: int, wide: bool = False):
+    """Yield ``(rows, letters, one_order)`` chunk by chunk.
+
+    ``rows`` selects the chunk's sequences (a slice, or an index tensor for sequences with unknown
+    letters), ``letters`` is ``(Nc, n, L)`` int8 (4 at unknown positions) and ``one_order`` ``(Nc,)``.
+    """
+    n_seq, length = tokens.shape
+    dev = tokens.device
+    keys = sequence_keys(tokens, seed)
+    has_unknown = (tokens == _UNKNOWN).any(dim=1)
+    if not bool(has_unknown.any()):
+        groups = [(None, [1] * n_seq, True)]
+    else:
+        plain = torch.nonzero(~has_unknown).flatten()
+        other = torch.nonzero(has_unknown).flatten()
+        n_runs = _Runs(tokens[other], plain=False).first.sum(1)
+        order = torch.argsort(n_runs, stable=True)  # chunks of similar numbers of runs
+        groups = [(plain, [1] * plain.numel(), True), (other[order], n_runs[order].tolist(), False)]
+    for group, runs_per_seq, is_plain in groups:
+        for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
+            rows = slice(lo, hi) if group is None else group[lo:hi]
+            part = tokens[rows]
+            walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
+            letters = _empty((hi - lo, n, length), torch.int8, dev)
+            letters.view(-1, length).copy_(_walk(walks).T).bitwise_and_(3)
+            if not walks.plain:
+                # run starts keep their letter, unknown positions stay unknown
+                letters = torch.where(walks.fixed[:, None, :], part[:, None, :].to(torch.int8), letters)
+            yield rows, letters, walks.log_orders < 0.5
+
+
+def shuffle_tokens(
+    tokens: torch.Tensor, n: int, seed: int = 0, *, _wide: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dinucleotide-shuffle letter-index rows on their device; unknown letters (4) keep their places.
 
     Parameters
     ----------
     tokens
-        ``(S, M)`` letters 0..3, ``M >= 2``.
+        ``(N, L)`` integer tensor, 0..3 for A, C, G, T and 4 for an unknown letter.
+    n
+        Shuffles per sequence.
+    seed
+        Seed; with the letters of each sequence it fixes that sequence's shuffles.
 
     Returns
     -------
-    numpy.ndarray
-        ``(S, 16)`` float: product over non-root letters ``v`` of the number of ``v -> parent(v)``
-        dinucleotides; letters absent from the sequence hang off the root with weight 1.
+    shuffled : torch.Tensor
+        ``(N, n, L)`` int8 on the device of ``tokens``.
+    one_order : torch.Tensor
+        ``(N,)`` bool: sequences that admit no order but their own (their rows are copies).
     """
-    s_count, _ = tokens.shape
-    src, dst = tokens[:, :-1], tokens[:, 1:]
-    counts = np.zeros((s_count, _N_LETTERS, _N_LETTERS), dtype=np.float64)
-    rows = np.broadcast_to(np.arange(s_count)[:, None], src.shape)
-    np.add.at(counts, (rows, src, dst), 1.0)
-    root = tokens[:, -1]
-    active = np.zeros((s_count, _N_LETTERS), dtype=bool)
-    active[rows, src] = True
-    weights = counts.copy()
-    diag = np.arange(_N_LETTERS)
-    weights[:, diag, diag] = 0.0  # a self-loop can never be a last exit
-    inactive = ~active
-    inactive[np.arange(s_count), root] = False
-    si, vi = np.nonzero(inactive)
-    weights[si, vi, :] = 0.0
-    weights[si, vi, root[si]] = 1.0
-    weights[np.arange(s_count), root, :] = 0.0
-    weights[np.arange(s_count), root, root] = 1.0
-    parents = _TREES[root]  # (S, 16, 4)
-    per_letter = np.take_along_axis(weights[:, None, :, :], parents[..., None], axis=3)[..., 0]
-    return per_letter.prod(axis=2)
-
-
-def _log_n_orders(tokens: np.ndarray) -> np.ndarray:
-    """Natural log of the number of distinct sequences with the dinucleotide counts of each row.
-
-    BEST theorem for paths: ``t * d_last! * prod_{v != last} (d_v - 1)! / prod_{u,v} m_uv!`` with ``t``
-    the weighted number of arborescences, ``d_v`` the out-degree and ``m_uv`` the dinucleotide counts.
-
-    Parameters
-    ----------
-    tokens
-        ``(S, M)`` letters 0..3.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(S,)``; 0 for a sequence that admits one order only.
-    """
-    s_count, m = tokens.shape
-    if m < 3:
-        return np.zeros(s_count)
-    trees = _tree_weights(tokens).sum(axis=1)
-    out = np.log(trees)
-    src, dst = tokens[:, :-1], tokens[:, 1:]
-    for i in range(s_count):
-        pair_counts = np.bincount(src[i] * _N_LETTERS + dst[i], minlength=_N_LETTERS**2)
-        degree = np.bincount(src[i], minlength=_N_LETTERS)
-        last = tokens[i, -1]
-        total = 0.0
-        for v in range(_N_LETTERS):
-            if v == last:
-                total += math.lgamma(degree[v] + 1)
-            elif degree[v] > 0:
-                total += math.lgamma(degree[v])
-        total -= sum(math.lgamma(c + 1) for c in pair_counts)
-        out[i] += total
-    return out
+    tokens = tokens.to(torch.int64)
+    n_seq, length = tokens.shape
+    out = _empty((n_seq, n, length), torch.int8, tokens.device)
+    one_order = torch.zeros(n_seq, dtype=torch.bool, device=tokens.device)
+    if n_seq and n:
+        for rows, letters, single in _shuffled_chunks(tokens, n, seed, _wide):
+            out[rows] = letters
+            one_order[rows] = single
+    return out, one_order
 
 
 def n_orders(sequence: str) -> int:
@@ -177,164 +616,31 @@ def n_orders(sequence: str) -> int:
     idx = sequence_indices(sequence)
     if np.any(idx < 0):
         raise InputError(f"n_orders: sequence {sequence!r} holds letters other than A, C, G, T")
-    return int(round(math.exp(_log_n_orders(idx[None].astype(np.int64))[0])))
+    runs = _Runs(torch.from_numpy(idx.astype(np.int64))[None])
+    total = _tree_weights(runs.counts, runs.root).sum(-1)
+    return int(round(math.exp(float(_log_n_orders(runs.counts, runs.root, total).sum()))))
 
 
-def _shuffle_core(tokens: np.ndarray, rand: np.ndarray) -> np.ndarray:
-    """Shuffle equal-length ACGT token rows with the given uniform random numbers.
-
-    Parameters
-    ----------
-    tokens
-        ``(S, M)`` int64 letters 0..3, ``M >= 3``.
-    rand
-        ``(S, n, M)`` uniform [0, 1): column 0 draws the arborescence, columns 1.. order the exits.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(S, n, M)`` int64 shuffled letters.
-    """
-    s_count, m = tokens.shape
-    n = rand.shape[1]
-    src, dst = tokens[:, :-1], tokens[:, 1:]  # (S, E)
-    e_count = m - 1
-
-    weights = _tree_weights(tokens)  # (S, 16)
-    cum = np.cumsum(weights, axis=1)
-    target = rand[:, :, 0] * cum[:, -1:]  # (S, n)
-    tree = (cum[:, None, :] <= target[:, :, None]).sum(axis=2)  # first tree whose cum > target
-    tree = np.minimum(tree, _TREES.shape[1] - 1)
-    root = tokens[:, -1]
-    parent = _TREES[root[:, None], tree]  # (S, n, 4)
-
-    # The first occurrence of each dinucleotide type carries the last-exit mark: which copy of a
-    # type goes last does not change the spelled sequence, and choosing it by position (not by the
-    # random keys) leaves the other exits' keys i.i.d., so their order stays uniform.
-    code = src * _N_LETTERS + dst
-    first = np.zeros((s_count, e_count), dtype=bool)
-    for c in np.unique(code):
-        hit = code == c
-        idx = hit.argmax(axis=1)
-        has = hit[np.arange(s_count), idx]
-        first[np.arange(s_count)[has], idx[has]] = True
-    is_last = (
-        first[:, None, :]
-        & (dst[:, None, :] == np.take_along_axis(parent, src[:, None, :].repeat(n, axis=1), axis=2))
-        & (src[:, None, :] != root[:, None, None])
-    )  # (S, n, E)
-
-    key = src[:, None, :] * 4.0 + rand[:, :, 1:] + 2.0 * is_last
-    order = np.argsort(key, axis=2)
-    exits = np.take_along_axis(np.broadcast_to(dst[:, None, :], key.shape), order, axis=2)
-    exits = exits.reshape(s_count * n, e_count)
-
-    degree = np.zeros((s_count, _N_LETTERS), dtype=np.int64)
-    np.add.at(degree, (np.broadcast_to(np.arange(s_count)[:, None], src.shape), src), 1)
-    start = np.concatenate(
-        [np.zeros((s_count, 1), dtype=np.int64), np.cumsum(degree, axis=1)[:, :-1]], axis=1
-    )
-    rows = s_count * n
-    # Flat pointer into ``exits``: row offset + next unused exit of the current letter.
-    pointer = (np.repeat(start, n, axis=0) + (np.arange(rows) * e_count)[:, None]).ravel()
-    flat_exits = exits.ravel()
-    row_base = np.arange(rows) * _N_LETTERS
-    out = np.empty((rows, m), dtype=np.int64)
-    cur = np.repeat(tokens[:, 0], n)
-    out[:, 0] = cur
-    for j in range(1, m):
-        slot = row_base + cur
-        nxt = flat_exits[pointer[slot]]
-        pointer[slot] += 1
-        out[:, j] = nxt
-        cur = nxt
-    return out.reshape(s_count, n, m)
-
-
-def _sequence_rng(seed: int, tokens: np.ndarray) -> np.random.Generator:
-    """A generator determined by ``seed`` and the letters of one sequence (not its batch position)."""
-    digest = hashlib.blake2b(np.ascontiguousarray(tokens, dtype=np.int8).tobytes(), digest_size=16).digest()
-    words = np.frombuffer(digest, dtype=np.uint32).tolist()
-    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *words, len(tokens)]))
-
-
-def _to_tokens(arr: np.ndarray) -> np.ndarray:
-    """``(N, 4, L)`` one-hot (all-zero columns allowed) to ``(N, L)`` letters, 4 for unknown."""
-    if arr.ndim != 3 or arr.shape[1] != _N_LETTERS:
-        raise InputError(f"dinucleotide_shuffle: x must be one-hot (N, 4, L), got shape {tuple(arr.shape)}")
-    binary = (arr == 0) | (arr == 1)
-    sums = arr.sum(axis=1)
-    bad = ~binary.all(axis=1) | (sums > 1)
-    if bad.any():
-        n_i, l_i = np.argwhere(bad)[0]
+def _to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 4, L)`` one-hot (all-zero columns allowed) to ``(N, L)`` int64 letters, 4 for unknown."""
+    if x.ndim != 3 or x.shape[1] != _N_LETTERS:
+        raise InputError(f"dinucleotide_shuffle: x must be one-hot (N, 4, L), got shape {tuple(x.shape)}")
+    if not (x.is_floating_point() or x.dtype == torch.int64):
+        x = x.to(torch.int64)
+    sums = x.sum(dim=1)
+    bad = ~(x * x == x).all(dim=1) | (sums > 1)  # values in {0, 1}, at most one 1 per column
+    if bool(bad.any()):
+        n_i, l_i = torch.nonzero(bad)[0].tolist()
         raise InputError(
-            f"dinucleotide_shuffle: x[{n_i}, :, {l_i}] = {arr[n_i, :, l_i].tolist()} is not one-hot "
+            f"dinucleotide_shuffle: x[{n_i}, :, {l_i}] = {x[n_i, :, l_i].tolist()} is not one-hot "
             "(each column must hold one 1 and three 0, or four 0 for an unknown base)"
         )
-    return np.where(sums == 1, arr.argmax(axis=1), _UNKNOWN).astype(np.int64)
-
-
-def _runs(tokens: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, end)`` of each maximal run of known letters in one token row."""
-    known = np.concatenate([[False], tokens != _UNKNOWN, [False]])
-    edges = np.flatnonzero(np.diff(known.astype(np.int8)))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
-
-
-def shuffle_tokens(tokens: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Dinucleotide-shuffle letter-index rows; unknown letters (4) keep their places.
-
-    Parameters
-    ----------
-    tokens
-        ``(N, L)`` integers, 0..3 for A, C, G, T and 4 for an unknown letter.
-    n
-        Shuffles per sequence.
-    seed
-        Seed; with the letters of each sequence it fixes that sequence's shuffles.
-
-    Returns
-    -------
-    shuffled : numpy.ndarray
-        ``(N, n, L)`` int8.
-    one_order : numpy.ndarray
-        ``(N,)`` bool: sequences that admit no order but their own (their rows are copies).
-    """
-    tokens = np.asarray(tokens, dtype=np.int64)
-    n_seq, length = tokens.shape
-    out = np.empty((n_seq, n, length), dtype=np.int8)
-    one_order = np.zeros(n_seq, dtype=bool)
-    if n_seq == 0 or n == 0:
-        return out, one_order
-
-    plain = np.flatnonzero((tokens != _UNKNOWN).all(axis=1))
-    if length < 3:
-        out[plain] = tokens[plain, None, :]
-        one_order[plain] = True
-    else:
-        chunk = max(1, _MAX_CELLS // (n * length))
-        for lo in range(0, plain.size, chunk):
-            sel = plain[lo : lo + chunk]
-            rand = np.stack([_sequence_rng(seed, tokens[i]).random((n, length)) for i in sel])
-            out[sel] = _shuffle_core(tokens[sel], rand)
-            one_order[sel] = _log_n_orders(tokens[sel]) < 0.5
-
-    for i in np.flatnonzero((tokens == _UNKNOWN).any(axis=1)):
-        rand = _sequence_rng(seed, tokens[i]).random((1, n, length))
-        out[i] = tokens[i]
-        single = True
-        for lo, hi in _runs(tokens[i]):
-            if hi - lo < 3:
-                continue
-            seg = tokens[i, lo:hi][None]
-            out[i, :, lo:hi] = _shuffle_core(seg, rand[:, :, lo:hi])[0]
-            single &= bool(_log_n_orders(seg)[0] < 0.5)
-        one_order[i] = single
-    return out, one_order
+    index = x[:, 1] + 2 * x[:, 2] + 3 * x[:, 3] + _UNKNOWN * (1 - sums)
+    return index.to(torch.int64)
 
 
 def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
-    """Exact dinucleotide-preserving shuffles of one-hot DNA sequences.
+    """Exact dinucleotide-preserving shuffles of one-hot DNA sequences, on the device of ``x``.
 
     Each shuffle keeps every dinucleotide count and the first and last letter of the sequence, and
     is drawn uniformly from all sequences that do (Altschul & Erickson's Eulerian-path method; see
@@ -344,11 +650,13 @@ def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
     Parameters
     ----------
     x
-        ``(N, 4, L)`` one-hot, A,C,G,T; numpy array or torch tensor (any device, float dtype).
+        ``(N, 4, L)`` one-hot, A,C,G,T; numpy array (shuffled on the CPU) or torch tensor (shuffled
+        on its device, any dtype).
     n
         Number of shuffles per sequence (default 20).
     seed
-        Seed. A sequence's shuffles depend only on the seed and its own letters.
+        Seed. A sequence's shuffles depend only on the seed and its own letters: not on the batch,
+        its position in it, or ``n`` (the first ``k`` shuffles are the same for every ``n >= k``).
 
     Returns
     -------
@@ -363,28 +671,34 @@ def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
     Notes
     -----
     A sequence that admits no other order (e.g. ``ACGT``, or one shorter than 3) gets ``n`` copies of
-    itself and a logged warning that names its index.
+    itself and a logged warning that names its index. The random stream differs from
+    deeplift-genomics 0.1's numpy shuffle (:mod:`deeplift_genomics.shuffle_legacy`).
     """
-    if int(n) != n or n < 0:
+    if isinstance(n, bool) or int(n) != n or n < 0:
         raise InputError(f"dinucleotide_shuffle: n must be a non-negative integer, got {n!r}")
     n = int(n)
-    is_torch = isinstance(x, torch.Tensor)
-    arr = x.detach().cpu().numpy() if is_torch else np.asarray(x)
-    tokens = _to_tokens(arr)
-    shuffled, one_order = shuffle_tokens(tokens, n, seed)
-    if n > 0 and one_order.any():
-        idx = np.flatnonzero(one_order)
-        shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if idx.size > 10 else "")
+    is_numpy = not isinstance(x, torch.Tensor)
+    xt = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x.detach()
+    tokens = _to_tokens(xt)
+    n_seq, length = tokens.shape
+    out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
+    letters_abc = torch.arange(_N_LETTERS, dtype=torch.int8, device=xt.device)[:, None]
+    single = []
+    if n_seq and n:
+        for rows, letters, one_order in _shuffled_chunks(tokens, n, seed):
+            if isinstance(rows, slice):
+                torch.eq(letters[:, :, None, :], letters_abc, out=out[rows])  # one-hot, written in place
+            else:
+                out[rows] = torch.eq(letters[:, :, None, :], letters_abc).to(xt.dtype)
+            single.append(torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order])
+    idx = sorted(torch.cat(single).tolist()) if single else []
+    if idx:
+        shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if len(idx) > 10 else "")
         log.warning(
             "dinucleotide_shuffle: %d sequence(s) admit only one order with their dinucleotide counts "
             "(sequence index %s); their %d 'shuffles' are copies of the sequence",
-            idx.size,
+            len(idx),
             shown,
             n,
         )
-    onehot = np.zeros((*shuffled.shape[:2], _N_LETTERS, shuffled.shape[2]), dtype=arr.dtype)
-    for c in range(_N_LETTERS):
-        onehot[:, :, c, :] = shuffled == c
-    if is_torch:
-        return torch.from_numpy(onehot).to(device=x.device, dtype=x.dtype)
-    return onehot
+    return out.numpy() if is_numpy else out

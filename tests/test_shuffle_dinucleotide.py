@@ -1,4 +1,9 @@
-"""Dinucleotide shuffles: exact counts, ends kept, determinism, uniformity, one-order warning."""
+"""Dinucleotide shuffles: exact counts, ends kept, determinism, uniformity, one-order warning.
+
+The batched torch shuffle (:mod:`deeplift_genomics.shuffle`) and the numpy one it replaced
+(:mod:`deeplift_genomics.shuffle_legacy`) must both keep every guarantee; the tests of the facts they
+share run on both.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,11 @@ from scipy.stats import chisquare
 
 from deeplift_genomics.errors import InputError
 from deeplift_genomics.onehot import decode, is_one_hot, one_hot
-from deeplift_genomics.shuffle import dinucleotide_shuffle, n_orders
+from deeplift_genomics import shuffle as torch_shuffle
+from deeplift_genomics.shuffle import dinucleotide_shuffle, n_orders, sequence_keys, shuffle_tokens
+from deeplift_genomics.shuffle_legacy import dinucleotide_shuffle_legacy
+
+BOTH = pytest.mark.parametrize("shuffle", [dinucleotide_shuffle, dinucleotide_shuffle_legacy], ids=["torch", "numpy"])
 
 
 def dinucleotides(seq: str) -> Counter:
@@ -36,16 +45,17 @@ def random_sequences(rng: np.random.Generator, n: int, length: int) -> list[str]
     return ["".join(rng.choice(list("ACGT"), size=length)) for _ in range(n)]
 
 
+@BOTH
 @settings(max_examples=60, deadline=None)
 @given(
     seqs=st.lists(st.text(alphabet="ACGT", min_size=1, max_size=40), min_size=1, max_size=4),
     n=st.integers(1, 5),
     seed=st.integers(0, 2**31),
 )
-def test_counts_and_ends_are_kept(seqs, n, seed):
+def test_counts_and_ends_are_kept(shuffle, seqs, n, seed):
     length = len(seqs[0])
     seqs = [(s * length)[:length] for s in seqs]
-    out = dinucleotide_shuffle(one_hot(seqs), n, seed)
+    out = shuffle(one_hot(seqs), n, seed)
     assert out.shape == (len(seqs), n, 4, length)
     for i, seq in enumerate(seqs):
         assert is_one_hot(out[i], allow_empty_columns=False)
@@ -54,10 +64,11 @@ def test_counts_and_ends_are_kept(seqs, n, seed):
             assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
 
 
+@BOTH
 @settings(max_examples=40, deadline=None)
 @given(seq=st.text(alphabet="ACGTN", min_size=1, max_size=40), seed=st.integers(0, 1000))
-def test_unknown_letters_stay_in_place(seq, seed):
-    out = dinucleotide_shuffle(one_hot([seq]), 3, seed)
+def test_unknown_letters_stay_in_place(shuffle, seq, seed):
+    out = shuffle(one_hot([seq]), 3, seed)
     for shuffled in decode(out[0]):
         assert [i for i, c in enumerate(shuffled) if c == "N"] == [i for i, c in enumerate(seq) if c == "N"]
         assert dinucleotides(shuffled) == dinucleotides(seq)
@@ -70,11 +81,12 @@ def test_counts_match_brute_force_enumeration():
         assert n_orders(seq) == len(brute_force_orders(seq)), seq
 
 
-def test_shuffles_are_uniform_over_all_orders():
+@BOTH
+def test_shuffles_are_uniform_over_all_orders(shuffle):
     seq = "ACAGTACGA"
     orders = sorted(brute_force_orders(seq))
     assert len(orders) >= 6  # a test of uniformity needs several possible outcomes
-    draws = decode(dinucleotide_shuffle(one_hot([seq]), 6000, seed=11)[0])
+    draws = decode(shuffle(one_hot([seq]), 6000, seed=11)[0])
     assert set(draws) <= set(orders)
     counts = Counter(draws)
     observed = np.array([counts[o] for o in orders])
@@ -128,3 +140,105 @@ def test_bad_input_is_refused():
         dinucleotide_shuffle(x, 3)
     with pytest.raises(InputError, match="non-negative"):
         dinucleotide_shuffle(one_hot(["ACGT"]), -1)
+
+
+def chi_square_pvalue(draws: list[str], orders: list[str]) -> float:
+    assert set(draws) <= set(orders), set(draws) - set(orders)
+    counts = Counter(draws)
+    return chisquare(np.array([counts[o] for o in orders])).pvalue
+
+
+def test_every_sequence_of_a_batch_is_shuffled_uniformly():
+    # different first/last letters, self-loops, a letter with many exits: each drawn in one batch
+    seqs = ["ACAGTACGA", "GGATCCAGG", "TTAACATTA", "CACGTGACT"]
+    n = 3000
+    out = dinucleotide_shuffle(one_hot(seqs), n, seed=5)
+    for i, seq in enumerate(seqs):
+        orders = sorted(brute_force_orders(seq))
+        assert len(orders) >= 3, seq
+        assert chi_square_pvalue(decode(out[i]), orders) > 1e-3, seq
+
+
+def test_runs_between_unknown_letters_are_shuffled_independently_and_uniformly():
+    seq = "ACAGTACGA" + "NN" + "GATTACAG"
+    first, second = seq[:9], seq[11:]
+    orders = sorted(a + "NN" + b for a in brute_force_orders(first) for b in brute_force_orders(second))
+    assert len(orders) >= 12
+    draws = decode(dinucleotide_shuffle(one_hot([seq]), 6000, seed=2)[0])
+    assert chi_square_pvalue(draws, orders) > 1e-3
+
+
+def test_packed_and_unpacked_walks_make_the_same_draws():
+    rng = np.random.default_rng(7)
+    tokens = torch.from_numpy(rng.integers(0, 4, size=(12, 150)))
+    tokens[torch.from_numpy(rng.random((12, 150)) < 0.08)] = 4  # unknown letters, runs of all lengths
+    tokens[0] = torch.from_numpy(rng.integers(0, 4, size=150))  # and a sequence without any
+    packed, one_a = shuffle_tokens(tokens, 6, seed=3)
+    wide, one_b = shuffle_tokens(tokens, 6, seed=3, _wide=True)
+    assert torch.equal(packed, wide) and torch.equal(one_a, one_b)
+
+
+def test_letters_with_more_exits_than_the_packed_state_holds():
+    rng = np.random.default_rng(8)
+    seq = "A" * 8300 + "".join(rng.choice(list("ACGT"), size=60))
+    out = decode(dinucleotide_shuffle(one_hot([seq]), 2, seed=1)[0])
+    for shuffled in out:
+        assert dinucleotides(shuffled) == dinucleotides(seq)
+        assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
+
+
+def test_shuffles_do_not_depend_on_chunking_or_batch_mates(monkeypatch):
+    rng = np.random.default_rng(4)
+    seqs = random_sequences(rng, 9, 60)
+    seqs[3] = seqs[3][:20] + "NNN" + seqs[3][23:]
+    x = one_hot(seqs)
+    whole = dinucleotide_shuffle(x, 4, seed=21)
+    monkeypatch.setattr(torch_shuffle, "_MAX_ROWS", 4)  # one sequence per chunk
+    monkeypatch.setattr(torch_shuffle, "_CPU_RNG_BLOCK", 3)  # random numbers drawn 3 steps at a time
+    np.testing.assert_array_equal(whole, dinucleotide_shuffle(x, 4, seed=21))
+    for i in range(len(seqs)):
+        np.testing.assert_array_equal(whole[i], dinucleotide_shuffle(x[i : i + 1], 4, seed=21)[0])
+
+
+def test_sequence_keys_wrap_like_64_bit_integers():
+    """The tensor hash equals the same arithmetic on Python integers modulo 2**64."""
+    mask = (1 << 64) - 1
+
+    def mix(v):
+        v &= mask
+        v = ((v ^ (v >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        v = ((v ^ (v >> 27)) * 0x94D049BB133111EB) & mask
+        return v ^ (v >> 31)
+
+    def signed(v):
+        return v - (1 << 64) if v >> 63 else v
+
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 5, size=(5, 17))
+    seed = 2**40 + 7
+    salt = 0x243F6A8885A308D3
+    got = sequence_keys(torch.from_numpy(tokens), seed).tolist()
+    for row, key in zip(tokens, got):
+        content = sum(mix(int(c) + 8 * j + salt) for j, c in enumerate(row)) & mask
+        scalar = mix(mix(seed) + 17 * 0x9E3779B97F4A7C15)
+        assert key == signed(mix(content ^ scalar))
+
+
+def test_dtypes_are_kept():
+    x = torch.from_numpy(one_hot(["ACGTTGCAAC", "GATTACAGGA"]))
+    for dtype in (torch.float16, torch.float64, torch.int64, torch.bool):
+        out = dinucleotide_shuffle(x.to(dtype), 3, seed=1)
+        assert out.dtype == dtype
+        torch.testing.assert_close(out.float(), dinucleotide_shuffle(x, 3, seed=1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_draws_the_same_shuffles_as_the_cpu():
+    rng = np.random.default_rng(6)
+    seqs = random_sequences(rng, 50, 200)
+    seqs[7] = seqs[7][:50] + "N" * 10 + seqs[7][60:]
+    x = torch.from_numpy(one_hot(seqs))
+    on_gpu = dinucleotide_shuffle(x.cuda(), 20, seed=4)
+    assert on_gpu.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.cpu(), dinucleotide_shuffle(x, 20, seed=4), rtol=0, atol=0)

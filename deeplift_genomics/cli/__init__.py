@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "score": "score a FASTA (or BED regions of it) with a trained model",
     "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
     "report": "write the per-task HTML reports of a benchmark run",
+    "import-model": "turn a bpnet-lite / ChromBPNet torch.save file into a model directory, running no code from it",
 }
 
 EXIT_INPUT_ERROR = 2

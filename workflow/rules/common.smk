@@ -41,7 +41,9 @@ SIM_FILES = {
 }
 if SIMULATED:
     if config["data"]["test_ids"] is not None:
-        raise WorkflowError("config: data.test_ids needs data.simdata (a simulated dataset carries its own split)")
+        raise WorkflowError(
+            "config: data.test_ids needs data.simdata (a simulated dataset carries its own split)"
+        )
     DATA_INPUT = list(SIM_FILES.values())
     DATA_FLAGS = cli_flags(data=SIM_DIR)
 else:
@@ -65,14 +67,18 @@ def model_files(name):
 # ----------------------------------------------------------------------------------------------- methods
 def method_label(spec):
     """The benchmark's machine name of a method setting: the package's label, so files and tables agree."""
-    return package_method_label(spec["method"], spec.get("rule"), spec.get("references"), spec.get("n_references"))
+    return package_method_label(
+        spec["method"], spec.get("rule"), spec.get("references"), spec.get("n_references")
+    )
 
 
 METHODS = {}
 for _spec in config["attribute"]["methods"]:
     _name = _spec.get("name") or method_label(_spec)
     if _name in METHODS:
-        raise WorkflowError(f"config: attribute.methods: two settings are named {_name!r}; give one a `name:`")
+        raise WorkflowError(
+            f"config: attribute.methods: two settings are named {_name!r}; give one a `name:`"
+        )
     METHODS[_name] = _spec
 
 
@@ -85,7 +91,9 @@ def method_flags_of(spec):
             "method": method,
             "rule": spec["rule"] if method == "deeplift" else None,
             "references": None if method == "ism" else spec["references"],
-            "n_references": spec["n_references"] if method != "ism" and spec["references"] == "shuffle" else None,
+            "n_references": (
+                spec["n_references"] if method != "ism" and spec["references"] == "shuffle" else None
+            ),
             "n_steps": spec["n_steps"] if method == "integrated_gradients" else None,
         }
     )

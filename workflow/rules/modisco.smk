@@ -7,9 +7,6 @@ rule modisco_fasta:
         f"{OUT}/score/{{fasta}}",
     output:
         directory(f"{OUT}/modisco/{{fasta}}"),
-    params:
-        max_seqlets=config["modisco"]["max_seqlets"],
-        window=config["modisco"]["window"],
     log:
         f"{LOGS}/modisco/{{fasta}}.log",
     benchmark:
@@ -18,6 +15,9 @@ rule modisco_fasta:
     resources:
         mem_mb=8000,
         runtime=120,
+    params:
+        max_seqlets=config["modisco"]["max_seqlets"],
+        window=config["modisco"]["window"],
     shell:
         "mkdir -p {output}"
         " && modisco motifs -s {input}/ohe.npz -a {input}/shap.npz -n {params.max_seqlets} -w {params.window}"

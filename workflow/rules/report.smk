@@ -5,7 +5,12 @@ rule report:
     input:
         f"{OUT}/benchmark",
     output:
-        directory(f"{OUT}/report"),
+        report(
+            directory(f"{OUT}/report"),
+            patterns=["{page}.html"],
+            caption="../report/pages.rst",
+            category="Benchmark report",
+        ),
     log:
         f"{LOGS}/report.log",
     benchmark:
