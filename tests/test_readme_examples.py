@@ -122,6 +122,25 @@ def test_yaml_examples_parse(page: Path):
             yaml.safe_load(block.code)
 
 
+def _merged(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def test_workflow_page_configs_validate():
+    """The workflow page's config snippets, merged over config/config.yaml, pass the workflow's schema."""
+    import jsonschema
+
+    schema = yaml.safe_load((REPO / "config" / "schema" / "config.schema.yaml").read_text())
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    snippets = [yaml.safe_load(b.code) for b in code_blocks(REPO / "docs" / "workflow.md") if b.language == "yaml"]
+    assert snippets, "docs/workflow.md shows a config snippet"
+    for snippet in snippets:
+        jsonschema.validate(_merged(default, snippet), schema)
+
+
 @pytest.mark.parametrize("page", example_pages(), ids=lambda p: str(p.relative_to(REPO)))
 def test_examples_run_as_written(page: Path, finished_run: Path, tmp_path: Path, monkeypatch):
     shutil.copytree(finished_run, tmp_path, dirs_exist_ok=True)
