@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-EXTRAS ?= test,slurm,tracks,modisco,bench,bpnet
+EXTRAS ?= test,slurm,tracks,modisco,bench,bpnet,docs
 BPNET_LITE ?= bpnet-lite==1.1.0
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint docs clean
 
 setup: $(VENV)/.installed
 
@@ -23,11 +23,17 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-test: setup
+# The docs build comes first (a few seconds), so that pytest's summary stays the last line.
+test: setup docs
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+# The documentation site (mkdocs.yml, docs/) into site/, warnings as errors: an API page naming a function
+# that no longer exists, or a broken link, fails the build (and so `make test`). Nothing is downloaded.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .snakemake
+	rm -rf $(VENV) .pytest_cache .ruff_cache .snakemake site

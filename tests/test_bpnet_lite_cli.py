@@ -1,4 +1,4 @@
-"""``deeplift-genomics import-model`` and the README's bpnet-lite commands, run as written.
+"""``deeplift-genomics import-model`` and the bpnet-lite page's commands (docs/bpnet-lite.md), run as written.
 
 Skipped without bpnet-lite, except where the environment variable CI is set (make setup installs it).
 """
@@ -26,13 +26,13 @@ import torch
 
 from deeplift_genomics.cli import main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SECTION = "## Explain your bpnet-lite / ChromBPNet model"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "bpnet-lite.md"
+SECTION = "# Explain your bpnet-lite / ChromBPNet model"
 
 
 def readme_commands() -> list[str]:
-    text = README.read_text()
-    assert SECTION in text, "the README lost its bpnet-lite section"
+    text = PAGE.read_text()
+    assert SECTION in text, "docs/bpnet-lite.md lost its title"
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
