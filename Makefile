@@ -20,11 +20,14 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
+# ruff, then the type checker (files and settings in pyproject.toml's [tool.mypy]), then the tests.
 test: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . \
+	  && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/mypy \
+	  && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .snakemake
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .snakemake
