@@ -235,6 +235,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
                     mult = engine.integrated_gradients_multipliers(plan, xs, rs, E, n_steps)
                     f_x = engine.forward(plan, xs)
                 else:
+                    assert grad_x is not None  # the gradient methods computed it above
                     mult = grad_x
             diff = xs[:, None] - rs  # (n, r, ...)
             terms = mult * diff.unsqueeze(0)  # (T, n, r, ...)
@@ -246,7 +247,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
             expected = (f_x[:, None, :] - f_r) @ E.T  # (n, r, T)
             deltas[s0:s1, r0:r1] = (total - expected).cpu()
         contrib[s0:s1] = (c_sum / R).transpose(0, 1).cpu()
-        if want_hyp:
+        if hyp is not None:
             hyp[s0:s1] = (h_sum / R).transpose(0, 1).cpu()
         out_rows.append(f_x.cpu())
         bar.update(s1 - s0)

@@ -368,9 +368,9 @@ def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
     if int(n) != n or n < 0:
         raise InputError(f"dinucleotide_shuffle: n must be a non-negative integer, got {n!r}")
     n = int(n)
-    is_torch = isinstance(x, torch.Tensor)
-    arr = x.detach().cpu().numpy() if is_torch else np.asarray(x)
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     tokens = _to_tokens(arr)
+    shuffled: np.ndarray
     shuffled, one_order = shuffle_tokens(tokens, n, seed)
     if n > 0 and one_order.any():
         idx = np.flatnonzero(one_order)
@@ -385,6 +385,6 @@ def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
     onehot = np.zeros((*shuffled.shape[:2], _N_LETTERS, shuffled.shape[2]), dtype=arr.dtype)
     for c in range(_N_LETTERS):
         onehot[:, :, c, :] = shuffled == c
-    if is_torch:
+    if isinstance(x, torch.Tensor):
         return torch.from_numpy(onehot).to(device=x.device, dtype=x.dtype)
     return onehot
