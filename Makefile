@@ -23,9 +23,12 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-# The docs build comes first (a few seconds), so that pytest's summary stays the last line.
+# The docs build comes first (a few seconds), then ruff, the type checker (files and settings in
+# pyproject.toml's [tool.mypy]) and the tests, so that pytest's summary stays the last line.
 test: setup docs
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ruff check . \
+	  && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/mypy \
+	  && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
 
 # The documentation site (mkdocs.yml, docs/) into site/, warnings as errors: an API page naming a function
 # that no longer exists, or a broken link, fails the build (and so `make test`). Nothing is downloaded.
@@ -36,4 +39,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .snakemake site
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .snakemake site

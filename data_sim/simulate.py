@@ -490,9 +490,9 @@ def simulate(
         onehot_idx[rows] = seqs
         classes[rows] = spec.name
         labels[rows] = spec.labels
-        for k, row in enumerate(rows):
-            ids[row] = f"{spec.name}_{k}"
-            records[row] = placed[k]
+        for k, i in enumerate(rows):
+            ids[i] = f"{spec.name}_{k}"
+            records[i] = placed[k]
     sequences = ["".join(ALPHABET[r]) for r in onehot_idx]
     matrices = {
         (m, s): log_odds_matrix(motifs[m], config.background, config.scoring_pseudocount, s)

@@ -269,6 +269,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
                     mult = engine.integrated_gradients_multipliers(plan, xs, rs, E, n_steps)
                     f_x = engine.forward(plan, xs)
                 else:
+                    assert grad_x is not None  # the gradient methods computed it above
                     mult = grad_x
             diff = xs[:, None] - rs  # (n, r, ...)
             terms = mult * diff.unsqueeze(0)  # (T, n, r, ...)

@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .constants import PAPER_BACKGROUND
@@ -46,7 +47,7 @@ FASTA_NAME = "sequences.fa"
 LABELS_NAME = "labels.tsv"
 EMBEDDINGS_NAME = "embeddings.tsv"
 SIMDATA_NAME = "sequences.simdata.gz"
-_PAPER_PATTERNS = {(1, 1, 1): "both", (0, 1, 0): "gata", (0, 0, 1): "tal1", (0, 0, 0): "neither"}
+_PAPER_PATTERNS: dict[tuple[int, ...], str] = {(1, 1, 1): "both", (0, 1, 0): "gata", (0, 0, 1): "tal1", (0, 0, 0): "neither"}
 
 
 @dataclass(eq=False)
@@ -107,7 +108,7 @@ class Dataset:
             h.update(f"{name}\t{seq}\t{','.join(format(float(v), 'g') for v in row)}\n".encode())
         return h.hexdigest()
 
-    def subset(self, which) -> Dataset:
+    def subset(self, which: str | npt.ArrayLike) -> Dataset:
         """A dataset with some of the sequences.
 
         Parameters
@@ -280,13 +281,13 @@ def _read_meta(path: Path) -> dict:
 
 def _classes_from_ids(ids: list[str], names: list) -> np.ndarray | None:
     """Classes from ``simulate``'s ids ``<class>_<k>`` when every id has one of the recorded class names."""
-    names = {str(n) for n in names if n}
-    if not names:
+    known = {str(n) for n in names if n}
+    if not known:
         return None
     out = []
     for name in ids:
         prefix, _, k = name.rpartition("_")
-        if prefix not in names or not k.isdigit():
+        if prefix not in known or not k.isdigit():
             return None
         out.append(prefix)
     return np.asarray(out, dtype=str)

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import torch
 import torch.fx as fx
 import torch.nn.functional as F
+from torch import nn
 
-from .graph import Op, Plan, call, elementwise_fn
+from .graph import Op, Plan, call, elementwise_fn, resolve_main
 from .rules import (
     GuidedFn,
     MaxPoolRouteFn,
@@ -70,7 +72,7 @@ def nodes_needing_s(plan: Plan, rules: dict[fx.Node, str]) -> set[fx.Node]:
     need: set[fx.Node] = set()
     for node, r in rules.items():
         if r == "reveal_cancel":
-            need.add(node.args[0])
+            need.add(resolve_main(node))
     for op in reversed(plan.ops):
         if op.node in need and op.kind in _STRUCTURAL:
             need.update(op.dep_args)
@@ -86,7 +88,7 @@ def _resolve(node: fx.Node, env: dict):
 _POOL_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
 
-def pool_params(op: Op, args, kwargs) -> tuple[int, dict]:
+def pool_params(op: Op, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     """Dimensionality and parameters of a max pooling op."""
     if op.module is not None:
         m = op.module
@@ -126,7 +128,9 @@ def _windows(t: torch.Tensor, dims: int, k, s) -> torch.Tensor:
     return w.flatten(-2)
 
 
-def exact_maxpool(r_in, x_in, dims: int, p: dict, where: str):
+def exact_maxpool(
+    r_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str
+) -> torch.Tensor:
     """Max pooling as a tournament of ``max(a, b) = a + relu(b - a)`` with Rescale on every ReLU.
 
     Summation-to-delta then holds exactly whatever the references (the gradient routing of the original
@@ -191,10 +195,10 @@ def logsumexp_rule(rz, xz, dim, keepdim: bool):
     return out if keepdim else out.squeeze(dim)
 
 
-def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.Node, object]:
+def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.Node, Any]:
     """Run the model on ``x`` node by node; ``nonlinear="guided"`` uses guided-backprop nonlinearities."""
     modules = plan.modules()
-    env: dict[fx.Node, object] = {}
+    env: dict[fx.Node, Any] = {}  # tensors, and the non-tensor values of "meta" nodes
     for op in plan.ops:
         node = op.node
         if op.kind == "input":
@@ -202,6 +206,7 @@ def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.
             continue
         args, kwargs = _resolve(node, env)
         if op.kind == "nonlinear":
+            assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
             f = elementwise_fn(op, modules, args, kwargs)
             if nonlinear == "guided":
                 env[node] = GuidedFn.apply(args[0], f, op.elem.deriv)
@@ -233,11 +238,15 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         mod = op.module
         if op.family == "conv" and nhwc_eligible(mod):
             return conv1d_nhwc(mod, absd, mod.weight.abs(), bias=False)
-        if op.family == "conv":
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):  # op.family == "conv"
             return mod._conv_forward(absd, mod.weight.abs(), None)
+        assert isinstance(mod, nn.Linear)  # graph._WEIGHTED_MODULES: the rest are Linear
         return F.linear(absd, mod.weight.abs())
     if kind == "bn":
         mod = op.module
+        # graph.build_plan accepts BatchNorm in eval mode with running statistics only
+        assert isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
+        assert mod.running_var is not None
         scale = torch.rsqrt(mod.running_var + mod.eps)
         if mod.weight is not None:
             scale = scale * mod.weight
@@ -248,6 +257,7 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
     if kind == "pad":
         s_in = s_of(node.args[0])
         if op.module is not None:
+            assert isinstance(op.module, (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d))  # ZeroPad2d too
             return F.pad(s_in, op.module.padding, value=0.0)
         kw = dict(kwargs)
         rest = list(args[1:])
@@ -275,12 +285,13 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         return s_of(src) * factor
     if kind == "cat":
         seq = node.args[0]
+        assert isinstance(seq, (list, tuple))  # torch.cat's first argument: the tensors
         parts = []
         for a in seq:
             if isinstance(a, fx.Node) and a in op.dep_args:
                 parts.append(s_of(a))
             else:
-                parts.append(torch.zeros_like(env[a] if isinstance(a, fx.Node) else a))
+                parts.append(torch.zeros_like(env[a] if isinstance(a, fx.Node) else cast(torch.Tensor, a)))
         return call(node, modules, (parts, *args[1:]), kwargs)
     return _abs_diff(xenv[node], env[node])
 
@@ -288,14 +299,14 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
 def run_reference_stream(
     plan: Plan,
     r0: torch.Tensor,
-    xenv: dict,
+    xenv: dict[fx.Node, Any],
     rules: dict[fx.Node, str],
     need_s: set[fx.Node],
     maxpool: str,
-) -> dict[fx.Node, object]:
+) -> dict[fx.Node, Any]:
     """Reference activations ``(n*R, ...)`` with the DeepLIFT rules in their autograd graph."""
     modules = plan.modules()
-    env: dict[fx.Node, object] = {}
+    env: dict[fx.Node, Any] = {}
     senv: dict[fx.Node, torch.Tensor] = {}
     for op in plan.ops:
         node = op.node
@@ -305,9 +316,10 @@ def run_reference_stream(
             args, kwargs = _resolve(node, env)
             if node in need_s and op.kind == "weighted" and abs_mass_eligible(op.module) and len(args) == 1 \
                     and not kwargs:
-                env[node], senv[node] = WeightedAbsMassFn.apply(args[0], xenv[node.args[0]], op.module)
+                env[node], senv[node] = WeightedAbsMassFn.apply(args[0], xenv[resolve_main(node)], op.module)
                 continue
             if op.kind == "nonlinear":
+                assert op.elem is not None and isinstance(node.args[0], fx.Node)  # see graph.build_plan
                 f = elementwise_fn(op, modules, args, kwargs)
                 src = node.args[0]
                 if rules[node] == "rescale" or not op.elem.elementwise:
@@ -317,7 +329,7 @@ def run_reference_stream(
                     out = RevealCancelFn.apply(args[0], s, xenv[src], f, op.elem.deriv)
             elif op.kind == "maxpool":
                 dims, p = pool_params(op, args, kwargs)
-                src = node.args[0]
+                src = resolve_main(node)
                 if maxpool == "exact":
                     out = exact_maxpool(args[0], xenv[src], dims, p, op.where)
                 else:
@@ -364,7 +376,8 @@ def batched_grad(y: torch.Tensor, inp: torch.Tensor, E: torch.Tensor) -> torch.T
 
 
 def deeplift_multipliers(
-    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, rules, need_s, maxpool: str
+    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, rules: dict[fx.Node, str],
+    need_s: set[fx.Node], maxpool: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT multipliers for ``n`` sequences and their ``R`` references.
 
@@ -387,7 +400,9 @@ def deeplift_multipliers(
     return mult.reshape(E.shape[0], n, R, *refs.shape[2:]), f_x, f_r
 
 
-def gradient_at(plan: Plan, x: torch.Tensor, E: torch.Tensor, guided: bool = False):
+def gradient_at(
+    plan: Plan, x: torch.Tensor, E: torch.Tensor, guided: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient (or guided backprop) multipliers at ``x``: ``(T, B, ...)`` and the outputs ``(B, K)``."""
     xi = x.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -403,7 +418,9 @@ def forward(plan: Plan, x: torch.Tensor) -> torch.Tensor:
         return run_plain(plan, x)[plan.target_node].reshape(x.shape[0], -1)
 
 
-def integrated_gradients_multipliers(plan: Plan, x, refs, E, n_steps: int) -> torch.Tensor:
+def integrated_gradients_multipliers(
+    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, n_steps: int
+) -> torch.Tensor:
     """Mean gradient over the midpoints ``r + (k + 1/2)/n_steps (x - r)``: ``(T, n, R, ...)``."""
     n, R = refs.shape[:2]
     alphas = (torch.arange(n_steps, dtype=x.dtype, device=x.device) + 0.5) / n_steps

@@ -146,7 +146,7 @@ class FastaFile:
         Missing, empty, plain-gzip or non-FASTA file, inconsistent line wrapping, duplicate record names.
     """
 
-    def __init__(self, path: str | Path, index_dir: str | Path | None = None):
+    def __init__(self, path: str | Path, index_dir: str | Path | None = None) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"{self.path}: FASTA file not found")

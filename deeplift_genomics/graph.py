@@ -33,8 +33,9 @@ import builtins
 import contextlib
 import inspect
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -226,7 +227,7 @@ def trace(model: nn.Module, rules: dict | None = None) -> fx.GraphModule:
 def describe(node: fx.Node, modules: dict[str, nn.Module]) -> str:
     """Where an op sits, for messages: module path and class, or function and fx node name."""
     if node.op == "call_module":
-        return f"module '{node.target}' ({type(modules[node.target]).__name__})"
+        return f"module '{node.target}' ({type(modules[str(node.target)]).__name__})"
     if node.op == "call_function":
         name = getattr(node.target, "__name__", str(node.target))
         return f"function {name}() at fx node '{node.name}'"
@@ -243,7 +244,7 @@ def _is_tensorish(v) -> bool:
 
 def _op_key(node: fx.Node, modules: dict[str, nn.Module]):
     if node.op == "call_module":
-        return type(modules[node.target])
+        return type(modules[str(node.target)])
     return node.target
 
 
@@ -256,13 +257,13 @@ def _lookup_class(table: dict, cls: type):
 
 def is_softmax(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     if node.op == "call_module":
-        return isinstance(modules[node.target], _SOFTMAX_MODULES)
+        return isinstance(modules[str(node.target)], _SOFTMAX_MODULES)
     return node.op in ("call_function", "call_method") and node.target in _SOFTMAX
 
 
 def is_sigmoid(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     if node.op == "call_module":
-        return isinstance(modules[node.target], nn.Sigmoid)
+        return isinstance(modules[str(node.target)], nn.Sigmoid)
     if node.op == "call_function":
         return node.target in (torch.sigmoid, F.sigmoid)
     return node.op == "call_method" and node.target in _SIGMOID_NAMES
@@ -315,9 +316,9 @@ def build_plan(model: nn.Module, example: torch.Tensor) -> Plan:
     head = "none"
     target_node = result
     if is_sigmoid(result, modules):
-        head, target_node = "sigmoid", result.args[0]
+        head, target_node = "sigmoid", resolve_main(result)
     elif is_softmax(result, modules):
-        head, target_node = "softmax", result.args[0]
+        head, target_node = "softmax", resolve_main(result)
 
     rec = _Recorder(gm)
     try:
@@ -377,7 +378,7 @@ def build_plan(model: nn.Module, example: torch.Tensor) -> Plan:
 
     for op in ops:
         if op.kind == "nonlinear":
-            op.fed_by = _fed_by(op.node.args[0], by_node)
+            op.fed_by = _fed_by(resolve_main(op.node), by_node)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
 
 
@@ -455,7 +456,7 @@ def _classify(node: fx.Node, modules, dep_args: list[fx.Node], values, rules: di
     if _in(target, NONLINEAR_FUNCTIONS) or (node.op == "call_method" and target in NONLINEAR_METHODS):
         if not main_only:
             raise _unsupported(node, modules, "a nonlinearity of more than one input-dependent tensor")
-        elem = NONLINEAR_METHODS[target] if node.op == "call_method" else NONLINEAR_FUNCTIONS[target]
+        elem = NONLINEAR_METHODS[target] if isinstance(target, str) else NONLINEAR_FUNCTIONS[target]
         return Op(node, "nonlinear", where, elem=elem)
     if _in(target, _COMPARE):
         if node.users and all(_in(u.target, _WHERE) and u.args and u.args[0] is node for u in node.users):
@@ -544,29 +545,34 @@ def _in(target, table) -> bool:
 
 
 def resolve_main(node: fx.Node) -> fx.Node:
-    """The main (first) tensor argument of an op."""
-    return node.args[0]
+    """The main (first) tensor argument of an op (of one whose first argument is a graph node)."""
+    main = node.args[0]
+    assert isinstance(main, fx.Node), f"fx node '{node.name}': its first argument is not a node"
+    return main
 
 
-def call(node: fx.Node, modules: dict[str, nn.Module], args, kwargs):
+def call(node: fx.Node, modules: dict[str, nn.Module], args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
     """Run one fx node on already-resolved arguments (in-place binary operators run out of place)."""
+    target = node.target
     if node.op == "call_module":
-        return modules[node.target](*args, **kwargs)
-    if node.op == "call_function":
-        fn = OUT_OF_PLACE.get(node.target, node.target)
+        return modules[str(target)](*args, **kwargs)
+    if node.op == "call_function" and callable(target):
+        fn = OUT_OF_PLACE.get(target, target)
         return fn(*args, **kwargs)
     if node.op == "call_method":
         self_obj, *rest = args
-        return getattr(self_obj, node.target)(*rest, **kwargs)
+        return getattr(self_obj, str(target))(*rest, **kwargs)
     if node.op == "get_attr":
         obj = modules[""]
-        for part in node.target.split("."):
+        for part in str(target).split("."):
             obj = getattr(obj, part)
         return obj
     raise RuntimeError(f"cannot call fx node {node.op}")
 
 
-def elementwise_fn(op: Op, modules, args, kwargs) -> Callable[[torch.Tensor], torch.Tensor]:
+def elementwise_fn(
+    op: Op, modules: dict[str, nn.Module], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The nonlinearity as a function of its first tensor argument, never in place."""
     node = op.node
     inplace = bool(kwargs.get("inplace")) or any(a is True for a in args[1:]) or bool(

@@ -339,7 +339,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             raise InputError(f"{where}: 'alphabet' {alphabet!r} differs from the spec's {spec.alphabet!r}")
         if spec.n_tasks != len(task_names):
             raise InputError(f"{where}: {len(task_names)} task names but the spec has n_tasks={spec.n_tasks}")
-        model = build_model(spec)
+        model: nn.Module = build_model(spec)
     elif "module" in meta:
         model = _build_user_model(meta, where)
     else:
@@ -526,18 +526,18 @@ def _read_weights(path: Path, sha256: Any, where: str) -> dict[str, torch.Tensor
             ) from None
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # UnpicklingError for code-carrying pickles, RuntimeError for bad zips
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(
                 f"{path}: refused: not a plain state_dict of tensors (read with weights_only=True; "
                 f"pickled objects that could run code are never loaded): {first_line}"
             ) from None
-        if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-            state = state["state_dict"]
-        if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
+            loaded = loaded["state_dict"]
+        if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
             raise InputError(f"{path}: expected a state_dict (a mapping of names to tensors)")
-        state = dict(state)
+        state = dict(loaded)
     return state
 
 

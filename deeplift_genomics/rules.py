@@ -17,6 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,9 @@ NEAR_ZERO = 1e-7
 
 # Elements per block of the ReLU RevealCancel coefficients: its ~7 live float32 blocks, split over the threads, stay in a 2 MiB L2.
 _RC_BLOCK = 1 << 17
+
+# An elementwise function of a tensor (a nonlinearity, or its derivative).
+TensorFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _relu_deriv(t):
@@ -52,7 +56,7 @@ def pseudocount_near_zero(t: torch.Tensor) -> torch.Tensor:
     return torch.where(small, t + shift, t)
 
 
-def derivative(f: Callable, deriv: Callable | None, t: torch.Tensor) -> torch.Tensor:
+def derivative(f: TensorFn, deriv: TensorFn | None, t: torch.Tensor) -> torch.Tensor:
     """Elementwise derivative ``f'(t)``: the closed form when known, autograd otherwise."""
     if deriv is not None:
         return deriv(t)
@@ -62,7 +66,10 @@ def derivative(f: Callable, deriv: Callable | None, t: torch.Tensor) -> torch.Te
     return g
 
 
-def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
+def rescale_slope(
+    f: TensorFn, deriv: TensorFn | None, x_in: torch.Tensor, r_in: torch.Tensor, x_out: torch.Tensor,
+    r_out: torch.Tensor,
+) -> torch.Tensor:
     """Rescale multiplier ``(f(x)-f(r)) / (x-r)``, the gradient at the reference where ``|x-r| < 1e-7``.
 
     All tensors are paired views ``(n, 1|R, ...)``; returns ``(n, R, ...)``.
@@ -77,7 +84,9 @@ def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
     return slope
 
 
-def relu_rescale_slope(x_in, r_in, x_out, r_out) -> torch.Tensor:
+def relu_rescale_slope(
+    x_in: torch.Tensor, r_in: torch.Tensor, x_out: torch.Tensor, r_out: torch.Tensor
+) -> torch.Tensor:
     """:func:`rescale_slope` for ReLU in as few passes over memory as possible.
 
     ``dy / dx`` is exactly 1 (or 0) wherever x and r lie on the same side of 0, even for tiny ``dx``,
@@ -97,7 +106,10 @@ class RescaleFn(torch.autograd.Function):
     """Reference forward ``f(r)``; backward multiplies by the Rescale slope."""
 
     @staticmethod
-    def forward(ctx, r_in, x_in, x_out, f, deriv):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, x_out: torch.Tensor, f: TensorFn,
+        deriv: TensorFn | None,
+    ) -> torch.Tensor:
         r_out = f(r_in)
         xp, rp = pair(x_in, r_in)
         xo, ro = pair(x_out, r_out)
@@ -109,14 +121,16 @@ class RescaleFn(torch.autograd.Function):
         return r_out
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         (slope,) = ctx.saved_tensors
         # saved tensor first: the product takes its (channels-last) layout, which the next transposed
         # convolution wants, instead of the layout of pooling gradients
         return slope * g, None, None, None, None
 
 
-def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
+def reveal_cancel_multipliers(
+    f: TensorFn, r: torch.Tensor, p: torch.Tensor, n: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RevealCancel multipliers ``m+``, ``m-`` for input reference ``r`` and input parts ``p >= 0 >= n``.
 
     ``dy+ = 1/2 [(f(r+p) - f(r)) + (f(r+n+p) - f(r+n))]`` and likewise ``dy-``; ``m+ = dy+ / p``. A part
@@ -133,7 +147,9 @@ def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
     return dyp / pc_p, dyn / pc_n
 
 
-def relu_reveal_cancel_coefficients(x, r, s) -> tuple[torch.Tensor, torch.Tensor]:
+def relu_reveal_cancel_coefficients(
+    x: torch.Tensor, r: torch.Tensor, s: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RevealCancel for ReLU: the backward coefficients ``(a, b)``, well conditioned in float32.
 
     ``x`` ``(n, 1, ...)``, ``r`` and ``s`` ``(n, R, ...)``; ``d = x - r``, ``p = (d + s)/2``,
@@ -199,7 +215,9 @@ class RevealCancelFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r_in, s, x_in, f, deriv):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, s: torch.Tensor, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None
+    ) -> torch.Tensor:
         xp, rp = pair(x_in, r_in)
         sp = s.reshape(rp.shape)
         if deriv is _relu_deriv:
@@ -219,7 +237,7 @@ class RevealCancelFn(torch.autograd.Function):
         return f(r_in)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
         a, b = ctx.saved_tensors
         if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
             g = torch.empty_like(a).copy_(g)
@@ -254,12 +272,12 @@ class GuidedFn(torch.autograd.Function):
     """Guided backprop at ``x``: ``f'(x)`` times the incoming multiplier where it is positive."""
 
     @staticmethod
-    def forward(ctx, x_in, f, deriv):
+    def forward(ctx: Any, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None) -> torch.Tensor:
         ctx.save_for_backward(derivative(f, deriv, x_in.detach()))
         return f(x_in)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (slope,) = ctx.saved_tensors
         return g * slope * (g > 0), None, None
 
@@ -268,7 +286,9 @@ class MaxPoolRouteFn(torch.autograd.Function):
     """Max pooling of the references whose backward routes to the argmax of ``x`` (the original's mode)."""
 
     @staticmethod
-    def forward(ctx, r_in, x_in, pool):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, pool: Callable[..., Any]
+    ) -> torch.Tensor:
         r_out = pool(r_in)
         _, idx = pool(x_in, return_indices=True)  # (n, C, *out)
         ctx.save_for_backward(idx)
@@ -276,7 +296,7 @@ class MaxPoolRouteFn(torch.autograd.Function):
         return r_out
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (idx,) = ctx.saved_tensors
         n = idx.shape[0]
         c = idx.shape[1]
@@ -287,12 +307,14 @@ class MaxPoolRouteFn(torch.autograd.Function):
         return out.reshape(ctx.in_shape), None, None
 
 
-def nhwc_eligible(conv: nn.Module) -> bool:
+def nhwc_eligible(conv: nn.Module | None) -> TypeGuard[nn.Conv1d]:
     """Conv1d layers that :func:`conv1d_nhwc` runs (zero padding, any stride, dilation, groups)."""
     return type(conv) is nn.Conv1d and conv.padding_mode == "zeros"
 
 
-def conv1d_nhwc(conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = None, bias: bool = True):
+def conv1d_nhwc(
+    conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = None, bias: bool = True
+) -> torch.Tensor:
     """``conv(t)`` computed as a channels-last 2-D convolution.
 
     On CPU (oneDNN) this layout runs the forward about 1.7x and the input gradient 2-3x faster than
@@ -337,7 +359,9 @@ class WeightedAbsMassFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r_in, x_in, layer):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, layer: nn.Conv1d | nn.Linear
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         xp, rp = pair(x_in, r_in)
         neg_d = unpair(rp - xp)
         ctx.neg_sign = neg_d.sign()
@@ -361,7 +385,9 @@ class WeightedAbsMassFn(torch.autograd.Function):
         return out, s
 
     @staticmethod
-    def backward(ctx, g_out, g_s):
+    def backward(
+        ctx: Any, g_out: torch.Tensor, g_s: torch.Tensor
+    ) -> tuple[torch.Tensor, None, None]:
         w, w_abs = ctx.weights
         if isinstance(ctx.layer, nn.Conv1d):
             gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
@@ -372,7 +398,7 @@ class WeightedAbsMassFn(torch.autograd.Function):
         return gin.addcmul_(gs_in, ctx.neg_sign), None, None
 
 
-def abs_mass_eligible(layer: nn.Module) -> bool:
+def abs_mass_eligible(layer: nn.Module | None) -> TypeGuard[nn.Conv1d | nn.Linear]:
     """Layers :class:`WeightedAbsMassFn` handles."""
     return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer) and not isinstance(layer.padding, str)) \
         or type(layer) is nn.Linear

@@ -33,10 +33,15 @@ log = logging.getLogger(__name__)
 class DatasetLike(Protocol):
     """What :func:`train_model` needs from a dataset (``deeplift_genomics.dataset.Dataset`` has it)."""
 
-    onehot: np.ndarray  # (N, A, L) float32
-    labels: np.ndarray  # (N, T) in [0, 1]
-    split: np.ndarray  # (N,) of "train" | "valid" | "test"
-    task_names: list[str]
+    # Read-only members, so that a cached property (Dataset.onehot) or a frozen field satisfies them.
+    @property
+    def onehot(self) -> np.ndarray: ...  # (N, A, L) float32
+    @property
+    def labels(self) -> np.ndarray: ...  # (N, T) in [0, 1]
+    @property
+    def split(self) -> np.ndarray: ...  # (N,) of "train" | "valid" | "test"
+    @property
+    def task_names(self) -> list[str]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +166,7 @@ def train_model(
     )
     started = time.perf_counter()
     with _seeded(seed, dev), _threads(config.num_threads if dev.type == "cpu" else None):
-        model = build_model(spec).to(dev)
+        model: nn.Module = build_model(spec).to(dev)
         model, history, best_epoch, stopped = _fit(
             model, x, y, train_idx, valid_idx, task_names, config, seed, dev, verbose
         )

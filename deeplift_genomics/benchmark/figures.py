@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS
 from .methods import display_name
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Class colours (colour-blind safe, Okabe-Ito).
 CLASS_COLOURS = {"both": "#D55E00", "gata": "#0072B2", "tal1": "#009E73", "neither": "#999999"}
@@ -28,7 +32,7 @@ def _pyplot():
     return plt
 
 
-def save_figure(fig, prefix: str | Path, dpi: int = 110) -> list[Path]:
+def save_figure(fig: Figure, prefix: str | Path, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``prefix.png`` and ``prefix.svg`` atomically and close it; returns both paths."""
     from ..atomic import atomic_path
 
@@ -70,7 +74,7 @@ def fig5_grid(
     task_names: Sequence[str] | None = None,
     prefix: str | Path | None = None,
     min_log_odds: float | None = 7.0,
-):
+) -> Figure | list[Path]:
     """The Fig. 5 grid for ``motif``: rows = tasks, columns = methods.
 
     Parameters
@@ -127,7 +131,7 @@ def task_panels(
     motifs: Sequence[str],
     task_name: str | None = None,
     prefix: str | Path | None = None,
-):
+) -> Figure | list[Path]:
     """One task's row of Fig. 5 for every motif: rows = motifs, columns = methods (PNG+SVG if ``prefix``)."""
     plt = _pyplot()
     col = f"importance_t{task}"
@@ -155,7 +159,7 @@ def task_panels(
 
 
 def metric_bars(metrics: pd.DataFrame, metric: str, methods: Sequence[str], prefix: str | Path | None = None,
-                title: str | None = None):
+                title: str | None = None) -> Figure | list[Path]:
     """Grouped bars of ``metric`` per task (groups) and method (bars); error bars if ``<metric>_sd`` exists."""
     plt = _pyplot()
     tasks = sorted(metrics["task"].unique())

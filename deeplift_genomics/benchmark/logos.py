@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from ..constants import PAPER_BACKGROUND
 from .analysis import MOTIF_LABELS, TAL1
 from .figures import _wrap
 from .methods import display_name
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ALPHABET = "ACGT"
 
@@ -105,7 +109,7 @@ def hit_logo_grid(
     n_top: int = 50,
     task_name: str | None = None,
     prefix: str | Path | None = None,
-):
+) -> Figure | list[Path]:
     """Per motif (rows): PWM information logo, then the mean contribution logo of each method (columns).
 
     Parameters
@@ -193,7 +197,7 @@ def example_logos(
     title: str | None = None,
     prefix: str | Path | None = None,
     span: tuple[int, int] | None = None,
-):
+) -> Figure | list[Path]:
     """Contribution logos of one sequence for each method (rows), motif windows shaded.
 
     ``windows``: rows with ``motif, start, end`` to shade (GATA1 blue, TAL1 green); ``span``: the

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from ..errors import InputError
 from . import analysis as bm
 from .attributions import Attributions
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,10 @@ def _model_name(path: str | Path, used: set[str]) -> str:
     return name
 
 
-def analyse_model(ds, projected: dict[str, np.ndarray], hits: pd.DataFrame, masks, min_log_odds: float):
+def analyse_model(
+    ds: Dataset, projected: dict[str, np.ndarray], hits: pd.DataFrame, masks: dict[str, np.ndarray],
+    min_log_odds: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """All tables of one model: hit importance, Fig. 5b, per-base metrics with Spearman, Spearman per motif."""
     importance = bm.hit_importance(hits, projected)
     fig5b = bm.false_negative_rates(importance, task=0, min_log_odds=min_log_odds)

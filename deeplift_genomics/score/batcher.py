@@ -24,12 +24,14 @@ from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_ho
 log = logging.getLogger(__name__)
 
 
-def _numpy(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
+def _numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().float().numpy()
     return np.asarray(value, dtype=np.float32)
+
+
+def _numpy_or_none(value: Any) -> np.ndarray | None:
+    return None if value is None else _numpy(value)
 
 
 
@@ -62,7 +64,7 @@ class ChunkScorer:
         options: ScoreOptions,
         attribute_fn: Callable[..., Any],
         n_model_tasks: int,
-    ):
+    ) -> None:
         self.model = model
         self.length = input_length
         self.task_idx = task_idx
@@ -77,7 +79,9 @@ class ChunkScorer:
     def score_chunk(self, fasta: FastaFile, regions: Sequence[Region], bar: Any) -> dict[str, np.ndarray]:
         opt, n_t = self.opt, len(self.task_idx)
         actions, plans, seqs, n_unknown = [], [], [], []
-        inputs, win_region, win_offset = [], [], []
+        inputs: list[np.ndarray] = []
+        win_region: list[int] = []
+        win_offset: list[int] = []
         for i, region in enumerate(regions):
             seq = fasta.fetch(region.record, region.start, region.end)
             known = known_mask(seq)
@@ -177,14 +181,14 @@ class ChunkScorer:
 
         n = len(xb)
         proj = tasks(_numpy(res.projected), 1)
-        hyp_raw = _numpy(getattr(res, "hypothetical", None))
+        hyp_raw = _numpy_or_none(getattr(res, "hypothetical", None))
         hyp = (
             tasks(hyp_raw, 1)
             if hyp_raw is not None
             else np.full((n, len(self.task_idx), 4, self.length), np.nan)
         )
         pred = tasks(_numpy(res.outputs), 1)
-        deltas = _numpy(getattr(res, "deltas", None))
+        deltas = _numpy_or_none(getattr(res, "deltas", None))
         delta = (
             np.abs(tasks(deltas, deltas.ndim - 1)).reshape(n, -1).max(axis=1)
             if deltas is not None

@@ -78,7 +78,7 @@ class NpzStreamWriter:
 
     def __init__(
         self, path: str | Path, shape: Sequence[int], dtype: Any = np.float32, compress: bool = False
-    ):
+    ) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self._rows = 0

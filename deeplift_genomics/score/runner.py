@@ -256,7 +256,8 @@ def score_fasta(
                 skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
                 bar.update(max(0, skipped))
                 with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                    np.savez(handle, **arrays)
+                    # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+                    np.savez(handle, **arrays)  # type: ignore[arg-type]
                 if after_chunk is not None:
                     after_chunk(k)
         except InputError:
