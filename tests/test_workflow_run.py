@@ -102,7 +102,7 @@ KILL_TARGETS = tuple(f"results/attributions/seed1/{method}.npz" for method in
 
 def test_snakemake_report_collects_the_marked_figures_and_tables(reference_run: Path):
     """`snakemake --report` gathers every output marked report(...) with its caption into one page."""
-    result = run_snakemake(reference_run, *ARGS, "--report", "report.html", timeout=300)
+    result = run_snakemake(reference_run, *ARGS, *TARGETS, "--report", "report.html", timeout=300)
     assert result.returncode == 0, explain(result)
     added = set(re.findall(r"Adding (\S+) \(", result.stdout + result.stderr))
     expected = {"fig5b.tsv", "metrics.tsv", "claims.tsv", "fig5_TAL1.png", "fig5_GATA1.png", "index.html",
