@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
+from deeplift_genomics import shuffle as torch_shuffle
 from deeplift_genomics.errors import InputError
 from deeplift_genomics.onehot import decode, is_one_hot, one_hot
-from deeplift_genomics import shuffle as torch_shuffle
 from deeplift_genomics.shuffle import dinucleotide_shuffle, n_orders, sequence_keys, shuffle_tokens
 from deeplift_genomics.shuffle_legacy import dinucleotide_shuffle_legacy
 
