@@ -110,7 +110,8 @@ def attribute(
     references
         ``shuffle`` (dinucleotide shuffles of each sequence), ``background`` (``background`` base
         frequencies at every position), ``zeros``, a tensor ``(N, R, ...)`` (or ``(N, ...)``: one
-        reference each), or ``callable(x, n, seed) -> (N, n, ...)``.
+        reference each), or ``callable(x, n, seed) -> (N, n, ...)``, called per block of 256 sequences
+        with ``x`` on the attribution's device. Shuffles and the other kinds are drawn on that device.
     n_references
         Shuffles (or callable references) per sequence; zeros and background give one reference.
     background
@@ -123,7 +124,8 @@ def attribute(
     device, dtype
         Where and in which precision to compute (``"auto"``: CUDA when available).
     seed
-        Seed of the shuffled references.
+        Seed of the shuffled references (a sequence's shuffles depend on it and the sequence's letters
+        only, not on its position in ``x``).
     return_references
         Also return the references used.
     verbose
