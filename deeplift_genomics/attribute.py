@@ -27,6 +27,8 @@ RULES = ("rescale", "reveal_cancel", "genomics_default")
 REFERENCE_KINDS = ("shuffle", "background", "zeros")
 MAXPOOL_MODES = ("gradient", "exact")
 PRECISIONS = ("fp32", "tf32", "bf16")
+# Blocks of REFERENCE_BLOCK sequences whose shuffles a GPU draws in one call.
+GPU_SHUFFLE_BLOCKS = 16
 # Sequences of the first block recomputed in float32 to measure what tf32/bf16 change.
 PRECISION_CHECK_SEQUENCES = 16
 # Sequences handled per block: references are drawn, and results copied back to the host, per block.
@@ -108,7 +110,8 @@ def attribute(
     references
         ``shuffle`` (dinucleotide shuffles of each sequence), ``background`` (``background`` base
         frequencies at every position), ``zeros``, a tensor ``(N, R, ...)`` (or ``(N, ...)``: one
-        reference each), or ``callable(x, n, seed) -> (N, n, ...)``.
+        reference each), or ``callable(x, n, seed) -> (N, n, ...)``, called per block of 256 sequences
+        with ``x`` on the attribution's device. Shuffles and the other kinds are drawn on that device.
     n_references
         Shuffles (or callable references) per sequence; zeros and background give one reference.
     background
@@ -121,7 +124,8 @@ def attribute(
     device, dtype
         Where and in which precision to compute (``"auto"``: CUDA when available).
     seed
-        Seed of the shuffled references.
+        Seed of the shuffled references (a sequence's shuffles depend on it and the sequence's letters
+        only, not on its position in ``x``).
     return_references
         Also return the references used.
     verbose
@@ -545,12 +549,31 @@ def _reference_source(references, x, n_references, background, seed, dtype, dev)
     kind = references
     n = n_references if kind == "shuffle" else 1
     bg = _check_background(background) if kind == "background" else background
+    # A GPU draws the shuffles of many blocks at once: the walk's cost is per step, not per sequence.
+    # Shuffles depend on the seed and each sequence's letters only, so the grouping changes nothing.
+    group = _shuffle_group(dev, n * x[0].numel()) if kind == "shuffle" else 1
+    drawn: dict[int, torch.Tensor] = {}
 
     def from_kind(xb, block):
-        # drawn on the device of xb; shuffles depend on the seed and each sequence's letters only
-        return make_references(xb, kind, n, bg, seed).to(dtype)
+        if group == 1:
+            return make_references(xb, kind, n, bg, seed).to(dtype)
+        first = block - block % group
+        if first not in drawn:
+            drawn.clear()
+            start = first * REFERENCE_BLOCK
+            xs = _to_device(x[start:start + group * REFERENCE_BLOCK], dev)
+            drawn[first] = make_references(xs, kind, n, bg, seed).to(dtype)
+        offset = (block - first) * REFERENCE_BLOCK
+        return drawn[first][offset:offset + xb.shape[0]]
 
     return from_kind
+
+
+def _shuffle_group(dev: torch.device, cells_per_sequence: int) -> int:
+    """Blocks whose shuffles are drawn together: 1 on the CPU, up to 2**27 reference cells on a GPU."""
+    if dev.type != "cuda":
+        return 1
+    return max(1, min(GPU_SHUFFLE_BLOCKS, (1 << 27) // max(1, cells_per_sequence * REFERENCE_BLOCK)))
 
 
 def _block_seed(seed: int, block: int) -> int:

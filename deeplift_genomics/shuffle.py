@@ -522,6 +522,10 @@ def _chunk_bounds(n_runs: list[int], length: int, n: int, device: torch.device) 
     """Split sequences (sorted by their number of runs) into chunks of bounded walks and state."""
     max_rows = _MAX_ROWS if device.type == "cpu" else 16 * _MAX_ROWS
     max_rows = max(n, min(max_rows, _MAX_CELLS // max(1, length)))
+    if len(set(n_runs)) <= 1:  # the same state size for all: equal chunks
+        vertices = 4 * max(n_runs[0] if n_runs else 1, 1) + 4
+        step = max(1, min(max_rows, _MAX_STATE_BYTES // (32 * vertices)) // n)
+        return [(lo, min(len(n_runs), lo + step)) for lo in range(0, len(n_runs), step)]
     bounds, lo = [], 0
     while lo < len(n_runs):
         hi = lo + 1

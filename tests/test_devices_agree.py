@@ -56,3 +56,19 @@ def test_reduced_precision_reports_its_error_and_restores_the_flags(precision, c
         assert check[key] == check[key] and check[key] < float("inf")  # finite, reported
     assert check["max_abs_delta_fp32"] < 1e-4
     assert f"precision {precision}" in caplog.text
+
+
+def test_shuffles_drawn_for_several_blocks_at_once_change_nothing(monkeypatch):
+    """What a GPU does (one draw for many blocks), forced on the CPU with tiny blocks."""
+    import importlib
+
+    attribute_module = importlib.import_module("deeplift_genomics.attribute")
+
+    model, x = paper_model(), sequences(7)
+    kwargs = dict(n_references=3, device="cpu", seed=2, verbose=False, return_references=True)
+    monkeypatch.setattr(attribute_module, "REFERENCE_BLOCK", 2)
+    one = attribute(model, x, **kwargs)
+    monkeypatch.setattr(attribute_module, "_shuffle_group", lambda dev, cells: 3)
+    grouped = attribute(model, x, **kwargs)
+    assert torch.equal(one.references, grouped.references)
+    assert torch.equal(one.contributions, grouped.contributions)

@@ -140,7 +140,7 @@ def load_attributions(path: str | Path) -> Attributions:
 def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str] | np.ndarray, *, method: str,
                          rule: str = "genomics_default", references: str = "background", n_references: int = 1,
                          n_steps: int = 10, batch_size: int = 256, device: str = "auto", seed: int = 0,
-                         settings: Mapping[str, Any] | None = None) -> Attributions:
+                         settings: Mapping[str, Any] | None = None, precision: str = "fp32") -> Attributions:
     """Run the engine on ``onehot`` (N, 4, L) for all tasks and pack the result as :class:`Attributions`.
 
     ``settings`` (checksums, split, ...) is merged into the recorded settings.
@@ -158,6 +158,8 @@ def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str
         kwargs["n_references"] = n_references if references == "shuffle" else 1
     if method == "integrated_gradients":
         kwargs["n_steps"] = n_steps
+    if precision != "fp32":
+        kwargs["precision"] = precision
     x = torch.as_tensor(np.asarray(onehot, dtype=np.float32))
     res = attribute(model, x, **kwargs)
     projected = _numpy(res.projected)
@@ -175,6 +177,7 @@ def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str
         "references": references if method != "ism" else None,
         "n_references": kwargs.get("n_references"), "n_steps": n_steps if method == "integrated_gradients" else None,
         "seed": seed, "label": method_label(method, rule, references, kwargs.get("n_references")),
+        "precision": precision,
         "version": __version__,
     }
     recorded.update(settings or {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
 from .settings import Setting, none_defaults, resolve_settings
 
@@ -30,6 +31,7 @@ SETTINGS: dict[str, Setting] = {
     "max_sequences": Setting(None, int),
     "batch_size": Setting(256, int),
     "device": Setting("auto", str),
+    "precision": Setting("fp32", str, PRECISIONS),
     "seed": Setting(0, int),
 }
 REQUIRED = ("data", "model", "out", "method")
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
     parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 256)")
     parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="fp32 (default); on CUDA, opt-in tf32 or bf16, whose error against fp32 on the "
+                             "first sequences is logged")
     parser.add_argument("--seed", type=int, help="seed of shuffles and the subset (default 0)")
     parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
     none_defaults(parser, SETTINGS)
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     att = compute_attributions(
         lm.model, ds.onehot, ds.ids, method=s["method"], rule=s["rule"], references=s["references"],
         n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
-        seed=s["seed"],
+        seed=s["seed"], precision=s["precision"],
         settings={"split": s["split"], "max_sequences": s["max_sequences"],
                   "model_checksum": model_checksum(s["model"]), "data_checksum": full.checksum,
                   "task_names": list(lm.task_names)},

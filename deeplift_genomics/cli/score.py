@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
 from ..devices import DEVICE_CHOICES
 from ..errors import InputError
@@ -43,6 +44,7 @@ SETTINGS: dict[str, Setting] = {
     "batch_size": Setting(128, int),
     "chunk_size": Setting(1000, int),
     "device": Setting("auto", str, DEVICE_CHOICES),
+    "precision": Setting("fp32", str, PRECISIONS),
     "seed": Setting(0, int),
     "tasks": Setting(None, list),
     "bedgraph": Setting(True, bool),
@@ -107,6 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, help="windows per attribution batch (default 128)")
     run.add_argument("--chunk-size", type=int, help="records per resumable chunk (default 1000)")
     run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="fp32 (default); on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged)",
+    )
     run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
     run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
     out = parser.add_argument_group("extra outputs")
@@ -180,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=int(s["batch_size"]),
         chunk_size=int(s["chunk_size"]),
         device=s["device"],
+        precision=s["precision"],
         seed=int(s["seed"]),
         tasks=tuple(s["tasks"]) if s["tasks"] else None,
     )

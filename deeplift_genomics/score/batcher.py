@@ -158,7 +158,9 @@ class ChunkScorer:
         n_all = self.n_model_tasks
         subset = len(self.task_idx) < n_all
         references: Any = opt.references if plain else _references_keeping_columns(opt.references)
-        extra = {} if plain else {"hypothetical": None}
+        extra: dict[str, Any] = {} if plain else {"hypothetical": None}
+        if opt.precision != "fp32":
+            extra["precision"] = opt.precision
         res = self.attribute(
             self.model,
             torch.from_numpy(np.ascontiguousarray(xb)),

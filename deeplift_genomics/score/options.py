@@ -16,7 +16,6 @@ UNKNOWN_CHOICES = ("zeros", "uniform")
 SHARD_FILE = "shard.json"
 SHARD_FORMAT = "deeplift-genomics-score-shard"
 SHARD_FORMAT_VERSION = 1
-# The engine seeds blocks after the first of one call with a seed derived from the block index; calls of
 
 @dataclasses.dataclass(frozen=True)
 class ScoreOptions:
@@ -42,6 +41,8 @@ class ScoreOptions:
         Records per resumable chunk.
     device, seed
         Where to run; base seed of the reference shuffles.
+    precision
+        ``fp32`` (default), or on CUDA ``tf32`` / ``bf16`` (see :func:`deeplift_genomics.attribute`).
     tasks
         Task names to keep (default: all).
     """
@@ -60,6 +61,7 @@ class ScoreOptions:
     chunk_size: int = 1000
     device: str = "auto"
     seed: int = 0
+    precision: str = "fp32"
     tasks: tuple[str, ...] | None = None
 
     def check(self, input_length: int) -> None:

@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = ".score_work"
 # 2: one seed for every batch (shuffles depend on the seed and a window's letters only), shards.
-MANIFEST_VERSION = 2
+# 3: shuffles drawn by the batched torch walk (another random stream, on the attribution's device),
+#    and --precision; chunks of a version-2 run are not resumed into a version-3 one.
+MANIFEST_VERSION = 3
 @dataclasses.dataclass
 class ScoreSummary:
     """What a run did: counts, timing and the files written."""
