@@ -58,6 +58,7 @@ def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
     for op in plan.ops:
         if op.kind != "nonlinear":
             continue
+        assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
         if not op.elem.elementwise:
             out[op.node] = "rescale"
         elif rule == "genomics_default":
@@ -336,13 +337,16 @@ def run_reference_stream(
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
             elif op.kind == "product":
                 a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
                 out = ShapleyProductFn.apply(args[0], args[1], xenv[a], xenv[b])
             elif op.kind in ("maximum", "minimum"):
                 a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
                 out = pairwise_extreme(op.kind, args[0], args[1], xenv[a], xenv[b])
             elif op.kind == "logsumexp":
                 dim = args[1] if len(args) > 1 else kwargs["dim"]
                 keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+                assert isinstance(node.args[0], fx.Node)  # graph.build_plan: the input-dependent tensor first
                 out = logsumexp_rule(args[0], xenv[node.args[0]], dim, keepdim)
             elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
                 out = conv1d_nhwc(op.module, args[0])
