@@ -237,7 +237,7 @@ class BpnetLiteModel(nn.Module):
     bpnet-lite's profile score ``sum(softmax(p) * p)`` of the mean-centred profile logits ``p``.
     """
 
-    def __init__(self, architecture: dict[str, Any], wrapper: str = "count"):
+    def __init__(self, architecture: dict[str, Any], wrapper: str = "count") -> None:
         super().__init__()
         self.model = wrap(build_architecture(architecture, "BpnetLiteModel"), wrapper)
 

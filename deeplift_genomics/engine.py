@@ -164,7 +164,9 @@ def _as_ref(x_val: torch.Tensor, r_like: torch.Tensor) -> torch.Tensor:
     return x_val.repeat_interleave(R, 0) if R > 1 else x_val
 
 
-def pairwise_extreme(kind: str, ra, rb, xa, xb):
+def pairwise_extreme(
+    kind: str, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor
+) -> torch.Tensor:
     """``maximum(a, b) = a + relu(b - a)``, ``minimum(a, b) = a - relu(a - b)``, Rescale on the ReLU.
 
     Exact: the contributions of ``a`` and ``b`` add up to the difference of the max (min) whatever the
@@ -181,7 +183,9 @@ def _log_deriv(t):
     return 1.0 / t
 
 
-def logsumexp_rule(rz, xz, dim, keepdim: bool):
+def logsumexp_rule(
+    rz: torch.Tensor, xz: torch.Tensor, dim: int | list[int] | tuple[int, ...], keepdim: bool
+) -> torch.Tensor:
     """``logsumexp`` as ``c + log(sum(exp(z - c)))``: Rescale on ``exp`` and on ``log``, sum linear.
 
     ``c`` is the sequence's own max over ``dim``, shared with its references, so nothing overflows; the
