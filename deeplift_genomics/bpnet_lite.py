@@ -164,8 +164,10 @@ def describe_architecture(model: nn.Module, where: str) -> dict[str, Any]:
         }
     elif type(inner) is BPNet:
         kwargs = {k: getattr(inner, k) for k in _BPNET_ARGS}
-        kwargs["profile_output_bias"] = inner.fconv.bias is not None
-        kwargs["count_output_bias"] = inner.linear.bias is not None
+        fconv, linear = inner.fconv, inner.linear
+        assert isinstance(fconv, nn.Module) and isinstance(linear, nn.Module)  # submodules, not tensors
+        kwargs["profile_output_bias"] = fconv.bias is not None
+        kwargs["count_output_bias"] = linear.bias is not None
         kwargs["verbose"] = False
         arch = {"class": "bpnetlite.bpnet.BPNet", "kwargs": kwargs}
     else:
@@ -235,7 +237,7 @@ class BpnetLiteModel(nn.Module):
     bpnet-lite's profile score ``sum(softmax(p) * p)`` of the mean-centred profile logits ``p``.
     """
 
-    def __init__(self, architecture: dict[str, Any], wrapper: str = "count"):
+    def __init__(self, architecture: dict[str, Any], wrapper: str = "count") -> None:
         super().__init__()
         self.model = wrap(build_architecture(architecture, "BpnetLiteModel"), wrapper)
 

@@ -58,6 +58,7 @@ def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
     for op in plan.ops:
         if op.kind != "nonlinear":
             continue
+        assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
         if not op.elem.elementwise:
             out[op.node] = "rescale"
         elif rule == "genomics_default":
@@ -163,7 +164,9 @@ def _as_ref(x_val: torch.Tensor, r_like: torch.Tensor) -> torch.Tensor:
     return x_val.repeat_interleave(R, 0) if R > 1 else x_val
 
 
-def pairwise_extreme(kind: str, ra, rb, xa, xb):
+def pairwise_extreme(
+    kind: str, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor
+) -> torch.Tensor:
     """``maximum(a, b) = a + relu(b - a)``, ``minimum(a, b) = a - relu(a - b)``, Rescale on the ReLU.
 
     Exact: the contributions of ``a`` and ``b`` add up to the difference of the max (min) whatever the
@@ -180,7 +183,9 @@ def _log_deriv(t):
     return 1.0 / t
 
 
-def logsumexp_rule(rz, xz, dim, keepdim: bool):
+def logsumexp_rule(
+    rz: torch.Tensor, xz: torch.Tensor, dim: int | list[int] | tuple[int, ...], keepdim: bool
+) -> torch.Tensor:
     """``logsumexp`` as ``c + log(sum(exp(z - c)))``: Rescale on ``exp`` and on ``log``, sum linear.
 
     ``c`` is the sequence's own max over ``dim``, shared with its references, so nothing overflows; the
@@ -336,13 +341,16 @@ def run_reference_stream(
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
             elif op.kind == "product":
                 a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
                 out = ShapleyProductFn.apply(args[0], args[1], xenv[a], xenv[b])
             elif op.kind in ("maximum", "minimum"):
                 a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
                 out = pairwise_extreme(op.kind, args[0], args[1], xenv[a], xenv[b])
             elif op.kind == "logsumexp":
                 dim = args[1] if len(args) > 1 else kwargs["dim"]
                 keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+                assert isinstance(node.args[0], fx.Node)  # graph.build_plan: the input-dependent tensor first
                 out = logsumexp_rule(args[0], xenv[node.args[0]], dim, keepdim)
             elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
                 out = conv1d_nhwc(op.module, args[0])

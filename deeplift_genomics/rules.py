@@ -254,7 +254,7 @@ class ShapleyProductFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, ra, rb, xa, xb):
+    def forward(ctx: Any, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
         xap, rap = pair(xa, ra)
         xbp, rbp = pair(xb, rb)
         ctx.save_for_backward(unpair(0.5 * (xbp + rbp)), unpair(0.5 * (xap + rap)))
@@ -262,7 +262,7 @@ class ShapleyProductFn(torch.autograd.Function):
         return ra * rb
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
         ma, mb = ctx.saved_tensors
         sa, sb = ctx.shapes
         return (g * ma).sum_to_size(sa), (g * mb).sum_to_size(sb), None, None
