@@ -44,6 +44,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
+from .outputs_guard import check_unique_names
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
 
@@ -214,6 +215,8 @@ def _task_names(task_names: Sequence[str] | None, n_tasks: int | None) -> list[s
             raise ValueError("task_names is required")
         return [f"task_{i}" for i in range(n_tasks)]
     names = [str(name) for name in task_names]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be distinct, got {names}")
     if n_tasks is not None and len(names) != n_tasks:
         raise ValueError(f"{len(names)} task names for a spec with n_tasks={n_tasks}")
     return names
@@ -325,6 +328,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     task_names = _field(meta, "task_names", list, where)
     if not task_names or not all(isinstance(name, str) for name in task_names):
         raise InputError(f"{where}: field 'task_names' must be a non-empty list of strings")
+    check_unique_names(task_names, f"{where}: field 'task_names'")
 
     spec: ModelSpec | None = None
     if "spec" in meta:
@@ -349,6 +353,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
 
     weights_path = _weights_path(meta, model_dir, where)
     state = _read_weights(weights_path, meta.get("weights_sha256"), where)
+    check_finite_weights(state, str(weights_path))
     _check_state_fits(_expected_shapes(model), state, str(weights_path))
     model.load_state_dict(state, strict=True)
     model.eval()
@@ -470,6 +475,12 @@ def _build_user_model(meta: Mapping[str, Any], where: str) -> nn.Module:
             f"{where}: field 'module': cannot import {module_name!r} ({exc}); install the package that defines "
             f"the model or put it on PYTHONPATH"
         ) from None
+    log.info(
+        "model code: imported module %r from %s (as named in %s)",
+        module_name,
+        getattr(obj, "__file__", None) or "a built-in or namespace package",
+        where,
+    )
     for part in attr_path.split("."):
         if not hasattr(obj, part):
             raise InputError(f"{where}: field 'module': {module_name!r} has no attribute {attr_path!r}")
@@ -539,6 +550,24 @@ def _read_weights(path: Path, sha256: Any, where: str) -> dict[str, torch.Tensor
             raise InputError(f"{path}: expected a state_dict (a mapping of names to tensors)")
         state = dict(loaded)
     return state
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse weights holding NaN or infinite values, naming the first such tensor.
+
+    Such a model turns every score and prediction into NaN; a diverged or corrupted training is the usual
+    cause.
+    """
+    for name, tensor in state.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            bad = ~torch.isfinite(tensor)
+            if bool(bad.any()):
+                n_nan = int(torch.isnan(tensor).sum())
+                raise InputError(
+                    f"{where}: tensor '{name}' holds {int(bad.sum())} non-finite value(s) "
+                    f"({n_nan} NaN, {int(bad.sum()) - n_nan} infinite) of {tensor.numel()}; the model "
+                    "cannot be used (retrain it, e.g. with a lower --lr)"
+                )
 
 
 def _expected_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:

@@ -37,6 +37,7 @@ from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
+from ..outputs_guard import check_unique_names
 from ..fasta import FastaFile, file_checksum, read_bed, record_regions
 from ..progress import progress_bar
 from .batcher import ChunkScorer
@@ -85,6 +86,7 @@ def _default_attribute() -> Callable[..., Any]:
 def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
     if not wanted:
         return list(range(len(task_names)))
+    check_unique_names(list(wanted), "--tasks")
     missing = [t for t in wanted if t not in task_names]
     if missing:
         raise InputError(
