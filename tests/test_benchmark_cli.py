@@ -137,7 +137,8 @@ def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
 
 
 def test_report_refuses_a_directory_without_summary(tmp_path, caplog):
-    assert main(["report", "--benchmark", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    (tmp_path / "b").mkdir()
+    assert main(["report", "--benchmark", str(tmp_path / "b"), "--out", str(tmp_path / "r")]) == 2
     assert "summary.json" in caplog.text
 
 
