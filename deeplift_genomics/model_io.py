@@ -44,7 +44,7 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
-from .outputs_guard import check_unique_names
+from .outputs_guard import as_os_error, check_unique_names
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
 
@@ -247,7 +247,10 @@ def _write(
     with atomic_path(out / weights_name) as tmp:
         # One metadata key only: safetensors writes its metadata map in random order, and a byte-identical
         # file for identical weights keeps checksums of model directories stable.
-        save_file(state, str(tmp), metadata={"format": "pt"})
+        try:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        except Exception as exc:  # safetensors' own error type carries the OS error in its text
+            raise as_os_error(exc, out / weights_name) from None
         digest = _sha256(tmp)
     document: dict[str, Any] = {
         "format": FORMAT_NAME,

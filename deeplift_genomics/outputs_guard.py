@@ -192,11 +192,20 @@ def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
 
 
 def _errno_from_text(text: str) -> int | None:
-    # h5py's messages: "... errno = 28, error message = 'No space left on device' ..."
+    # h5py: "... errno = 28, error message = 'No space left on device' ..."; Rust (safetensors): "(os error 28)"
     import re
 
-    match = re.search(r"errno = (\d+)", text)
-    return int(match[1]) if match else None
+    match = re.search(r"errno = (\d+)|\(os error (\d+)\)", text)
+    return int(match[1] or match[2]) if match else None
+
+
+def as_os_error(exc: BaseException, path: str | Path) -> BaseException:
+    """``exc`` as an ``OSError`` on ``path`` when its text carries an errno (libraries with their own error
+    types, e.g. safetensors' ``SafetensorError``), else ``exc`` itself; use as ``raise as_os_error(e, p)``."""
+    code = _errno_from_text(str(exc))
+    if code is None or isinstance(exc, OSError):
+        return exc
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _filename_from_text(text: str) -> str | None:
@@ -264,6 +273,10 @@ def hdf5_write(path: str | Path) -> Iterator[None]:
     ``os._exit`` after printing the line.
     """
     global HDF5_WRITE_FAILED
+    previous, previous_except = sys.unraisablehook, sys.excepthook
+    sys.unraisablehook = _quiet_h5py_dealloc(previous)
+    # Cython prints the deallocation error's traceback through sys.excepthook first
+    sys.excepthook = _quiet_h5py_excepthook(previous_except)
     try:
         yield
     except InputError:
@@ -272,21 +285,34 @@ def hdf5_write(path: str | Path) -> Iterator[None]:
         if not is_fs_error(exc):
             raise
         HDF5_WRITE_FAILED = True
-        _silence_h5py_dealloc()
         raise InputError(describe_os_error(exc, path)) from None
+    finally:
+        if not HDF5_WRITE_FAILED:
+            sys.unraisablehook, sys.excepthook = previous, previous_except
 
 
-def _silence_h5py_dealloc() -> None:
-    previous = sys.unraisablehook
+def _quiet_h5py_excepthook(previous: Any) -> Any:
+    import traceback
+
+    def hook(kind: Any, value: Any, tb: Any) -> None:
+        where = " ".join(frame.filename for frame in traceback.extract_tb(tb)) if tb is not None else ""
+        if "h5py" in where and _errno_from_text(str(value)) in FS_ERRNOS:
+            return
+        previous(kind, value, tb)
+
+    return hook
+
+
+def _quiet_h5py_dealloc(previous: Any) -> Any:
+    """An unraisable hook that drops h5py's deallocation errors after a failed write (a full disk)."""
 
     def hook(unraisable: Any) -> None:
-        if "h5py" in repr(getattr(unraisable, "object", "")) or "h5py" in str(
-            getattr(unraisable, "err_msg", "")
-        ):
+        text = f"{getattr(unraisable, 'object', '')!r} {getattr(unraisable, 'exc_value', '')}"
+        if "h5py" in text and _errno_from_text(text) in FS_ERRNOS:
             return
         previous(unraisable)
 
-    sys.unraisablehook = hook
+    return hook
 
 
 def remove_stale_parts(directory: str | Path, recursive: bool = False) -> list[Path]:
