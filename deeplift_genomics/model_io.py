@@ -28,13 +28,14 @@ it is called. :func:`export_user_model` writes such a directory from a live mode
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -463,6 +464,29 @@ def _field(meta: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _stated_import_path() -> Iterator[None]:
+    """Import with the implicit working directory off ``sys.path``.
+
+    Python puts the working directory first on ``sys.path`` for ``python -m``, ``python -c`` and an
+    interactive session (as ``''`` or its full path). A user module must come from a stated place:
+    installed packages or a directory named in ``PYTHONPATH``; the working directory counts only when
+    ``PYTHONPATH`` names it.
+    """
+    import os
+    import sys
+
+    stated = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    cwd = os.path.abspath(os.getcwd())
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if not ((p == "" or os.path.abspath(p) == cwd) and cwd not in stated)]
+    try:
+        yield
+    finally:
+        # keep what the import itself appended (e.g. .pth handling), restore the rest
+        sys.path[:] = saved + [p for p in sys.path if p not in saved]
+
+
 def _build_user_model(meta: Mapping[str, Any], where: str) -> nn.Module:
     target = _field(meta, "module", str, where)
     kwargs = meta.get("kwargs", {})
@@ -472,7 +496,8 @@ def _build_user_model(meta: Mapping[str, Any], where: str) -> nn.Module:
         raise InputError(f"{where}: field 'module' must look like 'package.module:ClassName', got {target!r}")
     module_name, _, attr_path = target.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        with _stated_import_path():
+            obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(
             f"{where}: field 'module': cannot import {module_name!r} ({exc}); install the package that defines "

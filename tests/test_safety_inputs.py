@@ -211,8 +211,7 @@ def test_bad_letter_in_the_last_record_is_found_before_any_work(env, tmp_path):
 # -- class 10: user modules are imported only from an explicit path -----------------------------------
 
 
-@pytest.mark.parametrize("command", MODEL_COMMANDS)
-def test_model_json_cannot_run_a_file_of_the_working_directory(env, command, tmp_path):
+def _evil_model(env, tmp_path):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     ran = tmp_path / "evil_ran"
@@ -225,12 +224,47 @@ def test_model_json_cannot_run_a_file_of_the_working_directory(env, command, tmp
     meta.pop("spec")
     meta["module"], meta["kwargs"] = "evilmod:Net", {}
     (model / "model.json").write_text(json.dumps(meta))
+    return cwd, model, ran
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+@pytest.mark.parametrize("entry", ["", "cwd"])
+def test_model_json_cannot_run_a_file_of_the_working_directory(env, command, entry, tmp_path, monkeypatch, capsys):
+    # the working directory on sys.path, as python -m / -c / an interactive session put it there
+    cwd, model, ran = _evil_model(env, tmp_path)
+    monkeypatch.chdir(cwd)
+    monkeypatch.syspath_prepend(str(cwd) if entry == "cwd" else "")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     args = argv(command, env, tmp_path / out_name(command))
+    args[args.index("--model") + 1] = str(model)
+    assert main(args) == 2
+    assert "cannot import 'evilmod'" in capsys.readouterr().err
+    assert not ran.exists()
+
+
+def test_python_m_does_not_import_from_the_working_directory(env, tmp_path):
+    cwd, model, ran = _evil_model(env, tmp_path)
+    args = argv("score", env, tmp_path / "out")
     args[args.index("--model") + 1] = str(model)
     done = run_cli(args, cwd=cwd)
     assert done.returncode == 2, done.stderr
     assert "cannot import 'evilmod'" in done.stderr and "Traceback" not in done.stderr
     assert not ran.exists()
+
+
+def test_a_stated_pythonpath_still_imports_user_modules(env, tmp_path, monkeypatch):
+    from deeplift_genomics.model_io import load_model
+
+    cwd, model, ran = _evil_model(env, tmp_path)
+    monkeypatch.syspath_prepend(str(cwd))
+    monkeypatch.setenv("PYTHONPATH", str(cwd))
+    monkeypatch.chdir(cwd)
+    with pytest.raises(InputError):  # imported (the file ran), then its empty Net has no weights to take
+        load_model(model)
+    assert ran.exists()
+    import sys
+
+    sys.modules.pop("evilmod", None)
 
 
 # -- class 11: duplicate task names -------------------------------------------------------------------
