@@ -455,6 +455,11 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: BED file not found")
+    if not path.is_file():
+        raise InputError(
+            f"{path}: not a regular file (a directory, pipe, FIFO or <(...)); the BED file is read twice "
+            "(regions, then its checksum for resuming), so save it to a file first"
+        )
     regions: list[Region] = []
     seen: dict[str, int] = {}
     for lineno, cols in _bed_lines(path):

@@ -389,12 +389,17 @@ def test_diverging_training_says_so(env, tmp_path, capsys):
     assert not (tmp_path / "model").exists()
 
 
-def test_fifo_fasta_is_named_for_what_it_is(env, tmp_path, capsys):
-    fifo = tmp_path / "x.fa"
+@pytest.mark.parametrize("which", ["fasta", "bed"])
+def test_fifo_input_is_named_for_what_it_is(env, tmp_path, capsys, which):
+    fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    assert _score(env, fifo, tmp_path / "out") == 2
+    if which == "fasta":
+        code = _score(env, fifo, tmp_path / "out")
+    else:
+        code = _score(env, env["fasta"], tmp_path / "out", "--bed", str(fifo))
+    assert code == 2
     err = capsys.readouterr().err
-    assert "not a regular file" in err and "empty" not in err
+    assert f"{fifo}: not a regular file" in err and "empty" not in err
 
 
 # -- class 15: nothing to score -----------------------------------------------------------------------
