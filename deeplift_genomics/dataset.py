@@ -35,8 +35,8 @@ import pandas as pd
 
 from .constants import PAPER_BACKGROUND
 from .errors import InputError
-from .outputs_guard import check_unique_names
 from .onehot import one_hot
+from .outputs_guard import check_unique_names
 
 log = logging.getLogger(__name__)
 

@@ -45,9 +45,9 @@ from torch import nn
 from . import __version__
 from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
-from .outputs_guard import as_os_error, check_unique_names
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
+from .outputs_guard import as_os_error, check_unique_names
 
 log = logging.getLogger(__name__)
 

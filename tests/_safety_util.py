@@ -59,9 +59,11 @@ def _build(base: Path) -> dict[str, Path]:
     return env
 
 
-@pytest.fixture(scope="session")
-def env(tmp_path_factory) -> dict[str, Path]:
-    """The shared inputs, built once (a copy per test is made where a test changes them)."""
+def shared_env(tmp_path_factory) -> dict[str, Path]:
+    """The shared inputs, built once per session (tests copy what they change).
+
+    Each test module makes it its ``env`` fixture: ``env = pytest.fixture(scope="session")(shared_env)``.
+    """
     if "env" not in _CACHE:
         _CACHE["env"] = _build(tmp_path_factory.mktemp("safety"))
     return _CACHE["env"]

@@ -14,16 +14,18 @@ import pytest
 from _safety_util import (
     ALL_COMMANDS,
     argv,
-    env,  # noqa: F401 - fixture
     is_root,
     one_error_line,
     out_name,
     run_cli,
+    shared_env,
     tmpfs,
 )
 
 from deeplift_genomics.cli import main
 from deeplift_genomics.outputs_guard import free_bytes
+
+env = pytest.fixture(scope="session")(shared_env)
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="mounting a tmpfs needs root (CI runs as root)")
 

@@ -14,10 +14,10 @@ import pytest
 from _safety_util import (
     LENGTH,
     argv,
-    env,  # noqa: F401 - fixture
     is_root,
     out_name,
     run_cli,
+    shared_env,
     tmpfs,
 )
 
@@ -25,6 +25,8 @@ from deeplift_genomics.cli import main
 from deeplift_genomics.errors import InputError
 from deeplift_genomics.fasta import fai_problem, reverse_complement
 from deeplift_genomics.score import read_record
+
+env = pytest.fixture(scope="session")(shared_env)
 
 MODEL_COMMANDS = ("attribute", "benchmark", "score")
 

@@ -16,16 +16,18 @@ from _safety_util import (
     DIR_COMMANDS,
     ROOT,
     argv,
-    env,  # noqa: F401 - fixture
     inputs,
     is_root,
     out_name,
+    shared_env,
     tmpfs,
     tree_digest,
 )
 
 from deeplift_genomics.cli import main
 from deeplift_genomics.outputs_guard import MARKER_NAME, lock_path
+
+env = pytest.fixture(scope="session")(shared_env)
 
 INPUT_COMMANDS = [c for c in ALL_COMMANDS if c != "simulate"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..errors import InputError
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..errors import InputError
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -59,16 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load data and model, attribute, write the .npz."""
-    from ..benchmark.attributions import (
-        check_model_fits,
-        compute_attributions,
-        model_checksum,
-        save_attributions,
-        select_sequences,
-    )
-    from ..dataset import load_dataset
-    from ..model_io import load_model
-
     from ..outputs_guard import guarded_output
 
     s = resolve_settings(args, "attribute", SETTINGS, REQUIRED)

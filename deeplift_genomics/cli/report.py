@@ -41,7 +41,6 @@ def load_summary(bench_dir: str | Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
     from ..benchmark.report import write_report
-
     from ..outputs_guard import check_complete, guarded_output
 
     s = resolve_settings(args, "report", SETTINGS, ("benchmark", "out"))

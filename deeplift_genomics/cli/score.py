@@ -151,10 +151,6 @@ def _check_alphabet(lm: Any, fasta: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
-    from ..score.modisco import run_modisco
-    from ..score.options import ScoreOptions, parse_shard
-    from ..score.runner import score_fasta
-
     from ..outputs_guard import guarded_output
 
     s = resolve_score_settings(args)

@@ -82,14 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the data, train, and write MODEL_DIR atomically."""
-    import pandas as pd
-
-    from ..atomic import atomic_directory, atomic_write_text
-    from ..metrics import metrics_table
-    from ..model import ModelSpec
-    from ..model_io import save_model
-    from ..train import train_model
-
     from ..outputs_guard import guarded_output
 
     settings = resolve_settings(args, "train", SETTINGS, REQUIRED)

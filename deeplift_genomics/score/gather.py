@@ -25,8 +25,8 @@ from numpy.lib import format as npy_format
 
 from ..atomic import atomic_directory
 from ..errors import InputError
-from .options import SHARD_FILE, SHARD_FORMAT, shard_range
 from ..outputs_guard import check_free_space, hdf5_write
+from .options import SHARD_FILE, SHARD_FORMAT, shard_range
 from .outputs import NpzStreamWriter, closing_all, create_scores_h5, estimated_output_bytes, safe_name
 from .tracks import write_score_tracks
 

@@ -53,8 +53,8 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ..atomic import atomic_path
-from ..outputs_guard import check_free_space, hdf5_write
 from ..fasta import Region
+from ..outputs_guard import check_free_space, hdf5_write
 
 SCORES_FORMAT = "deeplift-genomics-scores"
 SCORES_FORMAT_VERSION = 1

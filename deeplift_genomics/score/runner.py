@@ -37,9 +37,16 @@ from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
-from ..outputs_guard import MARKER_NAME, check_replaceable, is_ours, remove_stale_parts, write_marker, writing
-from ..outputs_guard import check_unique_names
 from ..fasta import FastaFile, file_checksum, read_bed, record_regions
+from ..outputs_guard import (
+    MARKER_NAME,
+    check_replaceable,
+    check_unique_names,
+    is_ours,
+    remove_stale_parts,
+    write_marker,
+    writing,
+)
 from ..progress import progress_bar
 from .batcher import ChunkScorer
 from .options import SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions, parse_shard, shard_range
