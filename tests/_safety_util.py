@@ -19,7 +19,7 @@ LENGTH = 100
 _CACHE: dict[str, dict[str, Path]] = {}
 
 #: Commands whose output is a directory / a file.
-DIR_COMMANDS = ("simulate", "train", "benchmark", "report", "score", "gather")
+DIR_COMMANDS = ("simulate", "train", "benchmark", "report", "score", "gather", "import-model")
 FILE_COMMANDS = ("attribute",)
 ALL_COMMANDS = DIR_COMMANDS + FILE_COMMANDS
 
@@ -52,6 +52,17 @@ def _build(base: Path) -> dict[str, Path]:
     seqs = ["".join(rng.choice(list("ACGT"), size=LENGTH)) for _ in range(3)]
     env["fasta"] = base / "x.fa"
     env["fasta"].write_text("".join(f">r{i}\n{s[:60]}\n{s[60:]}\n" for i, s in enumerate(seqs)))
+    env["bpnet"] = base / "bpnet.torch"
+    try:
+        import warnings
+
+        from bpnetlite.bpnet import BPNet
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.save(BPNet(n_filters=4, n_layers=1, trimming=25, verbose=False).eval(), env["bpnet"])
+    except ImportError:
+        pass  # import-model's cases skip
     env["shards"] = base / "shards"
     for k in (1, 2):
         argv = score_argv(env, env["shards"] / f"s{k}") + ["--shard", f"{k}/2", "--chunk-size", "1"]
@@ -95,6 +106,10 @@ def argv(command: str, env: dict[str, Path], out: Path | str) -> list[str]:
         return ["report", "--benchmark", str(env["bench"]), "--out", out, "-q"]
     if command == "score":
         return score_argv(env, Path(out))
+    if command == "import-model":
+        if not env["bpnet"].exists():
+            pytest.skip("import-model needs bpnet-lite (make setup installs it)")
+        return ["import-model", "--in", str(env["bpnet"]), "--out", out, "--input-length", "120", "-q"]
     if command == "gather":
         return ["score", "--gather", str(env["shards"] / "s1"), str(env["shards"] / "s2"), "--out", out,
                 "--no-bedgraph", "-q"]  # fmt: skip
@@ -111,6 +126,7 @@ def inputs(command: str, env: dict[str, Path]) -> list[Path]:
         "report": [env["bench"]],
         "score": [env["model"], env["fasta"]],
         "gather": [env["shards"] / "s1", env["shards"] / "s2"],
+        "import-model": [env["bpnet"]],
     }[command]
 
 

@@ -424,3 +424,20 @@ def test_input_with_nothing_to_score_is_an_error(env, tmp_path, content, with_be
     err = capsys.readouterr().err
     assert "nothing to score: every" in err and "is empty or all N" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_import_model_refuses_non_finite_weights(env, tmp_path, capsys):
+    import torch
+
+    if not env["bpnet"].exists():
+        pytest.skip("import-model needs bpnet-lite (make setup installs it)")
+    net = torch.load(env["bpnet"], weights_only=False)  # our own test file
+    with torch.no_grad():
+        next(net.parameters()).view(-1)[0] = float("nan")
+    bad = tmp_path / "bad.torch"
+    torch.save(net, bad)
+    args = argv("import-model", env, tmp_path / "out")
+    args[args.index("--in") + 1] = str(bad)
+    assert main(args) == 2
+    assert "holds 1 non-finite value(s) (1 NaN, 0 infinite)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
