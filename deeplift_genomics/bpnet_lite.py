@@ -281,7 +281,7 @@ def import_bpnet_lite(
         an ``out_dir`` that holds the input, or an input length the model cannot take.
     """
     from .atomic import atomic_directory
-    from .model_io import MODEL_JSON, export_user_model
+    from .model_io import MODEL_JSON, check_finite_weights, export_user_model
 
     path, out = Path(path), Path(out_dir)
     if wrapper not in WRAPPERS:
@@ -293,7 +293,9 @@ def import_bpnet_lite(
     loaded = load_bpnet_lite_file(path)
     arch = describe_architecture(loaded, str(path))
     net = BpnetLiteModel(arch, wrapper)
-    net.model.load_state_dict(_wrapped_state(loaded, wrapper), strict=True)
+    state = _wrapped_state(loaded, wrapper)
+    check_finite_weights(state, str(path))
+    net.model.load_state_dict(state, strict=True)
     net.eval()
     from bpnetlite.bpnet import BPNet
 
@@ -310,7 +312,7 @@ def import_bpnet_lite(
     names = list(task_names) if task_names is not None else ["counts" if wrapper == "count" else "profile"]
     if len(names) != 1:
         raise InputError(f"task_names: the {wrapper} wrapper has one output, got {len(names)} names")
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "import-model") as tmp:
         export_user_model(
             net, tmp, input_length=input_length, task_names=names,
             module=f"{__name__}:BpnetLiteModel", kwargs={"architecture": arch, "wrapper": wrapper},

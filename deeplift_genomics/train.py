@@ -258,6 +258,11 @@ def _fit(
         train_loss = loss_sum / n_train
         valid_logits = predict_logits(model, x_valid, batch_size=config.eval_batch_size, device=dev)
         valid_loss = bce_with_logits(y_valid, valid_logits)
+        if not (math.isfinite(train_loss) and math.isfinite(valid_loss)) or not np.isfinite(valid_logits).all():
+            raise InputError(
+                f"training diverged at epoch {epoch} (train loss {train_loss:.4g}, valid loss "
+                f"{valid_loss:.4g}): the weights are no longer finite; lower --lr (now {config.lr:g})"
+            )
         aurocs = {
             name: task_auroc_auprc(y_valid[:, t], valid_logits[:, t])[0] for t, name in enumerate(task_names)
         }

@@ -120,7 +120,7 @@ def test_benchmark_file_and_computed_scores_agree(bench, tiny, tmp_path):
 def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
     out = tmp_path / "report"
     assert main(["report", "--benchmark", str(bench), "--out", str(out)]) == 0
-    pages = sorted(p.name for p in out.iterdir())
+    pages = sorted(p.name for p in out.iterdir() if p.name != ".deeplift-genomics.json")
     assert pages == ["index.html", "task_0.html", "task_1.html", "task_2.html"]
     index = (out / "index.html").read_text()
     for page in pages:
@@ -137,7 +137,8 @@ def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
 
 
 def test_report_refuses_a_directory_without_summary(tmp_path, caplog):
-    assert main(["report", "--benchmark", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    (tmp_path / "b").mkdir()
+    assert main(["report", "--benchmark", str(tmp_path / "b"), "--out", str(tmp_path / "r")]) == 2
     assert "summary.json" in caplog.text
 
 

@@ -233,7 +233,7 @@ def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str
 
     bench_dir = Path(bench_dir)
     written = []
-    with atomic_directory(out_dir) as tmp:
+    with atomic_directory(out_dir, "report") as tmp:
         (tmp / "index.html").write_text(index_page(summary, bench_dir), encoding="utf-8")
         written.append(Path(out_dir) / "index.html")
         for t in range(len(summary["task_names"])):

@@ -206,7 +206,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
     metrics_all = pd.concat([m.metrics for m in per_model], ignore_index=True)
     claims = bm.evaluate_claims(fig5b_first, first.metrics)
 
-    with atomic_directory(s["out"]) as out:
+    with atomic_directory(s["out"], "benchmark") as out:
         _tsv(pd.concat([m.importance for m in per_model], ignore_index=True), out / "hits.tsv")
         _tsv(metrics_all, out / "metrics.tsv")
         _tsv(pd.concat([m.spearman for m in per_model], ignore_index=True), out / "spearman.tsv")

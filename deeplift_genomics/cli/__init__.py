@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -72,14 +73,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
     setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
+    from .. import outputs_guard
+
     try:
         return int(args._module.run(args) or 0)
     except InputError as exc:
         log.error("%s", exc)
-        return EXIT_INPUT_ERROR
+        return _leave(EXIT_INPUT_ERROR, argv is None)
+    except OSError as exc:
+        # A full disk, a read-only mount, no permission: one line, never a traceback.
+        if not outputs_guard.is_fs_error(exc):
+            raise
+        log.error("%s", outputs_guard.describe_os_error(exc))
+        return _leave(EXIT_INPUT_ERROR, argv is None)
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+
+
+def _leave(status: int, program: bool) -> int:
+    """``status``; as a program, after a failed HDF5 write, exit at once (the HDF5 library crashes in
+    its exit handler)."""
+    from .. import outputs_guard
+
+    if program and outputs_guard.HDF5_WRITE_FAILED:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,7 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve settings and run :func:`run_benchmark`."""
+    from ..outputs_guard import guarded_output
+    from .attribute import check_max_sequences
+
     s = resolve_settings(args, "benchmark", SETTINGS, REQUIRED)
     s["config"] = getattr(args, "config", None)
-    run_benchmark(s)
+    check_max_sequences(s["max_sequences"])
+    inputs = [s["data"], s["test_ids"], s["config"], *(s["model"] or []), *(s["attributions"] or [])]
+    with guarded_output(s["out"], "benchmark", inputs):
+        run_benchmark(s)
     return 0

@@ -43,9 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the file safely, write the model directory."""
     from ..bpnet_lite import import_bpnet_lite
+    from ..outputs_guard import guarded_output
 
     s = resolve_settings(args, "import-model", SETTINGS, REQUIRED)
-    path = import_bpnet_lite(s["in"], s["out"], wrapper=s["wrapper"], input_length=s["input_length"],
-                             task_names=None if s["task_name"] is None else [s["task_name"]])
+    with guarded_output(s["out"], "import-model", (s["in"], getattr(args, "config", None))):
+        path = import_bpnet_lite(s["in"], s["out"], wrapper=s["wrapper"], input_length=s["input_length"],
+                                 task_names=None if s["task_name"] is None else [s["task_name"]])
     log.info("wrote %s", path)
     return 0

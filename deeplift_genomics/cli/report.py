@@ -41,9 +41,12 @@ def load_summary(bench_dir: str | Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
     from ..benchmark.report import write_report
+    from ..outputs_guard import check_complete, guarded_output
 
     s = resolve_settings(args, "report", SETTINGS, ("benchmark", "out"))
-    summary = load_summary(s["benchmark"])
-    paths = write_report(summary, s["benchmark"], s["out"])
+    with guarded_output(s["out"], "report", (s["benchmark"], getattr(args, "config", None))):
+        summary = load_summary(s["benchmark"])
+        check_complete(s["benchmark"], "benchmark output directory")
+        paths = write_report(summary, s["benchmark"], s["out"])
     log.info("wrote %d pages to %s", len(paths), s["out"])
     return 0

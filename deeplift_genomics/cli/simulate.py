@@ -129,7 +129,15 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the outputs; returns 0."""
+    from ..outputs_guard import guarded_output
+
     config, out = build_config(args)
+    inputs = (config.motif_file, getattr(args, "config", None))
+    with guarded_output(out, "simulate", inputs):
+        return _run(config, out)
+
+
+def _run(config: SimulationConfig, out: str) -> int:
     with progress_bar(total=config.n_per_class * len(config.classes), desc="simulate", unit="seq") as bar:
         data = simulate(config, progress=bar.update)
     paths = write_simulation(data, out)

@@ -82,6 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the data, train, and write MODEL_DIR atomically."""
+    from ..outputs_guard import guarded_output
+
+    settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
+    inputs = (settings["data"], settings["test_ids"], getattr(args, "config", None))
+    with guarded_output(settings["out"], "train", inputs):
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: dict) -> int:
     import pandas as pd
 
     from ..atomic import atomic_directory, atomic_write_text
@@ -90,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     from ..model_io import save_model
     from ..train import train_model
 
-    settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
     source = str(args.config) if args.config else "train options"
     options = {key: settings[key] for key in ("epochs", "batch_size", "patience", "lr", "num_threads")}
     if options["num_threads"] == 0:
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs_run": metrics["training"]["epochs_run"],
     }
     out = Path(settings["out"])
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "train") as tmp:
         save_model(
             model,
             tmp,

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..attribute import REFERENCE_BLOCK
-from ..fasta import FastaFile, Region
+from ..fasta import FastaFile, Region, reverse_complement
 from ..references import references_keeping_columns
 from .options import ScoreOptions
 from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_hot, window_inputs
@@ -84,6 +84,8 @@ class ChunkScorer:
         win_offset: list[int] = []
         for i, region in enumerate(regions):
             seq = fasta.fetch(region.record, region.start, region.end)
+            if region.reverse:
+                seq = reverse_complement(seq)
             known = known_mask(seq)
             plan = self.plan(len(seq))
             action = plan.action
@@ -238,7 +240,8 @@ class ChunkScorer:
             hyp_parts.append(hyp)
             seq_parts.append(np.frombuffer(scored_seq.encode("ascii"), dtype=np.uint8))
             pred[i] = win_pred[sel].mean(axis=0)
-            total[i] = np.nansum(proj, axis=1)
+            # Sum over the known bases only (N columns are NaN by design); a NaN score there stays NaN.
+            total[i] = proj[:, ~unknown].sum(axis=1)
             if np.isfinite(win_delta[sel]).any():
                 max_delta[i] = np.nanmax(win_delta[sel])
         ohe = strict_one_hot(x)

@@ -38,6 +38,15 @@ from torch import nn
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, file_checksum, read_bed, record_regions
+from ..outputs_guard import (
+    MARKER_NAME,
+    check_replaceable,
+    check_unique_names,
+    is_ours,
+    remove_stale_parts,
+    write_marker,
+    writing,
+)
 from ..progress import progress_bar
 from .batcher import ChunkScorer
 from .options import SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions, parse_shard, shard_range
@@ -87,6 +96,7 @@ def _default_attribute() -> Callable[..., Any]:
 def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
     if not wanted:
         return list(range(len(task_names)))
+    check_unique_names(list(wanted), "--tasks")
     missing = [t for t in wanted if t not in task_names]
     if missing:
         raise InputError(
@@ -142,6 +152,49 @@ def _prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
     if not path.exists():
         atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
     return chunks
+
+
+def _read_chunk_windows(path: Path, n_regions: int) -> int | None:
+    """Windows of a finished chunk file, or ``None`` when it is truncated, corrupt or of other regions."""
+    try:
+        with np.load(path) as done:
+            if len(done["action"]) != n_regions:
+                return None
+            for key in done.files:  # reads (and CRC-checks) every member
+                done[key]
+            return int(done["n_windows"].sum())
+    except Exception:  # noqa: BLE001 - BadZipFile, ValueError, OSError, KeyError, EOFError: all mean "redo"
+        return None
+
+
+#: Names of files a ``score`` run may leave at the top of OUT_DIR (besides this run's own).
+_SCORE_OUTPUT_PATTERNS = ("scores.h5", "ohe.npz", "shap.npz", "shap_*.npz", "records.tsv", "*.bedGraph",
+                          "*.bw", "shard.json", "modisco")
+
+
+def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[str] = ()) -> list[Path]:
+    """Remove outputs of an earlier ``score`` run into ``out_dir`` that this run did not write.
+
+    Only names a ``score`` run writes (:data:`_SCORE_OUTPUT_PATTERNS`) or that the directory's marker
+    lists are touched, so the directory ends up holding exactly this run's outputs.
+    """
+    from ..outputs_guard import read_marker
+
+    names = {Path(p).name for p in current} | set(keep)
+    old = set((read_marker(out_dir) or {}).get("files", []))
+    removed = []
+    for path in sorted(out_dir.iterdir()):
+        if path.name in names or path.name.startswith("."):
+            continue
+        if path.name in old or any(path.match(pattern) for pattern in _SCORE_OUTPUT_PATTERNS):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        log.info("removed %d output(s) of an earlier run: %s", len(removed), ", ".join(p.name for p in removed))
+    return removed
 
 
 def score_fasta(
@@ -219,6 +272,14 @@ def score_fasta(
     with FastaFile(fasta, index_dir=index_dir) as fa:
         all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
         n_total = len(all_regions)
+        # The whole input is read once before any work: a bad letter in the last record is found now,
+        # not after hours of scoring, and an input with nothing to score is refused.
+        if fa.check_regions(all_regions) == 0:
+            what = "region of the BED file" if bed is not None else "record"
+            raise InputError(
+                f"{bed if bed is not None else fasta}: nothing to score: every {what} is empty or all N "
+                "(no A, C, G or T)"
+            )
         first, end = shard_range(n_total, shard, options.chunk_size)
         if shard is not None and first == end:
             log.warning(
@@ -237,7 +298,13 @@ def score_fasta(
         )
         work = out_dir / WORK_DIR
         out_existed = out_dir.exists()
+        check_replaceable(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not is_ours(out_dir):
+            write_marker(out_dir, "score", files=[])
+        remove_stale_parts(out_dir)
         chunks_dir = _prepare_work(work, manifest)
+        remove_stale_parts(chunks_dir)
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
         planned = sum(scorer.plan(r.length).n_windows for r in regions)
@@ -250,9 +317,12 @@ def score_fasta(
                 path = chunks_dir / f"chunk_{k:06d}.npz"
                 part = regions[k * options.chunk_size : (k + 1) * options.chunk_size]
                 if path.exists():
-                    with np.load(path) as done:
-                        bar.update(int(done["n_windows"].sum()))
-                    continue
+                    done_windows = _read_chunk_windows(path, len(part))
+                    if done_windows is not None:
+                        bar.update(done_windows)
+                        continue
+                    log.warning("%s: unreadable or incomplete chunk of an interrupted run; computing it again", path)
+                    path.unlink()
                 arrays = scorer.score_chunk(fa, part, bar)
                 scored_windows += int(arrays["n_windows"].sum())
                 skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
@@ -268,6 +338,7 @@ def score_fasta(
                 shutil.rmtree(work, ignore_errors=True)
                 if not out_existed:
                     with contextlib.suppress(OSError):
+                        (out_dir / MARKER_NAME).unlink()
                         out_dir.rmdir()
             raise
         finally:
@@ -296,7 +367,8 @@ def score_fasta(
         files, n_scored, n_windows = assemble_outputs(
             out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
         )
-    files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
+    with writing(out_dir):
+        files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
     shard_path = out_dir / SHARD_FILE
     if shard is not None:
         # written last: its presence says the shard's other files are complete
@@ -313,8 +385,10 @@ def score_fasta(
         }
         atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
         files.append(shard_path)
-    elif shard_path.exists():
-        shard_path.unlink()  # a stale marker from an earlier sharded run into this directory
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
+    # The directory holds exactly this run's outputs: files of an earlier run into it (other tasks'
+    # shap_<task>.npz and tracks, a shard.json, modisco-lite results) go.
+    remove_stale_outputs(out_dir, files, keep=(WORK_DIR,) if keep_work else ())
+    write_marker(out_dir, "score", [p.name for p in files])
     return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)
