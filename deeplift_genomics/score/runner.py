@@ -37,7 +37,7 @@ from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
-from ..fasta import FastaFile, file_checksum, read_bed, record_regions
+from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
 from ..outputs_guard import (
     MARKER_NAME,
     check_replaceable,
@@ -269,77 +269,26 @@ def score_fasta(
         require_pybigwig()
     attribute_fn = attribute_fn or _default_attribute()
     started = time.perf_counter()
+    out_dir = Path(out_dir)
     with FastaFile(fasta, index_dir=index_dir) as fa:
-        all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
-        n_total = len(all_regions)
-        # The whole input is read once before any work: a bad letter in the last record is found now,
-        # not after hours of scoring, and an input with nothing to score is refused.
-        if fa.check_regions(all_regions) == 0:
-            what = "region of the BED file" if bed is not None else "record"
-            raise InputError(
-                f"{bed if bed is not None else fasta}: nothing to score: every {what} is empty or all N "
-                "(no A, C, G or T)"
-            )
-        first, end = shard_range(n_total, shard, options.chunk_size)
-        if shard is not None and first == end:
-            log.warning(
-                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); "
-                "writing empty outputs",
-                *shard,
-                n_total,
-                -(-n_total // options.chunk_size),
-                options.chunk_size,
-            )
-        regions = all_regions[first:end]
-        del all_regions
-        out_dir = Path(out_dir)
+        regions, first, end, n_total = _select_regions(fa, fasta, bed, shard, options.chunk_size)
         manifest = _manifest(
             fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
         )
         work = out_dir / WORK_DIR
-        out_existed = out_dir.exists()
-        check_replaceable(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if not is_ours(out_dir):
-            write_marker(out_dir, "score", files=[])
-        remove_stale_parts(out_dir)
+        out_existed = _open_out_dir(out_dir)
         chunks_dir = _prepare_work(work, manifest)
         remove_stale_parts(chunks_dir)
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
-        planned = sum(scorer.plan(r.length).n_windows for r in regions)
         was_training = model.training
         model.eval()
-        bar = progress_bar(total=planned, desc="scoring", unit="seq")
-        scored_windows = 0
+        bar = progress_bar(total=sum(scorer.plan(r.length).n_windows for r in regions), desc="scoring", unit="seq")
         try:
-            for k in range(n_chunks):
-                path = chunks_dir / f"chunk_{k:06d}.npz"
-                part = regions[k * options.chunk_size : (k + 1) * options.chunk_size]
-                if path.exists():
-                    done_windows = _read_chunk_windows(path, len(part))
-                    if done_windows is not None:
-                        bar.update(done_windows)
-                        continue
-                    log.warning("%s: unreadable or incomplete chunk of an interrupted run; computing it again", path)
-                    path.unlink()
-                arrays = scorer.score_chunk(fa, part, bar)
-                scored_windows += int(arrays["n_windows"].sum())
-                skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
-                bar.update(max(0, skipped))
-                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                    # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
-                    np.savez(handle, **arrays)  # type: ignore[arg-type]
-                if after_chunk is not None:
-                    after_chunk(k)
+            scored_windows = _run_chunks(scorer, fa, regions, chunks_dir, options.chunk_size, bar, after_chunk)
         except InputError:
             # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
-            if not any(chunks_dir.glob("chunk_*.npz")):
-                shutil.rmtree(work, ignore_errors=True)
-                if not out_existed:
-                    with contextlib.suppress(OSError):
-                        (out_dir / MARKER_NAME).unlink()
-                        out_dir.rmdir()
+            _forget_failed_start(out_dir, work, chunks_dir, out_existed)
             raise
         finally:
             bar.close()
@@ -352,39 +301,15 @@ def score_fasta(
             seconds,
             scored_windows / seconds if seconds else float("nan"),
         )
-        attrs = {
-            "task_names": kept_tasks,
-            "method": options.method,
-            "rule": options.rule,
-            "references": options.references,
-            "n_references": options.n_references,
-            "input_length": int(input_length),
-            "fasta": str(fasta),
-            "bed": str(bed) if bed is not None else "",
-            "model": model_name,
-            "options": json.dumps(manifest["options"]),
-        }
+        attrs = _scores_attrs(kept_tasks, options, input_length, fasta, bed, model_name, manifest)
         files, n_scored, n_windows = assemble_outputs(
             out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
         )
     with writing(out_dir):
         files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
-    shard_path = out_dir / SHARD_FILE
     if shard is not None:
         # written last: its presence says the shard's other files are complete
-        info = {
-            "format": SHARD_FORMAT,
-            "format_version": SHARD_FORMAT_VERSION,
-            "shard": shard[0],
-            "n_shards": shard[1],
-            "first_region": first,
-            "end_region": end,
-            "n_regions": n_total,
-            "settings": {k: v for k, v in manifest.items() if k != "shard"},
-            "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
-        }
-        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
-        files.append(shard_path)
+        files.append(_write_shard_info(out_dir, shard, first, end, n_total, manifest, attrs))
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     # The directory holds exactly this run's outputs: files of an earlier run into it (other tasks'
@@ -392,3 +317,136 @@ def score_fasta(
     remove_stale_outputs(out_dir, files, keep=(WORK_DIR,) if keep_work else ())
     write_marker(out_dir, "score", [p.name for p in files])
     return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)
+
+
+def _select_regions(
+    fa: FastaFile, fasta: Path, bed: Path | None, shard: tuple[int, int] | None, chunk_size: int
+) -> tuple[list[Region], int, int, int]:
+    """This run's regions (its shard of them), their first and end index, and the input's total."""
+    all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
+    n_total = len(all_regions)
+    # The whole input is read once before any work: a bad letter in the last record is found now,
+    # not after hours of scoring, and an input with nothing to score is refused.
+    if fa.check_regions(all_regions) == 0:
+        what = "region of the BED file" if bed is not None else "record"
+        raise InputError(
+            f"{bed if bed is not None else fasta}: nothing to score: every {what} is empty or all N "
+            "(no A, C, G or T)"
+        )
+    first, end = shard_range(n_total, shard, chunk_size)
+    if shard is not None and first == end:
+        log.warning(
+            "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); writing empty outputs",
+            *shard,
+            n_total,
+            -(-n_total // chunk_size),
+            chunk_size,
+        )
+    return list(all_regions[first:end]), first, end, n_total
+
+
+def _open_out_dir(out_dir: Path) -> bool:
+    """Create (or take over, when it is ours) the output directory; returns whether it existed."""
+    existed = out_dir.exists()
+    check_replaceable(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not is_ours(out_dir):
+        write_marker(out_dir, "score", files=[])
+    remove_stale_parts(out_dir)
+    return existed
+
+
+def _run_chunks(
+    scorer: ChunkScorer,
+    fa: FastaFile,
+    regions: Sequence[Region],
+    chunks_dir: Path,
+    chunk_size: int,
+    bar: Any,
+    after_chunk: Callable[[int], None] | None,
+) -> int:
+    """Score every chunk not already saved by an interrupted run; returns the windows scored now."""
+    scored_windows = 0
+    n_chunks = max(1, math.ceil(len(regions) / chunk_size))
+    for k in range(n_chunks):
+        path = chunks_dir / f"chunk_{k:06d}.npz"
+        part = regions[k * chunk_size : (k + 1) * chunk_size]
+        if path.exists():
+            done_windows = _read_chunk_windows(path, len(part))
+            if done_windows is not None:
+                bar.update(done_windows)
+                continue
+            log.warning("%s: unreadable or incomplete chunk of an interrupted run; computing it again", path)
+            path.unlink()
+        arrays = scorer.score_chunk(fa, part, bar)
+        scored_windows += int(arrays["n_windows"].sum())
+        skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
+        bar.update(max(0, skipped))
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        if after_chunk is not None:
+            after_chunk(k)
+    return scored_windows
+
+
+def _forget_failed_start(out_dir: Path, work: Path, chunks_dir: Path, out_existed: bool) -> None:
+    """After bad input met before any chunk was saved, leave nothing behind."""
+    if any(chunks_dir.glob("chunk_*.npz")):
+        return
+    shutil.rmtree(work, ignore_errors=True)
+    if not out_existed:
+        with contextlib.suppress(OSError):
+            (out_dir / MARKER_NAME).unlink()
+            out_dir.rmdir()
+
+
+def _scores_attrs(
+    tasks: Sequence[str],
+    options: ScoreOptions,
+    input_length: int,
+    fasta: Path,
+    bed: Path | None,
+    model_name: str,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """The root attributes of ``scores.h5``."""
+    return {
+        "task_names": list(tasks),
+        "method": options.method,
+        "rule": options.rule,
+        "references": options.references,
+        "n_references": options.n_references,
+        "input_length": int(input_length),
+        "fasta": str(fasta),
+        "bed": str(bed) if bed is not None else "",
+        "model": model_name,
+        "options": json.dumps(manifest["options"]),
+    }
+
+
+def _write_shard_info(
+    out_dir: Path,
+    shard: tuple[int, int],
+    first: int,
+    end: int,
+    n_total: int,
+    manifest: dict[str, Any],
+    attrs: dict[str, Any],
+) -> Path:
+    """``shard.json``: which block of the input this shard holds and every setting, for the gather."""
+    info = {
+        "format": SHARD_FORMAT,
+        "format_version": SHARD_FORMAT_VERSION,
+        "shard": shard[0],
+        "n_shards": shard[1],
+        "first_region": first,
+        "end_region": end,
+        "n_regions": n_total,
+        "settings": {k: v for k, v in manifest.items() if k != "shard"},
+        "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
+    }
+    path = out_dir / SHARD_FILE
+    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    return path
+
