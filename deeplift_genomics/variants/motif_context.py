@@ -26,7 +26,7 @@ import torch
 from ..errors import InputError
 from ..onehot import one_hot
 
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.9
 CHANGES = ("breaks", "creates", "weakens", "strengthens", "none")
 
 
@@ -229,7 +229,8 @@ def assign_motifs(
         rel_r = (br - bank.min_score) / scale
         rel_a = (ba - bank.min_score) / scale
         hit = (rel_r >= threshold) | (rel_a >= threshold)
-        change = np.where(hit, np.abs(ba - br), -np.inf)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where a motif fits nowhere (never a hit)
+            change = np.where(hit, np.abs(ba - br), -np.inf)
         pick = change.argmax(axis=1)
         for j in range(hi - lo):
             m = int(pick[j])

@@ -92,10 +92,11 @@ class Skip:
 
 @dataclass
 class VcfContents:
-    """Alleles to score, alleles skipped, and the count of records read."""
+    """Alleles to score, alleles skipped, both in file order in ``entries``, and the records read."""
 
     alleles: list[VcfAllele]
     skipped: list[Skip] = field(default_factory=list)
+    entries: list[VcfAllele | Skip] = field(default_factory=list)
     n_records: int = 0
 
     def skip_counts(self) -> dict[str, int]:
@@ -262,6 +263,9 @@ def _add_record(contents: VcfContents, rec, lineno: int, text: str) -> None:
         alt_u = alt.upper() if alt is not None else None
         reason = _skip_reason(ref, alt_u)
         if reason is not None:
-            contents.skipped.append(Skip(lineno, rec.chrom, rec.start, ref, alt or ".", reason))
-            continue
-        contents.alleles.append(VcfAllele(lineno, rec.chrom, rec.start, ref, alt_u, vcf_id, k, info))
+            entry: VcfAllele | Skip = Skip(lineno, rec.chrom, rec.start, ref, alt or ".", reason)
+            contents.skipped.append(entry)
+        else:
+            entry = VcfAllele(lineno, rec.chrom, rec.start, ref, alt_u, vcf_id, k, info)
+            contents.alleles.append(entry)
+        contents.entries.append(entry)
