@@ -324,3 +324,24 @@ def test_shards_gather_to_the_unsharded_run_and_a_crash_resumes(tmp_path, genome
     assert not (tmp_path / "r" / "variants.tsv").exists()
     score_variants(*args, tmp_path / "r", options=opt)
     _same_outputs(tmp_path / "full", tmp_path / "r")
+
+
+def test_motif_pvalues_are_the_exact_null_distribution_of_the_rounded_scores():
+    """The dynamic programme against enumerating all 4^W strings of a small motif."""
+    import itertools
+
+    from deeplift_genomics.variants.motif_context import SCORE_RESOLUTION, score_survival
+
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(scale=2.0, size=(5, 4))
+    bg = np.array([0.3, 0.2, 0.2, 0.3])
+    q = np.round(matrix / SCORE_RESOLUTION).astype(int)
+    prob, total = {}, []
+    for s in itertools.product(range(4), repeat=5):
+        k = sum(q[w, b] for w, b in enumerate(s))
+        prob[k] = prob.get(k, 0.0) + np.prod(bg[list(s)])
+        total.append(k)
+    lo, sf = score_survival(matrix, bg)
+    assert lo == min(total)
+    for k in range(min(total), max(total) + 1):
+        assert sf[k - lo] == pytest.approx(sum(p for kk, p in prob.items() if kk >= k), abs=1e-12)

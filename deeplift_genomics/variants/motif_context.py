@@ -3,15 +3,16 @@
 Motifs come from the ENCODE collection shipped in ``data_sim/resources`` (default), from a MEME file, or
 from a ``motifs`` output directory (its ``*.meme`` export). Each motif is scored as log-odds against a
 background (:func:`data_sim.motifs.log_odds_matrix`, pseudocount 1e-3) on both strands, at every
-placement inside the window that overlaps the variant's bases. A match counts when its *relative* score
-``(s - min) / (max - min)`` (0 = worst possible string, 1 = the consensus) reaches ``threshold`` on either
-allele. Among the motifs that match, the variant is assigned the one whose best score changes most
-between the alleles; ``change`` says whether the variant ``breaks`` it (REF matches, ALT does not),
+placement inside the window that overlaps the variant's bases. A match counts when the p-value of its
+score (the chance that a background string scores as high; exact distribution of the scores rounded to
+0.1, as FIMO does) is at most ``threshold`` (default 1e-4, FIMO's) on either allele. Among the motifs that
+match and whose best score the variant changes, the variant is assigned the strongest match (highest
+log-odds on either allele: the motif that best explains the site); ``change`` says whether the variant ``breaks`` it (REF matches, ALT does not),
 ``creates`` it (the reverse), ``weakens`` or ``strengthens`` it (both match), and ``none`` when no motif
 matches.
 
 Scoring runs as one 1-D convolution of the windows with all motifs (zero-padded to the widest), on the
-CPU in float64, over only the stretch of each window that can hold an overlapping placement.
+CPU in float32, over only the stretch of each window that can hold an overlapping placement.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import torch
 from ..errors import InputError
 from ..onehot import one_hot
 
-DEFAULT_THRESHOLD = 0.9
+DEFAULT_THRESHOLD = 1e-4
+SCORE_RESOLUTION = 0.1
 CHANGES = ("breaks", "creates", "weakens", "strengthens", "none")
 
 
@@ -41,9 +43,10 @@ class MotifBank:
     widths
         ``(M,)`` widths.
     weights
-        ``(2M, 4, W)`` float64 conv weights: rows ``0..M-1`` the + strand, ``M..2M-1`` the - strand.
-    min_score, max_score
-        ``(M,)`` lowest and highest possible log-odds of each motif (equal on both strands).
+        ``(2M, 4, W)`` float32 conv weights: rows ``0..M-1`` the + strand, ``M..2M-1`` the - strand.
+    min_bin, survival
+        Per motif: the lowest score bin and ``P(score >= bin)`` under the background, bins of
+        :data:`SCORE_RESOLUTION` (equal on both strands).
     source
         Where the motifs came from, for the outputs.
     """
@@ -51,9 +54,36 @@ class MotifBank:
     names: list[str]
     widths: np.ndarray
     weights: torch.Tensor
-    min_score: np.ndarray
-    max_score: np.ndarray
+    min_bin: np.ndarray
+    survival: list[np.ndarray]
     source: str
+
+    def pvalues(self, scores: np.ndarray) -> np.ndarray:
+        """P-values of log-odds ``scores`` ``(V, M)``; 1 where a score is ``-inf`` (no placement)."""
+        out = np.ones_like(scores, dtype=np.float64)
+        finite = np.isfinite(scores)
+        bins = np.floor(np.where(finite, scores, 0.0) / SCORE_RESOLUTION + 1e-9).astype(np.int64)
+        for m, sf in enumerate(self.survival):
+            k = np.clip(bins[:, m] - self.min_bin[m], 0, len(sf) - 1)
+            out[:, m] = np.where(finite[:, m], sf[k], 1.0)
+        return out
+
+
+def score_survival(matrix: np.ndarray, background: Sequence[float]) -> tuple[int, np.ndarray]:
+    """Exact null distribution of a log-odds matrix ``(W, 4)``'s scores, rounded to :data:`SCORE_RESOLUTION`.
+
+    Returns the lowest bin and ``P(score >= bin)`` for every bin from it up, the bases of the string drawn
+    independently from ``background`` (dynamic programming over the positions).
+    """
+    q = np.round(np.asarray(matrix) / SCORE_RESOLUTION).astype(np.int64)
+    bg = np.asarray(background, dtype=np.float64)
+    dist = np.ones(1)
+    for row in q - q.min(axis=1, keepdims=True):
+        new = np.zeros(len(dist) + int(row.max()))
+        for b in range(4):
+            new[row[b] : row[b] + len(dist)] += bg[b] * dist
+        dist = new
+    return int(q.min(axis=1).sum()), np.cumsum(dist[::-1])[::-1]
 
 
 def motif_file_in(path: str | Path) -> Path:
@@ -103,16 +133,17 @@ def load_bank(
     widths = np.array([motifs[m].width for m in names], dtype=np.int64)
     wmax = int(widths.max())
     weights = np.zeros((2 * len(names), 4, wmax), dtype=np.float64)
-    lo = np.zeros(len(names))
-    hi = np.zeros(len(names))
+    lo = np.zeros(len(names), dtype=np.int64)
+    survival = []
     for i, m in enumerate(names):
         plus = log_odds_matrix(motifs[m], background, strand="+")  # (W, 4)
         minus = log_odds_matrix(motifs[m], background, strand="-")
         w = plus.shape[0]
         weights[i, :, :w] = plus.T
         weights[len(names) + i, :, :w] = minus.T
-        lo[i], hi[i] = plus.min(axis=1).sum(), plus.max(axis=1).sum()
-    return MotifBank(names, widths, torch.from_numpy(weights), lo, hi, source)
+        lo[i], sf = score_survival(plus, background)
+        survival.append(sf)
+    return MotifBank(names, widths, torch.from_numpy(weights.astype(np.float32)), lo, survival, source)
 
 
 def best_overlapping(
@@ -140,7 +171,7 @@ def best_overlapping(
     if not len(seqs):
         return np.zeros((0, n_m)), np.zeros((0, n_m), dtype=np.int64), np.zeros((0, n_m), dtype=np.int8)
     length = len(seqs[0])
-    x = torch.from_numpy(one_hot(list(seqs), dtype=np.float64))
+    x = torch.from_numpy(one_hot(list(seqs), dtype=np.float32))
     off = np.asarray(offsets, dtype=np.int64)
     span = np.asarray(spans, dtype=np.int64)
     smax = int(span.max())
@@ -150,8 +181,8 @@ def best_overlapping(
     cols = first[:, None] + np.arange(ext)[None, :]
     inside = (cols >= 0) & (cols < length)
     gathered = x[np.arange(len(seqs))[:, None], :, np.clip(cols, 0, length - 1)]  # (V, ext, 4)
-    gathered = gathered.permute(0, 2, 1) * torch.from_numpy(inside[:, None, :].astype(np.float64))
-    scores = torch.nn.functional.conv1d(gathered, bank.weights).numpy()  # (V, 2M, ext - wmax + 1)
+    gathered = gathered.permute(0, 2, 1) * torch.from_numpy(inside[:, None, :].astype(np.float32))
+    scores = torch.nn.functional.conv1d(gathered, bank.weights).numpy().astype(np.float64)  # (V, 2M, P)
     n_p = scores.shape[2]
     p = first[:, None] + np.arange(n_p)[None, :]  # (V, P) window start of each placement
     w = np.concatenate([bank.widths, bank.widths])  # (2M,)
@@ -179,8 +210,8 @@ class MotifHits:
     start_ref: np.ndarray
     score_ref: np.ndarray
     score_alt: np.ndarray
-    relative_ref: np.ndarray
-    relative_alt: np.ndarray
+    pvalue_ref: np.ndarray
+    pvalue_alt: np.ndarray
     change: list[str]
 
 
@@ -194,7 +225,7 @@ def assign_motifs(
     threshold: float = DEFAULT_THRESHOLD,
     chunk: int = 64,
 ) -> MotifHits:
-    """For each variant, the matching motif whose score changes most, and how it changes.
+    """For each variant, the strongest matching motif whose score the variant changes, and how it changes.
 
     Parameters
     ----------
@@ -205,33 +236,32 @@ def assign_motifs(
     offsets, ref_lengths, alt_lengths
         The variant's first base and the allele lengths in the windows.
     threshold
-        Relative score a match needs on at least one allele.
+        P-value a match needs on at least one allele.
     chunk
         Variants scored at once (bounds memory).
 
     Returns
     -------
     MotifHits
-        Scores are log-odds (NaN when no motif matches); ``relative_*`` the relative scores.
+        Scores are log-odds (NaN when no motif matches), with their p-values.
     """
-    if not 0 <= threshold <= 1:
-        raise InputError(f"motif threshold {threshold}: expected a number between 0 and 1")
+    if not 0 < threshold <= 1:
+        raise InputError(f"motif p-value threshold {threshold}: expected a number in (0, 1]")
     v = len(ref_seqs)
     out_m, out_s, out_c = [""] * v, [""] * v, ["none"] * v
     start = np.full(v, -1, dtype=np.int64)
     s_ref, s_alt = np.full(v, np.nan), np.full(v, np.nan)
     r_ref, r_alt = np.full(v, np.nan), np.full(v, np.nan)
-    scale = bank.max_score - bank.min_score
     for lo in range(0, v, chunk):
         hi = min(v, lo + chunk)
         br, st, sd = best_overlapping(bank, ref_seqs[lo:hi], offsets[lo:hi], ref_lengths[lo:hi])
         ba, _, _ = best_overlapping(bank, alt_seqs[lo:hi], offsets[lo:hi], alt_lengths[lo:hi])
-        rel_r = (br - bank.min_score) / scale
-        rel_a = (ba - bank.min_score) / scale
-        hit = (rel_r >= threshold) | (rel_a >= threshold)
+        p_r, p_a = bank.pvalues(br), bank.pvalues(ba)
+        hit = (p_r <= threshold) | (p_a <= threshold)
         with np.errstate(invalid="ignore"):  # -inf - -inf where a motif fits nowhere (never a hit)
-            change = np.where(hit, np.abs(ba - br), -np.inf)
-        pick = change.argmax(axis=1)
+            hit &= ba != br
+        strength = np.where(hit, np.maximum(br, ba), -np.inf)
+        pick = strength.argmax(axis=1)
         for j in range(hi - lo):
             m = int(pick[j])
             if not hit[j, m]:
@@ -241,8 +271,8 @@ def assign_motifs(
             out_s[i] = "+" if sd[j, m] > 0 else "-"
             start[i] = st[j, m]
             s_ref[i], s_alt[i] = br[j, m], ba[j, m]
-            r_ref[i], r_alt[i] = rel_r[j, m], rel_a[j, m]
-            on_r, on_a = rel_r[j, m] >= threshold, rel_a[j, m] >= threshold
+            r_ref[i], r_alt[i] = p_r[j, m], p_a[j, m]
+            on_r, on_a = p_r[j, m] <= threshold, p_a[j, m] <= threshold
             if on_r and not on_a:
                 out_c[i] = "breaks"
             elif on_a and not on_r:

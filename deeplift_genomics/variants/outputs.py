@@ -21,7 +21,7 @@ dataset                        shape / dtype   meaning
 ``probs_ref`` / ``_alt``       (A, T) float64  probabilities
 ``contrib_ref`` / ``_alt``     (A, T, L) f32   contribution of the observed base at each position
 ``motif/*``                    (A,)            name, strand, start_ref, score_ref, score_alt,
-                                               relative_ref, relative_alt, change
+                                               pvalue_ref, pvalue_alt, change
 =============================  ==============  =====================================================
 
 Root attributes: ``format`` ("deeplift-genomics-variants"), ``format_version``, ``task_names``,
@@ -50,14 +50,14 @@ FORMAT_VERSION = 1
 STR_FIELDS = ("name", "vcf_id", "chrom", "ref", "alt", "kind", "info", "note")
 INT_FIELDS = ("line", "pos", "window_start", "offset")
 MOTIF_STR = ("name", "strand", "change")
-MOTIF_NUM = ("start_ref", "score_ref", "score_alt", "relative_ref", "relative_alt")
+MOTIF_NUM = ("start_ref", "score_ref", "score_alt", "pvalue_ref", "pvalue_alt")
 ARRAYS = ("logits_ref", "logits_alt", "probs_ref", "probs_alt", "contrib_ref", "contrib_alt")
 TSV_COLUMNS = [
     "variant", "vcf_id", "line", "chrom", "pos", "ref", "alt", "kind", "task",
     "effect", "abs_effect", "logit_ref", "logit_alt", "prob_ref", "prob_alt", "prob_diff", "log_odds_change",
     "contrib_site_ref", "contrib_site_alt", "contrib_site_diff", "contrib_around_diff", "contrib_total_diff",
     "delta_error", "motif", "motif_strand", "motif_start", "motif_score_ref", "motif_score_alt",
-    "motif_change", "window_start", "offset", "note", "info",
+    "motif_pvalue_ref", "motif_pvalue_alt", "motif_change", "window_start", "offset", "note", "info",
 ]  # fmt: skip
 SKIP_COLUMNS = ["line", "chrom", "pos", "ref", "alt", "reason"]
 
@@ -195,7 +195,7 @@ def rows(table: VariantTable, task_names: Sequence[str], flank: int, head: str =
                 d["site_ref"][i, t], d["site_alt"][i, t], d["site_diff"][i, t], d["around_diff"][i, t],
                 d["total_diff"][i, t], d["delta_error"][i, t], m["name"][i] or "NA", m["strand"][i] or "NA",
                 int(m["start_ref"][i]) if m["name"][i] else "NA", m["score_ref"][i], m["score_alt"][i],
-                m["change"][i], int(a["window_start"][i]), int(a["offset"][i]), a["note"][i], a["info"][i],
+                m["pvalue_ref"][i], m["pvalue_alt"][i], m["change"][i], int(a["window_start"][i]), int(a["offset"][i]), a["note"][i], a["info"][i],
             ])  # fmt: skip
     order = sorted(range(len(out)), key=lambda k: -out[k][10])
     return [out[k] for k in order]

@@ -91,8 +91,8 @@ def render(table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str,
         if m["name"][i]:
             motif = (f'<p class="what">Motif: <b>{_esc(m["name"][i])}</b> ({_esc(m["strand"][i])} strand, window '
                      f"position {int(m['start_ref'][i])}): log-odds REF {m['score_ref'][i]:.2f}, ALT "
-                     f"{m['score_alt'][i]:.2f} (relative {m['relative_ref'][i]:.2f} &rarr; "
-                     f"{m['relative_alt'][i]:.2f}): the variant <b>{_esc(m['change'][i])}</b> it.</p>")
+                     f"{m['score_alt'][i]:.2f} (p-value {m['pvalue_ref'][i]:.1e} &rarr; "
+                     f"{m['pvalue_alt'][i]:.1e}): the variant <b>{_esc(m['change'][i])}</b> it.</p>")
         else:
             motif = '<p class="what">No known motif matches over the variant.</p>'
         rows = [{

@@ -71,7 +71,7 @@ class VariantOptions:
     flank
         Bases each side of the variant counted as "around" it.
     motif_threshold
-        Relative motif score for a match (0..1).
+        P-value a motif match needs on REF or ALT (default 1e-4).
     report_top
         Variants shown in the HTML report.
     """
@@ -108,8 +108,8 @@ class VariantOptions:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
         if self.flank < 0 or self.report_top < 0:
             raise InputError("--flank and --report-top must be at least 0")
-        if not 0 <= self.motif_threshold <= 1:
-            raise InputError(f"--motif-threshold {self.motif_threshold}: expected a number between 0 and 1")
+        if not 0 < self.motif_threshold <= 1:
+            raise InputError(f"--motif-threshold {self.motif_threshold}: expected a p-value in (0, 1]")
 
 
 @dataclasses.dataclass
@@ -224,8 +224,8 @@ def _chunk_table(
         "start_ref": hits.start_ref.astype(np.float64),
         "score_ref": hits.score_ref,
         "score_alt": hits.score_alt,
-        "relative_ref": hits.relative_ref,
-        "relative_alt": hits.relative_alt,
+        "pvalue_ref": hits.pvalue_ref,
+        "pvalue_alt": hits.pvalue_alt,
     }
     seqs = lambda key: np.stack([np.frombuffer(getattr(w, key).encode("ascii"), dtype=np.uint8) for w in windows])  # noqa: E731
     return VariantTable(alleles, arrays, motif, seqs("ref_seq"), seqs("alt_seq"))
