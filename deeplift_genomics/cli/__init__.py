@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
     "report": "write the per-task HTML reports of a benchmark run",
     "import-model": "turn a bpnet-lite / ChromBPNet torch.save file into a model directory, running no code from it",
+    "variants": "score a VCF's alleles: prediction change, DeepLIFT of REF and ALT, motif hit",
 }
 
 EXIT_INPUT_ERROR = 2
