@@ -49,7 +49,8 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from data_sim.motifs import builtin_motifs
-    from data_sim.simulate import SimulationConfig, simulate, write_outputs
+    from data_sim.simulate import SimulationConfig, simulate
+    from deeplift_genomics.dataset_writer import write_simulation
     from deeplift_genomics.model_io import load_model
     from deeplift_genomics.variants import VariantOptions, score_variants
     from deeplift_genomics.variants.motif_context import assign_motifs, load_bank
@@ -58,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(2)
     out = Path(args.out or tempfile.mkdtemp(prefix="variants_gt."))
     sim = out / "sim"
-    write_outputs(simulate(SimulationConfig(seed=0), verbose=False), sim)
+    write_simulation(simulate(SimulationConfig(seed=0)), sim)
     m = load_model(ROOT / "tests" / "data" / "benchmark_default_model")
     res = out / "variants"
     summary = score_variants(m.model, m.input_length, m.task_names, sim / "sequences.fa", sim / "variants.vcf.gz",

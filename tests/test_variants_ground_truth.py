@@ -27,7 +27,7 @@ def test_core_snvs_outrank_matched_background_and_the_motif_is_named(tmp_path):
     from deeplift_genomics.model_io import load_model
     from deeplift_genomics.variants import VariantOptions, score_variants
 
-    data = simulate(SimulationConfig(seed=0), verbose=False)  # the model's training data; its test split
+    data = simulate(SimulationConfig(seed=0))  # the model's training data; its test split
     motifs = builtin_motifs(["GATA_disc1", "TAL1_known1"])
     records = simulated_variants(data.ids, data.sequences, data.split, data.embeddings, motifs,
                                  data.config.background, seed=0, max_per_motif=30)  # fmt: skip

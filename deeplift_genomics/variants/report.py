@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..logos import _logo, _pyplot
-from ..report import STYLE, table
+from ..benchmark.logos import _logo, _pyplot
+from ..benchmark.report import STYLE, table
 from .outputs import VariantTable
 
 ALPHABET = "ACGT"

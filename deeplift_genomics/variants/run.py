@@ -31,7 +31,8 @@ from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, file_checksum
 from ..progress import progress_bar
-from ..score import _prepare_work, model_fingerprint, parse_shard, shard_range
+from ..score.options import parse_shard, shard_range
+from ..score.runner import _prepare_work, model_fingerprint
 from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in

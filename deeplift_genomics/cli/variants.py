@@ -7,7 +7,8 @@ DeepLIFT of both windows against the same references (shuffles of the REF window
 creates. Writes ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json`` and ``report.html``
 into ``--out`` (see :mod:`deeplift_genomics.variants`). ``--shard K/N`` scores one block of the VCF's
 entries; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories. Flags override
-``--config`` keys (YAML, flag names with underscores, top level or under ``variants:``).
+``--config`` keys (YAML, flag names with underscores, top level or under ``variants:``), which override
+the defaults in :data:`SETTINGS`.
 """
 
 from __future__ import annotations
@@ -17,37 +18,39 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .config_file import read_yaml_mapping
-from .devices import DEVICE_CHOICES
-from .errors import InputError
-from .onehot import ALPHABET
+from ..devices import DEVICE_CHOICES
+from ..errors import InputError
+from ..onehot import ALPHABET
+from ..variants.alleles import EDGE_CHOICES
+from ..variants.effects import METHODS, REFERENCE_KINDS
+from .settings import Setting, comma_list, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "model": None,
-    "fasta": None,
-    "vcf": None,
-    "out": None,
-    "motifs": None,
-    "method": "deeplift",
-    "rule": "genomics_default",
-    "references": "shuffle",
-    "n_references": 20,
-    "n_steps": 10,
-    "tasks": None,
-    "edge": "shift",
-    "strict": False,
-    "flank": 10,
-    "motif_threshold": 1e-4,
-    "report_top": 20,
-    "batch_size": 64,
-    "chunk_size": 500,
-    "device": "auto",
-    "seed": 0,
-    "keep_work": False,
-    "shard": None,
-    "gather": None,
+SETTINGS: dict[str, Setting] = {
+    "model": Setting(kind=str),
+    "fasta": Setting(kind=str),
+    "vcf": Setting(kind=str),
+    "out": Setting(kind=str),
+    "motifs": Setting(kind=str),
+    "method": Setting("deeplift", str, METHODS),
+    "rule": Setting("genomics_default", str, ("rescale", "reveal_cancel", "genomics_default")),
+    "references": Setting("shuffle", str, REFERENCE_KINDS),
+    "n_references": Setting(20, int),
+    "n_steps": Setting(10, int),
+    "tasks": Setting(None, list),
+    "edge": Setting("shift", str, EDGE_CHOICES),
+    "strict": Setting(False, bool),
+    "flank": Setting(10, int),
+    "motif_threshold": Setting(1e-4, float),
+    "report_top": Setting(20, int),
+    "batch_size": Setting(64, int),
+    "chunk_size": Setting(500, int),
+    "device": Setting("auto", str, DEVICE_CHOICES),
+    "seed": Setting(0, int),
+    "keep_work": Setting(False, bool),
+    "shard": Setting(None, str),
+    "gather": Setting(None, list),
 }
 REQUIRED = ("model", "fasta", "vcf", "out")
 
@@ -68,16 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--gather", nargs="+", metavar="SHARD_DIR", help="merge --shard 1/N..N/N outputs into --out")
     io.add_argument("--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'variants:'")
     att = parser.add_argument_group("attribution")
-    att.add_argument("--method", choices=("deeplift", "gradient_x_input", "guided_backprop_x_input",
-                                          "integrated_gradients"), help="attribution method (default deeplift)")  # fmt: skip
-    att.add_argument("--rule", choices=("rescale", "reveal_cancel", "genomics_default"), help="DeepLIFT rule")
-    att.add_argument("--references", choices=("shuffle", "background", "zeros"),
+    att.add_argument("--method", choices=METHODS, help="attribution method (default deeplift)")
+    att.add_argument("--rule", choices=SETTINGS["rule"].choices, help="DeepLIFT rule (default genomics_default)")
+    att.add_argument("--references", choices=REFERENCE_KINDS,
                      help="references made from the REF window and shared by both alleles (default shuffle)")  # fmt: skip
     att.add_argument("--n-references", type=int, help="references per variant (default 20)")
     att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
     att.add_argument("--tasks", help="comma-separated task names to keep (default: all)")
     var = parser.add_argument_group("variants")
-    var.add_argument("--edge", choices=("shift", "skip"),
+    var.add_argument("--edge", choices=EDGE_CHOICES,
                      help="variants whose centred window leaves the record: shift the window inside (default) or skip")  # fmt: skip
     var.add_argument("--strict", action=argparse.BooleanOptionalAction,
                      help="stop at a REF mismatch, missing record, record end or long indel instead of skipping it")  # fmt: skip
@@ -90,43 +92,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
     run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
     run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
-    parser.set_defaults(**{key: None for key in DEFAULTS})
+    none_defaults(parser, SETTINGS)
 
 
-def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Flags over ``--config`` (top-level known keys, then ``variants:``) over :data:`DEFAULTS`."""
-    config: dict[str, Any] = {}
-    path = getattr(args, "config", None)
-    if path:
-        data = read_yaml_mapping(path)
-        config = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in DEFAULTS}
-        section = data.get("variants")
-        if section is not None:
-            if not isinstance(section, dict):
-                raise InputError(f"{path}: field 'variants' must be a mapping of flag names to values")
-            for key, value in section.items():
-                name = str(key).replace("-", "_")
-                if name not in DEFAULTS:
-                    raise InputError(f"{path}: field 'variants.{key}' is not a flag of 'variants'")
-                config[name] = value
-    s = {k: (getattr(args, k, None) if getattr(args, k, None) is not None else config.get(k, d))
-         for k, d in DEFAULTS.items()}  # fmt: skip
+def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over ``--config`` over defaults (:mod:`.settings`), plus the checks that tie settings together."""
+    s = resolve_settings(args, "variants", SETTINGS, ("out",))
     if s["gather"] and s["shard"]:
         raise InputError("variants: --gather merges shards and --shard makes one; give only one of them")
-    missing = [f"--{k}" for k in (("out",) if s["gather"] else REQUIRED) if not s[k]]
-    if missing:
-        raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
-    if isinstance(s["tasks"], str):
-        s["tasks"] = [t.strip() for t in s["tasks"].split(",") if t.strip()]
+    if not s["gather"]:
+        missing = [f"--{k}" for k in REQUIRED if not s[k]]
+        if missing:
+            raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
+    s["tasks"] = comma_list(s["tasks"])
     return s
 
 
 def run(args: argparse.Namespace) -> int:
     """Score the VCF (or gather shards); returns 0."""
-    from .model_io import load_model
-    from .variants import VariantOptions, gather_shards, score_variants
+    from ..model_io import load_model
+    from ..variants import VariantOptions, gather_shards, score_variants
 
-    s = resolve_settings(args)
+    s = resolve_variants_settings(args)
     if s["gather"]:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
         files = gather_shards(dirs, s["out"])
