@@ -1,7 +1,9 @@
 # deeplift-genomics workflow: the paper's simulated GATA1/TAL1 benchmark end to end, and scoring FASTA files.
 #
-#   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report
+#   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report,
+#                                  #   and the simulated ground-truth VCF through `variants`
 #   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
+#   snakemake variants             # score the VCF files of config variants.vcf: shards, then one gather each
 #   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
 #   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
 #   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
@@ -30,12 +32,14 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/variants.smk"
 include: "workflow/rules/modisco.smk"
 
 
 localrules:
     all,
     score,
+    variants,
     modisco,
 
 
@@ -44,11 +48,17 @@ rule all:
     input:
         f"{OUT}/benchmark",
         f"{OUT}/report",
+        ALL_VARIANT_OUTPUTS,
 
 
 rule score:
     input:
         SCORE_OUTPUTS,
+
+
+rule variants:
+    input:
+        VARIANT_OUTPUTS,
 
 
 rule modisco:

@@ -38,6 +38,7 @@ SIM_FILES = {
     "labels": f"{SIM_DIR}/labels.tsv",
     "embeddings": f"{SIM_DIR}/embeddings.tsv",
     "simdata": f"{SIM_DIR}/sequences.simdata.gz",
+    "vcf": f"{SIM_DIR}/variants.vcf.gz",
 }
 if SIMULATED:
     if config["data"]["test_ids"] is not None:
@@ -155,6 +156,52 @@ def score_flags():
     )
 
 
+# ----------------------------------------------------------------------------------------------- VCF files
+VCFS = {}
+for _entry in config["variants"]["vcf"]:
+    if _entry["name"] in VCFS:
+        raise WorkflowError(f"config: variants.vcf: two files are named {_entry['name']!r}")
+    VCFS[_entry["name"]] = _entry
+
+VARIANT_OUTPUTS = [f"{OUT}/variants/{name}" for name in VCFS]
+# `all` scores the VCFs it can make or find: with an existing dataset (data.simdata) there is no simulated VCF.
+ALL_VARIANT_OUTPUTS = [
+    f"{OUT}/variants/{name}"
+    for name, entry in VCFS.items()
+    if SIMULATED or not any(entry[key].startswith(f"{SIM_DIR}/") for key in ("vcf", "fasta"))
+]
+
+
+def variants_inputs(wildcards):
+    entry = VCFS[wildcards.vcf]
+    return {"vcf": entry["vcf"], "fasta": entry["fasta"], **model_files(SCORE_MODEL)}
+
+
+def variants_flags():
+    """Every setting of `variants` but the inputs, the output and the shard."""
+    opts = config["variants"]
+    # A dict, not keywords: `rule` is a keyword of the Snakefile grammar.
+    return cli_flags(
+        **{
+            "method": opts["method"],
+            "rule": opts["rule"],
+            "references": opts["references"],
+            "n_references": opts["n_references"],
+            "motifs": opts["motifs"],
+            "tasks": ",".join(opts["tasks"]) if opts["tasks"] else None,
+            "edge": opts["edge"],
+            "strict": opts["strict"],
+            "flank": opts["flank"],
+            "motif_threshold": opts["motif_threshold"],
+            "report_top": opts["report_top"],
+            "batch_size": opts["batch_size"],
+            "chunk_size": opts["chunk_size"],
+            "device": DEVICE,
+            "seed": opts["seed"],
+        }
+    )
+
+
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
 
@@ -163,3 +210,4 @@ wildcard_constraints:
     method=_alternatives(METHODS),
     model=_alternatives(MODELS),
     fasta=_alternatives(FASTAS),
+    vcf=_alternatives(VCFS),
