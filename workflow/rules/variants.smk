@@ -12,20 +12,20 @@ rule variants_vcf:
         unpack(variants_inputs),
     output:
         temp(directory(f"{OUT}/variants_shards/{{vcf}}/{{shard}}")),
-    wildcard_constraints:
-        shard=r"[1-9][0-9]*",
-    params:
-        model=lambda wildcards, input: os.path.dirname(input.model),
-        shard=lambda wildcards: f"{wildcards.shard}/{VARIANT_SHARDS}",
-        flags=variants_flags(),
     log:
         f"{LOGS}/variants/{{vcf}}/shard{{shard}}.log",
     benchmark:
         f"{BENCH}/variants/{{vcf}}/shard{{shard}}.tsv"
+    wildcard_constraints:
+        shard=r"[1-9][0-9]*",
     threads: 1
     resources:
         mem_mb=4000,
         runtime=240,
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.model),
+        shard=lambda wildcards: f"{wildcards.shard}/{VARIANT_SHARDS}",
+        flags=variants_flags(),
     shell:
         "deeplift-genomics variants --model {params.model} --fasta {input.fasta} --vcf {input.vcf}"
         " --shard {params.shard} --out {output} {params.flags} 2> {log}"
@@ -35,7 +35,13 @@ rule variants_gather:
     input:
         lambda wildcards: [f"{OUT}/variants_shards/{wildcards.vcf}/{k}" for k in range(1, VARIANT_SHARDS + 1)],
     output:
-        directory(f"{OUT}/variants/{{vcf}}"),
+        report(
+            directory(f"{OUT}/variants/{{vcf}}"),
+            patterns=["{page}.html", "{table}.tsv"],
+            caption="../report/variants.rst",
+            category="Variant effects",
+            subcategory="{vcf}",
+        ),
     log:
         f"{LOGS}/variants/{{vcf}}.log",
     benchmark:
