@@ -73,3 +73,21 @@ def test_skips_are_counted_without_strict_and_shards_gather(setup, tmp_path):
     assert main(["variants", "--gather", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "g"), "-q"]) == 0
     assert (tmp_path / "g" / "variants.tsv").read_bytes() == (tmp_path / "full" / "variants.tsv").read_bytes()
     assert (tmp_path / "g" / "skipped.tsv").read_bytes() == (tmp_path / "full" / "skipped.tsv").read_bytes()
+
+
+def test_config_file_fills_what_flags_do_not_give(tmp_path):
+    from deeplift_genomics.cli import build_parser
+    from deeplift_genomics.cli.variants import resolve_variants_settings
+    from deeplift_genomics.errors import InputError
+
+    config = tmp_path / "c.yaml"
+    config.write_text("variants:\n  n_references: 7\n  strict: true\n  tasks: [t1]\nscore:\n  chunk_size: 3\n")
+    args = build_parser().parse_args(["variants", "--model", "m", "--fasta", "f", "--vcf", "v", "--out", "o",
+                                      "--config", str(config), "--n-references", "9"])  # fmt: skip
+    s = resolve_variants_settings(args)
+    assert (s["n_references"], s["strict"], s["tasks"], s["chunk_size"], s["motif_threshold"]) == (9, True, ["t1"], 500, 1e-4)
+    config.write_text("variants:\n  n_refs: 7\n")
+    with pytest.raises(InputError, match="unknown key 'variants.n_refs'"):
+        resolve_variants_settings(args)
+    with pytest.raises(InputError, match="missing --vcf"):
+        resolve_variants_settings(build_parser().parse_args(["variants", "--model", "m", "--fasta", "f", "--out", "o"]))

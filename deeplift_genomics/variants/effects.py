@@ -42,7 +42,7 @@ class AlleleScores:
     logits_ref, logits_alt
         ``(A, T)`` target logits of the REF and ALT windows.
     probs_ref, probs_alt
-        ``(A, T)`` probabilities (see :func:`prediction_effects`).
+        ``(A, T)`` probabilities: sigmoid of each logit, or a softmax head's own softmax.
     contrib_ref, contrib_alt
         ``(A, T, L)`` contribution of the observed base at each position of each window.
     """
@@ -61,6 +61,9 @@ def model_head(model: nn.Module, example: torch.Tensor) -> str:
 
     was = model.training
     model.eval()
+    param = next(iter(model.parameters()), None)
+    if param is not None:
+        example = example.to(param.device, param.dtype)
     try:
         return build_plan(model, example[:1]).head
     finally:
