@@ -199,7 +199,6 @@ def _chunk_table(
         [len(x.alt) for x in a],
         opt.motif_threshold,
     )
-    obj = lambda vals: np.asarray(list(vals), dtype=object)  # noqa: E731
     alleles = {
         "name": obj(x.name for x in a),
         "vcf_id": obj(x.vcf_id for x in a),
@@ -228,8 +227,17 @@ def _chunk_table(
         "pvalue_ref": hits.pvalue_ref,
         "pvalue_alt": hits.pvalue_alt,
     }
-    seqs = lambda key: np.stack([np.frombuffer(getattr(w, key).encode("ascii"), dtype=np.uint8) for w in windows])  # noqa: E731
-    return VariantTable(alleles, arrays, motif, seqs("ref_seq"), seqs("alt_seq"))
+    return VariantTable(alleles, arrays, motif, _letters([w.ref_seq for w in windows]),
+                        _letters([w.alt_seq for w in windows]))  # fmt: skip
+
+
+def obj(values: Any) -> np.ndarray:
+    """A 1-D object array of the values (strings of any length)."""
+    return np.asarray(list(values), dtype=object)
+
+
+def _letters(seqs: Sequence[str]) -> np.ndarray:
+    return np.stack([np.frombuffer(q.encode("ascii"), dtype=np.uint8) for q in seqs])
 
 
 def _save_chunk(path: Path, table: VariantTable, skipped: Sequence[Skip]) -> None:
@@ -322,10 +330,10 @@ def score_variants(
             alleles = [e for e in part if isinstance(e, VcfAllele)]
             wins, win_skips = build_windows(fa, alleles, input_length, edge=opt.edge, strict=opt.strict,
                                             vcf_name=str(vcf))  # fmt: skip
-            skip_lines = {(s.line, s.alt) for s in win_skips}
-            skipped = [e for e in part if isinstance(e, Skip) or (e.line, e.alt) in skip_lines]
-            skipped = [s if isinstance(s, Skip) else next(w for w in win_skips if (w.line, w.alt) == (s.line, s.alt))
-                       for s in skipped]  # fmt: skip
+            # skips in file order: the VCF's own and the genome's, keyed by (line, ALT), unique per record
+            by_allele = {(k.line, k.alt): k for k in win_skips}
+            skipped = [e if isinstance(e, Skip) else by_allele[e.line, e.alt]
+                       for e in part if isinstance(e, Skip) or (e.line, e.alt) in by_allele]  # fmt: skip
             plans.append((wins, skipped))
     example = torch.zeros((1, 4, input_length))
     head = model_head(model, example)
