@@ -122,13 +122,15 @@ def test_record_ends_missing_records_and_ref_mismatches(tmp_path, genome):
         snv_line("chrX", 10, "A", "C"),
         snv_line("chr1", 50, "T" if g1[50] != "T" else "A", "G" if g1[50] != "G" else "C"),  # REF wrong
         snv_line("chr3", 5, g3[5], "T" if g3[5] != "T" else "A"),  # record of 20 bp < LENGTH
+        f"chr1\t101\t.\t{g1[100]}\t{g1[100]}{'A' * (LENGTH // 2)}\t.\t.\t.",  # insertion longer than L/2
     ]
     alleles = _alleles(tmp_path, lines)
     with FastaFile(genome) as fa:
         wins, skipped = build_windows(fa, alleles, LENGTH, edge="shift")
         assert [(w.start, w.offset) for w in wins] == [(0, 2), (200 - LENGTH, 198 - (200 - LENGTH))]
         assert [w.note.split(";")[0] for w in wins] == [f"shifted by {LENGTH // 2 - 2:+d}", "shifted by -10"]
-        assert [s.reason for s in skipped] == ["missing_contig", "ref_mismatch", "record_shorter_than_input"]
+        assert [s.reason for s in skipped] == ["missing_contig", "ref_mismatch", "record_shorter_than_input",
+                                               "indel_too_long"]  # fmt: skip
         _, skipped = build_windows(fa, alleles, LENGTH, edge="skip")
         assert [s.reason for s in skipped][:2] == ["near_record_end", "near_record_end"]
         for k, what in ((2, "record 'chrX' is not in"), (3, "does not match the genome"), (0, "runs past an end")):
