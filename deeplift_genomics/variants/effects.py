@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients")
 REFERENCE_KINDS = ("shuffle", "background", "zeros")
-HEADS = ("none", "sigmoid", "softmax")
 
 
 @dataclass(frozen=True)
