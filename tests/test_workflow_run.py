@@ -68,6 +68,8 @@ def test_tiny_run_writes_every_output_with_logs_and_timings(reference_run: Path)
     records = pd.read_csv(results / "score" / "simulated" / "records.tsv", sep="\t")
     n_sequences = sum(1 for line in (results / "data" / "sequences.fa").open() if line.startswith(">"))
     assert len(records) == n_sequences
+    for name in ("variants.tsv", "scores.h5", "skipped.tsv", "summary.json", "report.html"):
+        assert (results / "variants" / "simulated" / name).stat().st_size > 0, name
     # Each rule's benchmark file is Snakemake's timing table (s, h:m:s, max_rss, ...).
     for tsv in (results / "benchmarks").rglob("*.tsv"):
         assert pd.read_csv(tsv, sep="\t").loc[0, "s"] >= 0, tsv
@@ -106,7 +108,7 @@ def test_snakemake_report_collects_the_marked_figures_and_tables(reference_run: 
     assert result.returncode == 0, explain(result)
     added = set(re.findall(r"Adding (\S+) \(", result.stdout + result.stderr))
     expected = {"fig5b.tsv", "metrics.tsv", "claims.tsv", "fig5_TAL1.png", "fig5_GATA1.png", "index.html",
-                "task_0.html", "records.tsv"}
+                "task_0.html", "records.tsv", "variants.tsv"}
     assert expected <= added, explain(result)
     page = (reference_run / "report.html").read_text(encoding="utf-8")
     assert "share whose task-0 importance is" in page  # the benchmark's caption
