@@ -52,7 +52,7 @@ def core_snv(motif: Motif, instance: str, background: Sequence[float], n_core: i
 def simulated_variants(
     ids: Sequence[str],
     sequences: Sequence[str],
-    split: Sequence[str],
+    split: Sequence[str] | np.ndarray,
     embeddings: pd.DataFrame,
     motifs: Mapping[str, Motif],
     background: Sequence[float],
@@ -91,10 +91,9 @@ def simulated_variants(
     index = {name: i for i, name in enumerate(ids)}
     keep = set(splits)
     occupied: dict[str, np.ndarray] = {}
-    for r in embeddings.itertuples(index=False):
-        i = index[r.id]
-        mask = occupied.setdefault(r.id, np.zeros(len(sequences[i]), dtype=bool))
-        mask[max(0, r.start - margin) : r.end + margin] = True
+    for rid, lo, hi in zip(embeddings["id"], embeddings["start"], embeddings["end"]):
+        mask = occupied.setdefault(str(rid), np.zeros(len(sequences[index[str(rid)]]), dtype=bool))
+        mask[max(0, int(lo) - margin) : int(hi) + margin] = True
     cores: list[tuple[str, int, str, str, str, int]] = []
     for motif_id in dict.fromkeys(embeddings["motif"]):
         rows = embeddings[embeddings["motif"] == motif_id]

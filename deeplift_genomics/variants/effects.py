@@ -103,9 +103,9 @@ def prediction_effects(
 def contribution_changes(
     contrib_ref: np.ndarray,
     contrib_alt: np.ndarray,
-    offsets: Sequence[int],
-    ref_lengths: Sequence[int],
-    alt_lengths: Sequence[int],
+    offsets: Sequence[int] | np.ndarray,
+    ref_lengths: Sequence[int] | np.ndarray,
+    alt_lengths: Sequence[int] | np.ndarray,
     effect: np.ndarray,
     flank: int = 10,
 ) -> dict[str, np.ndarray]:

@@ -244,7 +244,8 @@ def _save_chunk(path: Path, table: VariantTable, skipped: Sequence[Skip]) -> Non
     data = table.to_npz_dict()
     data["skipped"] = np.asarray([json.dumps(dataclasses.asdict(s)) for s in skipped], dtype=str)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **data)
+        # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+        np.savez(handle, **data)  # type: ignore[arg-type]
 
 
 def _load_chunk(path: Path) -> tuple[VariantTable, list[Skip]]:

@@ -263,9 +263,10 @@ def _add_record(contents: VcfContents, rec, lineno: int, text: str) -> None:
         alt_u = alt.upper() if alt is not None else None
         reason = _skip_reason(ref, alt_u)
         if reason is not None:
-            entry: VcfAllele | Skip = Skip(lineno, rec.chrom, rec.start, ref, alt or ".", reason)
-            contents.skipped.append(entry)
+            skip = Skip(lineno, rec.chrom, rec.start, ref, alt or ".", reason)
+            contents.skipped.append(skip)
+            contents.entries.append(skip)
         else:
-            entry = VcfAllele(lineno, rec.chrom, rec.start, ref, alt_u, vcf_id, k, info)
-            contents.alleles.append(entry)
-        contents.entries.append(entry)
+            allele = VcfAllele(lineno, rec.chrom, rec.start, ref, str(alt_u), vcf_id, k, info)
+            contents.alleles.append(allele)
+            contents.entries.append(allele)
