@@ -283,9 +283,9 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         src = op.dep_args[0]
         other = next(a for a in args if a is not env[src])
         factor = other.abs() if isinstance(other, torch.Tensor) else abs(other)
-        from .graph import _DIV, _in
+        from .graph import DIVISION_TARGETS, target_in
 
-        if _in(node.target, _DIV):
+        if target_in(node.target, DIVISION_TARGETS):
             return s_of(src) / factor
         return s_of(src) * factor
     if kind == "cat":

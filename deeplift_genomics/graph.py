@@ -76,7 +76,7 @@ _UNARY_METHODS = {
 _ADD = {operator.add, operator.iadd, torch.add, "add", "__add__", "__radd__"}
 _SUB = {operator.sub, operator.isub, torch.sub, torch.subtract, "sub", "__sub__"}
 _MUL = {operator.mul, operator.imul, torch.mul, torch.multiply, "mul", "__mul__", "__rmul__"}
-_DIV = {operator.truediv, operator.itruediv, torch.div, torch.true_divide, "div", "__truediv__"}
+DIVISION_TARGETS = {operator.truediv, operator.itruediv, torch.div, torch.true_divide, "div", "__truediv__"}
 _NEG = {operator.neg, torch.neg, torch.negative, "neg", "__neg__"}
 _CAT = {torch.cat, torch.concat, torch.concatenate, torch.stack}
 _MAXPOOL_FUNCTIONS = {F.max_pool1d, F.max_pool2d, torch.max_pool1d, torch.max_pool2d}
@@ -385,7 +385,7 @@ def build_plan(model: nn.Module, example: torch.Tensor) -> Plan:
 def _shape_only(node: fx.Node) -> bool:
     """A tensor whose values depend on nothing but the shape, dtype and device of its arguments."""
     if node.op == "call_function":
-        return _in(node.target, _SHAPE_ONLY_FUNCTIONS)
+        return target_in(node.target, _SHAPE_ONLY_FUNCTIONS)
     return node.op == "call_method" and node.target in _SHAPE_ONLY_METHODS
 
 
@@ -453,17 +453,17 @@ def _classify(node: fx.Node, modules, dep_args: list[fx.Node], values, rules: di
     target = node.target
     if node.op == "call_function" and target is builtins.getattr:
         raise _unsupported(node, modules, "attribute access on a tensor")
-    if _in(target, NONLINEAR_FUNCTIONS) or (node.op == "call_method" and target in NONLINEAR_METHODS):
+    if target_in(target, NONLINEAR_FUNCTIONS) or (node.op == "call_method" and target in NONLINEAR_METHODS):
         if not main_only:
             raise _unsupported(node, modules, "a nonlinearity of more than one input-dependent tensor")
         elem = NONLINEAR_METHODS[target] if isinstance(target, str) else NONLINEAR_FUNCTIONS[target]
         return Op(node, "nonlinear", where, elem=elem)
-    if _in(target, _COMPARE):
-        if node.users and all(_in(u.target, _WHERE) and u.args and u.args[0] is node for u in node.users):
+    if target_in(target, _COMPARE):
+        if node.users and all(target_in(u.target, _WHERE) and u.args and u.args[0] is node for u in node.users):
             return Op(node, "mask", where)  # refused with the where that uses it
         raise _unsupported(node, modules, "a comparison of an input-dependent tensor is a step function; "
                                           "DeepLIFT has no rule for what depends on it")
-    if _in(target, _WHERE):
+    if target_in(target, _WHERE):
         cond = node.args[0] if node.args else node.kwargs.get("condition")
         if isinstance(cond, fx.Node) and cond in dep_args:
             raise _unsupported(node, modules, "torch.where with a condition that depends on the input has no "
@@ -472,25 +472,25 @@ def _classify(node: fx.Node, modules, dep_args: list[fx.Node], values, rules: di
             raise _unsupported(node, modules, "torch.where needs a condition and two values")
         return Op(node, "select", where)  # linear: a fixed mask picks each element from one of two tensors
     pair_kind = _MAX_MIN.get(target) if isinstance(target, str) or _hashable(target) else None
-    if _in(target, _MAXIMUM) or _in(target, _MINIMUM) or (
+    if target_in(target, _MAXIMUM) or target_in(target, _MINIMUM) or (
             pair_kind is not None and len(node.args) == 2 and not node.kwargs
             and isinstance(values.get(node.args[1]) if isinstance(node.args[1], fx.Node) else None, torch.Tensor)):
         if len(node.args) != 2 or node.kwargs:
             raise _unsupported(node, modules, "maximum/minimum of two tensors takes exactly two arguments")
-        kind = "maximum" if _in(target, _MAXIMUM) or pair_kind == "maximum" else "minimum"
+        kind = "maximum" if target_in(target, _MAXIMUM) or pair_kind == "maximum" else "minimum"
         return Op(node, kind, where)
     if pair_kind is not None:
         raise _unsupported(node, modules, "max/min over a dimension has no exact DeepLIFT rule here; use max "
                                           "pooling, or torch.maximum of two tensors")
-    if _in(target, _LOGSUMEXP):
+    if target_in(target, _LOGSUMEXP):
         if not main_only:
             raise _unsupported(node, modules, "logsumexp of an input-dependent dimension")
         return Op(node, "logsumexp", where)
-    if _in(target, _MAXPOOL_FUNCTIONS):
+    if target_in(target, _MAXPOOL_FUNCTIONS):
         if node.kwargs.get("return_indices") or (len(node.args) > 6 and node.args[6]):
             raise _unsupported(node, modules, "max pooling that returns indices")
         return Op(node, "maxpool", where)
-    if _in(target, _SOFTMAX):
+    if target_in(target, _SOFTMAX):
         raise _unsupported(node, modules, "softmax is supported only as the model's last op")
     if target in (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout):
         training = node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True)
@@ -500,26 +500,26 @@ def _classify(node: fx.Node, modules, dep_args: list[fx.Node], values, rules: di
         if not main_only:
             raise _unsupported(node, modules, "padding by an input-dependent amount")
         return Op(node, "pad", where)
-    if _in(target, _UNARY_FUNCTIONS) or (node.op == "call_method" and target in _UNARY_METHODS):
+    if target_in(target, _UNARY_FUNCTIONS) or (node.op == "call_method" and target in _UNARY_METHODS):
         if not main_only:
             raise _unsupported(node, modules, "a linear op whose extra arguments depend on the input")
         return Op(node, "unary", where)
-    if _in(target, _CAT):
+    if target_in(target, _CAT):
         return Op(node, "cat", where)
-    if _in(target, _ADD) or _in(target, _SUB):
+    if target_in(target, _ADD) or target_in(target, _SUB):
         if "alpha" in node.kwargs:
             raise _unsupported(node, modules, "add/sub with alpha")
         if len(dep_args) == 2 or (len(node.args) == 2 and node.args[0] is node.args[1]):
             return Op(node, "add", where)
         return Op(node, "shift", where)  # input-dependent tensor plus or minus a constant
-    if _in(target, _NEG):
+    if target_in(target, _NEG):
         return Op(node, "neg", where)
-    if _in(target, _MUL) and len(node.args) == 2 and not node.kwargs and (
+    if target_in(target, _MUL) and len(node.args) == 2 and not node.kwargs and (
             len(dep_args) == 2 or node.args[0] is node.args[1]):
         return Op(node, "product", where)  # Shapley split of a product of two input-dependent tensors
-    if _in(target, _MUL) or _in(target, _DIV):
+    if target_in(target, _MUL) or target_in(target, DIVISION_TARGETS):
         other = [a for a in node.args if a is not dep_args[0]]
-        if _in(target, _DIV) and (len(dep_args) != 1 or node.args[0] is not dep_args[0]):
+        if target_in(target, DIVISION_TARGETS) and (len(dep_args) != 1 or node.args[0] is not dep_args[0]):
             raise _unsupported(node, modules, "division by an input-dependent tensor has no DeepLIFT rule")
         if len(dep_args) != 1 or len(node.args) != 2 or node.args[0] is node.args[1]:
             raise _unsupported(node, modules, "a product of input-dependent tensors with extra arguments")
@@ -537,7 +537,8 @@ def _hashable(v) -> bool:
     return True
 
 
-def _in(target, table) -> bool:
+def target_in(target: object, table: Any) -> bool:
+    """Whether an fx node's target is in ``table`` (False for unhashable targets)."""
     try:
         return target in table
     except TypeError:  # unhashable targets

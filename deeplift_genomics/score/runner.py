@@ -133,7 +133,9 @@ def _manifest(
     }
 
 
-def _prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
+def prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
+    """The resumable work folder's chunk directory: kept when ``manifest`` equals the interrupted run's,
+    started afresh otherwise."""
     chunks = work / "chunks"
     path = work / "manifest.json"
     if path.exists():
@@ -277,7 +279,7 @@ def score_fasta(
         )
         work = out_dir / WORK_DIR
         out_existed = _open_out_dir(out_dir)
-        chunks_dir = _prepare_work(work, manifest)
+        chunks_dir = prepare_work(work, manifest)
         remove_stale_parts(chunks_dir)
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..benchmark.logos import _logo, _pyplot
+from ..benchmark.logos import draw_logo, pyplot_agg
 from ..benchmark.report import STYLE, table
 from .outputs import VariantTable
 
@@ -38,7 +38,7 @@ def contribution_matrix(seq: np.ndarray, contrib: np.ndarray) -> np.ndarray:
 
 def logo_png(table_: VariantTable, i: int, task: int, task_name: str, flank: int) -> str:
     """Data URI of the REF-over-ALT logo of allele ``i`` for ``task``."""
-    plt = _pyplot()
+    plt = pyplot_agg()
     length = table_.ref_sequence.shape[1]
     off = int(table_.alleles["offset"][i])
     span = max(len(table_.alleles["ref"][i]), len(table_.alleles["alt"][i]))
@@ -48,7 +48,7 @@ def logo_png(table_: VariantTable, i: int, task: int, task_name: str, flank: int
     lim = max(np.abs(ref).sum(0).max(), np.abs(alt).sum(0).max(), 1e-6)
     fig, axes = plt.subplots(2, 1, figsize=(min(0.16 * (b - a) + 1.2, 12), 2.4), sharex=True)
     for ax, mat, lab in ((axes[0], ref, "REF"), (axes[1], alt, "ALT")):
-        _logo(ax, pd.DataFrame(mat.T, columns=list(ALPHABET)))
+        draw_logo(ax, pd.DataFrame(mat.T, columns=list(ALPHABET)))
         ax.set_ylim(-lim * 1.05, lim * 1.05)
         ax.set_ylabel(lab, fontsize=7, rotation=0, ha="right", va="center")
         ax.axvspan(off - a - 0.5, off - a + span - 0.5, color="#f2c14e", alpha=0.25, lw=0)

@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..fasta import FastaFile, file_checksum
 from ..progress import progress_bar
 from ..score.options import parse_shard, shard_range
-from ..score.runner import _prepare_work, model_fingerprint
+from ..score.runner import model_fingerprint, prepare_work
 from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
@@ -352,7 +352,7 @@ def score_variants(
     }
     work = out_dir / WORK_DIR
     out_existed = out_dir.exists()
-    chunks_dir = _prepare_work(work, manifest)
+    chunks_dir = prepare_work(work, manifest)
     n_scorable = sum(len(w) for w, _ in plans)
     bar = progress_bar(total=n_scorable, desc="variants", unit="allele")
     was_training = model.training
