@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..constants import PAPER_BACKGROUND
 from .analysis import MOTIF_LABELS, TAL1
-from .figures import wrap_label, pyplot_agg
+from .figures import pyplot_agg, wrap_label
 from .methods import display_name
 
 if TYPE_CHECKING:
