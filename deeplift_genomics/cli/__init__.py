@@ -25,6 +25,7 @@ log = logging.getLogger("deeplift_genomics")
 #: name -> one-line help; the module is ``deeplift_genomics.cli.<name>`` (dashes become underscores).
 SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate the GATA1/TAL1 benchmark sequences with their ground truth",
+    "dataset": "windows at peak summits of BED files on a genome, with negatives and contig splits, for train",
     "train": "train the benchmark conv net (or a spec from a config) on a dataset",
     "attribute": "compute DeepLIFT and baseline attributions for a dataset's sequences",
     "score": "score a FASTA (or BED regions of it) with a trained model",

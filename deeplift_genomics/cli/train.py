@@ -1,8 +1,11 @@
-"""``train``: fit the benchmark conv net (or a spec from ``--config``) on a simulated dataset.
+"""``train``: fit the benchmark conv net (or a spec from ``--config``) on a ``simulate`` or ``dataset`` directory.
 
 ``MODEL_DIR`` is written all at once (nothing is left behind if training fails) and holds
 ``model.json`` + ``model.safetensors`` (see :mod:`deeplift_genomics.model_io`), ``metrics.json`` and
 ``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
+``--pos-weight balanced`` weighs each task's positives by its negatives/positives ratio on the train split
+(the weights used go into ``metrics.json``); ``--reverse-complement`` augments with reverse complements.
+On a ``dataset`` directory the test split is its held-out contigs, named in ``metrics.json``.
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
 at the top level or under ``train:`` (which wins); flags win over both. ``num_threads`` (config only)
@@ -23,7 +26,9 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from ..errors import InputError
 from ..train import TrainConfig
 from .settings import Setting, none_defaults, resolve_settings
 
@@ -41,6 +46,9 @@ SETTINGS: dict[str, Setting] = {
     "patience": Setting(_TRAIN_DEFAULTS.patience, int),
     "lr": Setting(_TRAIN_DEFAULTS.lr, float),
     "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int),
+    # balanced, a number, or a list of numbers (a flag gives w or w1,w2,...)
+    "pos_weight": Setting(_TRAIN_DEFAULTS.pos_weight),
+    "reverse_complement": Setting(_TRAIN_DEFAULTS.reverse_complement, bool),
     # the model spec (:class:`deeplift_genomics.model.ModelSpec` keys); no flag, config only
     "model": Setting(None, dict),
 }
@@ -51,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics train``."""
     defaults = _TRAIN_DEFAULTS
     parser.add_argument(
-        "--data", metavar="DATA", help="a `simulate` output directory or a .simdata(.gz) file"
+        "--data", metavar="DATA", help="a `simulate` or `dataset` output directory, or a .simdata(.gz) file"
     )
     parser.add_argument(
         "--test-ids", metavar="FILE", help="file with one sequence id per line: the test split"
@@ -76,6 +84,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"early-stopping patience in epochs (default {defaults.patience})",
     )
     parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
+    parser.add_argument(
+        "--pos-weight",
+        metavar="W",
+        help="weight of positive examples in the loss: balanced (negatives/positives per task, on the "
+        "train split), a number, or one number per task (w1,w2,...); default unweighted",
+    )
+    parser.add_argument(
+        "--reverse-complement",
+        action=argparse.BooleanOptionalAction,
+        help="augment training with reverse complements (each sequence flipped with probability 1/2)",
+    )
     parser.add_argument("--config", metavar="FILE", help="YAML with these options (and a model: spec)")
     none_defaults(parser, SETTINGS)
 
@@ -103,6 +122,8 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
     options = {key: settings[key] for key in ("epochs", "batch_size", "patience", "lr", "num_threads")}
     if options["num_threads"] == 0:
         options["num_threads"] = None  # 0: keep torch's own thread count
+    options["pos_weight"] = _pos_weight(settings["pos_weight"], source)
+    options["reverse_complement"] = settings["reverse_complement"]
     config = TrainConfig.from_dict(options, source=source)
     seed = int(settings["seed"])
     device = str(settings["device"])
@@ -139,6 +160,9 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
             data_checksum=getattr(dataset, "checksum", None),
         )
         metrics["training"]["epoch_seconds"] = [row.get("seconds") for row in history]
+        held_out = _held_out_contigs(settings["data"])
+        if held_out is not None:
+            metrics["held_out_contigs"] = held_out
         atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         metrics_table(metrics).to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.6f")
         # Timings go to metrics.json only, so history.tsv (like model.json) is identical for identical runs.
@@ -146,6 +170,37 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
         rows.to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
     log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
     return 0
+
+
+def _pos_weight(value: Any, source: str) -> Any:
+    """``balanced``, a number or a list of numbers, from a flag string (``1,2.5``) or a YAML value."""
+    if value is None or value == "balanced":
+        return value
+    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+    values = []
+    for item in items if isinstance(items, list) else [items]:
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            values.append(float(item))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{source}: 'pos_weight' must be balanced, a number or numbers w1,w2,..., got {value!r}"
+            ) from None
+    return values[0] if len(values) == 1 and not isinstance(value, list) else values
+
+
+def _held_out_contigs(data: Any) -> dict[str, list[str]] | None:
+    """Test and validation contigs of a ``dataset`` directory (its ``dataset.json``), else ``None``."""
+    meta_path = Path(str(data)) / "dataset.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        splits = json.loads(meta_path.read_text(encoding="utf-8")).get("splits", {})
+        return {s: list(splits[s]["contigs"]) for s in ("test", "valid")}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("%s: unreadable; metrics.json will not name the held-out contigs", meta_path)
+        return None
 
 
 def _summary(values: Mapping[str, float | None]) -> str:

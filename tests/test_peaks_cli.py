@@ -1,0 +1,141 @@
+"""``deeplift-genomics dataset`` and ``train --pos-weight/--reverse-complement`` through ``main([...])``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import yaml
+
+from deeplift_genomics.cli import main
+from tests._peaks_util import make_genome
+
+SMALL_MODEL = {"conv": [{"filters": 16, "width": 11}], "pooling": "global_max", "dense": [16], "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    return make_genome(tmp_path_factory.mktemp("genome"), per_contig=(12, 12, 4, 6))
+
+
+def _peaks(genome, *tasks):
+    return [f"{t}={genome.beds[t]}" for t in tasks or genome.beds]
+
+
+@pytest.fixture(scope="module")
+def data_dir(genome, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "data"
+    argv = ["dataset", "--genome", str(genome.fasta), "--peaks", *_peaks(genome), "--out", str(out)]
+    argv += ["--test-chroms", "chr7", "--valid-chroms", "chr8", "--blacklist", str(genome.blacklist), "-q"]
+    assert main(argv) == 0
+    return out
+
+
+def test_dataset_writes_the_simulate_layout(data_dir, genome):
+    assert sorted(p.name for p in data_dir.iterdir()) == [
+        "dataset.json",
+        "labels.tsv",
+        "sequences.fa",
+        "windows.bed",
+    ]
+    meta = json.loads((data_dir / "dataset.json").read_text())
+    assert meta["task_names"] == ["gata", "tal1", "decoy"]
+    assert meta["settings"]["test_chroms"] == ["chr7"] and meta["settings"]["negatives"] == "gc-matched"
+    assert meta["settings"]["blacklist"] == str(genome.blacklist)
+    for task in meta["task_names"]:
+        assert meta["peaks"][task]["windows"] == genome.planted[task]
+
+
+def test_config_file_and_flags(genome, tmp_path, data_dir):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 5,  # top level: read (a shared config), then dataset: wins
+                "dataset": {
+                    "genome": str(genome.fasta),
+                    "peaks": {t: str(p) for t, p in genome.beds.items()},
+                    "test_chroms": ["chr7"],
+                    "valid_chroms": "chr8",
+                    "blacklist": str(genome.blacklist),
+                    "negatives_per_positive": 3,
+                },
+            },
+            sort_keys=False,  # task order is the mapping's order
+        )
+    )
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "dataset",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--negatives-per-positive",
+                "1",
+                "--seed",
+                "0",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    # The same settings as the flags-only run give the same bytes.
+    for name in ("sequences.fa", "labels.tsv"):
+        assert (out / name).read_bytes() == (data_dir / name).read_bytes()
+    config.write_text(yaml.safe_dump({"dataset": {"genome": "g.fa", "peaks": {}, "lenght": 3}}))
+    assert main(["dataset", "--config", str(config), "--out", str(tmp_path / "x"), "-q"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (["--peaks", "gata=MISSING.bed"], r"--peaks gata=MISSING\.bed: BED file not found"),
+        (["--peaks", "gata=A.bed", "gata=B.bed"], r"task 'gata' given twice"),
+        (["--peaks", "x=EMPTY"], r"empty\.bed: no peaks found"),
+        (["--peaks", "x=OTHER"], r"other\.bed: none of its 1 peaks lies on a contig of the genome"),
+        (["--test-chroms", "chrZ"], r"--test-chroms: contig 'chrZ' is not in genome\.fa"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_no_output(genome, tmp_path, caplog, extra, pattern):
+    (tmp_path / "empty.bed").write_text("")
+    (tmp_path / "other.bed").write_text("1\t10\t300\n")
+    extra = [
+        e.replace("EMPTY", str(tmp_path / "empty.bed")).replace("OTHER", str(tmp_path / "other.bed"))
+        for e in extra
+    ]
+    peaks = [] if "--peaks" in extra else ["--peaks", *_peaks(genome)]
+    out = tmp_path / "out"
+    argv = ["dataset", "--genome", str(genome.fasta), *peaks, "--out", str(out), *extra]
+    if "--test-chroms" not in extra:
+        argv += ["--test-chroms", "chr7", "--valid-chroms", "chr8"]
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert __import__("re").search(pattern, errors[0]), errors[0]
+    assert not out.exists()
+
+
+def test_missing_required_flags(tmp_path):
+    assert main(["dataset", "--out", str(tmp_path / "o"), "-q"]) == 2
+
+
+def test_train_on_a_peak_dataset_with_weights_and_reverse_complements(data_dir, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({"train": {"model": SMALL_MODEL, "lr": 0.01, "epochs": 12}}))
+    out = tmp_path / "model"
+    argv = ["train", "--data", str(data_dir), "--out", str(out), "--config", str(config), "--device", "cpu"]
+    assert main([*argv, "--pos-weight", "balanced", "--reverse-complement", "-q"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["training"]["pos_weight"]) == {"gata", "tal1", "decoy"}
+    assert metrics["training"]["reverse_complement"] is True
+    assert metrics["held_out_contigs"] == {"test": ["chr7"], "valid": ["chr8"]}
+    assert metrics["test"]["auroc"]["gata"] > 0.85 and metrics["test"]["auroc"]["tal1"] > 0.85
+    model_json = json.loads((out / "model.json").read_text())
+    assert model_json["training"]["pos_weight"] == "balanced"
+    assert main([*argv, "--pos-weight", "1,2", "-q"]) == 2  # 2 weights for 3 tasks
+    assert main([*argv, "--pos-weight", "heavy", "-q"]) == 2
