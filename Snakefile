@@ -1,7 +1,8 @@
 # deeplift-genomics workflow: the paper's simulated GATA1/TAL1 benchmark end to end, and scoring FASTA files.
 #
 #   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report,
-#                                  #   and the simulated ground-truth VCF through `variants`
+#                                  #   and the simulated ground-truth VCF through `variants`;
+#                                  #   with data.peaks: dataset (peaks on a genome) -> train -> score test windows
 #   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
 #   snakemake variants             # score the VCF files of config variants.vcf: shards, then one gather each
 #   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
@@ -27,6 +28,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/benchmark.smk"
@@ -46,8 +48,7 @@ localrules:
 rule all:
     default_target: True
     input:
-        f"{OUT}/benchmark",
-        f"{OUT}/report",
+        ALL_TARGETS,
         ALL_VARIANT_OUTPUTS,
 
 

@@ -139,3 +139,16 @@ def test_train_on_a_peak_dataset_with_weights_and_reverse_complements(data_dir, 
     assert model_json["training"]["pos_weight"] == "balanced"
     assert main([*argv, "--pos-weight", "1,2", "-q"]) == 2  # 2 weights for 3 tasks
     assert main([*argv, "--pos-weight", "heavy", "-q"]) == 2
+
+
+def test_train_architecture_flag(data_dir, tmp_path):
+    out = tmp_path / "model"
+    spec = '{"conv": [[4, 5]], "pooling": "global_max", "dense": [3]}'
+    argv = ["train", "--data", str(data_dir), "--out", str(out), "--epochs", "1", "--device", "cpu", "-q"]
+    assert main([*argv, "--architecture", spec]) == 0
+    model_json = json.loads((out / "model.json").read_text())
+    assert [c["filters"] for c in model_json["spec"]["conv"]] == [4] and model_json["spec"]["dense"] == [3]
+    assert model_json["spec"]["input_length"] == 200 and model_json["spec"]["n_tasks"] == 3
+    assert main([*argv, "--architecture", "{conv: 1"]) == 2
+    assert main([*argv, "--architecture", '{"pooling": "median"}']) == 2
+

@@ -169,6 +169,8 @@ def test_load_dataset_reads_the_output(built):
         assert int((ds.split == split).sum()) == meta["splits"][split]["windows"]
     windows_bed = (built / "windows.bed").read_text().splitlines()
     assert [line.split("\t")[3] for line in windows_bed] == ds.ids
+    test_bed = (built / "test_windows.bed").read_text().splitlines()
+    assert [line.split("\t")[3] for line in test_bed] == [i for i, s in zip(ds.ids, ds.split) if s == "test"]
 
 
 def test_same_seed_same_bytes_other_seed_other_negatives(genome, built, tmp_path):

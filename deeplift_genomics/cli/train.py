@@ -91,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "train split), a number, or one number per task (w1,w2,...); default unweighted",
     )
     parser.add_argument(
+        "--architecture",
+        metavar="JSON",
+        help='model spec as JSON, e.g. \'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, "dense": [32]}\' '
+        "(default: the config's model:, else the benchmark net)",
+    )
+    parser.add_argument(
         "--reverse-complement",
         action=argparse.BooleanOptionalAction,
         help="augment training with reverse complements (each sequence flipped with probability 1/2)",
@@ -128,6 +134,15 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
     seed = int(settings["seed"])
     device = str(settings["device"])
     spec_dict = settings["model"]
+    spec_source = f"{args.config}: model" if args.config else "model spec"
+    if getattr(args, "architecture", None):
+        spec_source = "--architecture"
+        try:
+            spec_dict = json.loads(args.architecture)
+        except ValueError as exc:
+            raise InputError(f"--architecture: not valid JSON ({exc})") from None
+        if not isinstance(spec_dict, dict):
+            raise InputError("--architecture: must be a JSON object of model spec keys")
 
     from ..dataset import load_dataset
 
@@ -135,7 +150,7 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
     spec_dict = dict(spec_dict or {})
     spec_dict.setdefault("input_length", int(dataset.onehot.shape[-1]))
     spec_dict.setdefault("n_tasks", len(dataset.task_names))
-    spec = ModelSpec.from_dict(spec_dict, source=f"{args.config}: model" if args.config else "model spec")
+    spec = ModelSpec.from_dict(spec_dict, source=spec_source)
 
     model, history, metrics = train_model(dataset, spec, config, seed=seed, device=device)
 

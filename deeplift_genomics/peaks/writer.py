@@ -7,7 +7,8 @@ Files (fixed names) in the output directory, written all at once (:func:`~deepli
   negative is named ``chrom:start-end:shufK`` after the window it shuffles (no genomic position).
 - ``labels.tsv``: ``id, split`` and one 0/1 column per task.
 - ``windows.bed``: the genomic windows (``chrom, start, end, id, split, kind``; kind ``peak`` or
-  ``negative``), e.g. for ``score --bed`` or a genome browser.
+  ``negative``), e.g. for a genome browser; ``test_windows.bed`` the same for the test split only, so
+  ``score --fasta GENOME --bed test_windows.bed`` scores the held-out windows with tracks on the genome.
 - ``dataset.json``: the settings, the counts (kept and dropped, per task and split) and the GC check.
 """
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .build import PeakDataset
 
 WINDOWS_NAME = "windows.bed"
+TEST_WINDOWS_NAME = "test_windows.bed"
 META_NAME = "dataset.json"
 
 
@@ -35,12 +37,12 @@ def labels_tsv(ds: PeakDataset) -> str:
     return "\n".join(lines) + "\n"
 
 
-def windows_bed(ds: PeakDataset) -> str:
-    """``windows.bed`` text (genomic windows only: shuffled negatives have no position)."""
+def windows_bed(ds: PeakDataset, split: str | None = None) -> str:
+    """``windows.bed`` text (genomic windows only: shuffled negatives have no position), of one split or all."""
     lines = []
-    for name, chrom, start, end, split, kind in zip(ds.ids, ds.chroms, ds.starts, ds.ends, ds.split, ds.kind):
-        if kind != "shuffled":
-            lines.append(f"{chrom}\t{start}\t{end}\t{name}\t{split}\t{kind}")
+    for name, chrom, start, end, where, kind in zip(ds.ids, ds.chroms, ds.starts, ds.ends, ds.split, ds.kind):
+        if kind != "shuffled" and (split is None or where == split):
+            lines.append(f"{chrom}\t{start}\t{end}\t{name}\t{where}\t{kind}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -59,7 +61,8 @@ def write_peak_dataset(ds: PeakDataset, out: str | Path, line_width: int = 60) -
         (tmp / FASTA_NAME).write_text(format_fasta(ds.ids, ds.sequences, line_width), encoding="utf-8")
         (tmp / LABELS_NAME).write_text(labels_tsv(ds), encoding="utf-8")
         (tmp / WINDOWS_NAME).write_text(windows_bed(ds), encoding="utf-8")
+        (tmp / TEST_WINDOWS_NAME).write_text(windows_bed(ds, "test"), encoding="utf-8")
         meta = dict(ds.report)
-        meta["files"] = sorted([FASTA_NAME, LABELS_NAME, WINDOWS_NAME, META_NAME])
+        meta["files"] = sorted([FASTA_NAME, LABELS_NAME, WINDOWS_NAME, TEST_WINDOWS_NAME, META_NAME])
         (tmp / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out

@@ -1,6 +1,7 @@
 # Shared names and helpers of the workflow: output layout, the dataset and model inputs, and turning config
 # values into the CLI's explicit flags (so every shell command printed by `snakemake -p` runs by hand).
 
+import json
 import re
 import shlex
 
@@ -31,7 +32,10 @@ def cli_flags(**values):
 
 
 # ----------------------------------------------------------------------------------------------- dataset
-SIMULATED = config["data"]["simdata"] is None
+# One of three sources: your own peaks on a genome (data.peaks), an existing dataset (data.simdata), or the
+# simulation (neither).
+PEAKS = config["data"]["peaks"]
+SIMULATED = config["data"]["simdata"] is None and PEAKS is None
 SIM_DIR = f"{OUT}/data"
 SIM_FILES = {
     "fasta": f"{SIM_DIR}/sequences.fa",
@@ -40,7 +44,20 @@ SIM_FILES = {
     "simdata": f"{SIM_DIR}/sequences.simdata.gz",
     "vcf": f"{SIM_DIR}/variants.vcf.gz",
 }
-if SIMULATED:
+PEAKS_DIR = f"{OUT}/dataset"
+PEAKS_FILES = {
+    "fasta": f"{PEAKS_DIR}/sequences.fa",
+    "labels": f"{PEAKS_DIR}/labels.tsv",
+    "windows": f"{PEAKS_DIR}/windows.bed",
+    "test_windows": f"{PEAKS_DIR}/test_windows.bed",
+    "meta": f"{PEAKS_DIR}/dataset.json",
+}
+if PEAKS is not None:
+    if config["data"]["simdata"] is not None or config["data"]["test_ids"] is not None:
+        raise WorkflowError("config: data.peaks replaces data.simdata and data.test_ids; give one source of data")
+    DATA_INPUT = list(PEAKS_FILES.values())
+    DATA_FLAGS = cli_flags(data=PEAKS_DIR)
+elif SIMULATED:
     if config["data"]["test_ids"] is not None:
         raise WorkflowError(
             "config: data.test_ids needs data.simdata (a simulated dataset carries its own split)"
@@ -113,17 +130,40 @@ SEQUENCE_FLAGS = cli_flags(
     seed=config["attribute"]["seed"],
 )
 
+def train_flags():
+    """Flags of `train` from config model.train (seeds are the rule's wildcard; a weight list is w1,w2,...;
+    the architecture is JSON)."""
+    opts = {k: v for k, v in config["model"]["train"].items() if k != "seeds"}
+    if isinstance(opts.get("pos_weight"), list):
+        opts["pos_weight"] = ",".join(str(w) for w in opts["pos_weight"])
+    if opts.get("architecture") is not None:
+        opts["architecture"] = json.dumps(opts["architecture"], separators=(",", ":"))
+    return cli_flags(device=DEVICE, **opts)
+
+
 # --------------------------------------------------------------------------------------------- FASTA files
 FASTAS = {}
 for _entry in config["score"]["fasta"]:
+    if PEAKS is not None and _entry["name"] == "simulated":
+        continue  # the default config's entry scores the simulation, which data.peaks replaces
     if _entry["name"] in FASTAS:
         raise WorkflowError(f"config: score.fasta: two files are named {_entry['name']!r}")
     FASTAS[_entry["name"]] = _entry
+if PEAKS is not None:
+    # The held-out windows, read from the genome itself, so scores and tracks are in genome coordinates.
+    if "test_windows" in FASTAS:
+        raise WorkflowError("config: score.fasta: the name 'test_windows' is taken by data.peaks' test windows")
+    FASTAS["test_windows"] = {"name": "test_windows", "path": PEAKS["genome"], "bed": PEAKS_FILES["test_windows"]}
 
 
 SCORE_MODEL = next(iter(MODELS))
 SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
 MODISCO_OUTPUTS = [f"{OUT}/modisco/{name}" for name in FASTAS]
+# `all`: the simulated benchmark and its report, or for data.peaks the models and the scored test windows.
+if PEAKS is not None:
+    ALL_TARGETS = [f"{path}/metrics.json" for path in MODELS.values()] + SCORE_OUTPUTS
+else:
+    ALL_TARGETS = [f"{OUT}/benchmark", f"{OUT}/report"]
 
 
 def score_inputs(wildcards):

@@ -1,4 +1,5 @@
-# Train the benchmark's conv net, one model per seed (skipped when config model.dir names an existing model).
+# Train the benchmark's conv net on the dataset (simulated, given, or made from data.peaks), one model per seed
+# (skipped when config model.dir names an existing model).
 
 
 rule train:
@@ -28,6 +29,6 @@ rule train:
     params:
         out=lambda wildcards, output: os.path.dirname(output.model),
         data=DATA_FLAGS,
-        flags=cli_flags(device=DEVICE, **{k: v for k, v in config["model"]["train"].items() if k != "seeds"}),
+        flags=train_flags(),
     shell:
         "deeplift-genomics train {params.data} --out {params.out} --seed {wildcards.seed} {params.flags} 2> {log}"
