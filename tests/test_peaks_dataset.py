@@ -372,3 +372,29 @@ def test_interval_queries_match_brute_force():
         contains_point(points, starts, ends)
         == [((points >= s) & (points < e)).any() for s, e in zip(starts, ends)]
     ).all()
+
+
+def test_gc_fallback_and_shortage_are_counted(tmp_path):
+    from deeplift_genomics.fasta import FastaFile
+    from deeplift_genomics.peaks.negatives import gc_matched_negatives
+
+    rng = np.random.default_rng(0)
+    at_rich = "".join(rng.choice(list("ACGT"), size=20_000, p=[0.4, 0.1, 0.1, 0.4]))
+    (tmp_path / "g.fa").write_text(f">c\n{at_rich}\n>small\n{at_rich[:1000]}\n")
+    with FastaFile(tmp_path / "g.fa") as fa:
+        lengths = {"c": 20_000, "small": 1000}
+        # Positives at GC 0.8 have no match in a GC-0.2 contig: every negative takes the nearest GC.
+        draw = gc_matched_negatives(
+            fa, lengths, ["c"], IntervalIndex(), np.full(10, 0.8), 1, 100, rng, max_rounds=2
+        )
+        assert draw.stats["chosen"] == 10 and draw.stats["gc_fallback"] == 10 and draw.stats["short"] == 0
+        assert min(draw.gc) > 0.25  # the top of the contig's GC distribution (mean 0.2, sd 0.04)
+        starts = sorted(draw.starts)
+        assert all(b - a >= 100 for a, b in zip(starts, starts[1:]))
+        assert all(fa.fetch("c", s, s + 100).upper() == q for s, q in zip(draw.starts, draw.sequences))
+        # A 1 kb contig holds at most 10 disjoint 100-bp windows: asking for 30 leaves at least 20 short.
+        target = np.full(30, 0.2)
+        draw = gc_matched_negatives(
+            fa, lengths, ["small"], IntervalIndex(), target, 1, 100, rng, max_rounds=4
+        )
+        assert draw.stats["chosen"] <= 10 and draw.stats["short"] == 30 - draw.stats["chosen"] >= 20

@@ -362,12 +362,10 @@ def build_peak_dataset(
         pos_gc = gc_fraction(pos.sequences)
 
         # Nothing negative may overlap a peak (any task), a positive window or the blacklist.
-        peak_iv = {
-            c: np.asarray(
-                [(p.start, p.end) for ps in task_peaks.values() for p in ps if p.chrom == c], dtype=np.int64
-            )
-            for c in {p.chrom for ps in task_peaks.values() for p in ps}
-        }
+        peak_iv: dict[str, list[tuple[int, int]]] = {}
+        for plist in task_peaks.values():
+            for p in plist:
+                peak_iv.setdefault(p.chrom, []).append((p.start, p.end))
         win_iv: dict[str, list[tuple[int, int]]] = {}
         for c, s in zip(pos.chroms, pos.starts):
             win_iv.setdefault(c, []).append((s, s + length))
