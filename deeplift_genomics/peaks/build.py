@@ -413,12 +413,18 @@ def build_peak_dataset(
         elif config.negatives == "shuffled":
             neg_kind = "shuffled"
             shuffles = shuffled_negatives(pos.sequences, config.negatives_per_positive, config.seed)
+            identical = 0
             for i, per in enumerate(shuffles):
                 for seq in per:
+                    if seq == pos.sequences[i]:
+                        identical += 1  # a window with no other order: its "shuffle" would contradict its label
+                        continue
                     neg.add(pos.chroms[i], pos.starts[i], seq)
                     neg_split.append(str(pos_split[i]))
                     neg_source.append(i)
-            neg_report["requested"] = neg_report["chosen"] = len(neg.starts)
+            neg_report["requested"] = len(pos.starts) * config.negatives_per_positive
+            neg_report["identical_to_source"] = identical
+            neg_report["chosen"] = len(neg.starts)
         else:
             bed_windows, bed_counts = _bed_negatives(
                 fasta, lengths, config.negatives_bed, exclude, length, verbose
@@ -520,11 +526,13 @@ def _assemble(
     labels, split, kind, gc, starts = labels[idx], split[idx], kind[idx], gc[idx], starts[idx]
 
     is_pos = kind == "peak"
+    with_windows = set(chroms)
     by_split = {}
     for s in SPLIT_NAMES:
         sel = split == s
         by_split[s] = {
-            "contigs": [c for c in lengths if split_of[c] == s and (s != "train" or c in set(chroms))],
+            # held-out contigs as named; train contigs only where they hold windows (not every scaffold)
+            "contigs": [c for c in lengths if split_of[c] == s and (s != "train" or c in with_windows)],
             "windows": int(sel.sum()),
             "peak_windows": int((sel & is_pos).sum()),
             "negatives": int((sel & ~is_pos).sum()),
