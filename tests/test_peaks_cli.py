@@ -37,6 +37,7 @@ def test_dataset_writes_the_simulate_layout(data_dir, genome):
         "dataset.json",
         "labels.tsv",
         "sequences.fa",
+        "test_windows.bed",
         "windows.bed",
     ]
     meta = json.loads((data_dir / "dataset.json").read_text())
