@@ -54,7 +54,9 @@ PEAKS_FILES = {
 }
 if PEAKS is not None:
     if config["data"]["simdata"] is not None or config["data"]["test_ids"] is not None:
-        raise WorkflowError("config: data.peaks replaces data.simdata and data.test_ids; give one source of data")
+        raise WorkflowError(
+            "config: data.peaks replaces data.simdata and data.test_ids; give one source of data"
+        )
     DATA_INPUT = list(PEAKS_FILES.values())
     DATA_FLAGS = cli_flags(data=PEAKS_DIR)
 elif SIMULATED:
@@ -130,6 +132,7 @@ SEQUENCE_FLAGS = cli_flags(
     seed=config["attribute"]["seed"],
 )
 
+
 def train_flags():
     """Flags of `train` from config model.train (seeds are the rule's wildcard; a weight list is w1,w2,...;
     the architecture is JSON)."""
@@ -152,8 +155,14 @@ for _entry in config["score"]["fasta"]:
 if PEAKS is not None:
     # The held-out windows, read from the genome itself, so scores and tracks are in genome coordinates.
     if "test_windows" in FASTAS:
-        raise WorkflowError("config: score.fasta: the name 'test_windows' is taken by data.peaks' test windows")
-    FASTAS["test_windows"] = {"name": "test_windows", "path": PEAKS["genome"], "bed": PEAKS_FILES["test_windows"]}
+        raise WorkflowError(
+            "config: score.fasta: the name 'test_windows' is taken by data.peaks' test windows"
+        )
+    FASTAS["test_windows"] = {
+        "name": "test_windows",
+        "path": PEAKS["genome"],
+        "bed": PEAKS_FILES["test_windows"],
+    }
 
 
 SCORE_MODEL = next(iter(MODELS))

@@ -7,9 +7,21 @@ if PEAKS is not None:
         input:
             genome=PEAKS["genome"],
             beds=list(PEAKS["tasks"].values()),
-            extra=[path for path in (PEAKS["blacklist"], PEAKS["negatives"]) if path and path.endswith((".bed", ".bed.gz"))],
+            extra=[
+                path
+                for path in (PEAKS["blacklist"], PEAKS["negatives"])
+                if path and path.endswith((".bed", ".bed.gz"))
+            ],
         output:
             **PEAKS_FILES,
+        log:
+            f"{LOGS}/dataset.log",
+        benchmark:
+            f"{BENCH}/dataset.tsv"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=120,
         params:
             out=lambda wildcards, output: os.path.dirname(output.fasta),
             peaks=" ".join(shlex.quote(f"{task}={path}") for task, path in PEAKS["tasks"].items()),
@@ -22,14 +34,6 @@ if PEAKS is not None:
                 blacklist=PEAKS["blacklist"],
                 seed=PEAKS["seed"],
             ),
-        log:
-            f"{LOGS}/dataset.log",
-        benchmark:
-            f"{BENCH}/dataset.tsv"
-        threads: 1
-        resources:
-            mem_mb=4000,
-            runtime=120,
         shell:
             "deeplift-genomics dataset --genome {input.genome} --peaks {params.peaks} --out {params.out}"
             " {params.flags} 2> {log}"
