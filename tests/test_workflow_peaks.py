@@ -4,6 +4,7 @@ on a synthetic genome with motifs planted at the summits, tracks in genome coord
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -42,6 +43,9 @@ def test_dry_run_shows_the_peaks_chain(tmp_path):
         "deeplift-genomics attribute",
     ):
         assert absent not in out
+    lint = run_snakemake(tmp_path, "--configfile", str(PEAKS_CONFIG), "--lint", timeout=120)
+    lints = re.findall(r"^\s+\* (.+?):?$", lint.stdout + lint.stderr, flags=re.M)
+    assert set(lints) == {"Specify a conda environment or container for each rule."}, explain(lint)
 
 
 def test_peaks_run_trains_on_held_out_contigs_and_scores_them_on_the_genome(peaks_run):
