@@ -93,11 +93,11 @@ def parse_task_specs(specs: Sequence[str] | Mapping[str, str | Path]) -> dict[st
         folded[name.lower()] = name
         out[name] = Path(path)
     by_file: dict[Path, list[str]] = {}
-    for name, path in out.items():
-        by_file.setdefault(path.resolve() if path.exists() else path, []).append(name)
-    for path, names in by_file.items():
+    for name, bed in out.items():
+        by_file.setdefault(bed.resolve() if bed.exists() else bed, []).append(name)
+    for bed, names in by_file.items():
         if len(names) > 1:
-            log.warning("tasks %s all read %s: their labels will be identical", ", ".join(names), path)
+            log.warning("tasks %s all read %s: their labels will be identical", ", ".join(names), bed)
     return out
 
 

@@ -111,7 +111,7 @@ class PeakDatasetConfig:
         for key in ("test_chroms", "valid_chroms"):
             value = getattr(self, key)
             if value is not None:
-                object.__setattr__(self, key, tuple(parse_chroms(value)))
+                object.__setattr__(self, key, tuple(parse_chroms(value) or ()))
 
     @property
     def negatives_bed(self) -> Path | None:
@@ -426,9 +426,9 @@ def build_peak_dataset(
             neg_report["identical_to_source"] = identical
             neg_report["chosen"] = len(neg.starts)
         else:
-            bed_windows, bed_counts = _bed_negatives(
-                fasta, lengths, config.negatives_bed, exclude, length, verbose
-            )
+            neg_bed = config.negatives_bed
+            assert neg_bed is not None  # neither generated kind
+            bed_windows, bed_counts = _bed_negatives(fasta, lengths, neg_bed, exclude, length, verbose)
             neg = bed_windows
             neg_split = [split_of[c] for c in neg.chroms]
             neg_report.update(bed_counts)

@@ -201,8 +201,8 @@ def gc_matched_negatives(
             gcs = np.asarray(spare_gc)
             used = np.zeros(gcs.size, dtype=bool)
             centres = (np.arange(n_bins) + 0.5) / n_bins
-            for b in np.flatnonzero(need):
-                for j in np.argsort(np.abs(gcs - centres[b]), kind="stable"):
+            for b in np.flatnonzero(need).tolist():
+                for j in np.argsort(np.abs(gcs - centres[b]), kind="stable").tolist():
                     if need[b] == 0:
                         break
                     chrom, start = names[spare_at[j][0]], spare_at[j][1]
