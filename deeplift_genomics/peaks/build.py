@@ -345,125 +345,162 @@ def build_peak_dataset(
             if config.blacklist is not None
             else IntervalIndex()
         )
-        pos, sources = _peak_windows(fasta, lengths, task_peaks, blacklist, length, counts, verbose)
+        pos_windows, _ = _peak_windows(fasta, lengths, task_peaks, blacklist, length, counts, verbose)
         task_names = list(beds)
-        if not pos.starts:
+        if not pos_windows.starts:
             raise InputError(
                 "no peak window is left: every window falls off its contig, holds N or is blacklisted "
                 f"({'; '.join(f'{t}: ' + _count_text(c) for t, c in counts.items())})"
             )
-        pos_starts = np.asarray(pos.starts, dtype=np.int64)
-        pos_labels = _labels(pos.chroms, pos_starts, length, task_peaks, task_names)
-        per_contig = Counter(pos.chroms)
         split_of = assign_splits(
-            lengths, per_contig, config.test_chroms, config.valid_chroms, config.seed, genome=genome.name
+            lengths,
+            Counter(pos_windows.chroms),
+            config.test_chroms,
+            config.valid_chroms,
+            config.seed,
+            genome=genome.name,
         )
-        pos_split = np.asarray([split_of[c] for c in pos.chroms], dtype="<U5")
-        pos_gc = gc_fraction(pos.sequences)
-
-        # Nothing negative may overlap a peak (any task), a positive window or the blacklist.
-        peak_iv: dict[str, list[tuple[int, int]]] = {}
-        for plist in task_peaks.values():
-            for p in plist:
-                peak_iv.setdefault(p.chrom, []).append((p.start, p.end))
-        win_iv: dict[str, list[tuple[int, int]]] = {}
-        for c, s in zip(pos.chroms, pos.starts):
-            win_iv.setdefault(c, []).append((s, s + length))
-        exclude = IntervalIndex.union(IntervalIndex(peak_iv), IntervalIndex(win_iv), blacklist)
-
-        neg = _Windows()
-        neg_kind = "negative"
-        neg_report: dict[str, Any] = {"kind": config.negatives, "per_positive": config.negatives_per_positive}
-        neg_split: list[str] = []
-        neg_source: list[int] = []  # shuffles: index of the positive they shuffle
+        pos = _Positives(
+            windows=pos_windows,
+            labels=_labels(pos_windows, length, task_peaks, task_names),
+            split=np.asarray([split_of[c] for c in pos_windows.chroms], dtype="<U5"),
+            gc=gc_fraction(pos_windows.sequences),
+        )
+        exclude = _exclusions(task_peaks, pos_windows, length, blacklist)
         if config.negatives_per_positive == 0 and config.negatives_bed is None:
-            neg_report["requested"] = 0
+            neg = _Negatives(
+                report={"kind": config.negatives, "per_positive": 0, "requested": 0, "chosen": 0}
+            )
         elif config.negatives == "gc-matched":
-            per_split = {}
-            for i, split in enumerate(SPLIT_NAMES):
-                contigs = [c for c in lengths if split_of[c] == split]
-                draw = gc_matched_negatives(
-                    fasta,
-                    lengths,
-                    contigs,
-                    exclude,
-                    pos_gc[pos_split == split],
-                    config.negatives_per_positive,
-                    length,
-                    np.random.default_rng([config.seed, i]),
-                    n_bins=config.gc_bins,
-                    label=split,
-                    verbose=verbose,
-                )
-                for c, s, q in zip(draw.chroms, draw.starts, draw.sequences):
-                    neg.add(c, s, q)
-                    neg_split.append(split)
-                per_split[split] = draw.stats
-                if draw.stats["short"]:
-                    log.warning(
-                        "%s split: the contigs %s hold only %d of the %d negatives asked for",
-                        split,
-                        ", ".join(contigs[:5]) + (", ..." if len(contigs) > 5 else ""),
-                        draw.stats["chosen"],
-                        draw.stats["requested"],
-                    )
-            neg_report["by_split"] = per_split
-            for key in ("requested", "chosen", "gc_fallback", "short"):
-                neg_report[key] = sum(s[key] for s in per_split.values())
+            neg = _gc_matched(fasta, lengths, split_of, exclude, pos, config, verbose)
         elif config.negatives == "shuffled":
-            neg_kind = "shuffled"
-            shuffles = shuffled_negatives(pos.sequences, config.negatives_per_positive, config.seed)
-            identical = 0
-            for i, per in enumerate(shuffles):
-                for seq in per:
-                    if seq == pos.sequences[i]:
-                        identical += 1  # a window with no other order: its "shuffle" would contradict its label
-                        continue
-                    neg.add(pos.chroms[i], pos.starts[i], seq)
-                    neg_split.append(str(pos_split[i]))
-                    neg_source.append(i)
-            neg_report["requested"] = len(pos.starts) * config.negatives_per_positive
-            neg_report["identical_to_source"] = identical
-            neg_report["chosen"] = len(neg.starts)
+            neg = _shuffled(pos, config)
         else:
-            neg_bed = config.negatives_bed
-            assert neg_bed is not None  # neither generated kind
-            bed_windows, bed_counts = _bed_negatives(fasta, lengths, neg_bed, exclude, length, verbose)
-            neg = bed_windows
-            neg_split = [split_of[c] for c in neg.chroms]
-            neg_report.update(bed_counts)
-            neg_report["chosen"] = len(neg.starts)
+            neg = _from_bed(fasta, lengths, split_of, exclude, config, verbose)
+    return _assemble(pos, neg, task_names, split_of, lengths, counts, config, genome, beds)
 
-    return _assemble(
-        pos,
-        pos_labels,
-        pos_split,
-        pos_gc,
-        neg,
-        neg_split,
-        neg_source,
-        neg_kind,
-        task_names,
-        length,
-        split_of,
-        lengths,
-        counts,
-        neg_report,
-        config,
-        genome,
-        beds,
+
+@dataclasses.dataclass
+class _Positives:
+    windows: _Windows
+    labels: np.ndarray  # (N, T)
+    split: np.ndarray  # (N,)
+    gc: np.ndarray  # (N,)
+
+
+@dataclasses.dataclass
+class _Negatives:
+    windows: _Windows = dataclasses.field(default_factory=_Windows)
+    split: list[str] = dataclasses.field(default_factory=list)
+    kind: str = "negative"
+    source: list[int] = dataclasses.field(default_factory=list)  # shuffles: the positive each shuffles
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _exclusions(
+    task_peaks: Mapping[str, list[Peak]], pos: _Windows, length: int, blacklist: IntervalIndex
+) -> IntervalIndex:
+    """What no negative may overlap: a peak of any task, a positive window, the blacklist."""
+    peak_iv: dict[str, list[tuple[int, int]]] = {}
+    for plist in task_peaks.values():
+        for p in plist:
+            peak_iv.setdefault(p.chrom, []).append((p.start, p.end))
+    win_iv: dict[str, list[tuple[int, int]]] = {}
+    for c, s in zip(pos.chroms, pos.starts):
+        win_iv.setdefault(c, []).append((s, s + length))
+    return IntervalIndex.union(IntervalIndex(peak_iv), IntervalIndex(win_iv), blacklist)
+
+
+def _gc_matched(
+    fasta: FastaFile,
+    lengths: Mapping[str, int],
+    split_of: Mapping[str, str],
+    exclude: IntervalIndex,
+    pos: _Positives,
+    config: PeakDatasetConfig,
+    verbose: bool | None,
+) -> _Negatives:
+    """Per split, windows of its contigs with the GC histogram of its positives."""
+    neg = _Negatives(report={"kind": config.negatives, "per_positive": config.negatives_per_positive})
+    per_split = {}
+    for i, split in enumerate(SPLIT_NAMES):
+        contigs = [c for c in lengths if split_of[c] == split]
+        draw = gc_matched_negatives(
+            fasta,
+            lengths,
+            contigs,
+            exclude,
+            pos.gc[pos.split == split],
+            config.negatives_per_positive,
+            config.length,
+            np.random.default_rng([config.seed, i]),
+            n_bins=config.gc_bins,
+            label=split,
+            verbose=verbose,
+        )
+        for c, s, q in zip(draw.chroms, draw.starts, draw.sequences):
+            neg.windows.add(c, s, q)
+            neg.split.append(split)
+        per_split[split] = draw.stats
+        if draw.stats["short"]:
+            log.warning(
+                "%s split: the contigs %s hold only %d of the %d negatives asked for",
+                split,
+                ", ".join(contigs[:5]) + (", ..." if len(contigs) > 5 else ""),
+                draw.stats["chosen"],
+                draw.stats["requested"],
+            )
+    neg.report["by_split"] = per_split
+    for key in ("requested", "chosen", "gc_fallback", "short"):
+        neg.report[key] = sum(s[key] for s in per_split.values())
+    return neg
+
+
+def _shuffled(pos: _Positives, config: PeakDatasetConfig) -> _Negatives:
+    """``negatives_per_positive`` dinucleotide shuffles of each peak window, in its split."""
+    neg = _Negatives(
+        kind="shuffled", report={"kind": config.negatives, "per_positive": config.negatives_per_positive}
     )
+    sequences = pos.windows.sequences
+    identical = 0
+    for i, per in enumerate(shuffled_negatives(sequences, config.negatives_per_positive, config.seed)):
+        for seq in per:
+            if seq == sequences[i]:
+                identical += 1  # a window with no other order: its "shuffle" would contradict its label
+                continue
+            neg.windows.add(pos.windows.chroms[i], pos.windows.starts[i], seq)
+            neg.split.append(str(pos.split[i]))
+            neg.source.append(i)
+    neg.report["requested"] = len(sequences) * config.negatives_per_positive
+    neg.report["identical_to_source"] = identical
+    neg.report["chosen"] = len(neg.windows.starts)
+    return neg
+
+
+def _from_bed(
+    fasta: FastaFile,
+    lengths: Mapping[str, int],
+    split_of: Mapping[str, str],
+    exclude: IntervalIndex,
+    config: PeakDatasetConfig,
+    verbose: bool | None,
+) -> _Negatives:
+    """The negatives BED file's regions, centred like peaks, in the split of their contig."""
+    path = config.negatives_bed
+    assert path is not None  # neither generated kind
+    windows, counts = _bed_negatives(fasta, lengths, path, exclude, config.length, verbose)
+    report: dict[str, Any] = {"kind": config.negatives, "per_positive": None, **counts}
+    report["chosen"] = len(windows.starts)
+    return _Negatives(windows=windows, split=[split_of[c] for c in windows.chroms], report=report)
 
 
 def _labels(
-    chroms: list[str],
-    starts: np.ndarray,
-    length: int,
-    task_peaks: Mapping[str, list[Peak]],
-    task_names: list[str],
+    windows: _Windows, length: int, task_peaks: Mapping[str, list[Peak]], task_names: list[str]
 ) -> np.ndarray:
-    labels = np.zeros((len(chroms), len(task_names)), dtype=np.float32)
-    chrom_arr = np.asarray(chroms)
+    """``(N, T)``: 1 where the window holds a summit of the task's peaks."""
+    starts = np.asarray(windows.starts, dtype=np.int64)
+    labels = np.zeros((len(windows.chroms), len(task_names)), dtype=np.float32)
+    chrom_arr = np.asarray(windows.chroms)
     for t, task in enumerate(task_names):
         summits = summits_by_contig(task_peaks[task])
         for c in np.unique(chrom_arr):
@@ -477,43 +514,37 @@ def _count_text(counts: Mapping[str, int]) -> str:
 
 
 def _assemble(
-    pos: _Windows,
-    pos_labels: np.ndarray,
-    pos_split: np.ndarray,
-    pos_gc: np.ndarray,
-    neg: _Windows,
-    neg_split: list[str],
-    neg_source: list[int],
-    neg_kind: str,
+    pos: _Positives,
+    neg: _Negatives,
     task_names: list[str],
-    length: int,
     split_of: Mapping[str, str],
     lengths: Mapping[str, int],
     counts: Mapping[str, Counter],
-    neg_report: dict[str, Any],
     config: PeakDatasetConfig,
     genome: Path,
     beds: Mapping[str, Path],
 ) -> PeakDataset:
+    """Positives and negatives in genome order, with the report of ``dataset.json``."""
     from .. import __version__
 
-    n_pos, n_neg = len(pos.starts), len(neg.starts)
-    chroms = pos.chroms + neg.chroms
-    starts = np.asarray(pos.starts + neg.starts, dtype=np.int64)
-    sequences = pos.sequences + neg.sequences
-    labels = np.concatenate([pos_labels, np.zeros((n_neg, len(task_names)), dtype=np.float32)])
-    split = np.concatenate([pos_split, np.asarray(neg_split, dtype="<U5")]) if n_neg else pos_split
-    kind = np.asarray(["peak"] * n_pos + [neg_kind] * n_neg)
-    neg_gc = gc_fraction(neg.sequences)
-    gc = np.concatenate([pos_gc, neg_gc])
-    ids = [f"{c}:{s}-{s + length}" for c, s in zip(pos.chroms, pos.starts)]
-    if neg_kind == "shuffled":
+    length = config.length
+    p, q = pos.windows, neg.windows
+    n_pos, n_neg = len(p.starts), len(q.starts)
+    chroms = p.chroms + q.chroms
+    starts = np.asarray(p.starts + q.starts, dtype=np.int64)
+    sequences = p.sequences + q.sequences
+    labels = np.concatenate([pos.labels, np.zeros((n_neg, len(task_names)), dtype=np.float32)])
+    split = np.concatenate([pos.split, np.asarray(neg.split, dtype="<U5")]) if n_neg else pos.split
+    kind = np.asarray(["peak"] * n_pos + [neg.kind] * n_neg)
+    gc = np.concatenate([pos.gc, gc_fraction(q.sequences)])
+    ids = [f"{c}:{s}-{s + length}" for c, s in zip(p.chroms, p.starts)]
+    if neg.kind == "shuffled":
         k_of: Counter = Counter()
-        for i in neg_source:
+        for i in neg.source:
             k_of[i] += 1
             ids.append(f"{ids[i]}:shuf{k_of[i]}")
     else:
-        ids.extend(f"{c}:{s}-{s + length}" for c, s in zip(neg.chroms, neg.starts))
+        ids.extend(f"{c}:{s}-{s + length}" for c, s in zip(q.chroms, q.starts))
     # Genome order (contig order of the FASTA, then start); a shuffle right after its window.
     contig_rank = {c: i for i, c in enumerate(lengths)}
     order = sorted(
@@ -555,7 +586,7 @@ def _assemble(
         "peaks": {t: {k: int(counts[t][k]) for k in PEAK_COUNTS} for t in task_names},
         "positives_per_task": {t: int(labels[:, j].sum()) for j, t in enumerate(task_names)},
         "splits": by_split,
-        "negatives": neg_report,
+        "negatives": neg.report,
         "gc": gc_report,
         "labels": "a window is positive for a task when it contains the summit of one of the task's peaks",
     }
