@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..fasta import FastaFile
 from ..progress import progress_bar
@@ -242,6 +243,6 @@ def shuffled_negatives(sequences: Sequence[str], per_positive: int, seed: int) -
         return []
     lookup = {c: i for i, c in enumerate("ACGT")}
     tokens = np.asarray([[lookup.get(c, 4) for c in s.upper()] for s in sequences], dtype=np.int64)
-    shuffled, _ = shuffle_tokens(tokens, int(per_positive), seed)
+    shuffled = shuffle_tokens(torch.from_numpy(tokens), int(per_positive), seed)[0].numpy()
     letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
     return [[letters[row].tobytes().decode() for row in per] for per in shuffled]
