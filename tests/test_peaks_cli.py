@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shlex
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -117,7 +121,7 @@ def test_bad_input_is_one_line_exit_2_no_output(genome, tmp_path, caplog, extra,
         assert main(argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0]
-    assert __import__("re").search(pattern, errors[0]), errors[0]
+    assert re.search(pattern, errors[0]), errors[0]
     assert not out.exists()
 
 
@@ -153,3 +157,37 @@ def test_train_architecture_flag(data_dir, tmp_path):
     assert main([*argv, "--architecture", "{conv: 1"]) == 2
     assert main([*argv, "--architecture", '{"pooling": "median"}']) == 2
 
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECTION = "## Your own peaks: `deeplift-genomics dataset`"
+
+
+def readme_commands() -> list[str]:
+    text = README.read_text()
+    assert SECTION in text, "the README lost its peaks section"
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.slow
+def test_readme_commands_run_as_written(tmp_path, monkeypatch):
+    genome = make_genome(tmp_path / "made", n_contigs=10, contig_length=60_000, per_contig=(10, 10, 3, 4))
+    names = {"genome.fa": "hg38.fa", "gata.bed": "gata1.narrowPeak", "tal1.bed": "tal1.narrowPeak"}
+    names["blacklist.bed"] = "hg38-blacklist.v2.bed"
+    for made, readme in names.items():
+        shutil.copy(genome.fasta.parent / made, tmp_path / readme)
+    monkeypatch.chdir(tmp_path)
+    commands = readme_commands()
+    assert [shlex.split(c)[1] for c in commands] == ["dataset", "train", "score"]
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "deeplift-genomics", command
+        assert main([*argv[1:], "-q"]) == 0, command
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["held_out_contigs"] == {"test": ["chr8", "chr9"], "valid": ["chr10"]}
+    assert metrics["test"]["auroc"]["gata1"] > 0.9 and metrics["test"]["auroc"]["tal1"] > 0.9
+    for task in ("gata1", "tal1"):
+        lines = (tmp_path / "scores" / f"{task}.bedGraph").read_text().splitlines()
+        assert {line.split("\t")[0] for line in lines if not line.startswith("track")} == {"chr8", "chr9"}
+        assert (tmp_path / "scores" / f"{task}.bw").stat().st_size > 0
