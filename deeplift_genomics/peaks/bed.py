@@ -251,7 +251,7 @@ def merge_intervals(intervals: np.ndarray) -> np.ndarray:
 class IntervalIndex:
     """Overlap queries against a fixed union of intervals per contig (half-open, 0-based)."""
 
-    def __init__(self, intervals: Mapping[str, np.ndarray | Iterable[tuple[int, int]]] | None = None):
+    def __init__(self, intervals: Mapping[str, np.ndarray | Iterable[tuple[int, int]]] | None = None) -> None:
         self._merged: dict[str, np.ndarray] = {}
         for chrom, iv in (intervals or {}).items():
             arr = merge_intervals(np.asarray(list(iv) if not isinstance(iv, np.ndarray) else iv))
