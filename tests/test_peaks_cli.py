@@ -158,27 +158,25 @@ def test_train_architecture_flag(data_dir, tmp_path):
     assert main([*argv, "--architecture", '{"pooling": "median"}']) == 2
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SECTION = "## Your own peaks: `deeplift-genomics dataset`"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "peaks.md"
 
 
-def readme_commands() -> list[str]:
-    text = README.read_text()
-    assert SECTION in text, "the README lost its peaks section"
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+def page_commands() -> list[str]:
+    """The first shell block of the docs' peaks page."""
+    section = PAGE.read_text()
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
     return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 
 @pytest.mark.slow
-def test_readme_commands_run_as_written(tmp_path, monkeypatch):
+def test_docs_page_commands_run_as_written(tmp_path, monkeypatch):
     genome = make_genome(tmp_path / "made", n_contigs=10, contig_length=60_000, per_contig=(10, 10, 3, 4))
     names = {"genome.fa": "hg38.fa", "gata.bed": "gata1.narrowPeak", "tal1.bed": "tal1.narrowPeak"}
     names["blacklist.bed"] = "hg38-blacklist.v2.bed"
-    for made, readme in names.items():
-        shutil.copy(genome.fasta.parent / made, tmp_path / readme)
+    for made, named in names.items():
+        shutil.copy(genome.fasta.parent / made, tmp_path / named)
     monkeypatch.chdir(tmp_path)
-    commands = readme_commands()
+    commands = page_commands()
     assert [shlex.split(c)[1] for c in commands] == ["dataset", "train", "score"]
     for command in commands:
         argv = shlex.split(command)

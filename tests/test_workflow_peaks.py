@@ -73,3 +73,21 @@ def test_peaks_run_trains_on_held_out_contigs_and_scores_them_on_the_genome(peak
         assert (scored / f"{task}.bw").stat().st_size > 0
     for name in ("dataset.log", "train/seed1.log"):
         assert (results / "logs" / name).exists()
+
+
+def test_the_docs_page_config_validates():
+    """docs/peaks.md's config snippet, merged over config/config.yaml, passes the workflow's schema."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config" / "schema" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    page = (REPO / "docs" / "peaks.md").read_text()
+    snippets = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    assert snippets, "docs/peaks.md shows a data.peaks config"
+    for snippet in snippets:
+        merged = json.loads(json.dumps(config))
+        for key, value in yaml.safe_load(snippet).items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+        jsonschema.validate(merged, schema)
+        assert merged["data"]["peaks"]["tasks"]
