@@ -91,3 +91,21 @@ def test_the_docs_page_config_validates():
             merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
         jsonschema.validate(merged, schema)
         assert merged["data"]["peaks"]["tasks"]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"data": {"peaks": {"genome": "g.fa"}}}, "'tasks' is a required property"),
+        (
+            {"data": {"peaks": {"genome": "g.fa", "tasks": {"a": "a.bed"}, "lenght": 3}}},
+            "'lenght' was unexpected",
+        ),
+        ({"model": {"train": {"pos_weight": "heavy"}}}, "'heavy' does not match '^balanced$'"),
+    ],
+)
+def test_bad_peaks_config_is_refused_naming_the_key(tmp_path, config, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(config))
+    result = run_snakemake(tmp_path, "--configfile", str(path), "-n", timeout=120)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, explain(result)
