@@ -37,7 +37,8 @@ def data_dir(genome, tmp_path_factory):
 
 
 def test_dataset_writes_the_simulate_layout(data_dir, genome):
-    assert sorted(p.name for p in data_dir.iterdir()) == [
+    assert (data_dir / ".deeplift-genomics.json").is_file()  # the output marker every command writes
+    assert sorted(p.name for p in data_dir.iterdir() if not p.name.startswith(".")) == [
         "dataset.json",
         "labels.tsv",
         "sequences.fa",

@@ -304,7 +304,7 @@ def test_bad_settings_are_refused(genome, tmp_path, config, pattern):
 
 def test_out_holding_an_input_is_refused(genome, tmp_path):
     out = genome.fasta.parent
-    with pytest.raises(InputError, match=r"holds the input --genome"):
+    with pytest.raises(InputError, match=r"contains the input .*genome\.fa"):
         make_peak_dataset(genome.fasta, genome.beds, out, PeakDatasetConfig(**CONFIG))
     assert genome.fasta.exists()
 

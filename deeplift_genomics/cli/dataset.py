@@ -84,7 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the dataset and write it atomically into ``--out``."""
     from ..errors import InputError
+    from ..outputs_guard import guarded_output
     from ..peaks import make_peak_dataset
+    from ..peaks.bed import parse_task_specs
+    from ..peaks.build import peak_dataset_inputs
 
     settings = resolve_settings(args, "dataset", SETTINGS, REQUIRED)
     source = str(args.config) if args.config else "dataset options"
@@ -103,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         },
         source=source,
     )
-    ds = make_peak_dataset(settings["genome"], peaks, settings["out"], config)
+    inputs = [*peak_dataset_inputs(settings["genome"], parse_task_specs(peaks), config), args.config]
+    with guarded_output(settings["out"], "dataset", inputs):
+        ds = make_peak_dataset(settings["genome"], peaks, settings["out"], config)
     meta = ds.report
     ks = meta["gc"]["overall"]["ks_statistic"]
     log.info(

@@ -614,6 +614,16 @@ def _assemble(
     )
 
 
+def peak_dataset_inputs(
+    genome: str | Path, beds: Mapping[str, Path], config: PeakDatasetConfig
+) -> list[Path]:
+    """Every input file of a build (the output must not hold any of them)."""
+    inputs = [Path(genome), *beds.values()]
+    inputs += [Path(config.blacklist)] if config.blacklist else []
+    inputs += [config.negatives_bed] if config.negatives_bed is not None else []
+    return inputs
+
+
 def make_peak_dataset(
     genome: str | Path,
     peaks: Mapping[str, str | Path] | Sequence[str],
@@ -627,25 +637,15 @@ def make_peak_dataset(
     Raises
     ------
     InputError
-        Also when ``out`` holds an input (it is replaced as a whole) or is a file.
+        Also when ``out`` would destroy an input (it is replaced as a whole), is a file, or is not ours
+        (see :mod:`deeplift_genomics.outputs_guard`).
     """
+    from ..outputs_guard import check_output_path
     from .writer import write_peak_dataset
 
     config = config or PeakDatasetConfig()
     beds = parse_task_specs(peaks)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    inputs = [("--genome", Path(genome))] + [(f"--peaks {t}=", p) for t, p in beds.items()]
-    inputs += [("--blacklist", Path(config.blacklist))] if config.blacklist else []
-    inputs += [("--negatives", config.negatives_bed)] if config.negatives_bed is not None else []
-    root = out.resolve()
-    for flag, path in inputs:
-        resolved = path.resolve()
-        if resolved == root or root in resolved.parents:
-            raise InputError(
-                f"--out {out}: holds the input {flag}{path}, and the output directory is replaced as a whole"
-            )
+    check_output_path(out, peak_dataset_inputs(genome, beds, config))
     ds = build_peak_dataset(genome, beds, config, index_dir=index_dir, verbose=verbose)
     write_peak_dataset(ds, out)
     log.info("wrote %s", out)

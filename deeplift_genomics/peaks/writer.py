@@ -6,8 +6,8 @@ Files (fixed names) in the output directory, written all at once (:func:`~deepli
   ``bedtools getfasta`` names them), so ``score`` maps their scores back onto the genome; a shuffled
   negative is named ``chrom:start-end:shufK`` after the window it shuffles (no genomic position).
 - ``labels.tsv``: ``id, split`` and one 0/1 column per task.
-- ``windows.bed``: the genomic windows (``chrom, start, end, id, split, kind``; kind ``peak`` or
-  ``negative``), e.g. for a genome browser; ``test_windows.bed`` the same for the test split only, so
+- ``windows.bed``: the genomic windows as BED6+2 (``chrom, start, end, id, 0, ., split, kind``; kind
+  ``peak`` or ``negative``), e.g. for a genome browser; ``test_windows.bed`` the same for the test split only, so
   ``score --fasta GENOME --bed test_windows.bed`` scores the held-out windows with tracks on the genome.
 - ``dataset.json``: the settings, the counts (kept and dropped, per task and split) and the GC check.
 """
@@ -42,7 +42,7 @@ def windows_bed(ds: PeakDataset, split: str | None = None) -> str:
     lines = []
     for name, chrom, start, end, where, kind in zip(ds.ids, ds.chroms, ds.starts, ds.ends, ds.split, ds.kind):
         if kind != "shuffled" and (split is None or where == split):
-            lines.append(f"{chrom}\t{start}\t{end}\t{name}\t{where}\t{kind}")
+            lines.append(f"{chrom}\t{start}\t{end}\t{name}\t0\t.\t{where}\t{kind}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -57,7 +57,7 @@ def write_peak_dataset(ds: PeakDataset, out: str | Path, line_width: int = 60) -
     from data_sim.fasta_io import format_fasta
 
     out = Path(out)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "dataset") as tmp:
         (tmp / FASTA_NAME).write_text(format_fasta(ds.ids, ds.sequences, line_width), encoding="utf-8")
         (tmp / LABELS_NAME).write_text(labels_tsv(ds), encoding="utf-8")
         (tmp / WINDOWS_NAME).write_text(windows_bed(ds), encoding="utf-8")
