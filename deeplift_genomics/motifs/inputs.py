@@ -3,7 +3,7 @@
 A :class:`ScoreTracks` holds, for ``N`` records of any lengths and ``T`` tasks, the one-hot sequence
 ``(4, B)``, the hypothetical contributions ``(T, 4, B)`` and the per-base scores ``(T, B)``; record ``i``
 owns bases ``offsets[i]:offsets[i+1]``. This is the layout of ``scores.h5`` (see
-:mod:`deeplift_genomics.score_outputs`), so a genome-scale score output is read without reshaping, and
+:mod:`deeplift_genomics.score.outputs`), so a genome-scale score output is read without reshaping, and
 equal-length arrays ``(N, T, 4, L)`` (an ``attribute`` file) fit it by flattening.
 
 Unknown bases (N, IUPAC) and skipped records carry no signal: their one-hot columns are zero and their
@@ -189,7 +189,7 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
     """
     import h5py
 
-    from ..score_outputs import SCORES_FORMAT
+    from ..score.outputs import SCORES_FORMAT
 
     root = Path(path)
     h5_path = root / SCORES_FILE
@@ -238,7 +238,7 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
         The file is not an attribution file, has no hypothetical scores (ISM), or names sequences the
         dataset does not have.
     """
-    from ..cmd_attribute import load_attributions
+    from ..benchmark.attributions import load_attributions
     from ..dataset import load_dataset
 
     att = load_attributions(path)
