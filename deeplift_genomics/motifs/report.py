@@ -100,7 +100,7 @@ PATTERN_COLUMNS = [("pattern", "pattern"), ("width", "width"), ("n_seqlets", "se
 def index_page(results, summary: Mapping[str, Any]) -> str:
     """Tasks with their seqlet, pattern and instance counts, and every pattern's best match."""
     rows = []
-    for k, task in enumerate(results.task_names):
+    for task in results.task_names:
         info = summary["tasks"][task]
         rows.append({"task": task, "pos": info["n_seqlets"]["pos"], "neg": info["n_seqlets"]["neg"],
                      "patterns": info["n_patterns"], "instances": info["n_instances"]})

@@ -35,7 +35,13 @@ import numpy as np
 import pandas as pd
 
 from .inputs import ScoreTracks
-from .instances import INSTANCE_COLUMNS, InstanceSettings, base_composition, call_instances, contribution_share
+from .instances import (
+    INSTANCE_COLUMNS,
+    InstanceSettings,
+    base_composition,
+    call_instances,
+    contribution_share,
+)
 from .matches import BUILTIN_NAME, MATCH_COLUMNS, best_matches, load_database, match_patterns
 from .patterns import Pattern, PatternSettings, discover_patterns
 from .seqlets import SeqletSettings, call_seqlets

@@ -72,8 +72,8 @@ def window_sums(track: np.ndarray, width: int) -> np.ndarray:
 def permute_within_records(track: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``track`` with its values permuted uniformly at random inside each record."""
     offsets = np.asarray(offsets, dtype=np.int64)
-    rec = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    order = np.lexsort((rng.random(len(rec)), rec))
+    rec = np.repeat(np.arange(len(offsets) - 1, dtype=np.float64), np.diff(offsets))
+    order = np.argsort(rec + rng.random(len(rec)), kind="stable")  # the fraction shuffles within a record
     return np.asarray(track)[order]
 
 
@@ -202,7 +202,8 @@ def call_seqlets(projected: np.ndarray, offsets: np.ndarray, names: np.ndarray, 
         }))
     table = (pd.concat(frames, ignore_index=True) if frames
              else pd.DataFrame({c: pd.Series(dtype=object) for c in SEQLET_COLUMNS if c != "seqlet"}))
-    table.insert(0, "seqlet", [f"{task}.{sg}.{k}" for k, sg in enumerate(table["sign"])])
+    rank = table.groupby("sign", sort=False).cumcount().to_numpy() if len(table) else np.zeros(0, dtype=int)
+    table.insert(0, "seqlet", [f"{task}.{sg}.{k}" for sg, k in zip(table["sign"], rank)])
     for col in ("record_index", "start", "end", "core_start", "core_end"):
         table[col] = table[col].astype(np.int64)
     table["score"] = table["score"].astype(np.float64)
