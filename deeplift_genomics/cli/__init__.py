@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "score": "score a FASTA (or BED regions of it) with a trained model",
     "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
     "report": "write the per-task HTML reports of a benchmark run",
+    "motifs": "find motifs in per-base scores: seqlets, patterns, known matches, instances, report",
 }
 
 EXIT_INPUT_ERROR = 2

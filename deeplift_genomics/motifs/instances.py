@@ -62,7 +62,7 @@ def logodds_pvalues(matrix: np.ndarray, background: np.ndarray, scores: np.ndarr
     """P(S >= score) for the log-odds sum ``S`` of a random sequence with independent background bases.
 
     The distribution is exact up to rounding each matrix entry to ``resolution`` (dynamic programming
-    over positions, as FIMO does).
+    over positions, as FIMO does); scores within the rounding error of a threshold count as reaching it.
 
     Parameters
     ----------
@@ -83,7 +83,10 @@ def logodds_pvalues(matrix: np.ndarray, background: np.ndarray, scores: np.ndarr
             new[col[b]:col[b] + len(dist)] += background[b] * dist
         dist = new
     tail = np.cumsum(dist[::-1])[::-1]
-    idx = np.ceil(np.asarray(scores, dtype=np.float64) / resolution - 1e-9).astype(np.int64) - int(lo.sum())
+    # Each entry is rounded by at most half a unit, so a score may sit W/2 units off its rounded sum:
+    # count those too (the p-value errs on the large side, never the small one).
+    slack = 0.5 * ints.shape[1]
+    idx = np.ceil(np.asarray(scores, dtype=np.float64) / resolution - slack).astype(np.int64) - int(lo.sum())
     out = np.ones(len(idx))
     inside = idx >= 0
     out[inside] = np.where(idx[inside] < len(tail), tail[np.minimum(idx[inside], len(tail) - 1)], 0.0)
