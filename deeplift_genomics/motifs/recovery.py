@@ -115,3 +115,48 @@ def recovery_table(truth: pd.DataFrame, relevant: Mapping[str, Sequence[str]],
 def truth_from_embeddings(embeddings: pd.DataFrame) -> pd.DataFrame:
     """A simulation's ``embeddings.tsv`` rows as true instances (``record, start, end, motif``)."""
     return embeddings.rename(columns={"id": "record"})[["record", "start", "end", "motif"]].reset_index(drop=True)
+
+
+def method_recovery(tracks, truth: pd.DataFrame, relevant: Mapping[str, Sequence[str]], settings=None,
+                    min_overlap: float = 0.5) -> pd.DataFrame:
+    """Seqlets, patterns and instances of ``tracks`` (no known-motif matching) scored against ``truth``.
+
+    The benchmark's "motif recovery per attribution method": run it on each method's scores of the same
+    sequences and compare the rows.
+
+    Parameters
+    ----------
+    tracks
+        :class:`~deeplift_genomics.motifs.inputs.ScoreTracks` of one method.
+    truth, relevant, min_overlap
+        As :func:`recovery_table`.
+    settings
+        :class:`~deeplift_genomics.motifs.run.MotifSettings` (default settings if ``None``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`recovery_table` rows plus ``n_patterns`` (positive patterns of the task).
+    """
+    from .instances import call_instances
+    from .patterns import discover_patterns
+    from .run import MotifSettings
+    from .seqlets import call_seqlets
+
+    settings = settings or MotifSettings()
+    frames, inst_frames, n_patterns = [], [], {}
+    for t, task in enumerate(tracks.task_names):
+        if task not in relevant:
+            continue
+        seqlets, _ = call_seqlets(tracks.projected[t], tracks.offsets, tracks.names, task, settings.seqlets,
+                                  seed=settings.seed + t)
+        pats, _ = discover_patterns(tracks, t, seqlets[seqlets["sign"] == "pos"], "pos", settings.seqlets.width,
+                                    settings.seqlets.flank, settings.patterns, seed=settings.seed)
+        n_patterns[task] = len(pats)
+        frames.append(seqlets)
+        inst_frames.append(call_instances(tracks, t, pats, settings.instances, seed=settings.seed + t))
+    seqlets = pd.concat(frames, ignore_index=True) if frames else None
+    instances = pd.concat(inst_frames, ignore_index=True) if inst_frames else None
+    table = recovery_table(truth, relevant, seqlets=seqlets, instances=instances, min_overlap=min_overlap)
+    table["n_patterns"] = table["task"].map(n_patterns).fillna(0).astype(int)
+    return table
