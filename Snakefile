@@ -2,7 +2,7 @@
 #
 #   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report
 #   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
-#   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
+#   snakemake motifs               # motifs of each scored FASTA and of the benchmark's attributions (in `all`)
 #   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
 #   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
 #
@@ -27,13 +27,13 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/score.smk"
-include: "workflow/rules/modisco.smk"
+include: "workflow/rules/motifs.smk"
 
 
 localrules:
     all,
     score,
-    modisco,
+    motifs,
 
 
 rule all:
@@ -41,6 +41,8 @@ rule all:
     input:
         f"{OUT}/benchmark",
         f"{OUT}/report",
+        MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,
 
 
 rule score:
@@ -48,6 +50,7 @@ rule score:
         SCORE_OUTPUTS,
 
 
-rule modisco:
+rule motifs:
     input:
-        MODISCO_OUTPUTS,
+        MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,

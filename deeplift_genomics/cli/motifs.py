@@ -18,6 +18,7 @@ SETTINGS: dict[str, Setting] = {
     "scores": Setting(kind=str),
     "attributions": Setting(kind=str),
     "data": Setting(kind=str),
+    "test_ids": Setting(kind=str),
     "out": Setting(kind=str),
     "tasks": Setting(kind=None),
     "motif_db": Setting(kind=list),
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--scores", metavar="DIR", help="output directory of `deeplift-genomics score`")
     io.add_argument("--attributions", metavar="NPZ", help="instead: an `attribute` file (needs --data)")
     io.add_argument("--data", help="the dataset of --attributions (simulate directory or .simdata)")
+    io.add_argument("--test-ids", help="test-set ids of a .simdata --data (as for `attribute`)")
     io.add_argument("--out", metavar="OUT_DIR", help="output directory (replaced as a whole)")
     io.add_argument("--tasks", help="comma-separated task names (default: all)")
     io.add_argument("--motif-db", nargs="+", metavar="FILE",
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     s = resolve_settings(args, "motifs", SETTINGS, REQUIRED)
     settings = settings_from(s)
     results = run_motifs(s["out"], scores=s["scores"], attributions=s["attributions"], data=s["data"],
+                         test_ids=s["test_ids"],
                          tasks=comma_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
                          report=bool(s["report"]))
     for row in results.pattern_table.itertuples(index=False):

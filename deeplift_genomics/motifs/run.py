@@ -230,7 +230,7 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
 
 
 def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attributions: str | Path | None = None,
-               data: str | Path | None = None, tasks: Sequence[str] | None = None,
+               data: str | Path | None = None, test_ids: str | Path | None = None, tasks: Sequence[str] | None = None,
                motif_db: Sequence[str | Path] | None = None, settings: MotifSettings = MotifSettings(),
                report: bool = True) -> MotifResults:
     """Read scores (a ``score`` directory, or an ``attribute`` file with its dataset), find motifs, write.
@@ -254,7 +254,7 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
     else:
         if data is None:
             raise InputError("motifs: an attribution file needs its dataset (--data)")
-        tracks = read_attributions(attributions, data)
+        tracks = read_attributions(attributions, data, test_ids)
     tracks = tracks.select_tasks(list(tasks) if tasks else None)
     database = load_database(motif_db)
     name = ", ".join(Path(p).name for p in motif_db) if motif_db else BUILTIN_NAME

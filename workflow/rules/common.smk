@@ -114,7 +114,17 @@ for _entry in config["score"]["fasta"]:
 
 SCORE_MODEL = next(iter(MODELS))
 SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
-MODISCO_OUTPUTS = [f"{OUT}/modisco/{name}" for name in FASTAS]
+MOTIF_OUTPUTS = [f"{OUT}/motifs/{name}" for name in FASTAS]
+_motif_method = config["motifs"]["benchmark_method"]
+if _motif_method is not None and _motif_method not in METHODS:
+    raise WorkflowError(
+        f"config: motifs.benchmark_method {_motif_method!r} is not a method of attribute.methods "
+        f"({', '.join(METHODS)})"
+    )
+MOTIF_BENCHMARK_ATTRIBUTIONS = (
+    [f"{OUT}/attributions/{next(iter(MODELS))}/{_motif_method}.npz"] if _motif_method is not None else []
+)
+MOTIF_BENCHMARK_OUTPUTS = [f"{OUT}/motifs/benchmark"] if _motif_method is not None else []
 
 
 def score_inputs(wildcards):

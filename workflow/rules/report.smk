@@ -1,11 +1,15 @@
-# Per-task HTML reports (self-contained, images embedded) plus an index, from the benchmark's tables.
+# Per-task HTML reports (self-contained, images embedded) plus an index, from the benchmark's tables; the
+# index links to the motif reports.
 
 
 rule report:
     input:
-        f"{OUT}/benchmark",
+        bench=f"{OUT}/benchmark",
+        motifs=MOTIF_BENCHMARK_OUTPUTS + MOTIF_OUTPUTS,
     output:
         directory(f"{OUT}/report"),
+    params:
+        motifs=lambda wildcards, input: cli_flags(motifs=list(input.motifs) or None),
     log:
         f"{LOGS}/report.log",
     benchmark:
@@ -15,4 +19,4 @@ rule report:
         mem_mb=2000,
         runtime=30,
     shell:
-        "deeplift-genomics report --benchmark {input} --out {output} 2> {log}"
+        "deeplift-genomics report --benchmark {input.bench} --out {output} {params.motifs} 2> {log}"
