@@ -41,7 +41,7 @@ rule all:
     input:
         f"{OUT}/benchmark",
         f"{OUT}/report",
-        MOTIF_OUTPUTS,
+        ALL_MOTIF_OUTPUTS,
         MOTIF_BENCHMARK_OUTPUTS,
 
 

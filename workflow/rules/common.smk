@@ -115,6 +115,11 @@ for _entry in config["score"]["fasta"]:
 SCORE_MODEL = next(iter(MODELS))
 SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
 MOTIF_OUTPUTS = [f"{OUT}/motifs/{name}" for name in FASTAS]
+# `all` makes the motifs of every scored FASTA, except the simulated one when the dataset is not simulated
+# (scoring it would simulate data the run does not use); `snakemake motifs` still asks for every one.
+ALL_MOTIF_OUTPUTS = [
+    f"{OUT}/motifs/{name}" for name, entry in FASTAS.items() if SIMULATED or entry["path"] != SIM_FILES["fasta"]
+]
 _motif_method = config["motifs"]["benchmark_method"]
 if _motif_method is not None and _motif_method not in METHODS:
     raise WorkflowError(

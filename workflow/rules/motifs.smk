@@ -23,8 +23,8 @@ def motifs_flags():
 
 rule motifs_fasta:
     input:
-        f"{OUT}/score/{{fasta}}",
         config["motifs"]["motif_db"],
+        scores=f"{OUT}/score/{{fasta}}",
     output:
         directory(f"{OUT}/motifs/{{fasta}}"),
     params:
@@ -38,7 +38,7 @@ rule motifs_fasta:
         mem_mb=8000,
         runtime=60,
     shell:
-        "deeplift-genomics motifs --scores {input[0]} --out {output} {params.flags} 2> {log}"
+        "deeplift-genomics motifs --scores {input.scores} --out {output} {params.flags} 2> {log}"
 
 
 rule motifs_benchmark:

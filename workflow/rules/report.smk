@@ -5,7 +5,7 @@
 rule report:
     input:
         bench=f"{OUT}/benchmark",
-        motifs=MOTIF_BENCHMARK_OUTPUTS + MOTIF_OUTPUTS,
+        motifs=MOTIF_BENCHMARK_OUTPUTS + ALL_MOTIF_OUTPUTS,
     output:
         directory(f"{OUT}/report"),
     params:
