@@ -145,3 +145,23 @@ def test_recovery_of_planted_motifs():
         pats, assignment = discover_patterns(tracks, t, seqlets[seqlets["sign"] == "pos"], "pos", 15, 5)
         assert len(pats) >= 1
         assert (assignment["pattern"] != "").mean() > 0.8
+
+
+def test_method_recovery_scores_seqlets_and_instances_per_task():
+    from deeplift_genomics.motifs.recovery import method_recovery
+
+    tracks, truth = planted_tracks(n=160)
+    table = method_recovery(tracks, truth, {"gata": [GATA], "tal1": [TAL1]})
+    assert set(zip(table["task"], table["kind"])) == {(t, k) for t in ("gata", "tal1")
+                                                    for k in ("seqlets", "instances")}
+    assert (table["n_patterns"] >= 1).all()
+    assert (table["precision"] > 0.8).all() and (table["recall"] > 0.8).all(), table
+    # a method whose scores are noise recovers (almost) nothing
+    from deeplift_genomics.motifs.inputs import from_arrays
+
+    rng = np.random.default_rng(5)
+    onehot = tracks.onehot.reshape(4, 160, -1).transpose(1, 0, 2)
+    noise = from_arrays(onehot, rng.normal(0, 0.05, size=(160, 3, 4, onehot.shape[2])), tracks.task_names,
+                        names=tracks.names)
+    bad = method_recovery(noise, truth, {"gata": [GATA]})
+    assert (bad["recall"].fillna(0) < 0.2).all(), bad
