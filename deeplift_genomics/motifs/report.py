@@ -158,6 +158,9 @@ def task_page(results, summary: Mapping[str, Any], task: str, database: Mapping[
         m = results.matches[(results.matches["task"] == task) & (results.matches["pattern"] == p.name)]
         match_name = row["best_match"]
         probs = database.get(match_name) if match_name != "novel" else None
+        best_row = m[m["match"] == match_name]
+        if probs is not None and len(best_row) and best_row["strand"].iloc[0] == "-":
+            probs = np.asarray(probs)[::-1, ::-1]  # show the match on the pattern's strand
         pi = inst[inst["pattern"] == p.name]
         centres = ((pi["start"] + pi["end"]) / 2).to_numpy()
         share = row["contribution_share"]
