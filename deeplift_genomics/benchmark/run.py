@@ -107,9 +107,9 @@ def motif_recovery(ds, atts: dict[str, Any], task_names: list[str]) -> pd.DataFr
     """Motif recovery per attribution method: seqlets and instance calls of :mod:`deeplift_genomics.motifs`
     on each method's scores, scored against the embedded instances of each task's relevant motifs.
 
-    Methods without hypothetical scores (ISM) use their per-base scores on the observed base.
+    Methods without hypothetical contributions (ISM) use their per-base scores on the observed base.
     """
-    from ..motifs.inputs import from_arrays
+    from ..motifs.inputs import from_arrays, hypothetical_or_projected
     from ..motifs.recovery import method_recovery, truth_from_embeddings
 
     truth = truth_from_embeddings(ds.embeddings)
@@ -117,10 +117,8 @@ def motif_recovery(ds, atts: dict[str, Any], task_names: list[str]) -> pd.DataFr
     onehot = ds.onehot.astype(np.float32)
     frames = []
     for label, att in atts.items():
-        hyp = att.hypothetical
-        if hyp.shape[-1] == 0:
-            hyp = att.projected[:, :, None, :] * onehot[:, None]
-        tracks = from_arrays(onehot, hyp.astype(np.float32), task_names, names=ds.ids,
+        hyp = hypothetical_or_projected(att.hypothetical, att.projected, onehot, att.settings.get("method"))
+        tracks = from_arrays(onehot, hyp, task_names, names=ds.ids,
                              projected=att.projected, source=label)
         table = method_recovery(tracks, truth, relevant)
         table.insert(0, "method", label)

@@ -232,19 +232,18 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
 def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path | None = None) -> ScoreTracks:
     """Tracks of an ``attribute`` .npz file, with the one-hot sequences of its dataset.
 
+    Methods without hypothetical contributions (ISM) give their per-base scores on the observed base
+    (:func:`hypothetical_or_projected`).
+
     Raises
     ------
     InputError
-        The file is not an attribution file, has no hypothetical scores (ISM), or names sequences the
-        dataset does not have.
+        The file is not an attribution file or names sequences the dataset does not have.
     """
     from ..benchmark.attributions import load_attributions
     from ..dataset import load_dataset
 
     att = load_attributions(path)
-    if att.hypothetical.shape[-1] == 0:
-        raise InputError(f"{path}: field 'hypothetical' is empty (method {att.label} gives none); "
-                         "motifs need hypothetical contributions")
     ds = load_dataset(data, test_ids=test_ids)
     index = {sid: k for k, sid in enumerate(ds.ids)}
     missing = [sid for sid in att.ids.tolist() if sid not in index]
@@ -252,5 +251,20 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
         raise InputError(f"{path}: sequence id {missing[0]!r} is not in dataset {data}")
     rows = np.array([index[sid] for sid in att.ids.tolist()], dtype=np.int64)
     task_names = att.settings.get("task_names") or list(ds.task_names)
-    return from_arrays(ds.onehot[rows], att.hypothetical.astype(np.float32), task_names, names=att.ids,
-                       projected=att.projected, source=str(path))
+    onehot = ds.onehot[rows].astype(np.float32)
+    return from_arrays(onehot, hypothetical_or_projected(att.hypothetical, att.projected, onehot,
+                                                         att.settings.get("method")),
+                       task_names, names=att.ids, projected=att.projected, source=str(path))
+
+
+def hypothetical_or_projected(hypothetical: np.ndarray, projected: np.ndarray, onehot: np.ndarray,
+                              method: str | None) -> np.ndarray:
+    """The ``(N, T, 4, L)`` scores the motif stages use as hypothetical contributions.
+
+    A method's own hypothetical scores when it has them; otherwise (no hypothetical field, or ISM,
+    whose "hypothetical" field holds mutation effects that are 0 at the observed base) its per-base scores
+    placed on the observed base, ``projected x onehot``.
+    """
+    if hypothetical.shape[-1] == 0 or method == "ism":
+        return np.asarray(projected, dtype=np.float32)[:, :, None, :] * np.asarray(onehot, dtype=np.float32)[:, None]
+    return np.asarray(hypothetical, dtype=np.float32)
