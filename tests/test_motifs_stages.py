@@ -165,3 +165,31 @@ def test_method_recovery_scores_seqlets_and_instances_per_task():
                         names=tracks.names)
     bad = method_recovery(noise, truth, {"gata": [GATA]})
     assert (bad["recall"].fillna(0) < 0.2).all(), bad
+
+
+def test_ism_scores_sit_on_the_observed_base():
+    from deeplift_genomics.motifs.inputs import hypothetical_or_projected
+
+    rng = np.random.default_rng(0)
+    onehot = np.eye(4, dtype=np.float32)[rng.integers(0, 4, size=(3, 7))].transpose(0, 2, 1)
+    projected = rng.normal(size=(3, 2, 7)).astype(np.float32)
+    hyp = rng.normal(size=(3, 2, 4, 7)).astype(np.float32)
+    for method, given in (("ism", hyp), ("gradient_x_input", hyp[..., :0])):
+        out = hypothetical_or_projected(given, projected, onehot, method)
+        np.testing.assert_allclose((out * onehot[:, None]).sum(axis=2), projected, rtol=1e-6)
+        assert np.all(out[np.broadcast_to(onehot[:, None] == 0, out.shape)] == 0)
+    assert hypothetical_or_projected(hyp, projected, onehot, "deeplift") is not None
+
+
+def test_bed_coordinates_of_reverse_complement_records():
+    from deeplift_genomics.motifs.export import genomic_intervals
+    from deeplift_genomics.motifs.inputs import ScoreTracks
+
+    tracks = ScoreTracks(names=np.array(["a", "b"]), offsets=np.array([0, 10, 30]),
+                         onehot=np.zeros((4, 30)), hypothetical=np.zeros((1, 4, 30)), projected=np.zeros((1, 30)),
+                         task_names=["t"], chrom=np.array(["chr1", "chr2"]), chrom_start=np.array([100, 500]),
+                         strand=np.array(["+", "-"]))
+    g = genomic_intervals(tracks, np.array([0, 1]), np.array([2, 0]), np.array([5, 4]), np.array(["+", "+"]))
+    # record b is the reverse complement of chr2:500-520, so its bases 0-4 are chr2:516-520 on the minus strand
+    assert g.to_dict("list") == {"chrom": ["chr1", "chr2"], "start": [102, 516], "end": [105, 520],
+                                 "strand": ["+", "-"]}
