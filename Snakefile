@@ -5,7 +5,7 @@
 #                                  #   with data.peaks: dataset (peaks on a genome) -> train -> score test windows
 #   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
 #   snakemake variants             # score the VCF files of config variants.vcf: shards, then one gather each
-#   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
+#   snakemake motifs               # motifs of each scored FASTA and of the benchmark's attributions (in `all`)
 #   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
 #   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
 #
@@ -35,14 +35,14 @@ include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/variants.smk"
-include: "workflow/rules/modisco.smk"
+include: "workflow/rules/motifs.smk"
 
 
 localrules:
     all,
     score,
     variants,
-    modisco,
+    motifs,
 
 
 rule all:
@@ -50,6 +50,8 @@ rule all:
     input:
         ALL_TARGETS,
         ALL_VARIANT_OUTPUTS,
+        ALL_MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,
 
 
 rule score:
@@ -62,6 +64,7 @@ rule variants:
         VARIANT_OUTPUTS,
 
 
-rule modisco:
+rule motifs:
     input:
-        MODISCO_OUTPUTS,
+        MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,

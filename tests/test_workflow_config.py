@@ -39,7 +39,8 @@ def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
     out = result.stdout + result.stderr
     assert job_counts(out) == {
         "simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1,
-        "variants_vcf": 2, "variants_gather": 1, "all": 1,
+        "variants_vcf": 2, "variants_gather": 1, "score_fasta": 4, "score_gather": 1,
+        "motifs_fasta": 1, "motifs_benchmark": 1, "all": 1,
     }  # fmt: skip
     commands = shell_commands(out)
     outputs = {re.search(r"--out results/attributions/seed0/(\S+)\.npz", c).group(1) for c in commands if " attribute " in c}
@@ -70,13 +71,14 @@ def test_dry_run_variants_scores_the_simulated_vcf_in_shards(tmp_path: Path):
     ]
 
 
-def test_dry_run_score_and_modisco_targets(tmp_path: Path):
-    result = run_snakemake(tmp_path, "-n", "-p", "modisco", timeout=120)
+def test_dry_run_score_and_motifs_targets(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", "-p", "motifs", timeout=120)
     assert result.returncode == 0, explain(result)
     out = result.stdout + result.stderr
     counts = job_counts(out)
     # the default config scores each FASTA in 4 shards, then gathers them
-    assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["modisco_fasta"] == 1
+    assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["motifs_fasta"] == 1
+    assert counts["motifs_benchmark"] == 1
     commands = [c for c in shell_commands(out) if " score " in c]
     shards = sorted(c for c in commands if " --shard " in c)
     for k, score in enumerate(shards, start=1):

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "write the per-task HTML reports of a benchmark run",
     "import-model": "turn a bpnet-lite / ChromBPNet torch.save file into a model directory, running no code from it",
     "variants": "score a VCF's alleles: prediction change, DeepLIFT of REF and ALT, motif hit",
+    "motifs": "find motifs in per-base scores: seqlets, patterns, known matches, instances, report",
 }
 
 EXIT_INPUT_ERROR = 2

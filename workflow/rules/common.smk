@@ -167,12 +167,30 @@ if PEAKS is not None:
 
 SCORE_MODEL = next(iter(MODELS))
 SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
-MODISCO_OUTPUTS = [f"{OUT}/modisco/{name}" for name in FASTAS]
+MOTIF_OUTPUTS = [f"{OUT}/motifs/{name}" for name in FASTAS]
 # `all`: the simulated benchmark and its report, or for data.peaks the models and the scored test windows.
 if PEAKS is not None:
     ALL_TARGETS = [f"{path}/metrics.json" for path in MODELS.values()] + SCORE_OUTPUTS
 else:
     ALL_TARGETS = [f"{OUT}/benchmark", f"{OUT}/report"]
+# `all` makes the motifs of every scored FASTA, except the simulated one when the dataset is not simulated
+# (scoring it would simulate data the run does not use); `snakemake motifs` still asks for every one.
+ALL_MOTIF_OUTPUTS = [
+    f"{OUT}/motifs/{name}"
+    for name, entry in FASTAS.items()
+    if SIMULATED or entry["path"] != SIM_FILES["fasta"]
+]
+# The benchmark's attributions exist only when there is a benchmark (not for data.peaks).
+_motif_method = config["motifs"]["benchmark_method"] if PEAKS is None else None
+if _motif_method is not None and _motif_method not in METHODS:
+    raise WorkflowError(
+        f"config: motifs.benchmark_method {_motif_method!r} is not a method of attribute.methods "
+        f"({', '.join(METHODS)})"
+    )
+MOTIF_BENCHMARK_ATTRIBUTIONS = (
+    [f"{OUT}/attributions/{next(iter(MODELS))}/{_motif_method}.npz"] if _motif_method is not None else []
+)
+MOTIF_BENCHMARK_OUTPUTS = [f"{OUT}/motifs/benchmark"] if _motif_method is not None else []
 
 
 def score_inputs(wildcards):
