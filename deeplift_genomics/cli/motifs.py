@@ -91,13 +91,17 @@ def settings_from(s: dict):
 def run(args: argparse.Namespace) -> int:
     """Find motifs and write OUT_DIR."""
     from ..motifs.run import run_motifs
+    from ..outputs_guard import guarded_output
 
     s = resolve_settings(args, "motifs", SETTINGS, REQUIRED)
     settings = settings_from(s)
-    results = run_motifs(s["out"], scores=s["scores"], attributions=s["attributions"], data=s["data"],
-                         test_ids=s["test_ids"],
-                         tasks=comma_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
-                         report=bool(s["report"]))
+    inputs = (s["scores"], s["attributions"], s["data"], s["test_ids"], *(s["motif_db"] or []),
+              getattr(args, "config", None))
+    with guarded_output(s["out"], "motifs", inputs):
+        results = run_motifs(s["out"], scores=s["scores"], attributions=s["attributions"], data=s["data"],
+                             test_ids=s["test_ids"],
+                             tasks=comma_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
+                             report=bool(s["report"]))
     for row in results.pattern_table.itertuples(index=False):
         log.info("%s/%s: %d seqlets, %d instances, best match %s", row.task, row.pattern, row.n_seqlets,
                  row.n_instances, row.best_match)

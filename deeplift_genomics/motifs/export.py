@@ -31,6 +31,8 @@ def genomic_intervals(tracks: ScoreTracks, record_index: np.ndarray, start: np.n
     rec = np.asarray(record_index, dtype=np.int64)
     start = np.asarray(start, dtype=np.int64)
     end = np.asarray(end, dtype=np.int64)
+    # callers ask only when every record carries coordinates
+    assert tracks.chrom is not None and tracks.chrom_start is not None
     length = tracks.lengths[rec]
     base = tracks.chrom_start[rec]
     minus_rec = (tracks.strand[rec] == "-") if tracks.strand is not None else np.zeros(len(rec), dtype=bool)
@@ -88,4 +90,5 @@ def write_matrices(patterns: Sequence[Pattern], path: str | Path) -> None:
         arrays[f"{p.key}/hcwm"] = np.asarray(p.hcwm, dtype=np.float32)
         arrays[f"{p.key}/pfm"] = np.asarray(p.pfm, dtype=np.float32)
     with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+        # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+        np.savez(fh, **arrays)  # type: ignore[arg-type]

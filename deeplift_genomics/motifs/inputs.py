@@ -170,9 +170,9 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
     proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected)
     if proj.shape != (n, t, length):
         raise InputError(f"{source}: projected scores must be ({n}, {t}, {length}), got shape {proj.shape}")
-    names = np.asarray([str(i) for i in range(n)] if names is None else list(names), dtype=str)
+    name_arr = np.asarray([str(i) for i in range(n)] if names is None else list(names), dtype=str)
     return ScoreTracks(
-        names=names, offsets=np.arange(n + 1, dtype=np.int64) * length,
+        names=name_arr, offsets=np.arange(n + 1, dtype=np.int64) * length,
         onehot=np.ascontiguousarray(onehot.transpose(1, 0, 2).reshape(4, n * length)),
         hypothetical=np.ascontiguousarray(hyp.transpose(1, 2, 0, 3).reshape(t, 4, n * length)),
         projected=np.ascontiguousarray(proj.transpose(1, 0, 2).reshape(t, n * length)),
@@ -254,7 +254,7 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
     onehot = ds.onehot[rows].astype(np.float32)
     return from_arrays(onehot, hypothetical_or_projected(att.hypothetical, att.projected, onehot,
                                                          att.settings.get("method")),
-                       task_names, names=att.ids, projected=att.projected, source=str(path))
+                       task_names, names=[str(i) for i in att.ids], projected=att.projected, source=str(path))
 
 
 def hypothetical_or_projected(hypothetical: np.ndarray, projected: np.ndarray, onehot: np.ndarray,

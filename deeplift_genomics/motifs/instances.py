@@ -127,7 +127,7 @@ def scan_pattern(contrib: np.ndarray, onehot: np.ndarray, cwm: np.ndarray, logod
         (bool), each ``(B,)``, for the better strand (by similarity) at each window start.
     """
     k = cwm.shape[1]
-    unit = np.asarray(cwm, dtype=np.float64) / max(np.linalg.norm(cwm), 1e-12)
+    unit = np.asarray(cwm, dtype=np.float64) / max(float(np.linalg.norm(cwm)), 1e-12)
     sq = window_sums((np.asarray(contrib, dtype=np.float64) ** 2).sum(axis=0), k)
     norm = np.sqrt(np.maximum(sq, 1e-24))
     x = np.asarray(contrib, dtype=np.float64)
@@ -233,6 +233,6 @@ def contribution_share(tracks: ScoreTracks, task: int, instances: pd.DataFrame) 
     out: dict[str, float] = {}
     for (pattern, sign), g in instances.groupby(["pattern", "sign"], sort=False):
         s = 1.0 if sign == "pos" else -1.0
-        total = totals[sign]
-        out[pattern] = float((s * g["contribution"]).sum() / total) if total > 0 else math.nan
+        total = totals[str(sign)]
+        out[str(pattern)] = float((s * g["contribution"]).sum() / total) if total > 0 else math.nan
     return out

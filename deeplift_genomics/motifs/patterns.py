@@ -269,7 +269,7 @@ def scan_cosine(windows: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, n
 
     views = sliding_window_view(windows.astype(np.float64), width, axis=2)  # (n, 4, P, W)
     norms = np.sqrt(np.maximum((views ** 2).sum(axis=(1, 3)), 1e-24))  # (n, P)
-    unit = np.asarray(pattern, dtype=np.float64) / max(np.linalg.norm(pattern), 1e-12)
+    unit = np.asarray(pattern, dtype=np.float64) / max(float(np.linalg.norm(pattern)), 1e-12)
     plus = np.einsum("ncpw,cw->np", views, unit) / norms
     rc = np.einsum("ncpw,cw->np", views, revcomp(unit)) / norms
     use_rc = rc > plus

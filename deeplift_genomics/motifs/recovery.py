@@ -155,8 +155,8 @@ def method_recovery(tracks, truth: pd.DataFrame, relevant: Mapping[str, Sequence
         n_patterns[task] = len(pats)
         frames.append(seqlets)
         inst_frames.append(call_instances(tracks, t, pats, settings.instances, seed=settings.seed + t))
-    seqlets = pd.concat(frames, ignore_index=True) if frames else None
-    instances = pd.concat(inst_frames, ignore_index=True) if inst_frames else None
-    table = recovery_table(truth, relevant, seqlets=seqlets, instances=instances, min_overlap=min_overlap)
+    table = recovery_table(truth, relevant, min_overlap=min_overlap,
+                           seqlets=pd.concat(frames, ignore_index=True) if frames else None,
+                           instances=pd.concat(inst_frames, ignore_index=True) if inst_frames else None)
     table["n_patterns"] = table["task"].map(n_patterns).fillna(0).astype(int)
     return table

@@ -127,8 +127,9 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
             assignments.append(assignment)
         log.info("%s: %d positive and %d negative seqlets, %d patterns", task, int((seqlets["sign"] == "pos").sum()),
                  int((seqlets["sign"] == "neg").sum()), len(task_patterns))
-        assignment = pd.concat(assignments, ignore_index=True) if assignments else None
-        seqlet_frames.append(seqlets.merge(assignment, on="seqlet", how="left") if assignment is not None else seqlets)
+        if assignments:
+            seqlets = seqlets.merge(pd.concat(assignments, ignore_index=True), on="seqlet", how="left")
+        seqlet_frames.append(seqlets)
         inst = call_instances(tracks, t, task_patterns, settings.instances, seed=settings.seed + t)
         for name, share in contribution_share(tracks, t, inst).items():
             shares[f"{task}/{name}"] = share
@@ -141,8 +142,11 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
     instances = (pd.concat(instance_frames, ignore_index=True) if instance_frames
                  else pd.DataFrame(columns=INSTANCE_COLUMNS))
     best_by_key = {f"{r.task}/{r.pattern}": r for r in best.itertuples(index=False)}
-    instances["match"] = [best_by_key[f"{t}/{p}"].match if f"{t}/{p}" in best_by_key else "novel"
-                          for t, p in zip(instances["task"], instances["pattern"])]
+    instances["match"] = pd.Series(
+        [best_by_key[f"{t}/{p}"].match if f"{t}/{p}" in best_by_key else "novel"
+         for t, p in zip(instances["task"], instances["pattern"])],
+        index=instances.index, dtype=object,
+    )
     n_inst = instances.groupby(["task", "pattern"]).size().to_dict() if len(instances) else {}
     rows = []
     for p in all_patterns:
@@ -206,7 +210,7 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
     summary = summary_dict(results, inputs or {})
     best = dict(zip(results.pattern_table["task"] + "/" + results.pattern_table["pattern"],
                     results.pattern_table["best_match"]))
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "motifs") as tmp:
         write_tsv(results.seqlets, tmp / "seqlets.tsv")
         write_tsv(results.pattern_table, tmp / "patterns.tsv")
         write_tsv(results.matches, tmp / "matches.tsv")
@@ -215,7 +219,8 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
         (tmp / "motifs.meme").write_text(meme_text(results.patterns, results.background, best), encoding="utf-8")
         write_matrices(results.patterns, tmp / "patterns.npz")
         if tracks.has_coordinates():
-            sq = results.seqlets.assign(strand=results.seqlets.get("strand", ".").fillna("."))
+            strand = results.seqlets["strand"].fillna(".") if "strand" in results.seqlets else "."
+            sq = results.seqlets.assign(strand=strand)
             write_bed(tracks, sq, sq["task"] + "/" + sq["sign"], sq["score"].to_numpy(), tmp / "seqlets.bed")
             inst = results.instances
             write_bed(tracks, inst, inst["task"] + "/" + inst["pattern"] + "/" + inst["match"],
@@ -254,6 +259,8 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
     else:
         if data is None:
             raise InputError("motifs: an attribution file needs its dataset (--data)")
+        if attributions is None:
+            raise InputError("motifs: give --scores (a score output directory) or --attributions")
         tracks = read_attributions(attributions, data, test_ids)
     tracks = tracks.select_tasks(list(tasks) if tasks else None)
     database = load_database(motif_db)
