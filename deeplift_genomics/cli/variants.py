@@ -110,10 +110,23 @@ def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Score the VCF (or gather shards); returns 0."""
+    from ..outputs_guard import guarded_output
+
+    s = resolve_variants_settings(args)
+    config = getattr(args, "config", None)
+    # replace=False: an interrupted run's directory (its resumable chunks) is taken up again
+    if s["gather"]:
+        dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
+        with guarded_output(s["out"], "variants --gather", [*dirs, config], replace=False):
+            return _run(s)
+    with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], config], replace=False):
+        return _run(s)
+
+
+def _run(s: dict[str, Any]) -> int:
     from ..model_io import load_model
     from ..variants import VariantOptions, gather_shards, score_variants
 
-    s = resolve_variants_settings(args)
     if s["gather"]:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
         files = gather_shards(dirs, s["out"])
