@@ -1,8 +1,11 @@
 # deeplift-genomics workflow: the paper's simulated GATA1/TAL1 benchmark end to end, and scoring FASTA files.
 #
-#   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report
+#   snakemake                      # `all`: simulate -> train -> attribute (every method) -> benchmark -> report,
+#                                  #   and the simulated ground-truth VCF through `variants`;
+#                                  #   with data.peaks: dataset (peaks on a genome) -> train -> score test windows
 #   snakemake score                # score the FASTA files of config score.fasta: shards, then one gather each
-#   snakemake modisco              # optional: modisco-lite motifs from each scored FASTA's hypothetical scores
+#   snakemake variants             # score the VCF files of config variants.vcf: shards, then one gather each
+#   snakemake motifs               # motifs of each scored FASTA and of the benchmark's attributions (in `all`)
 #   snakemake --configfile my.yaml # keys of my.yaml override config/config.yaml (schema: config/schema/)
 #   snakemake --workflow-profile profiles/slurm   # run the jobs on a SLURM cluster
 #
@@ -20,27 +23,35 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 validate(config, "config/schema/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/dataset.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/score.smk"
-include: "workflow/rules/modisco.smk"
+include: "workflow/rules/variants.smk"
+include: "workflow/rules/motifs.smk"
 
 
 localrules:
     all,
     score,
-    modisco,
+    variants,
+    motifs,
 
 
 rule all:
     default_target: True
     input:
-        f"{OUT}/benchmark",
-        f"{OUT}/report",
+        ALL_TARGETS,
+        ALL_VARIANT_OUTPUTS,
+        ALL_MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,
 
 
 rule score:
@@ -48,6 +59,12 @@ rule score:
         SCORE_OUTPUTS,
 
 
-rule modisco:
+rule variants:
     input:
-        MODISCO_OUTPUTS,
+        VARIANT_OUTPUTS,
+
+
+rule motifs:
+    input:
+        MOTIF_OUTPUTS,
+        MOTIF_BENCHMARK_OUTPUTS,

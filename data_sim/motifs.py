@@ -220,7 +220,9 @@ def _header(line: str) -> tuple[str, str]:
 
 def _parse_encode(lines: list[str], path: Path) -> list[Motif]:
     motifs: list[Motif] = []
-    name, desc, rows, start = None, "", [], 0
+    name: str | None = None
+    desc, start = "", 0
+    rows: list[list[float]] = []
 
     def flush(lineno: int) -> None:
         if name is not None:
@@ -274,9 +276,10 @@ def _parse_meme(lines: list[str], path: Path) -> list[Motif]:
                 if lines[j].strip().startswith("MOTIF"):
                     break
                 j += 1
-            if j >= len(lines) or not _MEME_MATRIX.search(lines[j]):
+            matrix = _MEME_MATRIX.search(lines[j]) if j < len(lines) else None
+            if matrix is None:
                 raise InputError(f"{path}:{start}: motif {name!r} has no 'letter-probability matrix:' line")
-            params = dict(re.findall(r"(\w+)\s*=\s*(\S+)", _MEME_MATRIX.search(lines[j]).group(1)))
+            params = dict(re.findall(r"(\w+)\s*=\s*(\S+)", matrix.group(1)))
             width = None
             if "w" in params:
                 try:
@@ -324,7 +327,9 @@ _JASPAR_ROW = re.compile(r"^\s*([ACGTacgt])\s*\[(.*)\]\s*$")
 
 def _parse_jaspar(lines: list[str], path: Path) -> list[Motif]:
     motifs: list[Motif] = []
-    name, desc, rows, start = None, "", {}, 0
+    name: str | None = None
+    desc, start = "", 0
+    rows: dict[str, list[float]] = {}
 
     def flush() -> None:
         if name is None:
@@ -364,7 +369,9 @@ def _parse_jaspar(lines: list[str], path: Path) -> list[Motif]:
 
 def _parse_pfm(lines: list[str], path: Path) -> list[Motif]:
     motifs: list[Motif] = []
-    name, desc, rows, start = None, "", [], 0
+    name: str | None = None
+    desc, start = "", 0
+    rows: list[list[float]] = []
 
     def flush() -> None:
         if name is None and not rows:

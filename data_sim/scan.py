@@ -62,7 +62,7 @@ def _scores_block(block: np.ndarray, matrix: np.ndarray, idx: np.ndarray | None)
 
 
 def motif_scores(
-    onehot,
+    onehot: np.ndarray | torch.Tensor,
     motif: Motif,
     background: Sequence[float] = PAPER_BACKGROUND,
     pseudocount: float = SCORING_PSEUDOCOUNT,
@@ -143,7 +143,7 @@ def top_n_hits(scores: np.ndarray, top_n: int, mask_half_width: int) -> tuple[np
 
 
 def scan_motif(
-    onehot,
+    onehot: np.ndarray | torch.Tensor,
     motif: Motif,
     background: Sequence[float] = PAPER_BACKGROUND,
     pseudocount: float = SCORING_PSEUDOCOUNT,

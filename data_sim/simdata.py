@@ -104,8 +104,9 @@ def format_simdata(
             f"labels of shape {labels.shape} for {len(ids)} sequences and {len(task_names)} tasks"
         )
     per_id: dict[str, list[str]] = {}
-    for row in embeddings.itertuples(index=False):
-        per_id.setdefault(row.id, []).append(format_embedding(row.start, row.motif, row.string, row.strand))
+    columns = embeddings[["id", "start", "motif", "string", "strand"]]
+    for sid, start, motif, string, strand in columns.itertuples(index=False, name=None):
+        per_id.setdefault(sid, []).append(format_embedding(start, motif, string, strand))
     lines = ["\t".join(["seqName", "sequence", "embeddings", *task_names])]
     for i, (name, seq) in enumerate(zip(ids, sequences, strict=True)):
         values = [str(int(v)) if float(v).is_integer() else repr(float(v)) for v in labels[i]]

@@ -49,6 +49,7 @@ from .motifs import (
 )
 from .simdata import format_simdata, gzip_bytes
 from .splits import stratified_split
+from .variants import VCF_NAME, bgzip_bytes, format_vcf, simulated_variants
 
 log = logging.getLogger(__name__)
 
@@ -490,9 +491,9 @@ def simulate(
         onehot_idx[rows] = seqs
         classes[rows] = spec.name
         labels[rows] = spec.labels
-        for k, row in enumerate(rows):
-            ids[row] = f"{spec.name}_{k}"
-            records[row] = placed[k]
+        for k, i in enumerate(rows):
+            ids[i] = f"{spec.name}_{k}"
+            records[i] = placed[k]
     sequences = ["".join(ALPHABET[r]) for r in onehot_idx]
     matrices = {
         (m, s): log_odds_matrix(motifs[m], config.background, config.scoring_pseudocount, s)
@@ -551,6 +552,7 @@ def render_outputs(data: SimulatedData, version: str) -> dict[str, bytes]:
         SIMDATA_NAME: gzip_bytes(
             format_simdata(data.ids, data.sequences, data.embeddings, data.labels, data.task_names)
         ),
+        VCF_NAME: bgzip_bytes(variants_vcf(data)),
     }
     meta = {
         "tool": "deeplift-genomics simulate",
@@ -573,6 +575,21 @@ class _Progress:
     def update(self, n: int) -> None:
         if self._progress is not None:
             self._progress(n)
+
+
+def variants_vcf(data: SimulatedData) -> str:
+    """``variants.vcf.gz`` text: core SNVs of embedded instances and matched background SNVs (test split)."""
+    records = simulated_variants(
+        data.ids,
+        data.sequences,
+        data.split,
+        data.embeddings,
+        resolve_motifs(data.config),
+        data.config.background,
+        seed=data.config.seed,
+    )
+    lengths = {name: len(seq) for name, seq in zip(data.ids, data.sequences)}
+    return format_vcf(records, lengths, source="deeplift-genomics simulate")
 
 
 def task_motifs(config: SimulationConfig) -> dict[str, list[str]]:

@@ -64,17 +64,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(path: str | Path, command: str = "deeplift-genomics") -> Iterator[Path]:
     """Yield a temporary directory beside ``path`` that replaces ``path`` only if the block succeeds.
 
-    An existing ``path`` is replaced as a whole, so a directory never mixes files of two runs.
+    An existing ``path`` is replaced as a whole, so a directory never mixes files of two runs; it must be
+    empty or carry our marker (:data:`~deeplift_genomics.outputs_guard.MARKER_NAME`), so a user's own
+    folder is never replaced. The new directory gets the marker (``command``, version, its files).
     """
+    from .outputs_guard import check_replaceable, write_marker
+
     final = Path(path)
+    check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        write_marker(tmp, command)
         if final.exists():
             old = final.with_name(f".{final.name}.old")
             if old.exists():

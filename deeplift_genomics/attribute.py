@@ -273,6 +273,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
                     mult = engine.integrated_gradients_multipliers(plan, xs, rs, E, n_steps)
                     f_x = engine.forward(plan, xs)
                 else:
+                    assert grad_x is not None  # the gradient methods computed it above
                     mult = grad_x
             diff = xs[:, None] - rs  # (n, r, ...)
             terms = mult * diff.unsqueeze(0)  # (T, n, r, ...)
@@ -285,6 +286,7 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
             deltas[s0:s1, r0:r1] = total - expected
         contrib[s0:s1] = (c_sum / R).transpose(0, 1)
         if want_hyp:
+            assert hyp is not None and h_sum is not None  # both allocated when want_hyp
             hyp[s0:s1] = (h_sum / R).transpose(0, 1)
         out_rows.append(f_x.to(x.dtype))
         if bar is not None:

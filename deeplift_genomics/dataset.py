@@ -30,11 +30,13 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .constants import PAPER_BACKGROUND
 from .errors import InputError
 from .onehot import one_hot
+from .outputs_guard import check_unique_names
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ FASTA_NAME = "sequences.fa"
 LABELS_NAME = "labels.tsv"
 EMBEDDINGS_NAME = "embeddings.tsv"
 SIMDATA_NAME = "sequences.simdata.gz"
-_PAPER_PATTERNS = {(1, 1, 1): "both", (0, 1, 0): "gata", (0, 0, 1): "tal1", (0, 0, 0): "neither"}
+_PAPER_PATTERNS: dict[tuple[int, ...], str] = {(1, 1, 1): "both", (0, 1, 0): "gata", (0, 0, 1): "tal1", (0, 0, 0): "neither"}
 
 
 @dataclass(eq=False)
@@ -107,7 +109,7 @@ class Dataset:
             h.update(f"{name}\t{seq}\t{','.join(format(float(v), 'g') for v in row)}\n".encode())
         return h.hexdigest()
 
-    def subset(self, which) -> Dataset:
+    def subset(self, which: str | npt.ArrayLike) -> Dataset:
         """A dataset with some of the sequences.
 
         Parameters
@@ -252,6 +254,7 @@ def _load_simdata(path: Path, test_ids: list[str] | None, background: Sequence[f
     from data_sim.splits import stratified_split
 
     sim = read_simdata(path)
+    check_unique_names([str(t) for t in sim.task_names], f"{path}: task names")
     _check_lengths(sim.sequences, sim.ids, str(path))
     embeddings = _add_log_odds(sim.embeddings, background)
     classes = derive_classes(sim.ids, embeddings, sim.labels)
@@ -280,26 +283,71 @@ def _read_meta(path: Path) -> dict:
 
 def _classes_from_ids(ids: list[str], names: list) -> np.ndarray | None:
     """Classes from ``simulate``'s ids ``<class>_<k>`` when every id has one of the recorded class names."""
-    names = {str(n) for n in names if n}
-    if not names:
+    known = {str(n) for n in names if n}
+    if not known:
         return None
     out = []
     for name in ids:
         prefix, _, k = name.rpartition("_")
-        if prefix not in names or not k.isdigit():
+        if prefix not in known or not k.isdigit():
             return None
         out.append(prefix)
     return np.asarray(out, dtype=str)
 
 
+#: Description files of a dataset directory; their ``files`` list (simulate) must all be present.
+DESCRIPTION_FILES = ("simulation.json", "dataset.json")
+
+
+def check_dataset_complete(path: str | Path) -> None:
+    """Refuse a dataset directory that a run did not finish writing.
+
+    A complete directory carries our output marker (:data:`~deeplift_genomics.outputs_guard.MARKER_NAME`)
+    or a description file (``simulation.json`` of ``simulate``, ``dataset.json`` of ``dataset``); every
+    file either lists must exist. A directory with the data files but neither is refused: it is what an
+    interrupted write of an older version leaves behind.
+    """
+    import json
+
+    from .outputs_guard import MARKER_NAME, check_complete, read_marker
+
+    path = Path(path)
+    check_complete(path, "dataset directory")
+    described = read_marker(path) is not None
+    for name in DESCRIPTION_FILES:
+        desc = path / name
+        if not desc.exists():
+            continue
+        described = True
+        try:
+            files = json.loads(desc.read_text(encoding="utf-8")).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            raise InputError(f"{desc}: unreadable or not a JSON object; rerun the command that wrote it") from None
+        missing = [f for f in files if isinstance(f, str) and not (path / f).exists()]
+        if missing:
+            raise InputError(
+                f"{path}: incomplete dataset directory: {', '.join(missing)} missing (listed in {name}); "
+                "rerun the command that wrote it"
+            )
+    if not described and (path / LABELS_NAME).exists():
+        raise InputError(
+            f"{path}: incomplete dataset directory: neither {' nor '.join(DESCRIPTION_FILES)} nor "
+            f"{MARKER_NAME} is there (written last by simulate/dataset); rerun the command that wrote it"
+        )
+
+
 def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence[float]) -> Dataset:
     from data_sim.fasta_io import read_fasta
 
+    check_dataset_complete(path)
     labels_path = path / LABELS_NAME
     if not labels_path.exists():
         if (path / SIMDATA_NAME).exists():
             return _load_simdata(path / SIMDATA_NAME, test_ids, background)
         raise InputError(f"{path}: not a simulate output directory (no {LABELS_NAME} or {SIMDATA_NAME})")
+    with open(labels_path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    check_unique_names([c for c in header[2:]], f"{labels_path}: header")
     try:
         table = pd.read_csv(labels_path, sep="\t", dtype={"id": str, "split": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -16,15 +16,17 @@ from data_sim.simdata import simdata_bytes
 from data_sim.simulate import SimulatedData, render_outputs
 
 from . import __version__
-from .atomic import atomic_write_bytes
+from .atomic import atomic_directory, atomic_write_bytes
 from .errors import InputError
 
 
 def write_simulation(data: SimulatedData, out_dir: str | Path) -> dict[str, Path]:
     """Write a simulation's files (``sequences.fa``, ``labels.tsv``, ``embeddings.tsv``,
-    ``sequences.simdata.gz``, ``simulation.json``) into ``out_dir``, each atomically.
+    ``sequences.simdata.gz``, ``simulation.json``) as the directory ``out_dir``, all at once.
 
-    Other files in ``out_dir`` are left alone.
+    The directory appears complete or not at all (a full disk leaves the earlier one as it was); an
+    existing ``out_dir`` is replaced as a whole, and only when it is empty or one of ours (see
+    :func:`deeplift_genomics.atomic.atomic_directory`).
 
     Returns
     -------
@@ -34,11 +36,11 @@ def write_simulation(data: SimulatedData, out_dir: str | Path) -> dict[str, Path
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, payload in render_outputs(data, __version__).items():
-        atomic_write_bytes(out / name, payload)
-        paths[name] = out / name
+    with atomic_directory(out, "simulate") as tmp:
+        for name, payload in render_outputs(data, __version__).items():
+            (tmp / name).write_bytes(payload)
+            paths[name] = out / name
     return paths
 
 

@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import torch
 import torch.fx as fx
 import torch.nn.functional as F
+from torch import nn
 
-from .graph import Op, Plan, call, elementwise_fn
+from .graph import Op, Plan, call, elementwise_fn, resolve_main
 from .rules import (
     GuidedFn,
     MaxPoolRouteFn,
     RescaleFn,
     RevealCancelFn,
+    ShapleyProductFn,
     WeightedAbsMassFn,
     _relu_deriv,
     abs_mass_eligible,
@@ -55,7 +58,10 @@ def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
     for op in plan.ops:
         if op.kind != "nonlinear":
             continue
-        if rule == "genomics_default":
+        assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
+        if not op.elem.elementwise:
+            out[op.node] = "rescale"
+        elif rule == "genomics_default":
             out[op.node] = "reveal_cancel" if op.fed_by == "linear" else "rescale"
         else:
             out[op.node] = rule
@@ -67,7 +73,7 @@ def nodes_needing_s(plan: Plan, rules: dict[fx.Node, str]) -> set[fx.Node]:
     need: set[fx.Node] = set()
     for node, r in rules.items():
         if r == "reveal_cancel":
-            need.add(node.args[0])
+            need.add(resolve_main(node))
     for op in reversed(plan.ops):
         if op.node in need and op.kind in _STRUCTURAL:
             need.update(op.dep_args)
@@ -83,7 +89,7 @@ def _resolve(node: fx.Node, env: dict):
 _POOL_ARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
 
-def pool_params(op: Op, args, kwargs) -> tuple[int, dict]:
+def pool_params(op: Op, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     """Dimensionality and parameters of a max pooling op."""
     if op.module is not None:
         m = op.module
@@ -123,7 +129,9 @@ def _windows(t: torch.Tensor, dims: int, k, s) -> torch.Tensor:
     return w.flatten(-2)
 
 
-def exact_maxpool(r_in, x_in, dims: int, p: dict, where: str):
+def exact_maxpool(
+    r_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str
+) -> torch.Tensor:
     """Max pooling as a tournament of ``max(a, b) = a + relu(b - a)`` with Rescale on every ReLU.
 
     Summation-to-delta then holds exactly whatever the references (the gradient routing of the original
@@ -150,10 +158,52 @@ def exact_maxpool(r_in, x_in, dims: int, p: dict, where: str):
     return rw[..., 0]
 
 
-def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.Node, object]:
+def _as_ref(x_val: torch.Tensor, r_like: torch.Tensor) -> torch.Tensor:
+    """A per-sequence tensor ``(n, ...)`` repeated for the references of each: ``(n*R, ...)``."""
+    R = r_like.shape[0] // x_val.shape[0]
+    return x_val.repeat_interleave(R, 0) if R > 1 else x_val
+
+
+def pairwise_extreme(
+    kind: str, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor
+) -> torch.Tensor:
+    """``maximum(a, b) = a + relu(b - a)``, ``minimum(a, b) = a - relu(a - b)``, Rescale on the ReLU.
+
+    Exact: the contributions of ``a`` and ``b`` add up to the difference of the max (min) whatever the
+    references.
+    """
+    if kind == "maximum":
+        xd = xb - xa
+        return ra + RescaleFn.apply(rb - ra, xd, torch.relu(xd), torch.relu, _relu_deriv)
+    xd = xa - xb
+    return ra - RescaleFn.apply(ra - rb, xd, torch.relu(xd), torch.relu, _relu_deriv)
+
+
+def _log_deriv(t):
+    return 1.0 / t
+
+
+def logsumexp_rule(
+    rz: torch.Tensor, xz: torch.Tensor, dim: int | list[int] | tuple[int, ...], keepdim: bool
+) -> torch.Tensor:
+    """``logsumexp`` as ``c + log(sum(exp(z - c)))``: Rescale on ``exp`` and on ``log``, sum linear.
+
+    ``c`` is the sequence's own max over ``dim``, shared with its references, so nothing overflows; the
+    Rescale multipliers do not depend on ``c`` and summation-to-delta holds exactly.
+    """
+    c = xz.detach().amax(dim, keepdim=True)
+    cr = _as_ref(c, rz)
+    xe = torch.exp(xz - c)
+    re = RescaleFn.apply(rz - cr, xz - c, xe, torch.exp, torch.exp)
+    xs, rs = xe.sum(dim, keepdim=True), re.sum(dim, keepdim=True)
+    out = RescaleFn.apply(rs, xs, torch.log(xs), torch.log, _log_deriv) + cr
+    return out if keepdim else out.squeeze(dim)
+
+
+def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.Node, Any]:
     """Run the model on ``x`` node by node; ``nonlinear="guided"`` uses guided-backprop nonlinearities."""
     modules = plan.modules()
-    env: dict[fx.Node, object] = {}
+    env: dict[fx.Node, Any] = {}  # tensors, and the non-tensor values of "meta" nodes
     for op in plan.ops:
         node = op.node
         if op.kind == "input":
@@ -161,6 +211,7 @@ def run_plain(plan: Plan, x: torch.Tensor, nonlinear: str = "plain") -> dict[fx.
             continue
         args, kwargs = _resolve(node, env)
         if op.kind == "nonlinear":
+            assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
             f = elementwise_fn(op, modules, args, kwargs)
             if nonlinear == "guided":
                 env[node] = GuidedFn.apply(args[0], f, op.elem.deriv)
@@ -192,11 +243,15 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         mod = op.module
         if op.family == "conv" and nhwc_eligible(mod):
             return conv1d_nhwc(mod, absd, mod.weight.abs(), bias=False)
-        if op.family == "conv":
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):  # op.family == "conv"
             return mod._conv_forward(absd, mod.weight.abs(), None)
+        assert isinstance(mod, nn.Linear)  # graph._WEIGHTED_MODULES: the rest are Linear
         return F.linear(absd, mod.weight.abs())
     if kind == "bn":
         mod = op.module
+        # graph.build_plan accepts BatchNorm in eval mode with running statistics only
+        assert isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
+        assert mod.running_var is not None
         scale = torch.rsqrt(mod.running_var + mod.eps)
         if mod.weight is not None:
             scale = scale * mod.weight
@@ -207,6 +262,7 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
     if kind == "pad":
         s_in = s_of(node.args[0])
         if op.module is not None:
+            assert isinstance(op.module, (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d))  # ZeroPad2d too
             return F.pad(s_in, op.module.padding, value=0.0)
         kw = dict(kwargs)
         rest = list(args[1:])
@@ -227,19 +283,20 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
         src = op.dep_args[0]
         other = next(a for a in args if a is not env[src])
         factor = other.abs() if isinstance(other, torch.Tensor) else abs(other)
-        from .graph import _DIV, _in
+        from .graph import DIVISION_TARGETS, target_in
 
-        if _in(node.target, _DIV):
+        if target_in(node.target, DIVISION_TARGETS):
             return s_of(src) / factor
         return s_of(src) * factor
     if kind == "cat":
         seq = node.args[0]
+        assert isinstance(seq, (list, tuple))  # torch.cat's first argument: the tensors
         parts = []
         for a in seq:
             if isinstance(a, fx.Node) and a in op.dep_args:
                 parts.append(s_of(a))
             else:
-                parts.append(torch.zeros_like(env[a] if isinstance(a, fx.Node) else a))
+                parts.append(torch.zeros_like(env[a] if isinstance(a, fx.Node) else cast(torch.Tensor, a)))
         return call(node, modules, (parts, *args[1:]), kwargs)
     return _abs_diff(xenv[node], env[node])
 
@@ -247,14 +304,14 @@ def _s_rule(op: Op, modules, args, kwargs, env, xenv, senv):
 def run_reference_stream(
     plan: Plan,
     r0: torch.Tensor,
-    xenv: dict,
+    xenv: dict[fx.Node, Any],
     rules: dict[fx.Node, str],
     need_s: set[fx.Node],
     maxpool: str,
-) -> dict[fx.Node, object]:
+) -> dict[fx.Node, Any]:
     """Reference activations ``(n*R, ...)`` with the DeepLIFT rules in their autograd graph."""
     modules = plan.modules()
-    env: dict[fx.Node, object] = {}
+    env: dict[fx.Node, Any] = {}
     senv: dict[fx.Node, torch.Tensor] = {}
     for op in plan.ops:
         node = op.node
@@ -264,23 +321,37 @@ def run_reference_stream(
             args, kwargs = _resolve(node, env)
             if node in need_s and op.kind == "weighted" and abs_mass_eligible(op.module) and len(args) == 1 \
                     and not kwargs:
-                env[node], senv[node] = WeightedAbsMassFn.apply(args[0], xenv[node.args[0]], op.module)
+                env[node], senv[node] = WeightedAbsMassFn.apply(args[0], xenv[resolve_main(node)], op.module)
                 continue
             if op.kind == "nonlinear":
+                assert op.elem is not None and isinstance(node.args[0], fx.Node)  # see graph.build_plan
                 f = elementwise_fn(op, modules, args, kwargs)
                 src = node.args[0]
-                if rules[node] == "rescale":
+                if rules[node] == "rescale" or not op.elem.elementwise:
                     out = RescaleFn.apply(args[0], xenv[src], xenv[node], f, op.elem.deriv)
                 else:
                     s = senv[src] if src in senv else _abs_diff(xenv[src], env[src])
                     out = RevealCancelFn.apply(args[0], s, xenv[src], f, op.elem.deriv)
             elif op.kind == "maxpool":
                 dims, p = pool_params(op, args, kwargs)
-                src = node.args[0]
+                src = resolve_main(node)
                 if maxpool == "exact":
                     out = exact_maxpool(args[0], xenv[src], dims, p, op.where)
                 else:
                     out = MaxPoolRouteFn.apply(args[0], xenv[src], _pool_fn(dims, p))
+            elif op.kind == "product":
+                a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
+                out = ShapleyProductFn.apply(args[0], args[1], xenv[a], xenv[b])
+            elif op.kind in ("maximum", "minimum"):
+                a, b = node.args
+                assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # graph.build_plan: two tensors
+                out = pairwise_extreme(op.kind, args[0], args[1], xenv[a], xenv[b])
+            elif op.kind == "logsumexp":
+                dim = args[1] if len(args) > 1 else kwargs["dim"]
+                keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+                assert isinstance(node.args[0], fx.Node)  # graph.build_plan: the input-dependent tensor first
+                out = logsumexp_rule(args[0], xenv[node.args[0]], dim, keepdim)
             elif op.kind == "weighted" and nhwc_eligible(op.module) and len(args) == 1 and not kwargs:
                 out = conv1d_nhwc(op.module, args[0])
             else:
@@ -313,7 +384,8 @@ def batched_grad(y: torch.Tensor, inp: torch.Tensor, E: torch.Tensor) -> torch.T
 
 
 def deeplift_multipliers(
-    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, rules, need_s, maxpool: str
+    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, rules: dict[fx.Node, str],
+    need_s: set[fx.Node], maxpool: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT multipliers for ``n`` sequences and their ``R`` references.
 
@@ -336,7 +408,9 @@ def deeplift_multipliers(
     return mult.reshape(E.shape[0], n, R, *refs.shape[2:]), f_x, f_r
 
 
-def gradient_at(plan: Plan, x: torch.Tensor, E: torch.Tensor, guided: bool = False):
+def gradient_at(
+    plan: Plan, x: torch.Tensor, E: torch.Tensor, guided: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient (or guided backprop) multipliers at ``x``: ``(T, B, ...)`` and the outputs ``(B, K)``."""
     xi = x.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -352,7 +426,9 @@ def forward(plan: Plan, x: torch.Tensor) -> torch.Tensor:
         return run_plain(plan, x)[plan.target_node].reshape(x.shape[0], -1)
 
 
-def integrated_gradients_multipliers(plan: Plan, x, refs, E, n_steps: int) -> torch.Tensor:
+def integrated_gradients_multipliers(
+    plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, n_steps: int
+) -> torch.Tensor:
     """Mean gradient over the midpoints ``r + (k + 1/2)/n_steps (x - r)``: ``(T, n, R, ...)``."""
     n, R = refs.shape[:2]
     alphas = (torch.arange(n_steps, dtype=x.dtype, device=x.device) + 0.5) / n_steps

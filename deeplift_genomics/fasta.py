@@ -49,6 +49,9 @@ class Region:
     chrom, chrom_start, strand
         Genomic position of ``start`` (``chrom`` is ``None`` when unknown); on strand ``"-"`` the
         sequence is the reverse complement, so base ``i`` lies at ``chrom_start + length - 1 - i``.
+    reverse
+        Reverse-complement the FASTA's letters before scoring (a BED region on strand ``-``); a record
+        named ``chr:start-end(-)`` is already the reverse complement in the file.
     """
 
     name: str
@@ -58,10 +61,91 @@ class Region:
     chrom: str | None = None
     chrom_start: int | None = None
     strand: str = "+"
+    reverse: bool = False
 
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+_COMPLEMENT = str.maketrans("ACGTRYKMBDHVNacgtrykmbdhvnSWsw", "TGCAYRMKVHDBNtgcayrmkvhdbnSWsw")
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement of IUPAC letters (case kept)."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+_DROP_ALLOWED = {ord(c): None for c in _ALLOWED}
+_KNOWN = re.compile("[ACGTacgt]")
+
+
+def fai_problem(fasta: str | Path, fai: str | Path) -> str | None:
+    """Why the ``.fai`` index ``fai`` does not describe the plain FASTA ``fasta`` (``None`` if it does).
+
+    Checked for every entry: the header line just before its offset names the same record, the first
+    and the last line of its sequence have the indexed widths, and the next record (or the end of the
+    file) starts right where the indexed length ends; the index must not be older than the FASTA.
+    """
+    fasta, fai = Path(fasta), Path(fai)
+    try:
+        if fai.stat().st_mtime < fasta.stat().st_mtime:
+            return "it is older than the FASTA"
+        lines = fai.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"it cannot be read ({exc})"
+    size = fasta.stat().st_size
+    seen: set[str] = set()
+    prev_end = 0
+    with open(fasta, "rb") as fh:
+        for k, line in enumerate(lines, start=1):
+            cols = line.split("\t")
+            try:
+                name, (length, offset, line_bases, line_width) = cols[0], map(int, cols[1:5])
+            except ValueError:
+                return f"line {k} is not 'name, length, offset, line bases, line width'"
+            if name in seen:
+                return f"record '{name}' is indexed twice"
+            seen.add(name)
+            if offset < prev_end or offset > size:
+                return f"record '{name}': offset {offset} is not after the previous record"
+            start = max(0, offset - (1 << 16))
+            fh.seek(start)
+            before = fh.read(offset - start)
+            if not before.endswith(b"\n"):
+                return f"record '{name}': offset {offset} is not the start of a line"
+            header = before[:-1].rsplit(b"\n", 1)[-1].rstrip(b"\r")
+            words = header[1:].split()
+            if not header.startswith(b">") or not words or words[0].decode(errors="replace") != name:
+                shown = header[:40].decode(errors="replace")
+                return f"record '{name}': the FASTA has {shown!r} there"
+            if length == 0:
+                end = offset
+            else:
+                if line_bases < 1 or line_width < line_bases:
+                    return f"record '{name}': line widths {line_bases}/{line_width} are impossible"
+                full, rem = divmod(length, line_bases)
+                end = offset + full * line_width + (rem + line_width - line_bases if rem else 0)
+                first_len = min(length, line_bases)
+                fh.seek(offset)
+                first = fh.read(first_len + line_width - line_bases)
+                letters, ending = first[:first_len], first[first_len:]
+                if b"\n" in letters or b">" in letters or ending.strip(b"\r\n") or (ending and not ending.endswith(b"\n")):
+                    return f"record '{name}': its first line is not {line_bases} letters long"
+            if end > size + 1:
+                return f"record '{name}': indexed length {length} runs past the end of the file"
+            fh.seek(min(end, size))
+            rest = fh.read(4096).lstrip(b"\r\n")
+            if end < size and rest and not rest.startswith(b">"):
+                return f"record '{name}': the FASTA holds more sequence than the indexed length {length}"
+            prev_end = end
+        fh.seek(prev_end)
+        tail = fh.read(1 << 16)
+    if b">" in tail and lines:
+        return "the FASTA holds records the index does not list"
+    if not lines and size:
+        return "it lists no records"
+    return None
 
 
 def parse_coordinate_name(name: str, length: int) -> tuple[str, int, str] | None:
@@ -146,12 +230,17 @@ class FastaFile:
         Missing, empty, plain-gzip or non-FASTA file, inconsistent line wrapping, duplicate record names.
     """
 
-    def __init__(self, path: str | Path, index_dir: str | Path | None = None):
+    def __init__(self, path: str | Path, index_dir: str | Path | None = None) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"{self.path}: FASTA file not found")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory, expected a FASTA file")
+        if not self.path.is_file():
+            raise InputError(
+                f"{self.path}: not a regular file (a pipe, FIFO or device such as <(...)); the FASTA is read "
+                "by random access through its index, so save it to a file first"
+            )
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: empty file, expected FASTA records ('>name' lines then sequence)")
         kind = _compression(self.path)
@@ -211,14 +300,37 @@ class FastaFile:
                 )
             return
 
+    def _stale_index(self, fai: Path, gzi: Path) -> str | None:
+        """Why an existing index beside (or for) the FASTA cannot be used, or ``None``."""
+        if not fai.exists():
+            return None
+        if self.compressed:
+            if not _index_is_fresh(self.path, fai) or (gzi.exists() and not _index_is_fresh(self.path, gzi)):
+                return "it is older than the FASTA"
+            return None
+        return fai_problem(self.path, fai)
+
     def _index_names(self, index_dir: str | Path | None) -> tuple[str, str | None]:
         fai = Path(str(self.path) + ".fai")
         gzi = Path(str(self.path) + ".gzi")
-        beside_ok = _index_is_fresh(self.path, fai) and (
-            not self.compressed or _index_is_fresh(self.path, gzi)
-        )
-        if beside_ok or _writable_dir(self.path.parent):
+        problem = self._stale_index(fai, gzi)
+        if problem is None and fai.exists():
             return str(fai), (str(gzi) if self.compressed else None)
+        if _writable_dir(self.path.parent):
+            if problem is not None:
+                log.warning("%s: the index %s does not match the FASTA (%s); rebuilding it", self.path, fai, problem)
+                for stale in (fai, gzi):
+                    if stale.exists():
+                        stale.unlink()
+            return str(fai), (str(gzi) if self.compressed else None)
+        if problem is not None:
+            log.warning(
+                "%s: the index %s does not match the FASTA (%s) and its directory is read-only; building "
+                "a fresh index elsewhere",
+                self.path,
+                fai,
+                problem,
+            )
         base = (
             Path(index_dir)
             if index_dir is not None
@@ -233,9 +345,12 @@ class FastaFile:
                 f"{self.path}: its directory is read-only and the index cannot be built in {where} ({exc})"
             ) from None
         log.info("%s: directory is read-only; building the FASTA index in %s", self.path, where)
-        return str(where / (self.path.name + ".fai")), (
-            str(where / (self.path.name + ".gzi")) if self.compressed else None
-        )
+        built, built_gzi = where / (self.path.name + ".fai"), where / (self.path.name + ".gzi")
+        if built.exists() and self._stale_index(built, built_gzi) is not None:
+            for stale in (built, built_gzi):
+                if stale.exists():
+                    stale.unlink()
+        return str(built), (str(built_gzi) if self.compressed else None)
 
     def length(self, name: str) -> int:
         """Length of record ``name``."""
@@ -263,6 +378,32 @@ class FastaFile:
                 "is not a nucleotide (IUPAC) code"
             )
         return seq
+
+    def check_regions(self, regions: list[Region], block: int = 1 << 22) -> int:
+        """Read every region once before any work: refuse a bad letter; return how many regions hold A/C/G/T.
+
+        Raises
+        ------
+        InputError
+            The first character that is not an IUPAC nucleotide code, naming record and position.
+        """
+        n_known = 0
+        for region in regions:
+            found = False
+            for lo in range(region.start, region.end, block):
+                hi = min(region.end, lo + block)
+                seq = self._fasta.faidx.fetch(region.record, lo + 1, hi)
+                seq = seq if isinstance(seq, str) else str(seq)
+                bad = seq.translate(_DROP_ALLOWED)
+                if bad:
+                    first = seq.find(bad[0])
+                    raise InputError(
+                        f"{self.path}: record '{region.record}': character {bad[0]!r} at position "
+                        f"{lo + first + 1} is not a nucleotide (IUPAC) code"
+                    )
+                found = found or _KNOWN.search(seq) is not None
+            n_known += found
+        return n_known
 
     def close(self) -> None:
         self._fasta.close()
@@ -301,8 +442,9 @@ def _bed_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
 def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
     """Regions of a BED file (3 or more columns; ``#``, ``track`` and ``browser`` lines skipped).
 
-    Column 4, when present, names the region; otherwise it is named ``chrom:start-end``. Regions are
-    scored on the FASTA's strand (a BED strand column is ignored).
+    Column 4, when present, names the region; otherwise it is named ``chrom:start-end``. Column 6, the
+    strand, is ``+``, ``-`` or ``.``: a ``-`` region is scored as the reverse complement of the FASTA's
+    letters (``records/strand`` of ``scores.h5`` says ``-``), the others as they are.
 
     Raises
     ------
@@ -313,6 +455,11 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: BED file not found")
+    if not path.is_file():
+        raise InputError(
+            f"{path}: not a regular file (a directory, pipe, FIFO or <(...)); the BED file is read twice "
+            "(regions, then its checksum for resuming), so save it to a file first"
+        )
     regions: list[Region] = []
     seen: dict[str, int] = {}
     for lineno, cols in _bed_lines(path):
@@ -333,11 +480,17 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
                 if start < 0 or end > length
                 else f"{where}: record '{chrom}': empty region {start}-{end} (start must be below end)"
             )
+        strand = cols[5].strip() if len(cols) > 5 else "."
+        if strand not in ("+", "-", "."):
+            raise InputError(
+                f"{where}: record '{chrom}': strand (column 6) {strand!r} must be '+', '-' or '.'"
+            )
         name = cols[3] if len(cols) > 3 and cols[3] not in {"", "."} else f"{chrom}:{start}-{end}"
         if name in seen:
             raise InputError(f"{where}: region name '{name}' already used on line {seen[name]}")
         seen[name] = lineno
-        regions.append(Region(name, chrom, start, end, chrom, start, "+"))
+        reverse = strand == "-"
+        regions.append(Region(name, chrom, start, end, chrom, start, "-" if reverse else "+", reverse))
     if not regions:
         raise InputError(f"{path}: no regions found (empty BED file)")
     return regions

@@ -69,12 +69,20 @@ def split_metrics(labels: np.ndarray, logits: np.ndarray, task_names: Sequence[s
     return out
 
 
-def bce_with_logits(labels: np.ndarray, logits: np.ndarray) -> float:
-    """Mean binary cross-entropy of sigmoid(``logits``) against ``labels``, computed stably."""
+def bce_with_logits(labels: np.ndarray, logits: np.ndarray, pos_weight: np.ndarray | None = None) -> float:
+    """Mean binary cross-entropy of sigmoid(``logits``) against ``labels``, computed stably.
+
+    ``pos_weight`` ``(T,)`` weighs each task's positive term as torch's ``BCEWithLogitsLoss`` does:
+    ``-(w y log s(z) + (1 - y) log(1 - s(z)))``.
+    """
     labels = np.asarray(labels, dtype=np.float64)
     logits = np.asarray(logits, dtype=np.float64)
-    # log(1 + exp(z)) - y z, written with logaddexp so large |z| neither overflows nor loses precision.
-    return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
+    if pos_weight is None:
+        # log(1 + exp(z)) - y z, written with logaddexp so large |z| neither overflows nor loses precision.
+        return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
+    weight = np.asarray(pos_weight, dtype=np.float64)
+    # -log s(z) = log(1 + exp(-z)); -log(1 - s(z)) = log(1 + exp(z)).
+    return float(np.mean(weight * labels * np.logaddexp(0.0, -logits) + (1 - labels) * np.logaddexp(0.0, logits)))
 
 
 def metrics_table(metrics: Mapping[str, Any], splits: Sequence[str] = ("test", "valid")) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from torch import nn
 
@@ -143,8 +143,7 @@ class ModelSpec:
             if layer.padding == "valid":
                 length -= layer.width - 1
         if self.pooling in ("max", "avg"):
-            size = self.pool_size
-            stride = self.pool_stride or size
+            size, stride = _pool_window(self)
             length = (length - size) // stride + 1 if length >= size else 0
         return length
 
@@ -180,8 +179,14 @@ def _conv_from_item(item: Any, index: int) -> ConvLayerSpec:
     raise InputError(f"{where}: expected {{filters, width, padding}} or [filters, width], got {item!r}")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pool_window(spec: ModelSpec) -> tuple[int, int]:
+    """Window and stride of ``"max"``/``"avg"`` pooling (validation made sure ``pool_size`` is set)."""
+    assert spec.pool_size is not None, "max/avg pooling without pool_size"
+    return spec.pool_size, spec.pool_stride or spec.pool_size
 
 
 def _validate(spec: ModelSpec) -> None:
@@ -263,9 +268,11 @@ def build_model(spec: ModelSpec | None = None) -> nn.Sequential:
     elif spec.pooling == "global_max":
         layers["pool"] = nn.AdaptiveMaxPool1d(1)
     elif spec.pooling == "max":
-        layers["pool"] = nn.MaxPool1d(spec.pool_size, stride=spec.pool_stride or spec.pool_size)
+        size, stride = _pool_window(spec)
+        layers["pool"] = nn.MaxPool1d(size, stride=stride)
     else:
-        layers["pool"] = nn.AvgPool1d(spec.pool_size, stride=spec.pool_stride or spec.pool_size)
+        size, stride = _pool_window(spec)
+        layers["pool"] = nn.AvgPool1d(size, stride=stride)
     layers["flatten"] = nn.Flatten()
     features = spec.flat_features()
     for i, width in enumerate(spec.dense, start=1):
@@ -282,5 +289,6 @@ def build_model(spec: ModelSpec | None = None) -> nn.Sequential:
         for module in model.modules():
             if isinstance(module, (nn.Conv1d, nn.Linear)):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:  # built with biases
+                    nn.init.zeros_(module.bias)
     return model

@@ -28,13 +28,14 @@ it is called. :func:`export_user_model` writes such a directory from a live mode
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
+from .outputs_guard import as_os_error, check_unique_names
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,8 @@ def _task_names(task_names: Sequence[str] | None, n_tasks: int | None) -> list[s
             raise ValueError("task_names is required")
         return [f"task_{i}" for i in range(n_tasks)]
     names = [str(name) for name in task_names]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be distinct, got {names}")
     if n_tasks is not None and len(names) != n_tasks:
         raise ValueError(f"{len(names)} task names for a spec with n_tasks={n_tasks}")
     return names
@@ -244,7 +248,10 @@ def _write(
     with atomic_path(out / weights_name) as tmp:
         # One metadata key only: safetensors writes its metadata map in random order, and a byte-identical
         # file for identical weights keeps checksums of model directories stable.
-        save_file(state, str(tmp), metadata={"format": "pt"})
+        try:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        except Exception as exc:  # safetensors' own error type carries the OS error in its text
+            raise as_os_error(exc, out / weights_name) from None
         digest = _sha256(tmp)
     document: dict[str, Any] = {
         "format": FORMAT_NAME,
@@ -325,6 +332,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     task_names = _field(meta, "task_names", list, where)
     if not task_names or not all(isinstance(name, str) for name in task_names):
         raise InputError(f"{where}: field 'task_names' must be a non-empty list of strings")
+    check_unique_names(task_names, f"{where}: field 'task_names'")
 
     spec: ModelSpec | None = None
     if "spec" in meta:
@@ -339,7 +347,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             raise InputError(f"{where}: 'alphabet' {alphabet!r} differs from the spec's {spec.alphabet!r}")
         if spec.n_tasks != len(task_names):
             raise InputError(f"{where}: {len(task_names)} task names but the spec has n_tasks={spec.n_tasks}")
-        model = build_model(spec)
+        model: nn.Module = build_model(spec)
     elif "module" in meta:
         model = _build_user_model(meta, where)
     else:
@@ -349,6 +357,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
 
     weights_path = _weights_path(meta, model_dir, where)
     state = _read_weights(weights_path, meta.get("weights_sha256"), where)
+    check_finite_weights(state, str(weights_path))
     _check_state_fits(_expected_shapes(model), state, str(weights_path))
     model.load_state_dict(state, strict=True)
     model.eval()
@@ -455,6 +464,29 @@ def _field(meta: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _stated_import_path() -> Iterator[None]:
+    """Import with the implicit working directory off ``sys.path``.
+
+    Python puts the working directory first on ``sys.path`` for ``python -m``, ``python -c`` and an
+    interactive session (as ``''`` or its full path). A user module must come from a stated place:
+    installed packages or a directory named in ``PYTHONPATH``; the working directory counts only when
+    ``PYTHONPATH`` names it.
+    """
+    import os
+    import sys
+
+    stated = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    cwd = os.path.abspath(os.getcwd())
+    saved = list(sys.path)
+    sys.path[:] = [p for p in saved if not ((p == "" or os.path.abspath(p) == cwd) and cwd not in stated)]
+    try:
+        yield
+    finally:
+        # keep what the import itself appended (e.g. .pth handling), restore the rest
+        sys.path[:] = saved + [p for p in sys.path if p not in saved]
+
+
 def _build_user_model(meta: Mapping[str, Any], where: str) -> nn.Module:
     target = _field(meta, "module", str, where)
     kwargs = meta.get("kwargs", {})
@@ -464,12 +496,19 @@ def _build_user_model(meta: Mapping[str, Any], where: str) -> nn.Module:
         raise InputError(f"{where}: field 'module' must look like 'package.module:ClassName', got {target!r}")
     module_name, _, attr_path = target.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        with _stated_import_path():
+            obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(
             f"{where}: field 'module': cannot import {module_name!r} ({exc}); install the package that defines "
             f"the model or put it on PYTHONPATH"
         ) from None
+    log.info(
+        "model code: imported module %r from %s (as named in %s)",
+        module_name,
+        getattr(obj, "__file__", None) or "a built-in or namespace package",
+        where,
+    )
     for part in attr_path.split("."):
         if not hasattr(obj, part):
             raise InputError(f"{where}: field 'module': {module_name!r} has no attribute {attr_path!r}")
@@ -526,19 +565,37 @@ def _read_weights(path: Path, sha256: Any, where: str) -> dict[str, torch.Tensor
             ) from None
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # UnpicklingError for code-carrying pickles, RuntimeError for bad zips
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(
                 f"{path}: refused: not a plain state_dict of tensors (read with weights_only=True; "
                 f"pickled objects that could run code are never loaded): {first_line}"
             ) from None
-        if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-            state = state["state_dict"]
-        if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
+            loaded = loaded["state_dict"]
+        if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
             raise InputError(f"{path}: expected a state_dict (a mapping of names to tensors)")
-        state = dict(state)
+        state = dict(loaded)
     return state
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse weights holding NaN or infinite values, naming the first such tensor.
+
+    Such a model turns every score and prediction into NaN; a diverged or corrupted training is the usual
+    cause.
+    """
+    for name, tensor in state.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            bad = ~torch.isfinite(tensor)
+            if bool(bad.any()):
+                n_nan = int(torch.isnan(tensor).sum())
+                raise InputError(
+                    f"{where}: tensor '{name}' holds {int(bad.sum())} non-finite value(s) "
+                    f"({n_nan} NaN, {int(bad.sum()) - n_nan} infinite) of {tensor.numel()}; the model "
+                    "cannot be used (retrain it, e.g. with a lower --lr)"
+                )
 
 
 def _expected_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:

@@ -55,7 +55,7 @@ def one_hot(
         if len(s) != length:
             raise InputError(f"sequence {k}: length {len(s)} differs from the first sequence's {length}")
     idx = np.stack([sequence_indices(s) for s in seqs])  # (N, L)
-    out = np.zeros((len(seqs), 4, length), dtype=dtype)
+    out: np.ndarray = np.zeros((len(seqs), 4, length), dtype=dtype)
     known = idx >= 0
     n_i, l_i = np.nonzero(known)
     out[n_i, idx[known], l_i] = 1

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 REFERENCE_KINDS = ("shuffle", "background", "zeros")
 
-ReferenceSpec = str | torch.Tensor | np.ndarray | Callable[..., object]
+ReferenceSpec = str | torch.Tensor | np.ndarray | Callable[..., torch.Tensor | np.ndarray]
 
 
 def _as_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -17,6 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,9 @@ NEAR_ZERO = 1e-7
 
 # Elements per block of the ReLU RevealCancel coefficients: its ~7 live float32 blocks, split over the threads, stay in a 2 MiB L2.
 _RC_BLOCK = 1 << 17
+
+# An elementwise function of a tensor (a nonlinearity, or its derivative).
+TensorFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _relu_deriv(t):
@@ -52,7 +56,7 @@ def pseudocount_near_zero(t: torch.Tensor) -> torch.Tensor:
     return torch.where(small, t + shift, t)
 
 
-def derivative(f: Callable, deriv: Callable | None, t: torch.Tensor) -> torch.Tensor:
+def derivative(f: TensorFn, deriv: TensorFn | None, t: torch.Tensor) -> torch.Tensor:
     """Elementwise derivative ``f'(t)``: the closed form when known, autograd otherwise."""
     if deriv is not None:
         return deriv(t)
@@ -62,7 +66,10 @@ def derivative(f: Callable, deriv: Callable | None, t: torch.Tensor) -> torch.Te
     return g
 
 
-def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
+def rescale_slope(
+    f: TensorFn, deriv: TensorFn | None, x_in: torch.Tensor, r_in: torch.Tensor, x_out: torch.Tensor,
+    r_out: torch.Tensor,
+) -> torch.Tensor:
     """Rescale multiplier ``(f(x)-f(r)) / (x-r)``, the gradient at the reference where ``|x-r| < 1e-7``.
 
     All tensors are paired views ``(n, 1|R, ...)``; returns ``(n, R, ...)``.
@@ -77,7 +84,9 @@ def rescale_slope(f, deriv, x_in, r_in, x_out, r_out) -> torch.Tensor:
     return slope
 
 
-def relu_rescale_slope(x_in, r_in, x_out, r_out) -> torch.Tensor:
+def relu_rescale_slope(
+    x_in: torch.Tensor, r_in: torch.Tensor, x_out: torch.Tensor, r_out: torch.Tensor
+) -> torch.Tensor:
     """:func:`rescale_slope` for ReLU in as few passes over memory as possible.
 
     ``dy / dx`` is exactly 1 (or 0) wherever x and r lie on the same side of 0, even for tiny ``dx``,
@@ -97,7 +106,10 @@ class RescaleFn(torch.autograd.Function):
     """Reference forward ``f(r)``; backward multiplies by the Rescale slope."""
 
     @staticmethod
-    def forward(ctx, r_in, x_in, x_out, f, deriv):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, x_out: torch.Tensor, f: TensorFn,
+        deriv: TensorFn | None,
+    ) -> torch.Tensor:
         r_out = f(r_in)
         xp, rp = pair(x_in, r_in)
         xo, ro = pair(x_out, r_out)
@@ -109,14 +121,16 @@ class RescaleFn(torch.autograd.Function):
         return r_out
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         (slope,) = ctx.saved_tensors
         # saved tensor first: the product takes its (channels-last) layout, which the next transposed
         # convolution wants, instead of the layout of pooling gradients
         return slope * g, None, None, None, None
 
 
-def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
+def reveal_cancel_multipliers(
+    f: TensorFn, r: torch.Tensor, p: torch.Tensor, n: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RevealCancel multipliers ``m+``, ``m-`` for input reference ``r`` and input parts ``p >= 0 >= n``.
 
     ``dy+ = 1/2 [(f(r+p) - f(r)) + (f(r+n+p) - f(r+n))]`` and likewise ``dy-``; ``m+ = dy+ / p``. A part
@@ -133,7 +147,9 @@ def reveal_cancel_multipliers(f, r, p, n) -> tuple[torch.Tensor, torch.Tensor]:
     return dyp / pc_p, dyn / pc_n
 
 
-def relu_reveal_cancel_coefficients(x, r, s) -> tuple[torch.Tensor, torch.Tensor]:
+def relu_reveal_cancel_coefficients(
+    x: torch.Tensor, r: torch.Tensor, s: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RevealCancel for ReLU: the backward coefficients ``(a, b)``, well conditioned in float32.
 
     ``x`` ``(n, 1, ...)``, ``r`` and ``s`` ``(n, R, ...)``; ``d = x - r``, ``p = (d + s)/2``,
@@ -199,7 +215,9 @@ class RevealCancelFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r_in, s, x_in, f, deriv):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, s: torch.Tensor, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None
+    ) -> torch.Tensor:
         xp, rp = pair(x_in, r_in)
         sp = s.reshape(rp.shape)
         if deriv is _relu_deriv:
@@ -208,27 +226,58 @@ class RevealCancelFn(torch.autograd.Function):
             d = xp - rp
             m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
+            bad = ~(torch.isfinite(a) & torch.isfinite(b))
+            if bool(bad.any()):
+                # r + n or r + p left f's domain (log, sqrt of a part larger than the reference): Rescale
+                # there, which keeps summation-to-delta
+                slope = rescale_slope(f, deriv, xp, rp, f(xp), f(rp))
+                a = torch.where(bad, slope, a)
+                b = torch.where(bad, torch.zeros_like(b), b)
         ctx.save_for_backward(unpair(a), unpair(b))
         return f(r_in)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
         a, b = ctx.saved_tensors
         if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
             g = torch.empty_like(a).copy_(g)
         return a * g, b * g, None, None, None
 
 
+class ShapleyProductFn(torch.autograd.Function):
+    """``a * b`` of two input-dependent tensors: reference forward, Shapley multipliers in the backward.
+
+    With ``Δ(ab) = a_x b_x - a_r b_r``, the two-player Shapley split gives ``a`` the contribution
+    ``Δa (b_x + b_r) / 2`` and ``b`` the contribution ``Δb (a_x + a_r) / 2``; they add up to ``Δ(ab)``
+    exactly, so summation-to-delta holds (for ``a * a`` it is Rescale of the square). The multipliers
+    are ``(b_x + b_r) / 2`` and ``(a_x + a_r) / 2``, whatever the rule asked for.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
+        xap, rap = pair(xa, ra)
+        xbp, rbp = pair(xb, rb)
+        ctx.save_for_backward(unpair(0.5 * (xbp + rbp)), unpair(0.5 * (xap + rap)))
+        ctx.shapes = (ra.shape, rb.shape)
+        return ra * rb
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        ma, mb = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        return (g * ma).sum_to_size(sa), (g * mb).sum_to_size(sb), None, None
+
+
 class GuidedFn(torch.autograd.Function):
     """Guided backprop at ``x``: ``f'(x)`` times the incoming multiplier where it is positive."""
 
     @staticmethod
-    def forward(ctx, x_in, f, deriv):
+    def forward(ctx: Any, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None) -> torch.Tensor:
         ctx.save_for_backward(derivative(f, deriv, x_in.detach()))
         return f(x_in)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (slope,) = ctx.saved_tensors
         return g * slope * (g > 0), None, None
 
@@ -237,7 +286,9 @@ class MaxPoolRouteFn(torch.autograd.Function):
     """Max pooling of the references whose backward routes to the argmax of ``x`` (the original's mode)."""
 
     @staticmethod
-    def forward(ctx, r_in, x_in, pool):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, pool: Callable[..., Any]
+    ) -> torch.Tensor:
         r_out = pool(r_in)
         _, idx = pool(x_in, return_indices=True)  # (n, C, *out)
         ctx.save_for_backward(idx)
@@ -245,7 +296,7 @@ class MaxPoolRouteFn(torch.autograd.Function):
         return r_out
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (idx,) = ctx.saved_tensors
         n = idx.shape[0]
         c = idx.shape[1]
@@ -256,12 +307,14 @@ class MaxPoolRouteFn(torch.autograd.Function):
         return out.reshape(ctx.in_shape), None, None
 
 
-def nhwc_eligible(conv: nn.Module) -> bool:
+def nhwc_eligible(conv: nn.Module | None) -> TypeGuard[nn.Conv1d]:
     """Conv1d layers that :func:`conv1d_nhwc` runs (zero padding, any stride, dilation, groups)."""
     return type(conv) is nn.Conv1d and conv.padding_mode == "zeros"
 
 
-def conv1d_nhwc(conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = None, bias: bool = True):
+def conv1d_nhwc(
+    conv: nn.Conv1d, t: torch.Tensor, weight: torch.Tensor | None = None, bias: bool = True
+) -> torch.Tensor:
     """``conv(t)`` computed as a channels-last 2-D convolution.
 
     On CPU (oneDNN) this layout runs the forward about 1.7x and the input gradient 2-3x faster than
@@ -306,7 +359,9 @@ class WeightedAbsMassFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, r_in, x_in, layer):
+    def forward(
+        ctx: Any, r_in: torch.Tensor, x_in: torch.Tensor, layer: nn.Conv1d | nn.Linear
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         xp, rp = pair(x_in, r_in)
         neg_d = unpair(rp - xp)
         ctx.neg_sign = neg_d.sign()
@@ -330,7 +385,9 @@ class WeightedAbsMassFn(torch.autograd.Function):
         return out, s
 
     @staticmethod
-    def backward(ctx, g_out, g_s):
+    def backward(
+        ctx: Any, g_out: torch.Tensor, g_s: torch.Tensor
+    ) -> tuple[torch.Tensor, None, None]:
         w, w_abs = ctx.weights
         if isinstance(ctx.layer, nn.Conv1d):
             gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
@@ -341,7 +398,7 @@ class WeightedAbsMassFn(torch.autograd.Function):
         return gin.addcmul_(gs_in, ctx.neg_sign), None, None
 
 
-def abs_mass_eligible(layer: nn.Module) -> bool:
+def abs_mass_eligible(layer: nn.Module | None) -> TypeGuard[nn.Conv1d | nn.Linear]:
     """Layers :class:`WeightedAbsMassFn` handles."""
     return (isinstance(layer, nn.Conv1d) and nhwc_eligible(layer) and not isinstance(layer.padding, str)) \
         or type(layer) is nn.Linear
@@ -349,10 +406,17 @@ def abs_mass_eligible(layer: nn.Module) -> bool:
 
 @dataclass(frozen=True)
 class Elementwise:
-    """An elementwise nonlinearity: its name and closed-form derivative (None: use autograd)."""
+    """A nonlinearity: its name and closed-form derivative (None: use autograd).
+
+    ``elementwise=False`` marks an op registered as a nonlinearity that is not elementwise (bpnet-lite's
+    ``_ProfileLogitScaling``, ``x * softmax(x)``): it gets Rescale's element-by-element ratio
+    ``Δy_i / Δx_i``, which still sums to ``Δy``, and Rescale also where RevealCancel is asked for (its
+    ``f(r + p)`` has no per-element meaning there).
+    """
 
     name: str
     deriv: Callable | None = None
+    elementwise: bool = True
 
 
 def _sigmoid_deriv(t):
@@ -364,70 +428,89 @@ def _tanh_deriv(t):
     return 1 - torch.tanh(t) ** 2
 
 
-RELU = Elementwise("relu", _relu_deriv)
+def _e(name: str, deriv: Callable | None = None) -> Elementwise:
+    return Elementwise(name, deriv)
 
-# Module classes, functions and tensor-method names that are elementwise nonlinearities.
+
+RELU = Elementwise("relu", _relu_deriv)
+SIGMOID = _e("sigmoid", _sigmoid_deriv)
+TANH = _e("tanh", _tanh_deriv)
+EXP = _e("exp", torch.exp)
+LOG = _e("log", torch.reciprocal)
+SQUARE = _e("square", lambda t: 2 * t)
+ABS = _e("abs", torch.sign)
+
+# Module classes, functions and tensor-method names that are elementwise nonlinearities. Any elementwise
+# function of one tensor (further arguments constant) takes Rescale and RevealCancel; a derivative is
+# needed only where |x - r| < 1e-7 (autograd when not given here).
 NONLINEAR_MODULES: dict[type, Elementwise] = {
     nn.ReLU: RELU,
-    nn.Sigmoid: Elementwise("sigmoid", _sigmoid_deriv),
-    nn.Tanh: Elementwise("tanh", _tanh_deriv),
-    nn.Softplus: Elementwise("softplus"),
-    nn.ELU: Elementwise("elu"),
-    nn.SELU: Elementwise("selu"),
-    nn.CELU: Elementwise("celu"),
-    nn.GELU: Elementwise("gelu"),
-    nn.SiLU: Elementwise("silu"),
-    nn.Mish: Elementwise("mish"),
-    nn.LeakyReLU: Elementwise("leaky_relu"),
-    nn.ReLU6: Elementwise("relu6"),
-    nn.Hardtanh: Elementwise("hardtanh"),
-    nn.Hardsigmoid: Elementwise("hardsigmoid"),
-    nn.Hardswish: Elementwise("hardswish"),
-    nn.Softsign: Elementwise("softsign"),
-    nn.LogSigmoid: Elementwise("logsigmoid"),
-    nn.Tanhshrink: Elementwise("tanhshrink"),
-    nn.Softshrink: Elementwise("softshrink"),
-    nn.Hardshrink: Elementwise("hardshrink"),
-    nn.Threshold: Elementwise("threshold"),
-    nn.PReLU: Elementwise("prelu"),
+    nn.Sigmoid: SIGMOID,
+    nn.Tanh: TANH,
+    nn.Softplus: _e("softplus"),
+    nn.ELU: _e("elu"),
+    nn.SELU: _e("selu"),
+    nn.CELU: _e("celu"),
+    nn.GELU: _e("gelu"),
+    nn.SiLU: _e("silu"),
+    nn.Mish: _e("mish"),
+    nn.LeakyReLU: _e("leaky_relu"),
+    nn.RReLU: _e("rrelu"),  # in eval mode a LeakyReLU with slope (lower + upper) / 2
+    nn.ReLU6: _e("relu6"),
+    nn.Hardtanh: _e("hardtanh"),
+    nn.Hardsigmoid: _e("hardsigmoid"),
+    nn.Hardswish: _e("hardswish"),
+    nn.Softsign: _e("softsign"),
+    nn.LogSigmoid: _e("logsigmoid"),
+    nn.Tanhshrink: _e("tanhshrink"),
+    nn.Softshrink: _e("softshrink"),
+    nn.Hardshrink: _e("hardshrink"),
+    nn.Threshold: _e("threshold"),
+    nn.PReLU: _e("prelu"),
 }
 
-NONLINEAR_FUNCTIONS: dict[Callable, Elementwise] = {
-    F.relu: RELU,
-    torch.relu: RELU,
-    torch.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
-    F.sigmoid: NONLINEAR_MODULES[nn.Sigmoid],
-    torch.tanh: NONLINEAR_MODULES[nn.Tanh],
-    F.tanh: NONLINEAR_MODULES[nn.Tanh],
-    F.softplus: Elementwise("softplus"),
-    F.elu: Elementwise("elu"),
-    F.selu: Elementwise("selu"),
-    torch.selu: Elementwise("selu"),
-    F.celu: Elementwise("celu"),
-    F.gelu: Elementwise("gelu"),
-    F.silu: Elementwise("silu"),
-    F.mish: Elementwise("mish"),
-    F.leaky_relu: Elementwise("leaky_relu"),
-    F.relu6: Elementwise("relu6"),
-    F.hardtanh: Elementwise("hardtanh"),
-    F.hardsigmoid: Elementwise("hardsigmoid"),
-    F.hardswish: Elementwise("hardswish"),
-    F.softsign: Elementwise("softsign"),
-    F.logsigmoid: Elementwise("logsigmoid"),
-    F.threshold: Elementwise("threshold"),
-    torch.exp: Elementwise("exp", torch.exp),
-    torch.square: Elementwise("square", lambda t: 2 * t),
-    torch.abs: Elementwise("abs", torch.sign),
-    operator.abs: Elementwise("abs", torch.sign),
+_FUNCTIONS = {
+    "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH, "exp": EXP, "log": LOG, "square": SQUARE, "abs": ABS,
+    "log1p": _e("log1p", lambda t: 1 / (1 + t)), "log2": _e("log2"), "log10": _e("log10"),
+    "expm1": _e("expm1", torch.exp), "exp2": _e("exp2"), "sqrt": _e("sqrt"), "rsqrt": _e("rsqrt"),
+    "reciprocal": _e("reciprocal"), "pow": _e("pow"), "float_power": _e("float_power"),
+    "sin": _e("sin", torch.cos), "cos": _e("cos"), "erf": _e("erf"), "erfc": _e("erfc"),
+    "atan": _e("atan"), "asinh": _e("asinh"), "sinh": _e("sinh"), "cosh": _e("cosh"),
+    "clamp": _e("clamp"), "clip": _e("clip"), "clamp_min": _e("clamp_min"), "clamp_max": _e("clamp_max"),
+    "softplus": _e("softplus"), "elu": _e("elu"), "selu": _e("selu"), "celu": _e("celu"), "gelu": _e("gelu"),
+    "silu": _e("silu"), "mish": _e("mish"), "leaky_relu": _e("leaky_relu"), "relu6": _e("relu6"),
+    "rrelu": _e("rrelu"), "hardtanh": _e("hardtanh"), "hardsigmoid": _e("hardsigmoid"),
+    "hardswish": _e("hardswish"), "softsign": _e("softsign"), "logsigmoid": _e("logsigmoid"),
+    "tanhshrink": _e("tanhshrink"), "softshrink": _e("softshrink"), "hardshrink": _e("hardshrink"),
+    "threshold": _e("threshold"), "prelu": _e("prelu"), "sign": _e("sign"),
 }
 
+
+def _function_table() -> dict[Callable, Elementwise]:
+    """Every function form (torch.*, torch.special.*, F.*, in-place ``_`` variants) of ``_FUNCTIONS``."""
+    table: dict[Callable, Elementwise] = {}
+    for name, elem in _FUNCTIONS.items():
+        for space in (torch, F, torch.special):
+            for variant in (name, name + "_"):
+                fn = getattr(space, variant, None)
+                if callable(fn) and not isinstance(fn, type):
+                    table.setdefault(fn, elem)
+    table[torch.special.expit] = SIGMOID
+    table[operator.abs] = ABS
+    table[operator.pow] = _FUNCTIONS["pow"]
+    table[operator.ipow] = _FUNCTIONS["pow"]
+    return table
+
+
+NONLINEAR_FUNCTIONS: dict[Callable, Elementwise] = _function_table()
+
+_TENSOR_METHODS = ("relu", "sigmoid", "tanh", "exp", "log", "square", "abs", "log1p", "log2", "log10", "expm1",
+                   "exp2", "sqrt", "rsqrt", "reciprocal", "pow", "float_power", "sin", "cos", "erf", "erfc",
+                   "atan", "asinh", "sinh", "cosh", "clamp", "clip", "clamp_min", "clamp_max", "sign")
 NONLINEAR_METHODS: dict[str, Elementwise] = {
-    "relu": RELU,
-    "sigmoid": NONLINEAR_MODULES[nn.Sigmoid],
-    "tanh": NONLINEAR_MODULES[nn.Tanh],
-    "exp": NONLINEAR_FUNCTIONS[torch.exp],
-    "square": NONLINEAR_FUNCTIONS[torch.square],
-    "abs": NONLINEAR_FUNCTIONS[torch.abs],
+    **{m: _FUNCTIONS[m] for m in _TENSOR_METHODS},
+    **{m + "_": _FUNCTIONS[m] for m in _TENSOR_METHODS},
+    "__pow__": _FUNCTIONS["pow"], "__abs__": ABS,
 }
 
 # Ops registered by users: op -> "nonlinearity" (elementwise) or "linear" (affine in its input).

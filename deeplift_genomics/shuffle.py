@@ -44,7 +44,8 @@ import contextlib
 import itertools
 import logging
 import math
-from typing import TypeVar
+from collections.abc import Iterator
+from typing import overload
 
 import numpy as np
 import torch
@@ -52,8 +53,6 @@ import torch
 from .errors import InputError
 
 log = logging.getLogger(__name__)
-
-ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 _N_LETTERS = 4
 _UNKNOWN = 4
@@ -276,6 +275,14 @@ class _Runs:
     plain : every letter of every row is known (one run per row)
     """
 
+    counts: torch.Tensor
+    root: torch.Tensor
+    start: torch.Tensor
+    first: torch.Tensor | None
+    run: torch.Tensor | None
+    n_runs: int
+    plain: bool
+
     def __init__(self, tokens: torch.Tensor, plain: bool | None = None):
         n_seq, length = tokens.shape
         dev = tokens.device
@@ -365,6 +372,9 @@ def _state_table(counts: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
 class _Walks:
     """All walks of a chunk: state, start and the per-position constraints of runs."""
 
+    last: torch.Tensor | None  # (rows * n_vertices,) last exit of each letter, wide state only
+    fixed: torch.Tensor | None  # (Nc, L) bool, positions whose letter is fixed; None for plain walks
+
     def __init__(self, tokens: torch.Tensor, runs: _Runs, keys: torch.Tensor, n: int, wide: bool):
         n_seq, length = tokens.shape
         dev = tokens.device
@@ -418,6 +428,7 @@ class _Walks:
             self.fixed = None
         else:
             # run starts and unknown positions have fixed letters; unknown ones point at scratch letters
+            assert runs.run is not None and runs.first is not None  # runs of a non-plain chunk
             self.vertex = torch.where(tokens != _UNKNOWN, runs.run.clamp_min(0) * 4 + slot, 4 * s)
             self.fixed = runs.first | (tokens == _UNKNOWN)  # (Nc, L)
         self.start = (self.rowbase.view(n_seq, n) + self.vertex[:, :1]).reshape(-1)
@@ -450,7 +461,7 @@ def _walk(w: _Walks, threads: int = 1) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _cpu_threads(device: torch.device):
+def _cpu_threads(device: torch.device) -> Iterator[int]:
     """On the CPU: torch's intra-op threads set to 1 for the call (restored after); yields their number.
 
     A shuffle is thousands of small operations, which gain nothing from torch's parallel regions
@@ -474,15 +485,18 @@ def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
     fv = w.start[lo:hi].clone()
     # the random numbers of k_block steps are drawn at once (fewer, larger operations)
     k_block = _RNG_BLOCK if dev.type != "cpu" else _CPU_RNG_BLOCK
-    jump_a, jump_c = _lcg_jumps(k_block)
-    jump_a = torch.tensor(jump_a, device=dev)[:, None]
-    jump_c = torch.tensor(jump_c, device=dev)[:, None]
+    jumps_a, jumps_c = _lcg_jumps(k_block)
+    jump_a = torch.tensor(jumps_a, device=dev)[:, None]
+    jump_c = torch.tensor(jumps_c, device=dev)[:, None]
     x = w.lcg[lo:hi].clone()
     block = torch.empty((k_block, rows), dtype=torch.int64, device=dev)
     step = _step_wide if w.wide else _step_packed
     bufs = [torch.empty(rows, dtype=torch.int64, device=dev) for _ in range(3)]
     base = w.rowbase[lo:hi] + 2
-    fixed_any = None if w.plain else w.fixed.any(dim=0).tolist()
+    fixed_any: list[bool] = []  # per position: does any walk have its letter fixed (never read if plain)
+    if not w.plain:
+        assert w.fixed is not None  # non-plain walks always have fixed positions (run starts)
+        fixed_any = w.fixed.any(dim=0).tolist()
     for j in range(1, length):
         i = (j - 1) % k_block
         if k_block == 1:
@@ -500,6 +514,7 @@ def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
         else:
             fv.bitwise_and_(~3).add_(v).add_(2)
             if fixed_any[j]:
+                assert w.fixed is not None  # see fixed_any
                 forced = (w.rowbase.view(w.n_seq, w.n) + w.vertex[:, j : j + 1]).reshape(-1)
                 torch.where(w.fixed[:, j : j + 1].expand(w.n_seq, w.n).reshape(-1), forced, fv, out=fv)
 
@@ -557,7 +572,9 @@ def _chunk_bounds(n_runs: list[int], length: int, n: int, device: torch.device) 
     return bounds
 
 
-def _shuffled_chunks(tokens: torch.Tensor, n: int, seed: int, wide: bool = False, threads: int = 1):
+def _shuffled_chunks(
+    tokens: torch.Tensor, n: int, seed: int, wide: bool = False, threads: int = 1
+) -> Iterator[tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Yield ``(rows, letters, one_order)`` chunk by chunk.
 
     ``rows`` selects the chunk's sequences (a slice, or an index tensor for sequences with unknown
@@ -567,23 +584,27 @@ def _shuffled_chunks(tokens: torch.Tensor, n: int, seed: int, wide: bool = False
     dev = tokens.device
     keys = sequence_keys(tokens, seed)
     has_unknown = (tokens == _UNKNOWN).any(dim=1)
+    groups: list[tuple[torch.Tensor | None, list[int], bool]]  # (rows or None for all, runs per row, plain)
     if not bool(has_unknown.any()):
         groups = [(None, [1] * n_seq, True)]
     else:
         plain = torch.nonzero(~has_unknown).flatten()
         other = torch.nonzero(has_unknown).flatten()
-        n_runs = _Runs(tokens[other], plain=False).first.sum(1)
+        first = _Runs(tokens[other], plain=False).first
+        assert first is not None  # non-plain runs always have their starts
+        n_runs = first.sum(1)
         order = torch.argsort(n_runs, stable=True)  # chunks of similar numbers of runs
         groups = [(plain, [1] * plain.numel(), True), (other[order], n_runs[order].tolist(), False)]
     for group, runs_per_seq, is_plain in groups:
         for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
-            rows = slice(lo, hi) if group is None else group[lo:hi]
+            rows: slice | torch.Tensor = slice(lo, hi) if group is None else group[lo:hi]
             part = tokens[rows]
             walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
             letters = _empty((hi - lo, n, length), torch.int8, dev)
             letters.view(-1, length).copy_(_walk(walks, threads).T).bitwise_and_(3)
             if not walks.plain:
                 # run starts keep their letter, unknown positions stay unknown
+                assert walks.fixed is not None  # non-plain walks always have fixed positions
                 letters = torch.where(walks.fixed[:, None, :], part[:, None, :].to(torch.int8), letters)
             yield rows, letters, walks.log_orders < 0.5
 
@@ -662,7 +683,15 @@ def _to_tokens(x: torch.Tensor) -> torch.Tensor:
     return index.to(torch.int64)
 
 
-def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
+@overload
+def dinucleotide_shuffle(x: np.ndarray, n: int = 20, seed: int = 0) -> np.ndarray: ...
+
+
+@overload
+def dinucleotide_shuffle(x: torch.Tensor, n: int = 20, seed: int = 0) -> torch.Tensor: ...
+
+
+def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 0) -> np.ndarray | torch.Tensor:
     """Exact dinucleotide-preserving shuffles of one-hot DNA sequences, on the device of ``x``.
 
     Each shuffle keeps every dinucleotide count and the first and last letter of the sequence, and
@@ -701,7 +730,7 @@ def dinucleotide_shuffle(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
         raise InputError(f"dinucleotide_shuffle: n must be a non-negative integer, got {n!r}")
     n = int(n)
     is_numpy = not isinstance(x, torch.Tensor)
-    xt = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x.detach()
+    xt = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
     with _cpu_threads(xt.device) as threads:
         tokens = _to_tokens(xt)
         n_seq, length = tokens.shape

@@ -35,7 +35,7 @@ import hashlib
 import itertools
 import logging
 import math
-from typing import TypeVar
+from typing import overload
 
 import numpy as np
 import torch
@@ -43,8 +43,6 @@ import torch
 from .errors import InputError
 
 log = logging.getLogger(__name__)
-
-ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 _N_LETTERS = 4
 _UNKNOWN = _N_LETTERS
@@ -337,7 +335,17 @@ def shuffle_tokens(tokens: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarra
     return out, one_order
 
 
-def dinucleotide_shuffle_legacy(x: ArrayLike, n: int = 20, seed: int = 0) -> ArrayLike:
+@overload
+def dinucleotide_shuffle_legacy(x: np.ndarray, n: int = 20, seed: int = 0) -> np.ndarray: ...
+
+
+@overload
+def dinucleotide_shuffle_legacy(x: torch.Tensor, n: int = 20, seed: int = 0) -> torch.Tensor: ...
+
+
+def dinucleotide_shuffle_legacy(
+    x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 0
+) -> np.ndarray | torch.Tensor:
     """Exact dinucleotide-preserving shuffles of one-hot DNA sequences.
 
     Each shuffle keeps every dinucleotide count and the first and last letter of the sequence, and
@@ -372,8 +380,7 @@ def dinucleotide_shuffle_legacy(x: ArrayLike, n: int = 20, seed: int = 0) -> Arr
     if int(n) != n or n < 0:
         raise InputError(f"dinucleotide_shuffle: n must be a non-negative integer, got {n!r}")
     n = int(n)
-    is_torch = isinstance(x, torch.Tensor)
-    arr = x.detach().cpu().numpy() if is_torch else np.asarray(x)
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     tokens = _to_tokens(arr)
     shuffled, one_order = shuffle_tokens(tokens, n, seed)
     if n > 0 and one_order.any():
@@ -389,6 +396,6 @@ def dinucleotide_shuffle_legacy(x: ArrayLike, n: int = 20, seed: int = 0) -> Arr
     onehot = np.zeros((*shuffled.shape[:2], _N_LETTERS, shuffled.shape[2]), dtype=arr.dtype)
     for c in range(_N_LETTERS):
         onehot[:, :, c, :] = shuffled == c
-    if is_torch:
+    if isinstance(x, torch.Tensor):
         return torch.from_numpy(onehot).to(device=x.device, dtype=x.dtype)
     return onehot

@@ -29,14 +29,21 @@ from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
+POS_WEIGHT_BALANCED = "balanced"
+
 
 class DatasetLike(Protocol):
     """What :func:`train_model` needs from a dataset (``deeplift_genomics.dataset.Dataset`` has it)."""
 
-    onehot: np.ndarray  # (N, A, L) float32
-    labels: np.ndarray  # (N, T) in [0, 1]
-    split: np.ndarray  # (N,) of "train" | "valid" | "test"
-    task_names: list[str]
+    # Read-only members, so that a cached property (Dataset.onehot) or a frozen field satisfies them.
+    @property
+    def onehot(self) -> np.ndarray: ...  # (N, A, L) float32
+    @property
+    def labels(self) -> np.ndarray: ...  # (N, T) in [0, 1]
+    @property
+    def split(self) -> np.ndarray: ...  # (N,) of "train" | "valid" | "test"
+    @property
+    def task_names(self) -> list[str]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +70,15 @@ class TrainConfig:
         several-fold on a busy one (measured: 9 s vs 50-80 s per epoch on a loaded 2-core machine), and
         the float sums, hence the weights, depend on the thread count, so a fixed count makes a seed give
         the same weights on any CPU machine with the same torch build.
+    pos_weight
+        Class imbalance: the weight of each task's positive examples in the binary cross-entropy (torch's
+        ``BCEWithLogitsLoss(pos_weight=...)``). ``None`` (default): unweighted. ``"balanced"``: per task,
+        negatives / positives in the train split, so both classes weigh the same in total. A number, or
+        one number per task. The validation loss that early stopping watches is weighted the same way.
+    reverse_complement
+        Augment with reverse complements: each training sequence of each batch is replaced by its
+        reverse complement with probability 1/2 (labels kept: for strand-symmetric assays such as
+        ChIP-seq peaks). Needs the ACGT alphabet. The flips come from their own seeded generator.
     """
 
     lr: float = 1e-3
@@ -71,6 +87,8 @@ class TrainConfig:
     patience: int = 3
     eval_batch_size: int = 1000
     num_threads: int | None = 1
+    pos_weight: str | float | list[float] | None = None
+    reverse_complement: bool = False
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "epochs", "patience", "eval_batch_size"):
@@ -87,6 +105,24 @@ class TrainConfig:
             )
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
             raise InputError(f"training option 'lr' must be a positive number, got {self.lr!r}")
+        if not isinstance(self.reverse_complement, bool):
+            raise InputError(
+                f"training option 'reverse_complement' must be true or false, got {self.reverse_complement!r}"
+            )
+        weight = self.pos_weight
+        if isinstance(weight, tuple):
+            object.__setattr__(self, "pos_weight", list(weight))
+            weight = self.pos_weight
+        if weight is None or weight == POS_WEIGHT_BALANCED:
+            return
+        values = weight if isinstance(weight, list) else [weight]
+        if not values or not all(
+            not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < math.inf for v in values
+        ):
+            raise InputError(
+                f"training option 'pos_weight' must be '{POS_WEIGHT_BALANCED}', a positive number or one "
+                f"positive number per task, got {weight!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the options (for ``model.json``)."""
@@ -137,7 +173,8 @@ def train_model(
     metrics : dict
         ``{"task_names", "test": split_metrics, "valid": split_metrics, "training": {...}}`` (see
         :func:`deeplift_genomics.metrics.split_metrics`; ``training`` has ``best_epoch``, ``epochs_run``,
-        ``stopped_early``, ``seconds``, ``seed``, ``device``).
+        ``stopped_early``, ``seconds``, ``seed``, ``device``, ``pos_weight`` (task -> the weight used, or
+        ``None``) and ``reverse_complement``).
     """
     config = config or TrainConfig()
     dev = resolve_device(device)
@@ -159,11 +196,16 @@ def train_model(
         dev,
         seed,
     )
+    pos_weight = resolve_pos_weight(config.pos_weight, y[train_idx], task_names)
+    if config.reverse_complement and spec.alphabet != "ACGT":
+        raise InputError(
+            f"training option 'reverse_complement' needs the ACGT alphabet, the model's is {spec.alphabet!r}"
+        )
     started = time.perf_counter()
     with _seeded(seed, dev), _threads(config.num_threads if dev.type == "cpu" else None):
-        model = build_model(spec).to(dev)
+        model: nn.Module = build_model(spec).to(dev)
         model, history, best_epoch, stopped = _fit(
-            model, x, y, train_idx, valid_idx, task_names, config, seed, dev, verbose
+            model, x, y, train_idx, valid_idx, task_names, config, seed, dev, verbose, pos_weight
         )
     seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {"task_names": list(task_names)}
@@ -177,6 +219,8 @@ def train_model(
         "seconds": round(seconds, 2),
         "seed": int(seed),
         "device": str(dev),
+        "pos_weight": None if pos_weight is None else dict(zip(task_names, pos_weight.tolist())),
+        "reverse_complement": bool(config.reverse_complement),
     }
     if test_idx.size == 0:
         log.warning("dataset has no 'test' sequences: test metrics are empty")
@@ -221,9 +265,15 @@ def _fit(
     seed: int,
     dev: torch.device,
     verbose: bool | None,
+    pos_weight: np.ndarray | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]], int, bool]:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    loss_fn = nn.BCEWithLogitsLoss()
+    if pos_weight is None:
+        loss_fn = nn.BCEWithLogitsLoss()
+    else:
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.as_tensor(pos_weight, dtype=torch.float32, device=dev))
+    # Reverse-complement flips draw from their own generator, so without them nothing else changes.
+    flipper = torch.Generator().manual_seed(int(seed) + 1) if config.reverse_complement else None
     x_train = torch.from_numpy(x[train_idx]).to(dev)
     y_train = torch.from_numpy(y[train_idx]).to(dev)
     x_valid, y_valid = x[valid_idx], y[valid_idx]
@@ -243,7 +293,12 @@ def _fit(
             for start in range(0, n_train, config.batch_size):
                 batch = order[start : start + config.batch_size]
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x_train[batch]), y_train[batch])
+                xb = x_train[batch]
+                if flipper is not None:
+                    flip = (torch.rand(xb.shape[0], generator=flipper) < 0.5).to(dev)
+                    # A,C,G,T order: reversing the channel axis complements, reversing length reverses.
+                    xb = torch.where(flip[:, None, None], xb.flip(dims=(1, 2)), xb)
+                loss = loss_fn(model(xb), y_train[batch])
                 loss.backward()
                 optimizer.step()
                 loss_sum += float(loss.detach()) * batch.numel()
@@ -252,7 +307,16 @@ def _fit(
             bar.close()
         train_loss = loss_sum / n_train
         valid_logits = predict_logits(model, x_valid, batch_size=config.eval_batch_size, device=dev)
-        valid_loss = bce_with_logits(y_valid, valid_logits)
+        valid_loss = (
+            bce_with_logits(y_valid, valid_logits)
+            if pos_weight is None
+            else bce_with_logits(y_valid, valid_logits, pos_weight=pos_weight)
+        )
+        if not (math.isfinite(train_loss) and math.isfinite(valid_loss)) or not np.isfinite(valid_logits).all():
+            raise InputError(
+                f"training diverged at epoch {epoch} (train loss {train_loss:.4g}, valid loss "
+                f"{valid_loss:.4g}): the weights are no longer finite; lower --lr (now {config.lr:g})"
+            )
         aurocs = {
             name: task_auroc_auprc(y_valid[:, t], valid_logits[:, t])[0] for t, name in enumerate(task_names)
         }
@@ -286,6 +350,40 @@ def _fit(
         model.load_state_dict(best_state)
     model.eval()
     return model, history, best_epoch, stopped
+
+
+def resolve_pos_weight(
+    pos_weight: str | float | list[float] | None, labels: np.ndarray, task_names: list[str]
+) -> np.ndarray | None:
+    """Per-task positive weights ``(T,)`` from a :class:`TrainConfig` ``pos_weight`` and the train labels.
+
+    ``"balanced"`` gives negatives / positives of each task (labels >= 0.5 count as positive).
+
+    Raises
+    ------
+    InputError
+        ``"balanced"`` with a task that has no positive or no negative training example, or a list whose
+        length is not the number of tasks.
+    """
+    if pos_weight is None:
+        return None
+    n_tasks = len(task_names)
+    if pos_weight == POS_WEIGHT_BALANCED:
+        positive = (np.asarray(labels) >= 0.5).sum(axis=0)
+        negative = labels.shape[0] - positive
+        for t, name in enumerate(task_names):
+            if positive[t] == 0 or negative[t] == 0:
+                raise InputError(
+                    f"pos_weight balanced: task '{name}' has {positive[t]} positive and {negative[t]} "
+                    "negative training examples; both are needed"
+                )
+        return (negative / positive).astype(np.float64)
+    values = pos_weight if isinstance(pos_weight, list) else [pos_weight] * n_tasks
+    if len(values) != n_tasks:
+        raise InputError(
+            f"pos_weight: {len(values)} weight(s) given for {n_tasks} task(s) ({', '.join(task_names)})"
+        )
+    return np.asarray(values, dtype=np.float64)
 
 
 def _check_dataset(dataset: DatasetLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -103,6 +103,12 @@ def test_benchmark_writes_tables_figures_and_summary(bench, tiny):
     assert [t["source"] for t in summary["timings"] if t["method"] == "gradient_x_input"] == ["file"]
     for stem in (summary["figures"]["grid"]["TAL1"], summary["figures"]["grid"]["GATA1"]):
         assert (bench / f"{stem}.png").stat().st_size > 0 and (bench / f"{stem}.svg").stat().st_size > 0
+    # motif recovery: every method x task x kind, shares in [0, 1] (NaN when there is nothing to share)
+    recovery = pd.read_csv(bench / "motif_recovery.tsv", sep="\t")
+    assert len(recovery) == 3 * 3 * 2 == len(summary["motif_recovery"])
+    assert set(recovery["kind"]) == {"seqlets", "instances"}
+    for col in ("precision", "recall"):
+        assert recovery[col].dropna().between(0, 1).all()
 
 
 def test_benchmark_file_and_computed_scores_agree(bench, tiny, tmp_path):
@@ -120,7 +126,7 @@ def test_benchmark_file_and_computed_scores_agree(bench, tiny, tmp_path):
 def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
     out = tmp_path / "report"
     assert main(["report", "--benchmark", str(bench), "--out", str(out)]) == 0
-    pages = sorted(p.name for p in out.iterdir())
+    pages = sorted(p.name for p in out.iterdir() if p.name != ".deeplift-genomics.json")
     assert pages == ["index.html", "task_0.html", "task_1.html", "task_2.html"]
     index = (out / "index.html").read_text()
     for page in pages:
@@ -134,10 +140,19 @@ def test_report_is_self_contained_and_names_every_method(bench, tmp_path):
     # the authors' printed Fig. 5b numbers sit beside ours
     assert "11.6%" in index and "7.0%" in index
     assert "holds?" in index
+    assert "Motif recovery per attribution method" in index
+    # --motifs: the index links to each motif report, relative to the report folder
+    motifs = tmp_path / "motifs" / "sim"
+    (motifs / "report").mkdir(parents=True)
+    (motifs / "report" / "index.html").write_text("<html></html>")
+    assert main(["report", "--benchmark", str(bench), "--out", str(out), "--motifs", str(motifs)]) == 0
+    assert 'href="../motifs/sim/report/index.html"' in (out / "index.html").read_text()
+    assert main(["report", "--benchmark", str(bench), "--out", str(out), "--motifs", str(tmp_path / "motifs")]) == 2
 
 
 def test_report_refuses_a_directory_without_summary(tmp_path, caplog):
-    assert main(["report", "--benchmark", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    (tmp_path / "b").mkdir()
+    assert main(["report", "--benchmark", str(tmp_path / "b"), "--out", str(tmp_path / "r")]) == 2
     assert "summary.json" in caplog.text
 
 

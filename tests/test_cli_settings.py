@@ -84,3 +84,10 @@ def test_every_command_refuses_an_unknown_config_key(tmp_path, command, caplog):
     assert main([command, "--config", str(cfg), "--out", str(out)]) == 2
     assert f"unknown key 'no_such_key' for '{command}'" in caplog.text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("section", ["import-model", "import_model"])
+def test_a_dashed_command_takes_its_section_spelt_either_way(tmp_path, section):
+    cfg = _yaml(tmp_path / "c.yaml", {section: {"lr": 0.5}, "score": {"lr": 0.7}})
+    assert read_config_settings(cfg, "import-model", SETTINGS) == {"lr": 0.5}
+    assert read_config_settings(cfg, "score", SETTINGS) == {"lr": 0.7}  # other sections still ignored

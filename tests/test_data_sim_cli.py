@@ -14,7 +14,7 @@ from deeplift_genomics.cli import main
 from deeplift_genomics.dataset import load_dataset
 from deeplift_genomics.errors import InputError
 
-FILES = ["sequences.fa", "labels.tsv", "embeddings.tsv", "sequences.simdata.gz"]
+FILES = ["sequences.fa", "labels.tsv", "embeddings.tsv", "sequences.simdata.gz", "variants.vcf.gz"]
 
 
 @pytest.fixture(scope="module")

@@ -93,14 +93,24 @@ class WithLayerNorm(nn.Module):
         return self.head(self.norm(self.conv(x)).flatten(1))
 
 
-class WithProduct(nn.Module):
+class WithQuotient(nn.Module):
     def __init__(self):
         super().__init__()
         self.a = nn.Conv1d(4, 2, 3)
         self.b = nn.Conv1d(4, 2, 3)
 
     def forward(self, x):
-        return (self.a(x) * self.b(x)).mean(-1)
+        return (self.a(x) / self.b(x)).mean(-1)
+
+
+class WithWhereOnInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 2, 3)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return torch.where(h > 0, h, 0.1 * h).mean(-1)
 
 
 class WithDataDependentBranch(nn.Module):
@@ -117,7 +127,8 @@ class WithDataDependentBranch(nn.Module):
 
 @pytest.mark.parametrize("net,match", [
     (WithLayerNorm, r"module 'norm' \(LayerNorm\)"),
-    (WithProduct, r"mul\(\).*fx node"),
+    (WithQuotient, r"truediv\(\).*fx node.*division"),
+    (WithWhereOnInput, r"where\(\).*condition that depends on the input"),
     (WithDataDependentBranch, "cannot trace"),
 ])
 def test_unsupported_ops_are_named(x, net, match):

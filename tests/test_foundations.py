@@ -98,11 +98,12 @@ def test_atomic_path_replaces_on_success(tmp_path):
 
 def test_atomic_directory_swaps_whole_directory(tmp_path):
     final = tmp_path / "model"
-    final.mkdir()
+    with atomic_directory(final) as tmp:
+        (tmp / "old.txt").write_text("an earlier run")
     (final / "stale.txt").write_text("from an old run")
     with atomic_directory(final) as tmp:
         (tmp / "model.json").write_text("{}")
-    assert sorted(p.name for p in final.iterdir()) == ["model.json"]
+    assert sorted(p.name for p in final.iterdir()) == [".deeplift-genomics.json", "model.json"]
     with pytest.raises(ValueError):
         with atomic_directory(final) as tmp:
             (tmp / "model.json").write_text("broken")

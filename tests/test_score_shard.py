@@ -234,7 +234,7 @@ def test_gather_refuses_directories_that_are_not_finished_shards(
     err = _gather_error(tmp_path, [tmp_path / "nowhere"], capsys)
     assert "no such directory" in err
     code = main(["score", "--gather", *map(str, three_shards), "--out", str(three_shards[0])])
-    assert code == 2 and "is one of the shard directories" in capsys.readouterr().err
+    assert code == 2 and "is the input" in capsys.readouterr().err
     code = main(["score", "--gather", str(three_shards[0]), "--shard", "1/3", "--out", str(tmp_path / "o")])
     assert code == 2 and "give only one of them" in capsys.readouterr().err
 

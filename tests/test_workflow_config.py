@@ -37,7 +37,11 @@ def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
     result = run_snakemake(tmp_path, "-n", timeout=120)
     assert result.returncode == 0, explain(result)
     out = result.stdout + result.stderr
-    assert job_counts(out) == {"simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1, "all": 1}
+    assert job_counts(out) == {
+        "simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1,
+        "variants_vcf": 2, "variants_gather": 1, "score_fasta": 4, "score_gather": 1,
+        "motifs_fasta": 1, "motifs_benchmark": 1, "all": 1,
+    }  # fmt: skip
     commands = shell_commands(out)
     outputs = {re.search(r"--out results/attributions/seed0/(\S+)\.npz", c).group(1) for c in commands if " attribute " in c}
     assert outputs == PAPER_METHODS
@@ -51,13 +55,30 @@ def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
     assert all(re.search(r"2> results/logs/\S+\.log$", c) for c in commands), commands
 
 
-def test_dry_run_score_and_modisco_targets(tmp_path: Path):
-    result = run_snakemake(tmp_path, "-n", "-p", "modisco", timeout=120)
+def test_dry_run_variants_scores_the_simulated_vcf_in_shards(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", "-p", "variants", timeout=120)
+    assert result.returncode == 0, explain(result)
+    commands = [c for c in shell_commands(result.stdout + result.stderr) if " variants " in c]
+    shards = sorted(c for c in commands if "--shard" in c)
+    assert len(shards) == 2 and "--shard 1/2" in shards[0] and "--shard 2/2" in shards[1]
+    assert all("--vcf results/data/variants.vcf.gz --fasta" not in c for c in shards)
+    assert all("--fasta results/data/sequences.fa --vcf results/data/variants.vcf.gz" in c for c in shards)
+    assert "--strict" not in shards[0] and "--n-references 20" in shards[0]
+    gather = [c for c in commands if "--gather" in c]
+    assert gather == [
+        "deeplift-genomics variants --gather results/variants_shards/simulated/1 results/variants_shards/simulated/2"
+        " --out results/variants/simulated 2> results/logs/variants/simulated.log"
+    ]
+
+
+def test_dry_run_score_and_motifs_targets(tmp_path: Path):
+    result = run_snakemake(tmp_path, "-n", "-p", "motifs", timeout=120)
     assert result.returncode == 0, explain(result)
     out = result.stdout + result.stderr
     counts = job_counts(out)
     # the default config scores each FASTA in 4 shards, then gathers them
-    assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["modisco_fasta"] == 1
+    assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["motifs_fasta"] == 1
+    assert counts["motifs_benchmark"] == 1
     commands = [c for c in shell_commands(out) if " score " in c]
     shards = sorted(c for c in commands if " --shard " in c)
     for k, score in enumerate(shards, start=1):

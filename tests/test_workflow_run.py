@@ -4,8 +4,10 @@ and a run killed mid-way then rerun with --rerun-incomplete ends with the same o
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,6 +68,8 @@ def test_tiny_run_writes_every_output_with_logs_and_timings(reference_run: Path)
     records = pd.read_csv(results / "score" / "simulated" / "records.tsv", sep="\t")
     n_sequences = sum(1 for line in (results / "data" / "sequences.fa").open() if line.startswith(">"))
     assert len(records) == n_sequences
+    for name in ("variants.tsv", "scores.h5", "skipped.tsv", "summary.json", "report.html"):
+        assert (results / "variants" / "simulated" / name).stat().st_size > 0, name
     # Each rule's benchmark file is Snakemake's timing table (s, h:m:s, max_rss, ...).
     for tsv in (results / "benchmarks").rglob("*.tsv"):
         assert pd.read_csv(tsv, sep="\t").loc[0, "s"] >= 0, tsv
@@ -96,6 +100,27 @@ def _wait_for(predicate, process: subprocess.Popen, timeout: float) -> bool:
 #: The part of the workflow the kill test runs: simulate, train and a few attribution jobs.
 KILL_TARGETS = tuple(f"results/attributions/seed1/{method}.npz" for method in
                      ("gradient_x_input", "deeplift_rescale", "deeplift_genomics_default_shuffle10", "ism"))
+
+
+def test_snakemake_report_collects_the_marked_figures_and_tables(reference_run: Path):
+    """`snakemake --report` gathers every output marked report(...) with its caption into one page."""
+    result = run_snakemake(reference_run, *ARGS, *TARGETS, "--report", "report.html", timeout=300)
+    assert result.returncode == 0, explain(result)
+    added = set(re.findall(r"Adding (\S+) \(", result.stdout + result.stderr))
+    expected = {"fig5b.tsv", "metrics.tsv", "claims.tsv", "fig5_TAL1.png", "fig5_GATA1.png", "index.html",
+                "task_0.html", "records.tsv", "variants.tsv"}
+    assert expected <= added, explain(result)
+    page = (reference_run / "report.html").read_text(encoding="utf-8")
+    assert "share whose task-0 importance is" in page  # the benchmark's caption
+
+
+def test_workflow_files_are_snakefmt_clean():
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "snakefmt"), "--check", "Snakefile", "workflow/"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
 
 
 def test_killed_run_reruns_incomplete_jobs_to_the_same_outputs(reference_run: Path, tmp_path: Path):

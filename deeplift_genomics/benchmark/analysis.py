@@ -92,7 +92,9 @@ def stratified_subset(classes: Sequence[str] | np.ndarray, n: int | None, seed: 
 
 
 # --------------------------------------------------------------------------------------------- hits
-def scanned_hits(scans: Mapping[str, pd.DataFrame], ids: Sequence[str], classes: Sequence[str]) -> pd.DataFrame:
+def scanned_hits(
+    scans: Mapping[str, pd.DataFrame], ids: Sequence[str] | np.ndarray, classes: Sequence[str] | np.ndarray
+) -> pd.DataFrame:
     """Annotate motif-scan results (``data_sim.scan.scan_motif`` output per motif) as one hit table.
 
     Parameters
@@ -107,8 +109,8 @@ def scanned_hits(scans: Mapping[str, pd.DataFrame], ids: Sequence[str], classes:
     pandas.DataFrame
         Columns :data:`HIT_COLUMNS` with ``source == "scan"``, sorted by motif, sequence and start.
     """
-    ids = np.asarray(ids)
-    classes = np.asarray(classes)
+    id_arr = np.asarray(ids)
+    class_arr = np.asarray(classes)
     frames = []
     for motif, frame in scans.items():
         f = frame.loc[:, ["seq_index", "start", "end", "strand", "log_odds"]].copy()
@@ -117,13 +119,15 @@ def scanned_hits(scans: Mapping[str, pd.DataFrame], ids: Sequence[str], classes:
         frames.append(f)
     hits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIT_COLUMNS)
     hits["source"] = "scan"
-    hits["id"] = ids[hits["seq_index"].to_numpy(dtype=np.int64)]
-    hits["class"] = classes[hits["seq_index"].to_numpy(dtype=np.int64)]
+    hits["id"] = id_arr[hits["seq_index"].to_numpy(dtype=np.int64)]
+    hits["class"] = class_arr[hits["seq_index"].to_numpy(dtype=np.int64)]
     hits = hits.sort_values(["motif", "seq_index", "start"], kind="stable").reset_index(drop=True)
     return hits[HIT_COLUMNS]
 
 
-def embedded_hits(embeddings: pd.DataFrame, ids: Sequence[str], classes: Sequence[str]) -> pd.DataFrame:
+def embedded_hits(
+    embeddings: pd.DataFrame, ids: Sequence[str] | np.ndarray, classes: Sequence[str] | np.ndarray
+) -> pd.DataFrame:
     """Ground-truth embedded motif instances of the sequences ``ids`` as a hit table.
 
     Parameters
@@ -140,10 +144,10 @@ def embedded_hits(embeddings: pd.DataFrame, ids: Sequence[str], classes: Sequenc
         Columns :data:`HIT_COLUMNS` with ``source == "embedded"``.
     """
     index = {sid: k for k, sid in enumerate(ids)}
-    classes = np.asarray(classes)
+    class_arr = np.asarray(classes)
     emb = embeddings[embeddings["id"].isin(index)].copy()
     emb["seq_index"] = emb["id"].map(index).astype(np.int64)
-    emb["class"] = classes[emb["seq_index"].to_numpy(dtype=np.int64)]
+    emb["class"] = class_arr[emb["seq_index"].to_numpy(dtype=np.int64)]
     emb["source"] = "embedded"
     if "strand" not in emb:
         emb["strand"] = "+"
@@ -260,7 +264,7 @@ def motif_masks(embeddings_hits: pd.DataFrame, n: int, length: int) -> dict[str,
         mask = np.zeros((n, length), dtype=bool)
         for s, a, b in group[["seq_index", "start", "end"]].itertuples(index=False):
             mask[s, max(a, 0):min(b, length)] = True
-        masks[motif] = mask
+        masks[str(motif)] = mask
     return masks
 
 

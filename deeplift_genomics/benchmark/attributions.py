@@ -22,13 +22,19 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..dataset import Dataset
+    from ..model_io import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +137,9 @@ def load_attributions(path: str | Path) -> Attributions:
 
 
 # --------------------------------------------------------------------------------------------- compute
-def compute_attributions(model, onehot: np.ndarray, ids, *, method: str, rule: str = "genomics_default",
-                         references: str = "background", n_references: int = 1, n_steps: int = 10,
-                         batch_size: int = 256, device: str = "auto", seed: int = 0,
+def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str] | np.ndarray, *, method: str,
+                         rule: str = "genomics_default", references: str = "background", n_references: int = 1,
+                         n_steps: int = 10, batch_size: int = 256, device: str = "auto", seed: int = 0,
                          settings: Mapping[str, Any] | None = None, precision: str = "fp32") -> Attributions:
     """Run the engine on ``onehot`` (N, 4, L) for all tasks and pack the result as :class:`Attributions`.
 
@@ -185,7 +191,7 @@ def _numpy(t) -> np.ndarray:
     return np.asarray(t)
 
 
-def select_sequences(ds, split: str, max_sequences: int | None, seed: int):
+def select_sequences(ds: Dataset, split: str, max_sequences: int | None, seed: int) -> Dataset:
     """The dataset rows the benchmark and ``attribute`` use: ``split`` then a stratified subset."""
     from .analysis import stratified_subset
 
@@ -201,7 +207,7 @@ def select_sequences(ds, split: str, max_sequences: int | None, seed: int):
     return ds
 
 
-def check_model_fits(lm, ds, data) -> None:
+def check_model_fits(lm: LoadedModel, ds: Dataset, data: str | Path) -> None:
     """Refuse a model whose input length or alphabet does not fit the dataset."""
     from ..model_io import check_compatible
 

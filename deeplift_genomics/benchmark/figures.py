@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,11 +16,15 @@ import pandas as pd
 from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS
 from .methods import display_name
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: Class colours (colour-blind safe, Okabe-Ito).
 CLASS_COLOURS = {"both": "#D55E00", "gata": "#0072B2", "tal1": "#009E73", "neither": "#999999"}
 
 
-def _pyplot():
+def pyplot_agg() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only ever saved to files)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -28,11 +33,11 @@ def _pyplot():
     return plt
 
 
-def save_figure(fig, prefix: str | Path, dpi: int = 110) -> list[Path]:
+def save_figure(fig: Figure, prefix: str | Path, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``prefix.png`` and ``prefix.svg`` atomically and close it; returns both paths."""
     from ..atomic import atomic_path
 
-    plt = _pyplot()
+    plt = pyplot_agg()
     paths = []
     for ext in ("png", "svg"):
         final = Path(f"{prefix}.{ext}")
@@ -44,7 +49,8 @@ def save_figure(fig, prefix: str | Path, dpi: int = 110) -> list[Path]:
     return paths
 
 
-def _wrap(text: str, width: int = 20) -> str:
+def wrap_label(text: str, width: int = 20) -> str:
+    """``text`` broken into lines of at most ``width`` characters, for panel titles."""
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width))
@@ -70,7 +76,7 @@ def fig5_grid(
     task_names: Sequence[str] | None = None,
     prefix: str | Path | None = None,
     min_log_odds: float | None = 7.0,
-):
+) -> Figure | list[Path]:
     """The Fig. 5 grid for ``motif``: rows = tasks, columns = methods.
 
     Parameters
@@ -90,7 +96,7 @@ def fig5_grid(
     """
     from .analysis import importance_columns
 
-    plt = _pyplot()
+    plt = pyplot_agg()
     hits = importance[(importance["source"] == "scan") & (importance["motif"] == motif)]
     columns = importance_columns(importance)
     n_tasks = len(columns)
@@ -104,7 +110,7 @@ def fig5_grid(
             if min_log_odds is not None:
                 ax.axvline(min_log_odds, color="black", lw=0.5, ls="--")
             if r == 0:
-                ax.set_title(_wrap(display_name(method)), fontsize=7)
+                ax.set_title(wrap_label(display_name(method)), fontsize=7)
             if c == 0:
                 ax.set_ylabel(f"{names[r]}\ntotal importance", fontsize=7)
             if r == n_tasks - 1:
@@ -127,9 +133,9 @@ def task_panels(
     motifs: Sequence[str],
     task_name: str | None = None,
     prefix: str | Path | None = None,
-):
+) -> Figure | list[Path]:
     """One task's row of Fig. 5 for every motif: rows = motifs, columns = methods (PNG+SVG if ``prefix``)."""
-    plt = _pyplot()
+    plt = pyplot_agg()
     col = f"importance_t{task}"
     fig, axes = plt.subplots(len(motifs), len(methods), figsize=(1.9 * len(methods) + 0.6, 1.8 * len(motifs) + 0.6),
                              squeeze=False)
@@ -139,7 +145,7 @@ def task_panels(
             ax = axes[r, c]
             _scatter_panel(ax, hits[hits["method"] == method], col)
             if r == 0:
-                ax.set_title(_wrap(display_name(method)), fontsize=7)
+                ax.set_title(wrap_label(display_name(method)), fontsize=7)
             if c == 0:
                 ax.set_ylabel(f"{task_name or f'task {task}'}\nimportance", fontsize=7)
             ax.set_xlabel(f"{MOTIF_LABELS.get(motif, motif)} log-odds", fontsize=7)
@@ -155,9 +161,9 @@ def task_panels(
 
 
 def metric_bars(metrics: pd.DataFrame, metric: str, methods: Sequence[str], prefix: str | Path | None = None,
-                title: str | None = None):
+                title: str | None = None) -> Figure | list[Path]:
     """Grouped bars of ``metric`` per task (groups) and method (bars); error bars if ``<metric>_sd`` exists."""
-    plt = _pyplot()
+    plt = pyplot_agg()
     tasks = sorted(metrics["task"].unique())
     fig, ax = plt.subplots(figsize=(1.2 + 0.45 * len(methods) * len(tasks), 2.8))
     width = 0.8 / max(len(methods), 1)

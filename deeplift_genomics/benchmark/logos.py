@@ -12,25 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..constants import PAPER_BACKGROUND
 from .analysis import MOTIF_LABELS, TAL1
-from .figures import _wrap
+from .figures import pyplot_agg, wrap_label
 from .methods import display_name
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 ALPHABET = "ACGT"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def contributions_from_hypothetical(hypothetical: np.ndarray, onehot: np.ndarray) -> np.ndarray:
@@ -84,7 +79,8 @@ def information_content(probs: np.ndarray, background: Sequence[float] = PAPER_B
                                       background=np.asarray(background, dtype=float))
 
 
-def _logo(ax, matrix: np.ndarray | pd.DataFrame, title: str | None = None) -> None:
+def draw_logo(ax: Any, matrix: np.ndarray | pd.DataFrame, title: str | None = None) -> None:
+    """Draw a ``(4, W)`` matrix (A, C, G, T rows) as a logomaker logo on the axes ``ax``."""
     import logomaker
 
     df = matrix if isinstance(matrix, pd.DataFrame) else pd.DataFrame(np.asarray(matrix).T, columns=list(ALPHABET))
@@ -105,7 +101,7 @@ def hit_logo_grid(
     n_top: int = 50,
     task_name: str | None = None,
     prefix: str | Path | None = None,
-):
+) -> Figure | list[Path]:
     """Per motif (rows): PWM information logo, then the mean contribution logo of each method (columns).
 
     Parameters
@@ -125,17 +121,17 @@ def hit_logo_grid(
     """
     from .figures import save_figure
 
-    plt = _pyplot()
+    plt = pyplot_agg()
     methods = list(contributions)
     fig, axes = plt.subplots(len(motifs), len(methods) + 1, figsize=(1.9 * (len(methods) + 1), 1.3 * len(motifs) + 0.5),
                              squeeze=False)
     for r, (motif, probs) in enumerate(motifs.items()):
         chosen = top_hits(hits, motif, n_top)
-        _logo(axes[r, 0], information_content(probs), f"{MOTIF_LABELS.get(motif, motif)} PWM (bits)")
+        draw_logo(axes[r, 0], information_content(probs), f"{MOTIF_LABELS.get(motif, motif)} PWM (bits)")
         for c, method in enumerate(methods, start=1):
             mean = average_hit_contributions(contributions[method], chosen, task)
-            _logo(axes[r, c], mean if mean.size else np.zeros((4, probs.shape[0])),
-                  _wrap(display_name(method)) if r == 0 else None)
+            draw_logo(axes[r, c], mean if mean.size else np.zeros((4, probs.shape[0])),
+                  wrap_label(display_name(method)) if r == 0 else None)
     fig.suptitle(f"{task_name or f'task {task}'}: mean contributions over the top {n_top} hits", fontsize=8)
     fig.subplots_adjust(wspace=0.6, hspace=0.45, top=1 - 0.7 / fig.get_size_inches()[1])
     if prefix is None:
@@ -193,7 +189,7 @@ def example_logos(
     title: str | None = None,
     prefix: str | Path | None = None,
     span: tuple[int, int] | None = None,
-):
+) -> Figure | list[Path]:
     """Contribution logos of one sequence for each method (rows), motif windows shaded.
 
     ``windows``: rows with ``motif, start, end`` to shade (GATA1 blue, TAL1 green); ``span``: the
@@ -201,7 +197,7 @@ def example_logos(
     """
     from .figures import CLASS_COLOURS, save_figure
 
-    plt = _pyplot()
+    plt = pyplot_agg()
     methods = list(contributions)
     length = next(iter(contributions.values())).shape[-1]
     a0, b0 = span if span is not None else (0, length)
@@ -210,7 +206,7 @@ def example_logos(
     shade = {"GATA_disc1": CLASS_COLOURS["gata"], "TAL1_known1": CLASS_COLOURS["tal1"]}
     for r, method in enumerate(methods):
         ax = axes[r, 0]
-        _logo(ax, contributions[method][seq_index, task, :, a0:b0])
+        draw_logo(ax, contributions[method][seq_index, task, :, a0:b0])
         ax.set_ylabel(display_name(method), fontsize=6, rotation=0, ha="right", va="center")
         if windows is not None:
             for m, a, b in windows[["motif", "start", "end"]].itertuples(index=False):

@@ -121,7 +121,44 @@ def _metric_rows(summary: Mapping[str, Any], task: int | None = None) -> list[di
     return rows
 
 
-def index_page(summary: Mapping[str, Any], bench_dir: Path) -> str:
+RECOVERY_COLUMNS = [("method", "method"), ("task", "task"), ("n_patterns", "patterns"),
+                    ("seqlet_precision", "seqlet precision"), ("seqlet_recall", "seqlet recall"),
+                    ("instance_precision", "instance precision"), ("instance_recall", "instance recall")]
+
+
+def recovery_rows(summary: Mapping[str, Any]) -> list[dict]:
+    """One row per method and task of the summary's ``motif_recovery`` records (seqlets beside instances)."""
+    rows: dict[tuple[str, str], dict] = {}
+    for r in summary.get("motif_recovery") or []:
+        row = rows.setdefault((r["method"], r["task"]), {"method": display_name(r["method"]), "task": r["task"],
+                                                           "n_patterns": r.get("n_patterns")})
+        kind = "seqlet" if r["kind"] == "seqlets" else "instance"
+        row[f"{kind}_precision"] = r["precision"]
+        row[f"{kind}_recall"] = r["recall"]
+    return list(rows.values())
+
+
+def motif_section(summary: Mapping[str, Any], motif_links: Sequence[tuple[str, str]] = ()) -> str:
+    """The motif-recovery table and links to motif reports (``(label, href)``)."""
+    parts = []
+    if summary.get("motif_recovery"):
+        parts += [
+            "<h2>Motif recovery per attribution method</h2>",
+            '<p class="what">Each method\'s scores go through the motif pipeline (`deeplift-genomics motifs`: '
+            "seqlets against a within-sequence permutation null at FDR 0.05, patterns, instance calls). A call "
+            "is correct when it covers at least half of an embedded instance of a motif the task depends on "
+            "(or half of itself); precision is the share of correct positive calls, recall the share of the "
+            "task's embedded instances found. Not in the paper.</p>",
+            table(recovery_rows(summary), RECOVERY_COLUMNS,
+                  percent=("seqlet_precision", "seqlet_recall", "instance_precision", "instance_recall")),
+        ]
+    if motif_links:
+        parts += ["<h2>Motif reports</h2><ul>" + "".join(
+            f'<li><a href="{_esc(href)}">{_esc(label)}</a></li>' for label, href in motif_links) + "</ul>"]
+    return "".join(parts)
+
+
+def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequence[tuple[str, str]] = ()) -> str:
     """The index: what was run, the claims table, Fig. 5b beside the paper, metrics and the grids."""
     names = summary["task_names"]
     data = summary["data"]
@@ -169,6 +206,7 @@ def index_page(summary: Mapping[str, Any], bench_dir: Path) -> str:
             f"sequence: x = its log-odds, y = its total importance (sum of per-base scores over the hit) for "
             f"the row's task; colour = the sequence's class. The dashed line marks log-odds "
             f"{summary['min_log_odds']:g}.")]
+    parts.append(motif_section(summary, motif_links))
     parts.append("<h2>Per-task pages</h2><ul>" + "".join(
         f'<li><a href="task_{t}.html">{_esc(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
     timing = [t for t in summary.get("timings", [])]
@@ -227,14 +265,23 @@ def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
     return page(f"Task {task}: {names[task]}", "".join(parts), _nav(len(names), names))
 
 
-def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (atomically, as a whole)."""
+def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str | Path,
+                 motif_dirs: Sequence[str | Path] = ()) -> list[Path]:
+    """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (atomically, as a whole).
+
+    ``motif_dirs``: output directories of ``deeplift-genomics motifs``; the index links to their reports
+    (relative links, so the folders can move together).
+    """
+    import os
+
     from ..atomic import atomic_directory
 
     bench_dir = Path(bench_dir)
+    links = [(Path(d).name, os.path.relpath(Path(d) / "report" / "index.html", Path(out_dir)))
+             for d in motif_dirs]
     written = []
-    with atomic_directory(out_dir) as tmp:
-        (tmp / "index.html").write_text(index_page(summary, bench_dir), encoding="utf-8")
+    with atomic_directory(out_dir, "report") as tmp:
+        (tmp / "index.html").write_text(index_page(summary, bench_dir, links), encoding="utf-8")
         written.append(Path(out_dir) / "index.html")
         for t in range(len(summary["task_names"])):
             (tmp / f"task_{t}.html").write_text(task_page(summary, bench_dir, t), encoding="utf-8")

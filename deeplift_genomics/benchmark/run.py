@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from ..errors import InputError
 from . import analysis as bm
 from .attributions import Attributions
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +97,40 @@ def _model_name(path: str | Path, used: set[str]) -> str:
     return name
 
 
-def analyse_model(ds, projected: dict[str, np.ndarray], hits: pd.DataFrame, masks, min_log_odds: float):
+def analyse_model(
+    ds: Dataset, projected: dict[str, np.ndarray], hits: pd.DataFrame, masks: dict[str, np.ndarray],
+    min_log_odds: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """All tables of one model: hit importance, Fig. 5b, per-base metrics with Spearman, Spearman per motif."""
     importance = bm.hit_importance(hits, projected)
     fig5b = bm.false_negative_rates(importance, task=0, min_log_odds=min_log_odds)
     per_base = bm.per_base_metrics(projected, masks)
     spearman = bm.spearman_table(importance)
     return importance, fig5b, bm.metrics_table(per_base, spearman), spearman
+
+
+def motif_recovery(ds, atts: dict[str, Any], task_names: list[str]) -> pd.DataFrame:
+    """Motif recovery per attribution method: seqlets and instance calls of :mod:`deeplift_genomics.motifs`
+    on each method's scores, scored against the embedded instances of each task's relevant motifs.
+
+    Methods without hypothetical contributions (ISM) use their per-base scores on the observed base.
+    """
+    from ..motifs.inputs import from_arrays, hypothetical_or_projected
+    from ..motifs.recovery import method_recovery, truth_from_embeddings
+
+    truth = truth_from_embeddings(ds.embeddings)
+    relevant = {task_names[t]: list(m) for t, m in bm.DEFAULT_RELEVANT.items() if t < len(task_names)}
+    onehot = ds.onehot.astype(np.float32)
+    frames = []
+    for label, att in atts.items():
+        hyp = hypothetical_or_projected(att.hypothetical, att.projected, onehot, att.settings.get("method"))
+        tracks = from_arrays(onehot, hyp, task_names, names=ds.ids,
+                             projected=att.projected, source=label)
+        table = method_recovery(tracks, truth, relevant)
+        table.insert(0, "method", label)
+        frames.append(table)
+        log.info("motif recovery of %s done", label)
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_benchmark(s: dict[str, Any]) -> None:
@@ -199,21 +229,30 @@ def run_benchmark(s: dict[str, Any]) -> None:
     fig5b_first = first.fig5b.drop(columns="model")
     metrics_all = pd.concat([m.metrics for m in per_model], ignore_index=True)
     claims = bm.evaluate_claims(fig5b_first, first.metrics)
+    recovery = None
+    if s.get("motif_recovery", True):
+        t0 = time.perf_counter()
+        recovery = motif_recovery(ds, first.atts, task_names)
+        timings.append({"model": first.name, "method": "motif recovery", "source": "computed",
+                        "seconds": time.perf_counter() - t0})
 
-    with atomic_directory(s["out"]) as out:
+    summary_tables: dict[str, Any] = {}
+    with atomic_directory(s["out"], "benchmark") as out:
         _tsv(pd.concat([m.importance for m in per_model], ignore_index=True), out / "hits.tsv")
         _tsv(metrics_all, out / "metrics.tsv")
         _tsv(pd.concat([m.spearman for m in per_model], ignore_index=True), out / "spearman.tsv")
         _tsv(fig5b_first[["method", "motif", "n_hits", "false_negative_rate"]], out / "fig5b.tsv")
         _tsv(claims, out / "claims.tsv")
-        summary_tables: dict[str, Any] = {}
+        if recovery is not None:
+            _tsv(recovery, out / "motif_recovery.tsv")
+            summary_tables["motif_recovery"] = _records(recovery)
         if len(per_model) > 1:
             ms = bm.summarise_models([m.metrics.drop(columns="model") for m in per_model])
             fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in per_model], keys=("method", "motif"))
             _tsv(ms, out / "metrics_summary.tsv")
             _tsv(fs, out / "fig5b_summary.tsv")
             _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
-            summary_tables = {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
+            summary_tables |= {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
         figures: dict[str, Any] = {}
         if s.get("figures", True):
             t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -24,11 +25,15 @@ log = logging.getLogger("deeplift_genomics")
 #: name -> one-line help; the module is ``deeplift_genomics.cli.<name>`` (dashes become underscores).
 SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate the GATA1/TAL1 benchmark sequences with their ground truth",
+    "dataset": "windows at peak summits of BED files on a genome, with negatives and contig splits, for train",
     "train": "train the benchmark conv net (or a spec from a config) on a dataset",
     "attribute": "compute DeepLIFT and baseline attributions for a dataset's sequences",
     "score": "score a FASTA (or BED regions of it) with a trained model",
     "benchmark": "compare attribution methods on the simulated benchmark (paper Fig. 5)",
     "report": "write the per-task HTML reports of a benchmark run",
+    "import-model": "turn a bpnet-lite / ChromBPNet torch.save file into a model directory, running no code from it",
+    "variants": "score a VCF's alleles: prediction change, DeepLIFT of REF and ALT, motif hit",
+    "motifs": "find motifs in per-base scores: seqlets, patterns, known matches, instances, report",
 }
 
 EXIT_INPUT_ERROR = 2
@@ -71,14 +76,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
     setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
+    from .. import outputs_guard
+
     try:
         return int(args._module.run(args) or 0)
     except InputError as exc:
         log.error("%s", exc)
-        return EXIT_INPUT_ERROR
+        return _leave(EXIT_INPUT_ERROR, argv is None)
+    except OSError as exc:
+        # A full disk, a read-only mount, no permission: one line, never a traceback.
+        if not outputs_guard.is_fs_error(exc):
+            raise
+        log.error("%s", outputs_guard.describe_os_error(exc))
+        return _leave(EXIT_INPUT_ERROR, argv is None)
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+
+
+def _leave(status: int, program: bool) -> int:
+    """``status``; as a program, after a failed HDF5 write, exit at once (the HDF5 library crashes in
+    its exit handler)."""
+    from .. import outputs_guard
+
+    if program and outputs_guard.HDF5_WRITE_FAILED:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import logging
 
 from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..errors import InputError
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load data and model, attribute, write the .npz."""
+    from ..outputs_guard import guarded_output
+
+    s = resolve_settings(args, "attribute", SETTINGS, REQUIRED)
+    check_max_sequences(s["max_sequences"])
+    inputs = (s["data"], s["test_ids"], s["model"], getattr(args, "config", None))
+    with guarded_output(s["out"], "attribute", inputs, kind="file"):
+        return _run(s)
+
+
+def check_max_sequences(value: int | None, flag: str = "--max-sequences") -> None:
+    """Refuse ``--max-sequences`` below 1 (``None`` means all sequences)."""
+    if value is not None and int(value) < 1:
+        raise InputError(
+            f"{flag} {value}: must be at least 1 (leave it out to use every sequence of the split)"
+        )
+
+
+def _run(s: dict) -> int:
     from ..benchmark.attributions import (
         check_model_fits,
         compute_attributions,
@@ -73,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
     from ..dataset import load_dataset
     from ..model_io import load_model
 
-    s = resolve_settings(args, "attribute", SETTINGS, REQUIRED)
     full = load_dataset(s["data"], test_ids=s["test_ids"])
     ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
     lm = load_model(s["model"], device="cpu")

@@ -42,6 +42,7 @@ SETTINGS: dict[str, Setting] = {
     "min_log_odds": Setting(7.0, float),
     "logo_hits": Setting(50, int),
     "figures": Setting(True, bool),
+    "motif_recovery": Setting(True, bool),
 }
 REQUIRED = ("data", "model", "out")
 
@@ -59,13 +60,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="engine batch size (default 256)")
     parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
     parser.add_argument("--seed", type=int, help="seed of shuffled references and the subset (default 0)")
+    parser.add_argument("--motif-recovery", action=argparse.BooleanOptionalAction,
+                        help="find motifs in each method's scores and score them against the embedded instances "
+                             "(default on)")
     parser.add_argument("--config", help="YAML config; key 'methods' lists the methods to compare")
     none_defaults(parser, SETTINGS)
 
 
 def run(args: argparse.Namespace) -> int:
     """Resolve settings and run :func:`run_benchmark`."""
+    from ..outputs_guard import guarded_output
+    from .attribute import check_max_sequences
+
     s = resolve_settings(args, "benchmark", SETTINGS, REQUIRED)
     s["config"] = getattr(args, "config", None)
-    run_benchmark(s)
+    check_max_sequences(s["max_sequences"])
+    inputs = [s["data"], s["test_ids"], s["config"], *(s["model"] or []), *(s["attributions"] or [])]
+    with guarded_output(s["out"], "benchmark", inputs):
+        run_benchmark(s)
     return 0

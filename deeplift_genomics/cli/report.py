@@ -12,14 +12,17 @@ from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
 
-SETTINGS: dict[str, Setting] = {"benchmark": Setting(kind=str), "out": Setting(kind=str)}
+SETTINGS: dict[str, Setting] = {"benchmark": Setting(kind=str), "out": Setting(kind=str),
+                                "motifs": Setting([], list)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics report``."""
     parser.add_argument("--benchmark", help="output directory of `deeplift-genomics benchmark`")
     parser.add_argument("--out", help="output directory: index.html, task_0.html, ...")
-    parser.add_argument("--config", help="YAML config: benchmark, out (flags win)")
+    parser.add_argument("--motifs", nargs="+", metavar="DIR",
+                        help="output directories of `deeplift-genomics motifs` to link from the index")
+    parser.add_argument("--config", help="YAML config: benchmark, out, motifs (flags win)")
     none_defaults(parser, SETTINGS)
 
 
@@ -41,9 +44,18 @@ def load_summary(bench_dir: str | Path) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
     from ..benchmark.report import write_report
+    from ..outputs_guard import check_complete, guarded_output
 
     s = resolve_settings(args, "report", SETTINGS, ("benchmark", "out"))
-    summary = load_summary(s["benchmark"])
-    paths = write_report(summary, s["benchmark"], s["out"])
+    motif_dirs = list(s["motifs"] or [])
+    with guarded_output(s["out"], "report", (s["benchmark"], *motif_dirs, getattr(args, "config", None))):
+        summary = load_summary(s["benchmark"])
+        check_complete(s["benchmark"], "benchmark output directory")
+        for d in motif_dirs:
+            if not (Path(d) / "report" / "index.html").is_file():
+                raise InputError(
+                    f"{d}: no report/index.html; --motifs takes `deeplift-genomics motifs` output directories"
+                )
+        paths = write_report(summary, s["benchmark"], s["out"], motif_dirs)
     log.info("wrote %d pages to %s", len(paths), s["out"])
     return 0

@@ -158,15 +158,25 @@ def _check_alphabet(lm: Any, fasta: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
-    from ..score.modisco import run_modisco
-    from ..score.options import ScoreOptions, parse_shard
-    from ..score.runner import score_fasta
+    from ..outputs_guard import guarded_output
 
     s = resolve_score_settings(args)
     if s["modisco"] and importlib.util.find_spec("modiscolite") is None:
         raise InputError("--modisco needs modisco-lite (pip install modisco-lite); run without --modisco")
+    config = getattr(args, "config", None)
     if s["gather"]:
-        return run_gather(s)
+        gather = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
+        with guarded_output(s["out"], "score --gather", [*gather, config]):
+            return run_gather(s)
+    with guarded_output(s["out"], "score", [s["model"], s["fasta"], s["bed"], config]):
+        return _run_score(s)
+
+
+def _run_score(s: dict[str, Any]) -> int:
+    from ..score.modisco import run_modisco
+    from ..score.options import ScoreOptions, parse_shard
+    from ..score.runner import score_fasta
+
     shard = parse_shard(s["shard"])
     for key in ("fasta", "bed"):
         if s[key] is not None and not Path(s[key]).exists():

@@ -65,7 +65,8 @@ def read_config_settings(path: str | Path | None, command: str, settings: Mappin
     from . import SUBCOMMANDS
 
     data = read_yaml_mapping(path)
-    sections = set(SUBCOMMANDS) | {command}
+    # section names compare like keys (dashes or underscores): "import-model:" and "import_model:" alike
+    sections = {_key(name) for name in SUBCOMMANDS} | {_key(command)}
     top: dict[str, Any] = {}
     for raw, value in data.items():
         key = _key(raw)
@@ -76,7 +77,7 @@ def read_config_settings(path: str | Path | None, command: str, settings: Mappin
             top[key] = value
         else:
             raise InputError(_unknown(path, str(raw), command, settings))
-    section = data.get(command)
+    section = next((value for raw, value in data.items() if _key(raw) == _key(command)), None)
     if isinstance(section, dict):
         for raw, value in section.items():
             key = _key(raw)

@@ -2,8 +2,9 @@
 
 Writes into ``--out DIR``: ``sequences.fa`` (pyfaidx-indexable), ``labels.tsv`` (id, split, one column
 per task: ``both``, ``gata``, ``tal1``), ``embeddings.tsv`` (id, motif, start, end, strand, string,
-log_odds), ``sequences.simdata.gz`` (simdna format) and ``simulation.json`` (the settings used). The same
-settings and seed give the same bytes.
+log_odds), ``sequences.simdata.gz`` (simdna format), ``variants.vcf.gz`` (ground-truth SNVs: core positions
+of embedded motifs and matched background SNVs, see :mod:`data_sim.variants`) and ``simulation.json`` (the
+settings used). The same settings and seed give the same bytes.
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (optionally under a
 top-level ``simulate:`` key), plus the settings that have no flag (``classes``, ``task_names``,
@@ -129,7 +130,15 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the outputs; returns 0."""
+    from ..outputs_guard import guarded_output
+
     config, out = build_config(args)
+    inputs = (config.motif_file, getattr(args, "config", None))
+    with guarded_output(out, "simulate", inputs):
+        return _run(config, out)
+
+
+def _run(config: SimulationConfig, out: str) -> int:
     with progress_bar(total=config.n_per_class * len(config.classes), desc="simulate", unit="seq") as bar:
         data = simulate(config, progress=bar.update)
     paths = write_simulation(data, out)

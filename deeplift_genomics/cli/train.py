@@ -1,8 +1,11 @@
-"""``train``: fit the benchmark conv net (or a spec from ``--config``) on a simulated dataset.
+"""``train``: fit the benchmark conv net (or a spec from ``--config``) on a ``simulate`` or ``dataset`` directory.
 
 ``MODEL_DIR`` is written all at once (nothing is left behind if training fails) and holds
 ``model.json`` + ``model.safetensors`` (see :mod:`deeplift_genomics.model_io`), ``metrics.json`` and
 ``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
+``--pos-weight balanced`` weighs each task's positives by its negatives/positives ratio on the train split
+(the weights used go into ``metrics.json``); ``--reverse-complement`` augments with reverse complements.
+On a ``dataset`` directory the test split is its held-out contigs, named in ``metrics.json``.
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
 at the top level or under ``train:`` (which wins); flags win over both. ``num_threads`` (config only)
@@ -23,7 +26,9 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from ..errors import InputError
 from ..train import TrainConfig
 from .settings import Setting, none_defaults, resolve_settings
 
@@ -41,6 +46,9 @@ SETTINGS: dict[str, Setting] = {
     "patience": Setting(_TRAIN_DEFAULTS.patience, int),
     "lr": Setting(_TRAIN_DEFAULTS.lr, float),
     "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int),
+    # balanced, a number, or a list of numbers (a flag gives w or w1,w2,...)
+    "pos_weight": Setting(_TRAIN_DEFAULTS.pos_weight),
+    "reverse_complement": Setting(_TRAIN_DEFAULTS.reverse_complement, bool),
     # the model spec (:class:`deeplift_genomics.model.ModelSpec` keys); no flag, config only
     "model": Setting(None, dict),
 }
@@ -51,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics train``."""
     defaults = _TRAIN_DEFAULTS
     parser.add_argument(
-        "--data", metavar="DATA", help="a `simulate` output directory or a .simdata(.gz) file"
+        "--data", metavar="DATA", help="a `simulate` or `dataset` output directory, or a .simdata(.gz) file"
     )
     parser.add_argument(
         "--test-ids", metavar="FILE", help="file with one sequence id per line: the test split"
@@ -76,12 +84,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"early-stopping patience in epochs (default {defaults.patience})",
     )
     parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
+    parser.add_argument(
+        "--pos-weight",
+        metavar="W",
+        help="weight of positive examples in the loss: balanced (negatives/positives per task, on the "
+        "train split), a number, or one number per task (w1,w2,...); default unweighted",
+    )
+    parser.add_argument(
+        "--architecture",
+        metavar="JSON",
+        help='model spec as JSON, e.g. \'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, "dense": [32]}\' '
+        "(default: the config's model:, else the benchmark net)",
+    )
+    parser.add_argument(
+        "--reverse-complement",
+        action=argparse.BooleanOptionalAction,
+        help="augment training with reverse complements (each sequence flipped with probability 1/2)",
+    )
     parser.add_argument("--config", metavar="FILE", help="YAML with these options (and a model: spec)")
     none_defaults(parser, SETTINGS)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the data, train, and write MODEL_DIR atomically."""
+    from ..outputs_guard import guarded_output
+
+    settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
+    inputs = (settings["data"], settings["test_ids"], getattr(args, "config", None))
+    with guarded_output(settings["out"], "train", inputs):
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: dict) -> int:
     import pandas as pd
 
     from ..atomic import atomic_directory, atomic_write_text
@@ -90,15 +124,25 @@ def run(args: argparse.Namespace) -> int:
     from ..model_io import save_model
     from ..train import train_model
 
-    settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
     source = str(args.config) if args.config else "train options"
     options = {key: settings[key] for key in ("epochs", "batch_size", "patience", "lr", "num_threads")}
     if options["num_threads"] == 0:
         options["num_threads"] = None  # 0: keep torch's own thread count
+    options["pos_weight"] = _pos_weight(settings["pos_weight"], source)
+    options["reverse_complement"] = settings["reverse_complement"]
     config = TrainConfig.from_dict(options, source=source)
     seed = int(settings["seed"])
     device = str(settings["device"])
     spec_dict = settings["model"]
+    spec_source = f"{args.config}: model" if args.config else "model spec"
+    if getattr(args, "architecture", None):
+        spec_source = "--architecture"
+        try:
+            spec_dict = json.loads(args.architecture)
+        except ValueError as exc:
+            raise InputError(f"--architecture: not valid JSON ({exc})") from None
+        if not isinstance(spec_dict, dict):
+            raise InputError("--architecture: must be a JSON object of model spec keys")
 
     from ..dataset import load_dataset
 
@@ -106,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     spec_dict = dict(spec_dict or {})
     spec_dict.setdefault("input_length", int(dataset.onehot.shape[-1]))
     spec_dict.setdefault("n_tasks", len(dataset.task_names))
-    spec = ModelSpec.from_dict(spec_dict, source=f"{args.config}: model" if args.config else "model spec")
+    spec = ModelSpec.from_dict(spec_dict, source=spec_source)
 
     model, history, metrics = train_model(dataset, spec, config, seed=seed, device=device)
 
@@ -121,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs_run": metrics["training"]["epochs_run"],
     }
     out = Path(settings["out"])
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, "train") as tmp:
         save_model(
             model,
             tmp,
@@ -131,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
             data_checksum=getattr(dataset, "checksum", None),
         )
         metrics["training"]["epoch_seconds"] = [row.get("seconds") for row in history]
+        held_out = _held_out_contigs(settings["data"])
+        if held_out is not None:
+            metrics["held_out_contigs"] = held_out
         atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         metrics_table(metrics).to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.6f")
         # Timings go to metrics.json only, so history.tsv (like model.json) is identical for identical runs.
@@ -138,6 +185,37 @@ def run(args: argparse.Namespace) -> int:
         rows.to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
     log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
     return 0
+
+
+def _pos_weight(value: Any, source: str) -> Any:
+    """``balanced``, a number or a list of numbers, from a flag string (``1,2.5``) or a YAML value."""
+    if value is None or value == "balanced":
+        return value
+    items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+    values = []
+    for item in items if isinstance(items, list) else [items]:
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            values.append(float(item))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{source}: 'pos_weight' must be balanced, a number or numbers w1,w2,..., got {value!r}"
+            ) from None
+    return values[0] if len(values) == 1 and not isinstance(value, list) else values
+
+
+def _held_out_contigs(data: Any) -> dict[str, list[str]] | None:
+    """Test and validation contigs of a ``dataset`` directory (its ``dataset.json``), else ``None``."""
+    meta_path = Path(str(data)) / "dataset.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        splits = json.loads(meta_path.read_text(encoding="utf-8")).get("splits", {})
+        return {s: list(splits[s]["contigs"]) for s in ("test", "valid")}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("%s: unreadable; metrics.json will not name the held-out contigs", meta_path)
+        return None
 
 
 def _summary(values: Mapping[str, float | None]) -> str:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..attribute import REFERENCE_BLOCK
-from ..fasta import FastaFile, Region
+from ..fasta import FastaFile, Region, reverse_complement
 from ..references import references_keeping_columns
 from .options import ScoreOptions
 from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_hot, window_inputs
@@ -24,12 +24,14 @@ from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_ho
 log = logging.getLogger(__name__)
 
 
-def _numpy(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
+def _numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().float().numpy()
     return np.asarray(value, dtype=np.float32)
+
+
+def _numpy_or_none(value: Any) -> np.ndarray | None:
+    return None if value is None else _numpy(value)
 
 
 
@@ -62,7 +64,7 @@ class ChunkScorer:
         options: ScoreOptions,
         attribute_fn: Callable[..., Any],
         n_model_tasks: int,
-    ):
+    ) -> None:
         self.model = model
         self.length = input_length
         self.task_idx = task_idx
@@ -77,9 +79,13 @@ class ChunkScorer:
     def score_chunk(self, fasta: FastaFile, regions: Sequence[Region], bar: Any) -> dict[str, np.ndarray]:
         opt, n_t = self.opt, len(self.task_idx)
         actions, plans, seqs, n_unknown = [], [], [], []
-        inputs, win_region, win_offset = [], [], []
+        inputs: list[np.ndarray] = []
+        win_region: list[int] = []
+        win_offset: list[int] = []
         for i, region in enumerate(regions):
             seq = fasta.fetch(region.record, region.start, region.end)
+            if region.reverse:
+                seq = reverse_complement(seq)
             known = known_mask(seq)
             plan = self.plan(len(seq))
             action = plan.action
@@ -179,14 +185,14 @@ class ChunkScorer:
 
         n = len(xb)
         proj = tasks(_numpy(res.projected), 1)
-        hyp_raw = _numpy(getattr(res, "hypothetical", None))
+        hyp_raw = _numpy_or_none(getattr(res, "hypothetical", None))
         hyp = (
             tasks(hyp_raw, 1)
             if hyp_raw is not None
             else np.full((n, len(self.task_idx), 4, self.length), np.nan)
         )
         pred = tasks(_numpy(res.outputs), 1)
-        deltas = _numpy(getattr(res, "deltas", None))
+        deltas = _numpy_or_none(getattr(res, "deltas", None))
         delta = (
             np.abs(tasks(deltas, deltas.ndim - 1)).reshape(n, -1).max(axis=1)
             if deltas is not None
@@ -234,7 +240,8 @@ class ChunkScorer:
             hyp_parts.append(hyp)
             seq_parts.append(np.frombuffer(scored_seq.encode("ascii"), dtype=np.uint8))
             pred[i] = win_pred[sel].mean(axis=0)
-            total[i] = np.nansum(proj, axis=1)
+            # Sum over the known bases only (N columns are NaN by design); a NaN score there stays NaN.
+            total[i] = proj[:, ~unknown].sum(axis=1)
             if np.isfinite(win_delta[sel]).any():
                 max_delta[i] = np.nanmax(win_delta[sel])
         ohe = strict_one_hot(x)

@@ -25,8 +25,9 @@ from numpy.lib import format as npy_format
 
 from ..atomic import atomic_directory
 from ..errors import InputError
+from ..outputs_guard import check_free_space, hdf5_write
 from .options import SHARD_FILE, SHARD_FORMAT, shard_range
-from .outputs import NpzStreamWriter, closing_all, create_scores_h5, safe_name
+from .outputs import NpzStreamWriter, closing_all, create_scores_h5, estimated_output_bytes, safe_name
 from .tracks import write_score_tracks
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,35 @@ def _copy_h5(h5: h5py.File, shard: h5py.File, r0: int, b0: int, w0: int) -> tupl
     return r0 + n, b0 + nb, w0 + nw
 
 
+def _shard_counts(path: Path) -> tuple[tuple[int, int, int], dict[str, Any]]:
+    """Records, bases and windows of a shard's ``scores.h5`` and its attributes; a broken file is an InputError."""
+    try:
+        with h5py.File(path / "scores.h5", "r") as h5:
+            counts = (len(h5["records/name"]), len(h5["sequence"]), len(h5["windows/record"]))
+            return counts, _h5_attrs(h5)
+    except (OSError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"score --gather: {path / 'scores.h5'}: unreadable, truncated or incomplete ({first}); "
+            "rerun that shard"
+        ) from None
+
+
+def _check_npz(path: Path) -> None:
+    """Refuse a truncated or corrupt shard ``.npz`` before anything is written."""
+    try:
+        shape, dtype = _npz_shape(path)
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("arr_0.npy")
+            if info.file_size < shape[0] * row:
+                raise ValueError(f"{info.file_size} bytes for {shape[0]} rows of {row}")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(
+            f"score --gather: {path}: unreadable, truncated or corrupt ({exc}); rerun that shard"
+        ) from None
+
+
 def _h5_attrs(h5: h5py.File) -> dict[str, Any]:
     attrs = {}
     for key, value in h5.attrs.items():
@@ -242,9 +272,7 @@ def gather_shards(
     totals = np.zeros(3, dtype=np.int64)  # records, bases, windows
     first_attrs = None
     for path, info in shards:
-        with h5py.File(path / "scores.h5", "r") as h5:
-            counts = (len(h5["records/name"]), len(h5["sequence"]), len(h5["windows/record"]))
-            attrs = _h5_attrs(h5)
+        counts, attrs = _shard_counts(path)
         if counts[0] != info["end_region"] - info["first_region"]:
             raise InputError(
                 f"score --gather: {path}/scores.h5 holds {counts[0]} records, shard.json says "
@@ -265,7 +293,15 @@ def gather_shards(
     input_length = int(shards[0][1]["settings"]["input_length"])
     shape = (n_windows, 4, input_length)
     shap_names = ["shap.npz"] + ([f"shap_{safe_name(t)}.npz" for t in tasks] if n_t > 1 else [])
-    with atomic_directory(out_dir) as tmp:
+    for path, _info in shards:
+        for name in ["ohe.npz", *shap_names]:
+            _check_npz(path / name)
+    check_free_space(
+        out_dir.parent if not out_dir.exists() else out_dir,
+        estimated_output_bytes(n_records, n_bases, n_windows, n_t, input_length),
+        f"the gathered outputs in {out_dir}",
+    )
+    with hdf5_write(out_dir / "scores.h5"), atomic_directory(out_dir, "score --gather") as tmp:
         with h5py.File(shards[0][0] / "scores.h5", "r") as first:
             attrs = {k: v for k, v in first.attrs.items() if k not in ("format", "format_version")}
         with h5py.File(tmp / "scores.h5", "w") as h5:

@@ -54,6 +54,7 @@ from numpy.lib import format as npy_format
 
 from ..atomic import atomic_path
 from ..fasta import Region
+from ..outputs_guard import check_free_space, hdf5_write
 
 SCORES_FORMAT = "deeplift-genomics-scores"
 SCORES_FORMAT_VERSION = 1
@@ -78,7 +79,7 @@ class NpzStreamWriter:
 
     def __init__(
         self, path: str | Path, shape: Sequence[int], dtype: Any = np.float32, compress: bool = False
-    ):
+    ) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self._rows = 0
@@ -244,6 +245,30 @@ def assemble_outputs(
     n_t = len(tasks)
     files = [out_dir / "scores.h5", out_dir / "ohe.npz", out_dir / "shap.npz", out_dir / "records.tsv"]
     task_files = [out_dir / f"shap_{safe_name(t)}.npz" for t in tasks] if n_t > 1 else []
+    check_free_space(
+        out_dir,
+        estimated_output_bytes(len(regions), n_bases, n_windows, n_t, input_length),
+        f"the outputs of {out_dir}",
+    )
+    with hdf5_write(files[0]):
+        return _assemble(paths, files, task_files, regions, tasks, input_length, attrs, n_bases, n_windows)
+
+
+def estimated_output_bytes(n_records: int, n_bases: int, n_windows: int, n_tasks: int, input_length: int) -> int:
+    """Upper bound of the bytes ``scores.h5``, ``ohe.npz``, ``shap*.npz`` and ``records.tsv`` take.
+
+    ``scores.h5`` is counted uncompressed (it is gzip-compressed, so it usually takes less); the ``.npz``
+    files are stored uncompressed and counted exactly.
+    """
+    h5 = n_bases * (1 + 20 * n_tasks) + n_records * (300 + 8 * n_tasks) + n_windows * (16 + 4 * n_tasks)
+    shap_files = 1 + (n_tasks if n_tasks > 1 else 0)
+    npz = n_windows * 4 * input_length * (1 + 4 * shap_files)
+    tsv = n_records * (120 + 24 * n_tasks)
+    return int(h5 + npz + tsv + (1 << 16))
+
+
+def _assemble(paths, files, task_files, regions, tasks, input_length, attrs, n_bases, n_windows):
+    n_t = len(tasks)
     n_scored = 0
     with (
         atomic_path(files[0]) as h5_tmp,

@@ -37,7 +37,16 @@ from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
-from ..fasta import FastaFile, file_checksum, read_bed, record_regions
+from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
+from ..outputs_guard import (
+    MARKER_NAME,
+    check_replaceable,
+    check_unique_names,
+    is_ours,
+    remove_stale_parts,
+    write_marker,
+    writing,
+)
 from ..progress import progress_bar
 from .batcher import ChunkScorer
 from .options import SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions, parse_shard, shard_range
@@ -87,6 +96,7 @@ def _default_attribute() -> Callable[..., Any]:
 def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
     if not wanted:
         return list(range(len(task_names)))
+    check_unique_names(list(wanted), "--tasks")
     missing = [t for t in wanted if t not in task_names]
     if missing:
         raise InputError(
@@ -123,7 +133,9 @@ def _manifest(
     }
 
 
-def _prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
+def prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
+    """The resumable work folder's chunk directory: kept when ``manifest`` equals the interrupted run's,
+    started afresh otherwise."""
     chunks = work / "chunks"
     path = work / "manifest.json"
     if path.exists():
@@ -142,6 +154,49 @@ def _prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
     if not path.exists():
         atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
     return chunks
+
+
+def _read_chunk_windows(path: Path, n_regions: int) -> int | None:
+    """Windows of a finished chunk file, or ``None`` when it is truncated, corrupt or of other regions."""
+    try:
+        with np.load(path) as done:
+            if len(done["action"]) != n_regions:
+                return None
+            for key in done.files:  # reads (and CRC-checks) every member
+                done[key]
+            return int(done["n_windows"].sum())
+    except Exception:  # noqa: BLE001 - BadZipFile, ValueError, OSError, KeyError, EOFError: all mean "redo"
+        return None
+
+
+#: Names of files a ``score`` run may leave at the top of OUT_DIR (besides this run's own).
+_SCORE_OUTPUT_PATTERNS = ("scores.h5", "ohe.npz", "shap.npz", "shap_*.npz", "records.tsv", "*.bedGraph",
+                          "*.bw", "shard.json", "modisco")
+
+
+def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[str] = ()) -> list[Path]:
+    """Remove outputs of an earlier ``score`` run into ``out_dir`` that this run did not write.
+
+    Only names a ``score`` run writes (:data:`_SCORE_OUTPUT_PATTERNS`) or that the directory's marker
+    lists are touched, so the directory ends up holding exactly this run's outputs.
+    """
+    from ..outputs_guard import read_marker
+
+    names = {Path(p).name for p in current} | set(keep)
+    old = set((read_marker(out_dir) or {}).get("files", []))
+    removed = []
+    for path in sorted(out_dir.iterdir()):
+        if path.name in names or path.name.startswith("."):
+            continue
+        if path.name in old or any(path.match(pattern) for pattern in _SCORE_OUTPUT_PATTERNS):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        log.info("removed %d output(s) of an earlier run: %s", len(removed), ", ".join(p.name for p in removed))
+    return removed
 
 
 def score_fasta(
@@ -216,58 +271,26 @@ def score_fasta(
         require_pybigwig()
     attribute_fn = attribute_fn or _default_attribute()
     started = time.perf_counter()
+    out_dir = Path(out_dir)
     with FastaFile(fasta, index_dir=index_dir) as fa:
-        all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
-        n_total = len(all_regions)
-        first, end = shard_range(n_total, shard, options.chunk_size)
-        if shard is not None and first == end:
-            log.warning(
-                "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); "
-                "writing empty outputs",
-                *shard,
-                n_total,
-                -(-n_total // options.chunk_size),
-                options.chunk_size,
-            )
-        regions = all_regions[first:end]
-        del all_regions
-        out_dir = Path(out_dir)
+        regions, first, end, n_total = _select_regions(fa, fasta, bed, shard, options.chunk_size)
         manifest = _manifest(
             fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
         )
         work = out_dir / WORK_DIR
-        out_existed = out_dir.exists()
-        chunks_dir = _prepare_work(work, manifest)
+        out_existed = _open_out_dir(out_dir)
+        chunks_dir = prepare_work(work, manifest)
+        remove_stale_parts(chunks_dir)
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
-        planned = sum(scorer.plan(r.length).n_windows for r in regions)
         was_training = model.training
         model.eval()
-        bar = progress_bar(total=planned, desc="scoring", unit="seq")
-        scored_windows = 0
+        bar = progress_bar(total=sum(scorer.plan(r.length).n_windows for r in regions), desc="scoring", unit="seq")
         try:
-            for k in range(n_chunks):
-                path = chunks_dir / f"chunk_{k:06d}.npz"
-                part = regions[k * options.chunk_size : (k + 1) * options.chunk_size]
-                if path.exists():
-                    with np.load(path) as done:
-                        bar.update(int(done["n_windows"].sum()))
-                    continue
-                arrays = scorer.score_chunk(fa, part, bar)
-                scored_windows += int(arrays["n_windows"].sum())
-                skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
-                bar.update(max(0, skipped))
-                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-                    np.savez(handle, **arrays)
-                if after_chunk is not None:
-                    after_chunk(k)
+            scored_windows = _run_chunks(scorer, fa, regions, chunks_dir, options.chunk_size, bar, after_chunk)
         except InputError:
             # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
-            if not any(chunks_dir.glob("chunk_*.npz")):
-                shutil.rmtree(work, ignore_errors=True)
-                if not out_existed:
-                    with contextlib.suppress(OSError):
-                        out_dir.rmdir()
+            _forget_failed_start(out_dir, work, chunks_dir, out_existed)
             raise
         finally:
             bar.close()
@@ -280,40 +303,152 @@ def score_fasta(
             seconds,
             scored_windows / seconds if seconds else float("nan"),
         )
-        attrs = {
-            "task_names": kept_tasks,
-            "method": options.method,
-            "rule": options.rule,
-            "references": options.references,
-            "n_references": options.n_references,
-            "input_length": int(input_length),
-            "fasta": str(fasta),
-            "bed": str(bed) if bed is not None else "",
-            "model": model_name,
-            "options": json.dumps(manifest["options"]),
-        }
+        attrs = _scores_attrs(kept_tasks, options, input_length, fasta, bed, model_name, manifest)
         files, n_scored, n_windows = assemble_outputs(
             out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
         )
-    files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
-    shard_path = out_dir / SHARD_FILE
+    with writing(out_dir):
+        files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
     if shard is not None:
         # written last: its presence says the shard's other files are complete
-        info = {
-            "format": SHARD_FORMAT,
-            "format_version": SHARD_FORMAT_VERSION,
-            "shard": shard[0],
-            "n_shards": shard[1],
-            "first_region": first,
-            "end_region": end,
-            "n_regions": n_total,
-            "settings": {k: v for k, v in manifest.items() if k != "shard"},
-            "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
-        }
-        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
-        files.append(shard_path)
-    elif shard_path.exists():
-        shard_path.unlink()  # a stale marker from an earlier sharded run into this directory
+        files.append(_write_shard_info(out_dir, shard, first, end, n_total, manifest, attrs))
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
+    # The directory holds exactly this run's outputs: files of an earlier run into it (other tasks'
+    # shap_<task>.npz and tracks, a shard.json, modisco-lite results) go.
+    remove_stale_outputs(out_dir, files, keep=(WORK_DIR,) if keep_work else ())
+    write_marker(out_dir, "score", [p.name for p in files])
     return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)
+
+
+def _select_regions(
+    fa: FastaFile, fasta: Path, bed: Path | None, shard: tuple[int, int] | None, chunk_size: int
+) -> tuple[list[Region], int, int, int]:
+    """This run's regions (its shard of them), their first and end index, and the input's total."""
+    all_regions = read_bed(bed, fa) if bed is not None else record_regions(fa)
+    n_total = len(all_regions)
+    # The whole input is read once before any work: a bad letter in the last record is found now,
+    # not after hours of scoring, and an input with nothing to score is refused.
+    if fa.check_regions(all_regions) == 0:
+        what = "region of the BED file" if bed is not None else "record"
+        raise InputError(
+            f"{bed if bed is not None else fasta}: nothing to score: every {what} is empty or all N "
+            "(no A, C, G or T)"
+        )
+    first, end = shard_range(n_total, shard, chunk_size)
+    if shard is not None and first == end:
+        log.warning(
+            "shard %d/%d: no records (%d record(s) in %d chunk(s) of --chunk-size %d); writing empty outputs",
+            *shard,
+            n_total,
+            -(-n_total // chunk_size),
+            chunk_size,
+        )
+    return list(all_regions[first:end]), first, end, n_total
+
+
+def _open_out_dir(out_dir: Path) -> bool:
+    """Create (or take over, when it is ours) the output directory; returns whether it existed."""
+    existed = out_dir.exists()
+    check_replaceable(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not is_ours(out_dir):
+        write_marker(out_dir, "score", files=[])
+    remove_stale_parts(out_dir)
+    return existed
+
+
+def _run_chunks(
+    scorer: ChunkScorer,
+    fa: FastaFile,
+    regions: Sequence[Region],
+    chunks_dir: Path,
+    chunk_size: int,
+    bar: Any,
+    after_chunk: Callable[[int], None] | None,
+) -> int:
+    """Score every chunk not already saved by an interrupted run; returns the windows scored now."""
+    scored_windows = 0
+    n_chunks = max(1, math.ceil(len(regions) / chunk_size))
+    for k in range(n_chunks):
+        path = chunks_dir / f"chunk_{k:06d}.npz"
+        part = regions[k * chunk_size : (k + 1) * chunk_size]
+        if path.exists():
+            done_windows = _read_chunk_windows(path, len(part))
+            if done_windows is not None:
+                bar.update(done_windows)
+                continue
+            log.warning("%s: unreadable or incomplete chunk of an interrupted run; computing it again", path)
+            path.unlink()
+        arrays = scorer.score_chunk(fa, part, bar)
+        scored_windows += int(arrays["n_windows"].sum())
+        skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
+        bar.update(max(0, skipped))
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        if after_chunk is not None:
+            after_chunk(k)
+    return scored_windows
+
+
+def _forget_failed_start(out_dir: Path, work: Path, chunks_dir: Path, out_existed: bool) -> None:
+    """After bad input met before any chunk was saved, leave nothing behind."""
+    if any(chunks_dir.glob("chunk_*.npz")):
+        return
+    shutil.rmtree(work, ignore_errors=True)
+    if not out_existed:
+        with contextlib.suppress(OSError):
+            (out_dir / MARKER_NAME).unlink()
+            out_dir.rmdir()
+
+
+def _scores_attrs(
+    tasks: Sequence[str],
+    options: ScoreOptions,
+    input_length: int,
+    fasta: Path,
+    bed: Path | None,
+    model_name: str,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """The root attributes of ``scores.h5``."""
+    return {
+        "task_names": list(tasks),
+        "method": options.method,
+        "rule": options.rule,
+        "references": options.references,
+        "n_references": options.n_references,
+        "input_length": int(input_length),
+        "fasta": str(fasta),
+        "bed": str(bed) if bed is not None else "",
+        "model": model_name,
+        "options": json.dumps(manifest["options"]),
+    }
+
+
+def _write_shard_info(
+    out_dir: Path,
+    shard: tuple[int, int],
+    first: int,
+    end: int,
+    n_total: int,
+    manifest: dict[str, Any],
+    attrs: dict[str, Any],
+) -> Path:
+    """``shard.json``: which block of the input this shard holds and every setting, for the gather."""
+    info = {
+        "format": SHARD_FORMAT,
+        "format_version": SHARD_FORMAT_VERSION,
+        "shard": shard[0],
+        "n_shards": shard[1],
+        "first_region": first,
+        "end_region": end,
+        "n_regions": n_total,
+        "settings": {k: v for k, v in manifest.items() if k != "shard"},
+        "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
+    }
+    path = out_dir / SHARD_FILE
+    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    return path
+

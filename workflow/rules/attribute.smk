@@ -7,11 +7,6 @@ rule attribute:
         unpack(lambda wildcards: model_files(wildcards.model)),
     output:
         f"{OUT}/attributions/{{model}}/{{method}}.npz",
-    params:
-        data=DATA_FLAGS,
-        model=lambda wildcards, input: os.path.dirname(input.model),
-        method=lambda wildcards: method_flags(wildcards.method),
-        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
     log:
         f"{LOGS}/attribute/{{model}}/{{method}}.log",
     benchmark:
@@ -20,6 +15,11 @@ rule attribute:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        data=DATA_FLAGS,
+        model=lambda wildcards, input: os.path.dirname(input.model),
+        method=lambda wildcards: method_flags(wildcards.method),
+        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
     shell:
         "deeplift-genomics attribute {params.data} --model {params.model} --out {output} {params.method}"
         " {params.flags} 2> {log}"

@@ -9,11 +9,12 @@ rule benchmark:
         weights=[model_files(name)["weights"] for name in MODELS],
         attributions=ATTRIBUTIONS,
     output:
-        directory(f"{OUT}/benchmark"),
-    params:
-        data=DATA_FLAGS,
-        models=lambda wildcards, input: [os.path.dirname(path) for path in input.models],
-        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
+        report(
+            directory(f"{OUT}/benchmark"),
+            patterns=["{name}.tsv", "figures/{figure}.png"],
+            caption="../report/benchmark.rst",
+            category="Benchmark",
+        ),
     log:
         f"{LOGS}/benchmark.log",
     benchmark:
@@ -22,6 +23,10 @@ rule benchmark:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        data=DATA_FLAGS,
+        models=lambda wildcards, input: [os.path.dirname(path) for path in input.models],
+        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
     shell:
         "deeplift-genomics benchmark {params.data} --model {params.models} --out {output}"
         " --attributions {input.attributions} {params.flags} 2> {log}"

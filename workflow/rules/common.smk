@@ -1,6 +1,7 @@
 # Shared names and helpers of the workflow: output layout, the dataset and model inputs, and turning config
 # values into the CLI's explicit flags (so every shell command printed by `snakemake -p` runs by hand).
 
+import json
 import re
 import shlex
 
@@ -31,17 +32,38 @@ def cli_flags(**values):
 
 
 # ----------------------------------------------------------------------------------------------- dataset
-SIMULATED = config["data"]["simdata"] is None
+# One of three sources: your own peaks on a genome (data.peaks), an existing dataset (data.simdata), or the
+# simulation (neither).
+PEAKS = config["data"]["peaks"]
+SIMULATED = config["data"]["simdata"] is None and PEAKS is None
 SIM_DIR = f"{OUT}/data"
 SIM_FILES = {
     "fasta": f"{SIM_DIR}/sequences.fa",
     "labels": f"{SIM_DIR}/labels.tsv",
     "embeddings": f"{SIM_DIR}/embeddings.tsv",
     "simdata": f"{SIM_DIR}/sequences.simdata.gz",
+    "vcf": f"{SIM_DIR}/variants.vcf.gz",
 }
-if SIMULATED:
+PEAKS_DIR = f"{OUT}/dataset"
+PEAKS_FILES = {
+    "fasta": f"{PEAKS_DIR}/sequences.fa",
+    "labels": f"{PEAKS_DIR}/labels.tsv",
+    "windows": f"{PEAKS_DIR}/windows.bed",
+    "test_windows": f"{PEAKS_DIR}/test_windows.bed",
+    "meta": f"{PEAKS_DIR}/dataset.json",
+}
+if PEAKS is not None:
+    if config["data"]["simdata"] is not None or config["data"]["test_ids"] is not None:
+        raise WorkflowError(
+            "config: data.peaks replaces data.simdata and data.test_ids; give one source of data"
+        )
+    DATA_INPUT = list(PEAKS_FILES.values())
+    DATA_FLAGS = cli_flags(data=PEAKS_DIR)
+elif SIMULATED:
     if config["data"]["test_ids"] is not None:
-        raise WorkflowError("config: data.test_ids needs data.simdata (a simulated dataset carries its own split)")
+        raise WorkflowError(
+            "config: data.test_ids needs data.simdata (a simulated dataset carries its own split)"
+        )
     DATA_INPUT = list(SIM_FILES.values())
     DATA_FLAGS = cli_flags(data=SIM_DIR)
 else:
@@ -65,14 +87,18 @@ def model_files(name):
 # ----------------------------------------------------------------------------------------------- methods
 def method_label(spec):
     """The benchmark's machine name of a method setting: the package's label, so files and tables agree."""
-    return package_method_label(spec["method"], spec.get("rule"), spec.get("references"), spec.get("n_references"))
+    return package_method_label(
+        spec["method"], spec.get("rule"), spec.get("references"), spec.get("n_references")
+    )
 
 
 METHODS = {}
 for _spec in config["attribute"]["methods"]:
     _name = _spec.get("name") or method_label(_spec)
     if _name in METHODS:
-        raise WorkflowError(f"config: attribute.methods: two settings are named {_name!r}; give one a `name:`")
+        raise WorkflowError(
+            f"config: attribute.methods: two settings are named {_name!r}; give one a `name:`"
+        )
     METHODS[_name] = _spec
 
 
@@ -85,7 +111,9 @@ def method_flags_of(spec):
             "method": method,
             "rule": spec["rule"] if method == "deeplift" else None,
             "references": None if method == "ism" else spec["references"],
-            "n_references": spec["n_references"] if method != "ism" and spec["references"] == "shuffle" else None,
+            "n_references": (
+                spec["n_references"] if method != "ism" and spec["references"] == "shuffle" else None
+            ),
             "n_steps": spec["n_steps"] if method == "integrated_gradients" else None,
         }
     )
@@ -104,17 +132,65 @@ SEQUENCE_FLAGS = cli_flags(
     seed=config["attribute"]["seed"],
 )
 
+
+def train_flags():
+    """Flags of `train` from config model.train (seeds are the rule's wildcard; a weight list is w1,w2,...;
+    the architecture is JSON)."""
+    opts = {k: v for k, v in config["model"]["train"].items() if k != "seeds"}
+    if isinstance(opts.get("pos_weight"), list):
+        opts["pos_weight"] = ",".join(str(w) for w in opts["pos_weight"])
+    if opts.get("architecture") is not None:
+        opts["architecture"] = json.dumps(opts["architecture"], separators=(",", ":"))
+    return cli_flags(device=DEVICE, **opts)
+
+
 # --------------------------------------------------------------------------------------------- FASTA files
 FASTAS = {}
 for _entry in config["score"]["fasta"]:
+    if PEAKS is not None and _entry["name"] == "simulated":
+        continue  # the default config's entry scores the simulation, which data.peaks replaces
     if _entry["name"] in FASTAS:
         raise WorkflowError(f"config: score.fasta: two files are named {_entry['name']!r}")
     FASTAS[_entry["name"]] = _entry
+if PEAKS is not None:
+    # The held-out windows, read from the genome itself, so scores and tracks are in genome coordinates.
+    if "test_windows" in FASTAS:
+        raise WorkflowError(
+            "config: score.fasta: the name 'test_windows' is taken by data.peaks' test windows"
+        )
+    FASTAS["test_windows"] = {
+        "name": "test_windows",
+        "path": PEAKS["genome"],
+        "bed": PEAKS_FILES["test_windows"],
+    }
 
 
 SCORE_MODEL = next(iter(MODELS))
 SCORE_OUTPUTS = [f"{OUT}/score/{name}" for name in FASTAS]
-MODISCO_OUTPUTS = [f"{OUT}/modisco/{name}" for name in FASTAS]
+MOTIF_OUTPUTS = [f"{OUT}/motifs/{name}" for name in FASTAS]
+# `all`: the simulated benchmark and its report, or for data.peaks the models and the scored test windows.
+if PEAKS is not None:
+    ALL_TARGETS = [f"{path}/metrics.json" for path in MODELS.values()] + SCORE_OUTPUTS
+else:
+    ALL_TARGETS = [f"{OUT}/benchmark", f"{OUT}/report"]
+# `all` makes the motifs of every scored FASTA, except the simulated one when the dataset is not simulated
+# (scoring it would simulate data the run does not use); `snakemake motifs` still asks for every one.
+ALL_MOTIF_OUTPUTS = [
+    f"{OUT}/motifs/{name}"
+    for name, entry in FASTAS.items()
+    if SIMULATED or entry["path"] != SIM_FILES["fasta"]
+]
+# The benchmark's attributions exist only when there is a benchmark (not for data.peaks).
+_motif_method = config["motifs"]["benchmark_method"] if PEAKS is None else None
+if _motif_method is not None and _motif_method not in METHODS:
+    raise WorkflowError(
+        f"config: motifs.benchmark_method {_motif_method!r} is not a method of attribute.methods "
+        f"({', '.join(METHODS)})"
+    )
+MOTIF_BENCHMARK_ATTRIBUTIONS = (
+    [f"{OUT}/attributions/{next(iter(MODELS))}/{_motif_method}.npz"] if _motif_method is not None else []
+)
+MOTIF_BENCHMARK_OUTPUTS = [f"{OUT}/motifs/benchmark"] if _motif_method is not None else []
 
 
 def score_inputs(wildcards):
@@ -147,6 +223,52 @@ def score_flags():
     )
 
 
+# ----------------------------------------------------------------------------------------------- VCF files
+VCFS = {}
+for _entry in config["variants"]["vcf"]:
+    if _entry["name"] in VCFS:
+        raise WorkflowError(f"config: variants.vcf: two files are named {_entry['name']!r}")
+    VCFS[_entry["name"]] = _entry
+
+VARIANT_OUTPUTS = [f"{OUT}/variants/{name}" for name in VCFS]
+# `all` scores the VCFs it can make or find: with an existing dataset (data.simdata) there is no simulated VCF.
+ALL_VARIANT_OUTPUTS = [
+    f"{OUT}/variants/{name}"
+    for name, entry in VCFS.items()
+    if SIMULATED or not any(entry[key].startswith(f"{SIM_DIR}/") for key in ("vcf", "fasta"))
+]
+
+
+def variants_inputs(wildcards):
+    entry = VCFS[wildcards.vcf]
+    return {"vcf": entry["vcf"], "fasta": entry["fasta"], **model_files(SCORE_MODEL)}
+
+
+def variants_flags():
+    """Every setting of `variants` but the inputs, the output and the shard."""
+    opts = config["variants"]
+    # A dict, not keywords: `rule` is a keyword of the Snakefile grammar.
+    return cli_flags(
+        **{
+            "method": opts["method"],
+            "rule": opts["rule"],
+            "references": opts["references"],
+            "n_references": opts["n_references"],
+            "motifs": opts["motifs"],
+            "tasks": ",".join(opts["tasks"]) if opts["tasks"] else None,
+            "edge": opts["edge"],
+            "strict": opts["strict"],
+            "flank": opts["flank"],
+            "motif_threshold": opts["motif_threshold"],
+            "report_top": opts["report_top"],
+            "batch_size": opts["batch_size"],
+            "chunk_size": opts["chunk_size"],
+            "device": DEVICE,
+            "seed": opts["seed"],
+        }
+    )
+
+
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names) if names else "(?!x)x"
 
@@ -155,3 +277,4 @@ wildcard_constraints:
     method=_alternatives(METHODS),
     model=_alternatives(MODELS),
     fasta=_alternatives(FASTAS),
+    vcf=_alternatives(VCFS),

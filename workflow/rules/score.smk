@@ -18,22 +18,22 @@ rule score_fasta:
         unpack(score_inputs),
     output:
         temp(directory(f"{OUT}/score_shards/{{fasta}}/{{shard}}")),
+    log:
+        f"{LOGS}/score/{{fasta}}/shard{{shard}}.log",
+    benchmark:
+        f"{BENCH}/score/{{fasta}}/shard{{shard}}.tsv"
     wildcard_constraints:
         shard=r"[1-9][0-9]*",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
     params:
         model=lambda wildcards, input: os.path.dirname(input.model),
         bed=lambda wildcards, input: cli_flags(bed=input.get("bed")),
         shard=lambda wildcards: f"{wildcards.shard}/{SCORE_SHARDS}",
         # tracks come from the gathered scores; the shards' own would be thrown away
         flags=f"{score_flags()} --no-bedgraph --no-bigwig",
-    log:
-        f"{LOGS}/score/{{fasta}}/shard{{shard}}.log",
-    benchmark:
-        f"{BENCH}/score/{{fasta}}/shard{{shard}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=240,
     shell:
         "deeplift-genomics score --model {params.model} --fasta {input.fasta} {params.bed}"
         " --shard {params.shard} --out {output} {params.flags} 2> {log}"
@@ -43,9 +43,13 @@ rule score_gather:
     input:
         lambda wildcards: [f"{OUT}/score_shards/{wildcards.fasta}/{k}" for k in range(1, SCORE_SHARDS + 1)],
     output:
-        directory(f"{OUT}/score/{{fasta}}"),
-    params:
-        flags=SCORE_TRACK_FLAGS,
+        report(
+            directory(f"{OUT}/score/{{fasta}}"),
+            patterns=["records.tsv"],
+            caption="../report/score.rst",
+            category="Scores",
+            subcategory="{fasta}",
+        ),
     log:
         f"{LOGS}/score/{{fasta}}.log",
     benchmark:
@@ -54,5 +58,7 @@ rule score_gather:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        flags=SCORE_TRACK_FLAGS,
     shell:
         "deeplift-genomics score --gather {input} --out {output} {params.flags} 2> {log}"

@@ -4,9 +4,6 @@
 rule simulate:
     output:
         **SIM_FILES,
-    params:
-        out=lambda wildcards, output: os.path.dirname(output.fasta),
-        flags=cli_flags(**config["data"]["simulate"]),
     log:
         f"{LOGS}/simulate.log",
     benchmark:
@@ -15,5 +12,8 @@ rule simulate:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.fasta),
+        flags=cli_flags(**config["data"]["simulate"]),
     shell:
         "deeplift-genomics simulate --out {params.out} {params.flags} 2> {log}"

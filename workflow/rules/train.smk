@@ -1,4 +1,5 @@
-# Train the benchmark's conv net, one model per seed (skipped when config model.dir names an existing model).
+# Train the benchmark's conv net on the dataset (simulated, given, or made from data.peaks), one model per seed
+# (skipped when config model.dir names an existing model).
 
 
 rule train:
@@ -8,10 +9,13 @@ rule train:
         model=f"{OUT}/models/seed{{seed}}/model.json",
         weights=f"{OUT}/models/seed{{seed}}/model.safetensors",
         metrics=f"{OUT}/models/seed{{seed}}/metrics.json",
-    params:
-        out=lambda wildcards, output: os.path.dirname(output.model),
-        data=DATA_FLAGS,
-        flags=cli_flags(device=DEVICE, **{k: v for k, v in config["model"]["train"].items() if k != "seeds"}),
+        metrics_table=report(
+            f"{OUT}/models/seed{{seed}}/metrics.tsv",
+            caption="../report/train_metrics.rst",
+            category="Models",
+            subcategory="seed {seed}",
+            labels={"model": "seed {seed}", "table": "test and validation metrics"},
+        ),
     log:
         f"{LOGS}/train/seed{{seed}}.log",
     benchmark:
@@ -22,5 +26,9 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        out=lambda wildcards, output: os.path.dirname(output.model),
+        data=DATA_FLAGS,
+        flags=train_flags(),
     shell:
         "deeplift-genomics train {params.data} --out {params.out} --seed {wildcards.seed} {params.flags} 2> {log}"

@@ -1,0 +1,108 @@
+"""``motifs``: seqlets, patterns, known-motif matches, instances and an HTML report from per-base scores.
+
+Input is a ``score`` output directory (``--scores``) or, for the benchmark, an ``attribute`` file with its
+dataset (``--attributions`` + ``--data``). Outputs and their layout: :mod:`deeplift_genomics.motifs.run`.
+Flags override ``--config`` keys (:mod:`.settings`), which override the defaults in :data:`SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .settings import Setting, comma_list, none_defaults, resolve_settings
+
+log = logging.getLogger(__name__)
+
+SETTINGS: dict[str, Setting] = {
+    "scores": Setting(kind=str),
+    "attributions": Setting(kind=str),
+    "data": Setting(kind=str),
+    "test_ids": Setting(kind=str),
+    "out": Setting(kind=str),
+    "tasks": Setting(kind=None),
+    "motif_db": Setting(kind=list),
+    "max_seqlets": Setting(2000, int),
+    "seed": Setting(0, int),
+    "window": Setting(15, int),
+    "flank": Setting(5, int),
+    "fdr": Setting(0.05, float),
+    "min_seqlets": Setting(20, int),
+    "max_q": Setting(0.05, float),
+    "instance_pvalue": Setting(0.01, float),
+    "instance_similarity": Setting(0.6, float),
+    "report": Setting(True, bool),
+}
+REQUIRED = ("out",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``deeplift-genomics motifs``."""
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--scores", metavar="DIR", help="output directory of `deeplift-genomics score`")
+    io.add_argument("--attributions", metavar="NPZ", help="instead: an `attribute` file (needs --data)")
+    io.add_argument("--data", help="the dataset of --attributions (simulate directory or .simdata)")
+    io.add_argument("--test-ids", help="test-set ids of a .simdata --data (as for `attribute`)")
+    io.add_argument("--out", metavar="OUT_DIR", help="output directory (replaced as a whole)")
+    io.add_argument("--tasks", help="comma-separated task names (default: all)")
+    io.add_argument("--motif-db", nargs="+", metavar="FILE",
+                    help="MEME, JASPAR, ENCODE or PFM motif files to match (default: the packaged ENCODE motifs)")
+    io.add_argument("--no-report", dest="report", action="store_false", default=None,
+                    help="skip the HTML pages")
+    st = parser.add_argument_group("settings")
+    st.add_argument("--max-seqlets", type=int, help="seqlets clustered per task and sign (default 2000)")
+    st.add_argument("--seed", type=int, help="seed of the null permutations and the seqlet sample (default 0)")
+    st.add_argument("--window", type=int, help="seqlet core width in bp (default 15)")
+    st.add_argument("--flank", type=int, help="bp added each side of a seqlet core (default 5)")
+    st.add_argument("--fdr", type=float, help="false-discovery rate of seqlet and instance windows (default 0.05)")
+    st.add_argument("--min-seqlets", type=int, help="smallest pattern, in seqlets (default 20)")
+    st.add_argument("--max-q", type=float, help="q-value below which a known match counts (default 0.05)")
+    st.add_argument("--instance-pvalue", type=float, help="PFM p-value an instance needs (default 0.01)")
+    st.add_argument("--instance-similarity", type=float,
+                    help="cosine similarity to the CWM an instance needs (default 0.6)")
+    parser.add_argument("--config", help="YAML config (keys = flag names with underscores, or under 'motifs:')")
+    none_defaults(parser, SETTINGS)
+
+
+def settings_from(s: dict):
+    """:class:`~deeplift_genomics.motifs.run.MotifSettings` from resolved command settings."""
+    from ..errors import InputError
+    from ..motifs.instances import InstanceSettings
+    from ..motifs.patterns import PatternSettings
+    from ..motifs.run import MotifSettings
+    from ..motifs.seqlets import SeqletSettings
+
+    for key in ("max_seqlets", "window", "min_seqlets"):
+        if s[key] < 1:
+            raise InputError(f"motifs: --{key.replace('_', '-')} must be >= 1, got {s[key]}")
+    if s["flank"] < 0:
+        raise InputError(f"motifs: --flank must be >= 0, got {s['flank']}")
+    for key in ("fdr", "max_q", "instance_pvalue"):
+        if not 0 < s[key] <= 1:
+            raise InputError(f"motifs: --{key.replace('_', '-')} must be in (0, 1], got {s[key]}")
+    return MotifSettings(
+        seqlets=SeqletSettings(width=s["window"], flank=s["flank"], fdr=s["fdr"]),
+        patterns=PatternSettings(max_seqlets=s["max_seqlets"], min_seqlets=s["min_seqlets"]),
+        instances=InstanceSettings(fdr=s["fdr"], min_similarity=s["instance_similarity"],
+                                   max_pvalue=s["instance_pvalue"]),
+        max_q=s["max_q"], seed=s["seed"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Find motifs and write OUT_DIR."""
+    from ..motifs.run import run_motifs
+    from ..outputs_guard import guarded_output
+
+    s = resolve_settings(args, "motifs", SETTINGS, REQUIRED)
+    settings = settings_from(s)
+    inputs = (s["scores"], s["attributions"], s["data"], s["test_ids"], *(s["motif_db"] or []),
+              getattr(args, "config", None))
+    with guarded_output(s["out"], "motifs", inputs):
+        results = run_motifs(s["out"], scores=s["scores"], attributions=s["attributions"], data=s["data"],
+                             test_ids=s["test_ids"],
+                             tasks=comma_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
+                             report=bool(s["report"]))
+    for row in results.pattern_table.itertuples(index=False):
+        log.info("%s/%s: %d seqlets, %d instances, best match %s", row.task, row.pattern, row.n_seqlets,
+                 row.n_instances, row.best_match)
+    return 0

@@ -1,0 +1,144 @@
+"""``deeplift-genomics variants``: effects of a VCF's alleles on the model, explained base by base.
+
+For every ALT allele of ``--vcf`` (plain or bgzip, no index needed): the model's window centred on the
+variant from ``--fasta`` for REF and ALT, the prediction change per task (logits, probabilities, log-odds),
+DeepLIFT of both windows against the same references (shuffles of the REF window), and the known motif
+(shipped ENCODE set, or ``--motifs`` MEME file / ``motifs`` output directory) the variant breaks or
+creates. Writes ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json`` and ``report.html``
+into ``--out`` (see :mod:`deeplift_genomics.variants`). ``--shard K/N`` scores one block of the VCF's
+entries; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories. Flags override
+``--config`` keys (YAML, flag names with underscores, top level or under ``variants:``), which override
+the defaults in :data:`SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..devices import DEVICE_CHOICES
+from ..errors import InputError
+from ..onehot import ALPHABET
+from ..variants.alleles import EDGE_CHOICES
+from ..variants.effects import METHODS, REFERENCE_KINDS
+from .settings import Setting, comma_list, none_defaults, resolve_settings
+
+log = logging.getLogger(__name__)
+
+SETTINGS: dict[str, Setting] = {
+    "model": Setting(kind=str),
+    "fasta": Setting(kind=str),
+    "vcf": Setting(kind=str),
+    "out": Setting(kind=str),
+    "motifs": Setting(kind=str),
+    "method": Setting("deeplift", str, METHODS),
+    "rule": Setting("genomics_default", str, ("rescale", "reveal_cancel", "genomics_default")),
+    "references": Setting("shuffle", str, REFERENCE_KINDS),
+    "n_references": Setting(20, int),
+    "n_steps": Setting(10, int),
+    "tasks": Setting(None, list),
+    "edge": Setting("shift", str, EDGE_CHOICES),
+    "strict": Setting(False, bool),
+    "flank": Setting(10, int),
+    "motif_threshold": Setting(1e-4, float),
+    "report_top": Setting(20, int),
+    "batch_size": Setting(64, int),
+    "chunk_size": Setting(500, int),
+    "device": Setting("auto", str, DEVICE_CHOICES),
+    "seed": Setting(0, int),
+    "keep_work": Setting(False, bool),
+    "shard": Setting(None, str),
+    "gather": Setting(None, list),
+}
+REQUIRED = ("model", "fasta", "vcf", "out")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``variants``; every default is None here so that config keys can fill what was not given."""
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--model", metavar="MODEL_DIR", help="trained model directory (model.json + weights)")
+    io.add_argument("--fasta", metavar="FILE", help="genome FASTA, plain or bgzip-compressed")
+    io.add_argument("--vcf", metavar="FILE", help="variants, VCF plain or bgzip (no index needed)")
+    io.add_argument("--out", metavar="OUT_DIR", help="output directory")
+    io.add_argument(
+        "--motifs", metavar="FILE_OR_DIR",
+        help="MEME (or ENCODE/JASPAR) motif file, or a motifs output directory with one *.meme "
+        "(default: the shipped ENCODE collection)",
+    )  # fmt: skip
+    io.add_argument("--shard", metavar="K/N", help="score only the K-th of N blocks of the VCF's entries")
+    io.add_argument("--gather", nargs="+", metavar="SHARD_DIR", help="merge --shard 1/N..N/N outputs into --out")
+    io.add_argument("--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'variants:'")
+    att = parser.add_argument_group("attribution")
+    att.add_argument("--method", choices=METHODS, help="attribution method (default deeplift)")
+    att.add_argument("--rule", choices=SETTINGS["rule"].choices, help="DeepLIFT rule (default genomics_default)")
+    att.add_argument("--references", choices=REFERENCE_KINDS,
+                     help="references made from the REF window and shared by both alleles (default shuffle)")  # fmt: skip
+    att.add_argument("--n-references", type=int, help="references per variant (default 20)")
+    att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
+    att.add_argument("--tasks", help="comma-separated task names to keep (default: all)")
+    var = parser.add_argument_group("variants")
+    var.add_argument("--edge", choices=EDGE_CHOICES,
+                     help="variants whose centred window leaves the record: shift the window inside (default) or skip")  # fmt: skip
+    var.add_argument("--strict", action=argparse.BooleanOptionalAction,
+                     help="stop at a REF mismatch, missing record, record end or long indel instead of skipping it")  # fmt: skip
+    var.add_argument("--flank", type=int, help="bases each side counted as around the variant (default 10)")
+    var.add_argument("--motif-threshold", type=float, help="motif match p-value (default 1e-4)")
+    var.add_argument("--report-top", type=int, help="variants shown in report.html (default 20)")
+    run = parser.add_argument_group("running")
+    run.add_argument("--batch-size", type=int, help="alleles per attribution call (default 64)")
+    run.add_argument("--chunk-size", type=int, help="VCF entries per resumable chunk (default 500)")
+    run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
+    run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
+    run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
+    none_defaults(parser, SETTINGS)
+
+
+def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over ``--config`` over defaults (:mod:`.settings`), plus the checks that tie settings together."""
+    s = resolve_settings(args, "variants", SETTINGS, ("out",))
+    if s["gather"] and s["shard"]:
+        raise InputError("variants: --gather merges shards and --shard makes one; give only one of them")
+    if not s["gather"]:
+        missing = [f"--{k}" for k in REQUIRED if not s[k]]
+        if missing:
+            raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
+    s["tasks"] = comma_list(s["tasks"])
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the VCF (or gather shards); returns 0."""
+    from ..model_io import load_model
+    from ..variants import VariantOptions, gather_shards, score_variants
+
+    s = resolve_variants_settings(args)
+    if s["gather"]:
+        dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
+        files = gather_shards(dirs, s["out"])
+        log.info("gathered %d shard(s) into %s (%d files)", len(dirs), s["out"], len(files))
+        return 0
+    for key in ("fasta", "vcf"):
+        if not Path(s[key]).exists():
+            raise InputError(f"{s[key]}: {key.upper()} file not found")
+    lm = load_model(s["model"], device=s["device"])
+    if str(getattr(lm, "alphabet", ALPHABET)) != ALPHABET:
+        raise InputError(f"{s['model']}: model alphabet {lm.alphabet!r} is not the DNA one-hot order {ALPHABET!r}")
+    options = VariantOptions(
+        method=s["method"], rule=s["rule"], references=s["references"], n_references=int(s["n_references"]),
+        n_steps=int(s["n_steps"]), batch_size=int(s["batch_size"]), chunk_size=int(s["chunk_size"]),
+        device=s["device"], seed=int(s["seed"]), tasks=tuple(s["tasks"]) if s["tasks"] else None,
+        edge=s["edge"], strict=bool(s["strict"]), flank=int(s["flank"]),
+        motif_threshold=float(s["motif_threshold"]), report_top=int(s["report_top"]),
+    )  # fmt: skip
+    summary = score_variants(
+        lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,
+        motifs=s["motifs"], shard=s["shard"], keep_work=bool(s["keep_work"]), model_name=str(s["model"]),
+    )  # fmt: skip
+    log.info(
+        "%d allele(s) scored (%.1f/s), %d skipped %s; outputs in %s",
+        summary.n_scored, summary.alleles_per_second, sum(summary.skip_counts.values()),
+        summary.skip_counts or "", s["out"],
+    )  # fmt: skip
+    return 0

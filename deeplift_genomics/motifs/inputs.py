@@ -1,0 +1,270 @@
+"""Scores as the motif stages take them: every record's tracks concatenated on one base axis.
+
+A :class:`ScoreTracks` holds, for ``N`` records of any lengths and ``T`` tasks, the one-hot sequence
+``(4, B)``, the hypothetical contributions ``(T, 4, B)`` and the per-base scores ``(T, B)``; record ``i``
+owns bases ``offsets[i]:offsets[i+1]``. This is the layout of ``scores.h5`` (see
+:mod:`deeplift_genomics.score.outputs`), so a genome-scale score output is read without reshaping, and
+equal-length arrays ``(N, T, 4, L)`` (an ``attribute`` file) fit it by flattening.
+
+Unknown bases (N, IUPAC) and skipped records carry no signal: their one-hot columns are zero and their
+scores 0 (``scores.h5`` stores NaN there).
+
+- :func:`read_score_dir`: a ``score`` output directory.
+- :func:`read_attributions`: an ``attribute`` .npz file plus its dataset.
+- :func:`from_arrays` (pure): equal-length arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..onehot import sequence_indices
+
+SCORES_FILE = "scores.h5"
+
+
+@dataclasses.dataclass
+class ScoreTracks:
+    """Per-base tracks of ``N`` records on one concatenated base axis of ``B`` bases.
+
+    Attributes
+    ----------
+    names
+        ``(N,)`` record names.
+    offsets
+        ``(N + 1,)`` int64; record ``i`` owns bases ``offsets[i]:offsets[i + 1]``.
+    onehot
+        ``(4, B)`` float32 one-hot (A, C, G, T); unknown bases are all-zero columns.
+    hypothetical
+        ``(T, 4, B)`` float32 hypothetical contributions; 0 at unknown bases.
+    projected
+        ``(T, B)`` float32 per-base scores (contribution of the observed base); 0 at unknown bases.
+    task_names
+        ``T`` task names.
+    chrom, chrom_start, strand
+        Genomic placement of each record's first base (``chrom == ""`` / ``chrom_start < 0`` when
+        unknown; ``strand == "-"`` when the record is a reverse complement), for BED output.
+    source
+        What the tracks were read from (for messages and reports).
+    """
+
+    names: np.ndarray
+    offsets: np.ndarray
+    onehot: np.ndarray
+    hypothetical: np.ndarray
+    projected: np.ndarray
+    task_names: list[str]
+    chrom: np.ndarray | None = None
+    chrom_start: np.ndarray | None = None
+    strand: np.ndarray | None = None
+    source: str = ""
+
+    @property
+    def n_records(self) -> int:
+        """Number of records ``N``."""
+        return len(self.names)
+
+    @property
+    def n_bases(self) -> int:
+        """Number of bases ``B`` on the concatenated axis."""
+        return int(self.offsets[-1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """``(N,)`` record lengths."""
+        return np.diff(self.offsets)
+
+    def record_of(self, position: np.ndarray) -> np.ndarray:
+        """Record index of each base position on the concatenated axis."""
+        return np.searchsorted(self.offsets, np.asarray(position, dtype=np.int64), side="right") - 1
+
+    def has_coordinates(self) -> bool:
+        """Whether every record carries a genomic placement (so BED files can be written)."""
+        return (self.chrom is not None and self.chrom_start is not None and len(self.chrom) > 0
+                and bool(np.all(self.chrom != "")) and bool(np.all(self.chrom_start >= 0)))
+
+    def task_index(self, task: str) -> int:
+        """Index of ``task``; an unknown name is an :class:`InputError` listing the known ones."""
+        if task not in self.task_names:
+            raise InputError(f"{self.source or 'scores'}: no task named {task!r} "
+                             f"(tasks: {', '.join(self.task_names)})")
+        return self.task_names.index(task)
+
+    def select_tasks(self, tasks: Sequence[str] | None) -> ScoreTracks:
+        """The tracks of ``tasks`` only (in that order); ``None`` keeps all."""
+        if tasks is None:
+            return self
+        idx = [self.task_index(t) for t in tasks]
+        return dataclasses.replace(self, hypothetical=self.hypothetical[idx], projected=self.projected[idx],
+                                   task_names=[self.task_names[i] for i in idx])
+
+    def select_records(self, keep: np.ndarray) -> ScoreTracks:
+        """The records where ``keep`` (``(N,)`` bool or indices) holds, in their order."""
+        keep = np.asarray(keep)
+        rows = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(np.int64)
+        lengths = self.lengths[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        bases = (np.concatenate([np.arange(self.offsets[r], self.offsets[r + 1]) for r in rows])
+                 if len(rows) else np.zeros(0, dtype=np.int64))
+
+        def pick(a):
+            return None if a is None else a[rows]
+
+        return dataclasses.replace(
+            self, names=self.names[rows], offsets=offsets, onehot=self.onehot[:, bases],
+            hypothetical=self.hypothetical[:, :, bases], projected=self.projected[:, bases],
+            chrom=pick(self.chrom), chrom_start=pick(self.chrom_start), strand=pick(self.strand))
+
+
+def _clean(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float32)
+    return np.where(np.isfinite(a), a, np.float32(0))
+
+
+def onehot_from_ascii(sequence: np.ndarray) -> np.ndarray:
+    """``(4, B)`` float32 one-hot of ASCII letters ``(B,)`` (uint8); non-ACGT letters give zero columns."""
+    idx = sequence_indices(np.asarray(sequence, dtype=np.uint8).tobytes().decode("ascii", errors="replace"))
+    out = np.zeros((4, len(idx)), dtype=np.float32)
+    known = np.flatnonzero(idx >= 0)
+    out[idx[known], known] = 1
+    return out
+
+
+def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequence[str],
+                names: Sequence[str] | None = None, projected: np.ndarray | None = None,
+                source: str = "arrays") -> ScoreTracks:
+    """Tracks of equal-length records from arrays.
+
+    Parameters
+    ----------
+    onehot
+        ``(N, 4, L)`` one-hot sequences.
+    hypothetical
+        ``(N, T, 4, L)`` hypothetical contributions.
+    task_names
+        ``T`` task names.
+    names
+        ``N`` record names (default ``"0"``, ``"1"``, ...).
+    projected
+        ``(N, T, L)`` per-base scores; default the contribution of the observed base,
+        ``(hypothetical * onehot).sum(channels)``.
+    source
+        Label for messages.
+    """
+    onehot = np.asarray(onehot, dtype=np.float32)
+    hyp = _clean(hypothetical)
+    if onehot.ndim != 3 or onehot.shape[1] != 4:
+        raise InputError(f"{source}: one-hot must be (N, 4, L), got shape {onehot.shape}")
+    n, _, length = onehot.shape
+    if hyp.ndim != 4 or hyp.shape[0] != n or hyp.shape[2:] != (4, length):
+        raise InputError(f"{source}: hypothetical scores must be ({n}, T, 4, {length}), got shape {hyp.shape}")
+    t = hyp.shape[1]
+    if len(task_names) != t:
+        raise InputError(f"{source}: {len(task_names)} task names for {t} tasks")
+    proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected)
+    if proj.shape != (n, t, length):
+        raise InputError(f"{source}: projected scores must be ({n}, {t}, {length}), got shape {proj.shape}")
+    name_arr = np.asarray([str(i) for i in range(n)] if names is None else list(names), dtype=str)
+    return ScoreTracks(
+        names=name_arr, offsets=np.arange(n + 1, dtype=np.int64) * length,
+        onehot=np.ascontiguousarray(onehot.transpose(1, 0, 2).reshape(4, n * length)),
+        hypothetical=np.ascontiguousarray(hyp.transpose(1, 2, 0, 3).reshape(t, 4, n * length)),
+        projected=np.ascontiguousarray(proj.transpose(1, 0, 2).reshape(t, n * length)),
+        task_names=[str(x) for x in task_names], source=source)
+
+
+def read_score_dir(path: str | Path) -> ScoreTracks:
+    """Read the tracks of a ``score`` output directory (its ``scores.h5``).
+
+    Raises
+    ------
+    InputError
+        ``path`` is not a directory holding a readable ``scores.h5`` of the expected format.
+    """
+    import h5py
+
+    from ..score.outputs import SCORES_FORMAT
+
+    root = Path(path)
+    h5_path = root / SCORES_FILE
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory (expected a `score` output directory holding {SCORES_FILE})")
+    if not h5_path.is_file():
+        raise InputError(f"{root}: no {SCORES_FILE}; not a `score` output directory")
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            if h5.attrs.get("format") != SCORES_FORMAT:
+                raise InputError(f"{h5_path}: attribute 'format' is {h5.attrs.get('format')!r}, "
+                                 f"not {SCORES_FORMAT!r}; not a `score` output")
+            for key in ("records/name", "records/offset", "sequence", "projected", "hypothetical"):
+                if key not in h5:
+                    raise InputError(f"{h5_path}: dataset '{key}' is missing")
+            task_names = [str(t) for t in h5.attrs["task_names"]]
+            names = h5["records/name"].asstr()[:].astype(str)
+            offsets = h5["records/offset"][:].astype(np.int64)
+            onehot = onehot_from_ascii(h5["sequence"][:])
+            hyp = _clean(h5["hypothetical"][:])
+            proj = _clean(h5["projected"][:])
+            rec = h5["records"]
+            chrom = rec["chrom"].asstr()[:].astype(str) if "chrom" in rec else None
+            chrom_start = rec["chrom_start"][:].astype(np.int64) if "chrom_start" in rec else None
+            strand = rec["strand"].asstr()[:].astype(str) if "strand" in rec else None
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{h5_path}: not a readable scores file ({exc})") from None
+    b = int(offsets[-1]) if len(offsets) else 0
+    if len(offsets) != len(names) + 1 or onehot.shape[1] != b or proj.shape[1:] != (b,) \
+            or hyp.shape[1:] != (4, b) or proj.shape[0] != len(task_names) or hyp.shape[0] != len(task_names):
+        raise InputError(f"{h5_path}: dataset shapes do not agree (records/offset ends at {b}, sequence has "
+                         f"{onehot.shape[1]} bases, projected {proj.shape}, hypothetical {hyp.shape})")
+    return ScoreTracks(names=names, offsets=offsets, onehot=onehot, hypothetical=hyp, projected=proj,
+                       task_names=task_names, chrom=chrom, chrom_start=chrom_start, strand=strand,
+                       source=str(root))
+
+
+def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path | None = None) -> ScoreTracks:
+    """Tracks of an ``attribute`` .npz file, with the one-hot sequences of its dataset.
+
+    Methods without hypothetical contributions (ISM) give their per-base scores on the observed base
+    (:func:`hypothetical_or_projected`).
+
+    Raises
+    ------
+    InputError
+        The file is not an attribution file or names sequences the dataset does not have.
+    """
+    from ..benchmark.attributions import load_attributions
+    from ..dataset import load_dataset
+
+    att = load_attributions(path)
+    ds = load_dataset(data, test_ids=test_ids)
+    index = {sid: k for k, sid in enumerate(ds.ids)}
+    missing = [sid for sid in att.ids.tolist() if sid not in index]
+    if missing:
+        raise InputError(f"{path}: sequence id {missing[0]!r} is not in dataset {data}")
+    rows = np.array([index[sid] for sid in att.ids.tolist()], dtype=np.int64)
+    task_names = att.settings.get("task_names") or list(ds.task_names)
+    onehot = ds.onehot[rows].astype(np.float32)
+    return from_arrays(onehot, hypothetical_or_projected(att.hypothetical, att.projected, onehot,
+                                                         att.settings.get("method")),
+                       task_names, names=[str(i) for i in att.ids], projected=att.projected, source=str(path))
+
+
+def hypothetical_or_projected(hypothetical: np.ndarray, projected: np.ndarray, onehot: np.ndarray,
+                              method: str | None) -> np.ndarray:
+    """The ``(N, T, 4, L)`` scores the motif stages use as hypothetical contributions.
+
+    A method's own hypothetical scores when it has them; otherwise (no hypothetical field, or ISM,
+    whose "hypothetical" field holds mutation effects that are 0 at the observed base) its per-base scores
+    placed on the observed base, ``projected x onehot``.
+    """
+    if hypothetical.shape[-1] == 0 or method == "ism":
+        return np.asarray(projected, dtype=np.float32)[:, :, None, :] * np.asarray(onehot, dtype=np.float32)[:, None]
+    return np.asarray(hypothetical, dtype=np.float32)

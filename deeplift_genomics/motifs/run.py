@@ -1,0 +1,273 @@
+"""The whole motif pipeline: :func:`find_motifs` (pure, in memory) and :func:`write_motifs` (one
+atomic output directory).
+
+Output directory:
+
+=========================  ==============================================================================
+``seqlets.tsv`` / ``.bed``  seqlet, record, start, end (seqlet with flanks), core_start, core_end, task,
+                            sign, score (core sum), pattern, strand, similarity, pattern_start
+``patterns.tsv``            one row per pattern: task, sign, pattern, width, n_seqlets, n_instances,
+                            contribution_share, best_match (or ``novel``), p_value, q_value, consensus
+``matches.tsv``             the top TOMTOM matches of every pattern, with p, q and E values
+``instances.tsv`` / ``.bed`` every instance call: task, sign, pattern, record, start, end, strand,
+                            contribution, similarity, log_odds, p_value, match
+``instance_counts.tsv``     instances per record, task and pattern (records without any are left out)
+``motifs.meme``             the patterns' PFMs in MEME format
+``patterns.npz``            every pattern's CWM, hypothetical CWM and PFM
+``summary.json``            settings, thresholds and counts per task
+``report/``                 ``index.html`` and ``task_<k>.html`` (self-contained HTML)
+=========================  ==============================================================================
+
+BED files are written only when every record carries genomic coordinates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .inputs import ScoreTracks
+from .instances import (
+    INSTANCE_COLUMNS,
+    InstanceSettings,
+    base_composition,
+    call_instances,
+    contribution_share,
+)
+from .matches import BUILTIN_NAME, MATCH_COLUMNS, best_matches, load_database, match_patterns
+from .patterns import Pattern, PatternSettings, discover_patterns
+from .seqlets import SeqletSettings, call_seqlets
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class MotifSettings:
+    """Every setting of the pipeline (see each stage's module for its meaning)."""
+
+    seqlets: SeqletSettings = SeqletSettings()
+    patterns: PatternSettings = PatternSettings()
+    instances: InstanceSettings = InstanceSettings()
+    max_q: float = 0.05
+    n_matches: int = 3
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (for ``summary.json``)."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class MotifResults:
+    """What :func:`find_motifs` found (tables described in :mod:`.run`)."""
+
+    task_names: list[str]
+    seqlets: pd.DataFrame
+    patterns: list[Pattern]
+    pattern_table: pd.DataFrame
+    matches: pd.DataFrame
+    instances: pd.DataFrame
+    nulls: dict[str, dict]
+    settings: MotifSettings
+    database: str
+    background: np.ndarray
+    n_records: int
+    record_lengths: np.ndarray
+    match_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+def consensus(pfm: np.ndarray) -> str:
+    """Most frequent base per position, lower case where it has under half the weight."""
+    pfm = np.asarray(pfm)
+    out = []
+    for col in pfm.T:
+        b = "ACGT"[int(col.argmax())]
+        out.append(b if col.max() >= 0.5 else b.lower())
+    return "".join(out)
+
+
+def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
+                database: tuple[list[str], list[np.ndarray], list[str]] | None = None,
+                database_name: str = BUILTIN_NAME) -> MotifResults:
+    """Seqlets, patterns, known-motif matches and instances of every task of ``tracks``.
+
+    Parameters
+    ----------
+    tracks
+        The scores (select tasks beforehand with :meth:`ScoreTracks.select_tasks`).
+    settings
+        Pipeline settings.
+    database
+        :func:`~deeplift_genomics.motifs.matches.load_database` output; default the packaged ENCODE motifs.
+    database_name
+        How the report names the database.
+    """
+    if database is None:
+        database = load_database()
+    seqlet_frames, all_patterns, instance_frames, nulls = [], [], [], {}
+    shares: dict[str, float] = {}
+    for t, task in enumerate(tracks.task_names):
+        seqlets, null = call_seqlets(tracks.projected[t], tracks.offsets, tracks.names, task, settings.seqlets,
+                                     seed=settings.seed + t)
+        nulls[task] = null
+        assignments, task_patterns = [], []
+        for sign in ("pos", "neg"):
+            rows = seqlets[seqlets["sign"] == sign]
+            pats, assignment = discover_patterns(tracks, t, rows, sign, settings.seqlets.width,
+                                                 settings.seqlets.flank, settings.patterns, seed=settings.seed)
+            task_patterns += pats
+            assignments.append(assignment)
+        log.info("%s: %d positive and %d negative seqlets, %d patterns", task, int((seqlets["sign"] == "pos").sum()),
+                 int((seqlets["sign"] == "neg").sum()), len(task_patterns))
+        if assignments:
+            seqlets = seqlets.merge(pd.concat(assignments, ignore_index=True), on="seqlet", how="left")
+        seqlet_frames.append(seqlets)
+        inst = call_instances(tracks, t, task_patterns, settings.instances, seed=settings.seed + t)
+        for name, share in contribution_share(tracks, t, inst).items():
+            shares[f"{task}/{name}"] = share
+        instance_frames.append(inst)
+        all_patterns += task_patterns
+
+    matches = match_patterns([p.pfm for p in all_patterns], [(p.name, p.task, p.sign) for p in all_patterns],
+                             database, settings.n_matches)
+    best = best_matches(matches, settings.max_q)
+    instances = (pd.concat(instance_frames, ignore_index=True) if instance_frames
+                 else pd.DataFrame(columns=INSTANCE_COLUMNS))
+    best_by_key = {f"{r.task}/{r.pattern}": r for r in best.itertuples(index=False)}
+    instances["match"] = pd.Series(
+        [best_by_key[f"{t}/{p}"].match if f"{t}/{p}" in best_by_key else "novel"
+         for t, p in zip(instances["task"], instances["pattern"])],
+        index=instances.index, dtype=object,
+    )
+    n_inst = instances.groupby(["task", "pattern"]).size().to_dict() if len(instances) else {}
+    rows = []
+    for p in all_patterns:
+        b = best_by_key.get(p.key)
+        rows.append({"task": p.task, "sign": p.sign, "pattern": p.name, "width": p.width, "n_seqlets": p.n_seqlets,
+                     "n_instances": int(n_inst.get((p.task, p.name), 0)),
+                     "contribution_share": shares.get(p.key, 0.0),
+                     "best_match": b.match if b is not None else "novel",
+                     "p_value": b.p_value if b is not None else math.nan,
+                     "q_value": b.q_value if b is not None else math.nan, "consensus": consensus(p.pfm)})
+    pattern_table = pd.DataFrame(rows, columns=["task", "sign", "pattern", "width", "n_seqlets", "n_instances",
+                                                "contribution_share", "best_match", "p_value", "q_value",
+                                                "consensus"])
+    seqlets = (pd.concat(seqlet_frames, ignore_index=True) if seqlet_frames else pd.DataFrame())
+    return MotifResults(task_names=list(tracks.task_names), seqlets=seqlets, patterns=all_patterns,
+                        pattern_table=pattern_table, matches=matches if len(matches) else
+                        pd.DataFrame(columns=MATCH_COLUMNS), instances=instances, nulls=nulls, settings=settings,
+                        database=database_name, background=base_composition(tracks.onehot),
+                        n_records=tracks.n_records, record_lengths=tracks.lengths,
+                        match_probs={n: database[1][database[0].index(n)] for n in set(matches["match"])}
+                        if len(matches) else {})
+
+
+def instance_counts(instances: pd.DataFrame) -> pd.DataFrame:
+    """Instances per record, task and pattern (``record, task, pattern, count``)."""
+    if len(instances) == 0:
+        return pd.DataFrame(columns=["record", "task", "pattern", "count"])
+    return (instances.groupby(["record_index", "record", "task", "pattern"], sort=True).size()
+            .rename("count").reset_index().drop(columns="record_index"))
+
+
+def summary_dict(results: MotifResults, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What ``summary.json`` holds: inputs, settings, per-task thresholds and counts, patterns."""
+    from .. import __version__
+
+    tasks = {}
+    for task in results.task_names:
+        sq = results.seqlets[results.seqlets["task"] == task] if len(results.seqlets) else results.seqlets
+        inst = results.instances[results.instances["task"] == task]
+        tasks[task] = {
+            "null": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                     for k, v in results.nulls[task].items()},
+            "n_seqlets": {s: int((sq["sign"] == s).sum()) if len(sq) else 0 for s in ("pos", "neg")},
+            "n_instances": int(len(inst)),
+            "n_patterns": int(sum(p.task == task for p in results.patterns)),
+        }
+    patterns = json.loads(results.pattern_table.to_json(orient="records"))
+    return {"format": "deeplift-genomics-motifs", "version": __version__, "inputs": inputs,
+            "database": results.database, "settings": results.settings.to_dict(),
+            "n_records": results.n_records, "background": [float(v) for v in results.background],
+            "tasks": tasks, "patterns": patterns}
+
+
+def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path,
+                 inputs: dict[str, Any] | None = None, report: bool = True) -> Path:
+    """Write every output (see the module docstring) into ``out_dir`` atomically, as a whole."""
+    from ..atomic import atomic_directory
+    from .export import meme_text, write_bed, write_matrices, write_tsv
+
+    out = Path(out_dir)
+    summary = summary_dict(results, inputs or {})
+    best = dict(zip(results.pattern_table["task"] + "/" + results.pattern_table["pattern"],
+                    results.pattern_table["best_match"]))
+    with atomic_directory(out, "motifs") as tmp:
+        write_tsv(results.seqlets, tmp / "seqlets.tsv")
+        write_tsv(results.pattern_table, tmp / "patterns.tsv")
+        write_tsv(results.matches, tmp / "matches.tsv")
+        write_tsv(results.instances, tmp / "instances.tsv")
+        write_tsv(instance_counts(results.instances), tmp / "instance_counts.tsv")
+        (tmp / "motifs.meme").write_text(meme_text(results.patterns, results.background, best), encoding="utf-8")
+        write_matrices(results.patterns, tmp / "patterns.npz")
+        if tracks.has_coordinates():
+            strand = results.seqlets["strand"].fillna(".") if "strand" in results.seqlets else "."
+            sq = results.seqlets.assign(strand=strand)
+            write_bed(tracks, sq, sq["task"] + "/" + sq["sign"], sq["score"].to_numpy(), tmp / "seqlets.bed")
+            inst = results.instances
+            write_bed(tracks, inst, inst["task"] + "/" + inst["pattern"] + "/" + inst["match"],
+                      inst["contribution"].to_numpy(), tmp / "instances.bed")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        if report:
+            from .report import write_report_pages
+
+            write_report_pages(results, summary, tmp / "report")
+    log.info("wrote %s", out)
+    return out
+
+
+def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attributions: str | Path | None = None,
+               data: str | Path | None = None, test_ids: str | Path | None = None, tasks: Sequence[str] | None = None,
+               motif_db: Sequence[str | Path] | None = None, settings: MotifSettings = MotifSettings(),
+               report: bool = True) -> MotifResults:
+    """Read scores (a ``score`` directory, or an ``attribute`` file with its dataset), find motifs, write.
+
+    Everything that can be refused (inputs, task names, motif files) is checked before any output is
+    written.
+    """
+    from ..errors import InputError
+    from .inputs import read_attributions, read_score_dir
+
+    if (scores is None) == (attributions is None):
+        raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
+    out = Path(out_dir).resolve()
+    for given in (scores, attributions, data, *(motif_db or ())):
+        if given is not None:
+            path = Path(given).resolve()
+            if path == out or out in path.parents:
+                raise InputError(f"motifs: --out {out_dir} holds the input {given}; choose another directory")
+    if scores is not None:
+        tracks = read_score_dir(scores)
+    else:
+        if data is None:
+            raise InputError("motifs: an attribution file needs its dataset (--data)")
+        if attributions is None:
+            raise InputError("motifs: give --scores (a score output directory) or --attributions")
+        tracks = read_attributions(attributions, data, test_ids)
+    tracks = tracks.select_tasks(list(tasks) if tasks else None)
+    database = load_database(motif_db)
+    name = ", ".join(Path(p).name for p in motif_db) if motif_db else BUILTIN_NAME
+    results = find_motifs(tracks, settings, database, name)
+    inputs = {"scores": str(scores) if scores else None, "attributions": str(attributions) if attributions else None,
+              "data": str(data) if data else None, "tasks": list(tracks.task_names),
+              "motif_db": [str(p) for p in motif_db] if motif_db else None}
+    write_motifs(results, tracks, out_dir, inputs, report=report)
+    return results

@@ -1,0 +1,486 @@
+"""Score the alleles of a VCF: chunks, resume, shards and gather, as ``score`` does for a FASTA.
+
+VCF -> alleles (:mod:`vcf`) -> both windows from the FASTA (:mod:`alleles`) -> outputs and DeepLIFT with
+shared references (:mod:`effects`) -> motif context (:mod:`motif_context`) -> files (:mod:`outputs`).
+
+Every ALT of every record is one *entry*, in file order (scorable or skipped). Work is done in chunks of
+``chunk_size`` entries, each saved to ``OUT_DIR/.variants_work/chunks`` when done; a rerun with the same
+inputs and options (checked against ``manifest.json``) skips finished chunks. ``shard=(K, N)`` takes the
+K-th of N contiguous, balanced blocks of chunks (:func:`deeplift_genomics.score.shard_range`) and adds
+``shard.json``; :func:`gather_shards` concatenates the shard directories into what one unsharded run
+writes. All input errors (bad VCF line, ``strict`` skips, bad options) are raised before OUT_DIR is
+touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..atomic import atomic_path, atomic_write_text
+from ..errors import InputError
+from ..fasta import FastaFile, file_checksum
+from ..progress import progress_bar
+from ..score.options import parse_shard, shard_range
+from ..score.runner import model_fingerprint, prepare_work
+from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
+from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
+from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
+from .outputs import VariantTable, read_h5, read_skipped, write_all
+from .vcf import Skip, VcfAllele, read_vcf
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = ".variants_work"
+MANIFEST_VERSION = 1
+SHARD_FILE = "shard.json"
+SHARD_FORMAT = "deeplift-genomics-variants-shard"
+BACKGROUND = (0.3, 0.2, 0.2, 0.3)
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantOptions:
+    """Settings of a ``variants`` run (all recorded in the resume manifest).
+
+    Attributes
+    ----------
+    method, rule, references, n_references, n_steps
+        As :func:`deeplift_genomics.attribute`; references are made from the REF window and shared.
+    batch_size
+        Alleles per attribution call (each call runs ``2 x batch_size`` windows).
+    chunk_size
+        VCF entries per resumable chunk.
+    device, seed
+        Where to run; seed of the reference shuffles.
+    tasks
+        Task names to keep (default all).
+    edge
+        ``shift`` (keep windows inside the record) or ``skip`` (skip variants whose centred window
+        does not fit).
+    strict
+        Errors instead of counted skips for REF mismatches, missing records, record ends, long indels.
+    flank
+        Bases each side of the variant counted as "around" it.
+    motif_threshold
+        P-value a motif match needs on REF or ALT (default 1e-4).
+    report_top
+        Variants shown in the HTML report.
+    """
+
+    method: str = "deeplift"
+    rule: str = "genomics_default"
+    references: str = "shuffle"
+    n_references: int = 20
+    n_steps: int = 10
+    batch_size: int = 64
+    chunk_size: int = 500
+    device: str = "auto"
+    seed: int = 0
+    tasks: tuple[str, ...] | None = None
+    edge: str = "shift"
+    strict: bool = False
+    flank: int = 10
+    motif_threshold: float = DEFAULT_THRESHOLD
+    report_top: int = 20
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for values that cannot work."""
+        if self.method not in METHODS:
+            raise InputError(
+                f"--method {self.method!r}: expected one of {', '.join(METHODS)} (the effect column already is "
+                "the ISM score of an SNV)"
+            )
+        if self.references not in REFERENCE_KINDS:
+            raise InputError(f"--references {self.references!r}: expected one of {', '.join(REFERENCE_KINDS)}")
+        if self.edge not in EDGE_CHOICES:
+            raise InputError(f"--edge {self.edge!r}: expected one of {', '.join(EDGE_CHOICES)}")
+        for name in ("batch_size", "chunk_size", "n_references", "n_steps"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.flank < 0 or self.report_top < 0:
+            raise InputError("--flank and --report-top must be at least 0")
+        if not 0 < self.motif_threshold <= 1:
+            raise InputError(f"--motif-threshold {self.motif_threshold}: expected a p-value in (0, 1]")
+
+
+@dataclasses.dataclass
+class VariantSummary:
+    """What a run did."""
+
+    n_entries: int
+    n_scored: int
+    skip_counts: dict[str, int]
+    seconds: float
+    files: list[Path]
+
+    @property
+    def alleles_per_second(self) -> float:
+        return self.n_scored / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
+    if not wanted:
+        return list(range(len(task_names)))
+    missing = [t for t in wanted if t not in task_names]
+    if missing:
+        raise InputError(f"--tasks: unknown task(s) {', '.join(missing)}; the model has {', '.join(task_names)}")
+    return [list(task_names).index(t) for t in wanted]
+
+
+def refuse_out_holding_inputs(out_dir: Path, inputs: Sequence[Path | None]) -> None:
+    """:class:`InputError` when ``out_dir`` is, or lies above, one of the inputs (it could be replaced)."""
+    out = out_dir.resolve()
+    for p in inputs:
+        if p is None:
+            continue
+        r = Path(p).resolve()
+        if r == out or out in r.parents:
+            raise InputError(f"--out {out_dir}: holds the input {p}; choose another output directory")
+
+
+def _counts(skipped: Sequence[Skip]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in skipped:
+        out[s.reason] = out.get(s.reason, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _chunk_table(
+    model: nn.Module,
+    windows: Sequence[AlleleWindows],
+    task_idx: list[int],
+    head: str,
+    opt: VariantOptions,
+    bank: MotifBank,
+    n_tasks: int,
+    length: int,
+    bar: Any,
+) -> VariantTable:
+    if not windows:
+        return VariantTable.empty(n_tasks, length)
+    parts = []
+    for lo in range(0, len(windows), opt.batch_size):
+        batch = windows[lo : lo + opt.batch_size]
+        s = score_alleles(
+            model,
+            [w.ref_seq for w in batch],
+            [w.alt_seq for w in batch],
+            target=task_idx,
+            head=head,
+            method=opt.method,
+            rule=opt.rule,
+            references=opt.references,
+            n_references=opt.n_references,
+            n_steps=opt.n_steps,
+            background=BACKGROUND,
+            batch_size=max(256, 2 * len(batch)),
+            device=opt.device,
+            seed=opt.seed,
+        )
+        parts.append(s)
+        bar.update(len(batch))
+    a = [w.allele for w in windows]
+    hits = assign_motifs(
+        bank,
+        [w.ref_seq for w in windows],
+        [w.alt_seq for w in windows],
+        [w.offset for w in windows],
+        [len(x.ref) for x in a],
+        [len(x.alt) for x in a],
+        opt.motif_threshold,
+    )
+    alleles = {
+        "name": obj(x.name for x in a),
+        "vcf_id": obj(x.vcf_id for x in a),
+        "chrom": obj(x.chrom for x in a),
+        "ref": obj(x.ref for x in a),
+        "alt": obj(x.alt for x in a),
+        "kind": obj(x.kind for x in a),
+        "info": obj(x.info for x in a),
+        "note": obj(w.note for w in windows),
+        "line": np.array([x.line for x in a], dtype=np.int64),
+        "pos": np.array([x.pos for x in a], dtype=np.int64),
+        "window_start": np.array([w.start for w in windows], dtype=np.int64),
+        "offset": np.array([w.offset for w in windows], dtype=np.int64),
+    }
+    arrays = {
+        k: np.concatenate([getattr(p, k) for p in parts]).astype(np.float32 if k.startswith("contrib") else np.float64)
+        for k in ("logits_ref", "logits_alt", "probs_ref", "probs_alt", "contrib_ref", "contrib_alt")
+    }
+    motif = {
+        "name": obj(hits.motif),
+        "strand": obj(hits.strand),
+        "change": obj(hits.change),
+        "start_ref": hits.start_ref.astype(np.float64),
+        "score_ref": hits.score_ref,
+        "score_alt": hits.score_alt,
+        "pvalue_ref": hits.pvalue_ref,
+        "pvalue_alt": hits.pvalue_alt,
+    }
+    return VariantTable(alleles, arrays, motif, _letters([w.ref_seq for w in windows]),
+                        _letters([w.alt_seq for w in windows]))  # fmt: skip
+
+
+def obj(values: Any) -> np.ndarray:
+    """A 1-D object array of the values (strings of any length)."""
+    return np.asarray(list(values), dtype=object)
+
+
+def _letters(seqs: Sequence[str]) -> np.ndarray:
+    return np.stack([np.frombuffer(q.encode("ascii"), dtype=np.uint8) for q in seqs])
+
+
+def _save_chunk(path: Path, table: VariantTable, skipped: Sequence[Skip]) -> None:
+    data = table.to_npz_dict()
+    data["skipped"] = np.asarray([json.dumps(dataclasses.asdict(s)) for s in skipped], dtype=str)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
+        np.savez(handle, **data)  # type: ignore[arg-type]
+
+
+def _load_chunk(path: Path) -> tuple[VariantTable, list[Skip]]:
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    skipped = [Skip(**json.loads(s)) for s in data.pop("skipped")]
+    return VariantTable.from_mapping(data), skipped
+
+
+def score_variants(
+    model: nn.Module,
+    input_length: int,
+    task_names: Sequence[str],
+    fasta: str | Path,
+    vcf: str | Path,
+    out_dir: str | Path,
+    *,
+    options: VariantOptions | None = None,
+    motifs: str | Path | None = None,
+    shard: tuple[int, int] | str | None = None,
+    keep_work: bool = False,
+    index_dir: str | Path | None = None,
+    model_name: str = "",
+    after_chunk: Callable[[int], None] | None = None,
+) -> VariantSummary:
+    """Score every allele of ``vcf`` against ``fasta`` with ``model`` and write OUT_DIR.
+
+    Parameters
+    ----------
+    model
+        Maps ``(N, 4, input_length)`` one-hot A,C,G,T to ``(N, T)``.
+    input_length, task_names
+        The model's input length and one name per output.
+    fasta, vcf
+        Genome (plain or bgzip FASTA) and variants (plain or bgzip VCF, no index needed).
+    out_dir
+        Gets ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json``, ``report.html``
+        (and ``shard.json`` for a shard).
+    options
+        :class:`VariantOptions`.
+    motifs
+        MEME (or ENCODE/JASPAR) file or ``motifs`` output directory; default the shipped ENCODE set.
+    shard
+        ``(K, N)`` or ``"K/N"``.
+    keep_work
+        Keep the resumable chunks after success.
+    index_dir
+        Where to build the FASTA index when its directory is read-only.
+    model_name
+        Recorded in the outputs.
+    after_chunk
+        Called with the chunk index after each chunk is saved (tests simulate a crash with it).
+
+    Returns
+    -------
+    VariantSummary
+
+    Raises
+    ------
+    InputError
+        Bad VCF line, strict-mode skips, unknown tasks, bad options, an OUT_DIR that holds an input;
+        all before OUT_DIR is created.
+    """
+    started = time.perf_counter()
+    opt = options or VariantOptions()
+    opt.check()
+    shard = parse_shard(shard)
+    task_idx = _task_indices(task_names, opt.tasks)
+    kept = [task_names[i] for i in task_idx]
+    fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
+    motif_path = motif_file_in(motifs) if motifs is not None else None
+    refuse_out_holding_inputs(out_dir, [fasta, vcf, motif_path])
+    contents = read_vcf(vcf)
+    entries = contents.entries
+    first, end = shard_range(len(entries), shard, opt.chunk_size)
+    bank = load_bank(motif_path, BACKGROUND)
+    with FastaFile(fasta, index_dir=index_dir) as fa:
+        mine = entries[first:end]
+        n_chunks = max(1, -(-len(mine) // opt.chunk_size))
+        chunk_entries = [mine[k * opt.chunk_size : (k + 1) * opt.chunk_size] for k in range(n_chunks)]
+        plans = []
+        for part in chunk_entries:
+            alleles = [e for e in part if isinstance(e, VcfAllele)]
+            wins, win_skips = build_windows(fa, alleles, input_length, edge=opt.edge, strict=opt.strict,
+                                            vcf_name=str(vcf))  # fmt: skip
+            # skips in file order: the VCF's own and the genome's, keyed by (line, ALT), unique per record
+            by_allele = {(k.line, k.alt): k for k in win_skips}
+            skipped = [e if isinstance(e, Skip) else by_allele[e.line, e.alt]
+                       for e in part if isinstance(e, Skip) or (e.line, e.alt) in by_allele]  # fmt: skip
+            plans.append((wins, skipped))
+    example = torch.zeros((1, 4, input_length))
+    head = model_head(model, example)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "fasta_sha256": file_checksum(fasta),
+        "vcf_sha256": file_checksum(vcf),
+        "motifs_sha256": file_checksum(motif_path) if motif_path else "shipped-encode",
+        "model_sha256": model_fingerprint(model),
+        "input_length": int(input_length),
+        "task_names": kept,
+        "n_entries": len(entries),
+        "shard": list(shard) if shard else None,
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(opt).items()},
+    }
+    work = out_dir / WORK_DIR
+    out_existed = out_dir.exists()
+    chunks_dir = prepare_work(work, manifest)
+    n_scorable = sum(len(w) for w, _ in plans)
+    bar = progress_bar(total=n_scorable, desc="variants", unit="allele")
+    was_training = model.training
+    model.eval()
+    tables, skips = [], []
+    try:
+        for k, (wins, skipped) in enumerate(plans):
+            path = chunks_dir / f"chunk_{k:06d}.npz"
+            if path.exists():
+                table, skipped = _load_chunk(path)
+                bar.update(len(table))
+            else:
+                table = _chunk_table(model, wins, task_idx, head, opt, bank, len(kept), input_length, bar)
+                _save_chunk(path, table, skipped)
+                if after_chunk is not None:
+                    after_chunk(k)
+            tables.append(table)
+            skips.extend(skipped)
+    except InputError:
+        if not any(chunks_dir.glob("chunk_*.npz")):
+            shutil.rmtree(work, ignore_errors=True)
+            if not out_existed:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+        model.train(was_training)
+    table = VariantTable.concat(tables, len(kept), input_length)
+    seconds = time.perf_counter() - started
+    attrs = {
+        "task_names": kept,
+        "method": opt.method,
+        "rule": opt.rule,
+        "references": opt.references,
+        "n_references": opt.n_references,
+        "input_length": int(input_length),
+        "head": head,
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "model": model_name,
+        "motifs": bank.source,
+        "options": json.dumps(manifest["options"], sort_keys=True),
+    }
+    summary = {
+        "n_records": contents.n_records if shard is None else None,
+        "n_entries": len(mine),
+        "n_scored": len(table),
+        "n_skipped": len(skips),
+        "skip_counts": _counts(skips),
+    }
+    files = write_all(out_dir, table, skips, attrs, summary, opt.flank, opt.report_top)
+    shard_path = out_dir / SHARD_FILE
+    if shard is not None:
+        info = {
+            "format": SHARD_FORMAT,
+            "shard": shard[0],
+            "n_shards": shard[1],
+            "first_entry": first,
+            "end_entry": end,
+            "n_entries": len(entries),
+            "n_records": contents.n_records,
+            "settings": {k: v for k, v in manifest.items() if k != "shard"},
+            "attrs": attrs,
+            "flank": opt.flank,
+            "report_top": opt.report_top,
+        }
+        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+        files.append(shard_path)
+    elif shard_path.exists():
+        shard_path.unlink()
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info(
+        "scored %d allele(s) in %.1f s (%.1f alleles/s); skipped %d %s",
+        len(table),
+        seconds,
+        len(table) / seconds if seconds else float("nan"),
+        len(skips),
+        _counts(skips) or "",
+    )
+    return VariantSummary(len(mine), len(table), _counts(skips), time.perf_counter() - started, files)
+
+
+def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
+    """Merge the N shard directories of one sharded run into what an unsharded run writes.
+
+    Raises
+    ------
+    InputError
+        A directory without ``shard.json`` (an unfinished shard), shards of different runs, missing or
+        repeated shard numbers.
+    """
+    dirs = [Path(d) for d in shard_dirs]
+    if not dirs:
+        raise InputError("--gather: no shard directories given")
+    infos = []
+    for d in dirs:
+        p = d / SHARD_FILE
+        if not p.exists():
+            raise InputError(f"{d}: no {SHARD_FILE}; the shard did not finish (rerun it)")
+        try:
+            infos.append(json.loads(p.read_text()))
+        except ValueError:
+            raise InputError(f"{p}: not valid JSON") from None
+        if infos[-1].get("format") != SHARD_FORMAT:
+            raise InputError(f"{p}: not a variants shard")
+    n = infos[0]["n_shards"]
+    got = sorted(i["shard"] for i in infos)
+    if got != list(range(1, n + 1)):
+        raise InputError(f"--gather: expected shards 1..{n} exactly once, got {got}")
+    for d, i in zip(dirs, infos):
+        if i["settings"] != infos[0]["settings"] or i["n_shards"] != n:
+            raise InputError(f"{d}: shard of a different run (inputs or options differ from {dirs[0]})")
+    order = sorted(range(len(dirs)), key=lambda k: infos[k]["shard"])
+    tables, skips = [], []
+    for k in order:
+        table, _ = read_h5(dirs[k] / "scores.h5")
+        tables.append(table)
+        skips.extend(read_skipped(dirs[k] / "skipped.tsv"))
+    first = infos[order[0]]
+    attrs = first["attrs"]
+    table = VariantTable.concat(tables, len(attrs["task_names"]), int(attrs["input_length"]))
+    summary = {
+        "n_records": first["n_records"],
+        "n_entries": first["n_entries"],
+        "n_scored": len(table),
+        "n_skipped": len(skips),
+        "skip_counts": _counts(skips),
+    }
+    out = Path(out_dir)
+    return write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
