@@ -40,6 +40,7 @@ integers (only the tree draw uses float64, IEEE-exact on CPU and CUDA).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import math
@@ -60,7 +61,7 @@ _MAX_ROWS = 1 << 16
 _MAX_CELLS = 1 << 24  # rows x positions of one chunk (the int8 letters it holds)
 _MAX_STATE_BYTES = 1 << 28  # packed or unpacked walk state of one chunk
 _RNG_BLOCK = 8  # steps whose random numbers a GPU draws in one batched operation
-_CPU_RNG_BLOCK = 1  # and the CPU
+_CPU_RNG_BLOCK = 8  # and the CPU (1: one step at a time; the same numbers either way)
 _MIN_ROWS_PER_THREAD = 4096  # walks per Python thread on a CPU with several torch threads
 
 _NUMPY_DTYPES = {
@@ -433,12 +434,12 @@ class _Walks:
         self.start = (self.rowbase.view(n_seq, n) + self.vertex[:, :1]).reshape(-1)
 
 
-def _walk(w: _Walks) -> torch.Tensor:
+def _walk(w: _Walks, threads: int = 1) -> torch.Tensor:
     """Advance every walk of ``w`` through its sequence; returns ``(L, rows)`` int8 letters mod 4.
 
     Positions whose letter is fixed (run starts, unknown letters) hold arbitrary values, set by the
-    caller. On a CPU with several torch threads, contiguous groups of walks advance in as many Python
-    threads (torch releases the GIL inside its kernels; each walk only touches its own state).
+    caller. With ``threads`` > 1, contiguous groups of walks advance in as many Python threads (torch
+    releases the GIL inside its kernels; each walk only touches its own state).
     """
     rows, length, dev = w.rows, w.length, w.state.device
     letters = _empty((length, rows), torch.int8, dev)
@@ -447,8 +448,7 @@ def _walk(w: _Walks) -> torch.Tensor:
     letters[0] = (w.start + 2) & 3
     if length == 1:
         return letters
-    threads = torch.get_num_threads() if dev.type == "cpu" else 1
-    parts = max(1, min(threads, rows // _MIN_ROWS_PER_THREAD)) if w.plain else 1
+    parts = max(1, min(threads, rows // _MIN_ROWS_PER_THREAD)) if w.plain and dev.type == "cpu" else 1
     if parts == 1:
         _walk_rows(w, 0, rows, letters)
         return letters
@@ -460,12 +460,30 @@ def _walk(w: _Walks) -> torch.Tensor:
     return letters
 
 
+@contextlib.contextmanager
+def _cpu_threads(device: torch.device) -> Iterator[int]:
+    """On the CPU: torch's intra-op threads set to 1 for the call (restored after); yields their number.
+
+    A shuffle is thousands of small operations, which gain nothing from torch's parallel regions
+    but pay their synchronisation, badly so on a busy machine (measured 10-40x slower per operation
+    with 2 threads on a shared 2-core machine); the walk uses that many Python threads instead.
+    """
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads <= 1:
+        yield threads if device.type == "cpu" else 1
+        return
+    torch.set_num_threads(1)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
     """Advance walks ``lo..hi-1`` of ``w``, writing ``letters[1:, lo:hi]``."""
     rows, length, dev = hi - lo, w.length, w.state.device
     fv = w.start[lo:hi].clone()
-    # On the CPU one step's random numbers at a time: ops on one row of walks stay single-threaded
-    # (below torch's parallel grain), which busy machines reward; a GPU draws blocks of steps at once.
+    # the random numbers of k_block steps are drawn at once (fewer, larger operations)
     k_block = _RNG_BLOCK if dev.type != "cpu" else _CPU_RNG_BLOCK
     jumps_a, jumps_c = _lcg_jumps(k_block)
     jump_a = torch.tensor(jumps_a, device=dev)[:, None]
@@ -555,7 +573,7 @@ def _chunk_bounds(n_runs: list[int], length: int, n: int, device: torch.device) 
 
 
 def _shuffled_chunks(
-    tokens: torch.Tensor, n: int, seed: int, wide: bool = False
+    tokens: torch.Tensor, n: int, seed: int, wide: bool = False, threads: int = 1
 ) -> Iterator[tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Yield ``(rows, letters, one_order)`` chunk by chunk.
 
@@ -583,7 +601,7 @@ def _shuffled_chunks(
             part = tokens[rows]
             walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
             letters = _empty((hi - lo, n, length), torch.int8, dev)
-            letters.view(-1, length).copy_(_walk(walks).T).bitwise_and_(3)
+            letters.view(-1, length).copy_(_walk(walks, threads).T).bitwise_and_(3)
             if not walks.plain:
                 # run starts keep their letter, unknown positions stay unknown
                 assert walks.fixed is not None  # non-plain walks always have fixed positions
@@ -617,9 +635,10 @@ def shuffle_tokens(
     out = _empty((n_seq, n, length), torch.int8, tokens.device)
     one_order = torch.zeros(n_seq, dtype=torch.bool, device=tokens.device)
     if n_seq and n:
-        for rows, letters, single in _shuffled_chunks(tokens, n, seed, _wide):
-            out[rows] = letters
-            one_order[rows] = single
+        with _cpu_threads(tokens.device) as threads:
+            for rows, letters, single in _shuffled_chunks(tokens, n, seed, _wide, threads):
+                out[rows] = letters
+                one_order[rows] = single
     return out, one_order
 
 
@@ -712,18 +731,21 @@ def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 
     n = int(n)
     is_numpy = not isinstance(x, torch.Tensor)
     xt = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-    tokens = _to_tokens(xt)
-    n_seq, length = tokens.shape
-    out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
-    letters_abc = torch.arange(_N_LETTERS, dtype=torch.int8, device=xt.device)[:, None]
-    single = []
-    if n_seq and n:
-        for rows, letters, one_order in _shuffled_chunks(tokens, n, seed):
-            if isinstance(rows, slice):
-                torch.eq(letters[:, :, None, :], letters_abc, out=out[rows])  # one-hot, written in place
-            else:
-                out[rows] = torch.eq(letters[:, :, None, :], letters_abc).to(xt.dtype)
-            single.append(torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order])
+    with _cpu_threads(xt.device) as threads:
+        tokens = _to_tokens(xt)
+        n_seq, length = tokens.shape
+        out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
+        letters_abc = torch.arange(_N_LETTERS, dtype=torch.int8, device=xt.device)[:, None]
+        single = []
+        if n_seq and n:
+            for rows, letters, one_order in _shuffled_chunks(tokens, n, seed, threads=threads):
+                if isinstance(rows, slice):
+                    torch.eq(letters[:, :, None, :], letters_abc, out=out[rows])  # one-hot, in place
+                else:
+                    out[rows] = torch.eq(letters[:, :, None, :], letters_abc).to(xt.dtype)
+                single.append(
+                    torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order]
+                )
     idx = sorted(torch.cat(single).tolist()) if single else []
     if idx:
         shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if len(idx) > 10 else "")

@@ -194,7 +194,8 @@ def test_shuffles_do_not_depend_on_chunking_or_batch_mates(monkeypatch):
     x = one_hot(seqs)
     whole = dinucleotide_shuffle(x, 4, seed=21)
     monkeypatch.setattr(torch_shuffle, "_MAX_ROWS", 4)  # one sequence per chunk
-    monkeypatch.setattr(torch_shuffle, "_CPU_RNG_BLOCK", 3)  # random numbers drawn 3 steps at a time
+    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)  # and walks split over Python threads
+    monkeypatch.setattr(torch_shuffle, "_CPU_RNG_BLOCK", 1)  # random numbers drawn one step at a time
     np.testing.assert_array_equal(whole, dinucleotide_shuffle(x, 4, seed=21))
     for i in range(len(seqs)):
         np.testing.assert_array_equal(whole[i], dinucleotide_shuffle(x[i : i + 1], 4, seed=21)[0])
