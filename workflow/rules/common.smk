@@ -278,3 +278,21 @@ wildcard_constraints:
     model=_alternatives(MODELS),
     fasta=_alternatives(FASTAS),
     vcf=_alternatives(VCFS),
+
+
+# ----------------------------------------------------------------------------------------------- motifs
+def motifs_flags():
+    """The settings of config `motifs:` as flags of `deeplift-genomics motifs`."""
+    opts = config["motifs"]
+    return cli_flags(
+        motif_db=opts["motif_db"] or None,
+        max_seqlets=opts["max_seqlets"],
+        seed=opts["seed"],
+        window=opts["window"],
+        flank=opts["flank"],
+        fdr=opts["fdr"],
+        min_seqlets=opts["min_seqlets"],
+        max_q=opts["max_q"],
+        instance_pvalue=opts["instance_pvalue"],
+        instance_similarity=opts["instance_similarity"],
+    )

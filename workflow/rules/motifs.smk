@@ -4,23 +4,6 @@
 # (OUTDIR/motifs/benchmark), which the benchmark report links to.
 
 
-def motifs_flags():
-    """The settings of config `motifs:` as flags of `deeplift-genomics motifs`."""
-    opts = config["motifs"]
-    return cli_flags(
-        motif_db=opts["motif_db"] or None,
-        max_seqlets=opts["max_seqlets"],
-        seed=opts["seed"],
-        window=opts["window"],
-        flank=opts["flank"],
-        fdr=opts["fdr"],
-        min_seqlets=opts["min_seqlets"],
-        max_q=opts["max_q"],
-        instance_pvalue=opts["instance_pvalue"],
-        instance_similarity=opts["instance_similarity"],
-    )
-
-
 rule motifs_fasta:
     input:
         config["motifs"]["motif_db"],
