@@ -22,7 +22,9 @@ from tests._peaks_util import make_genome
 pytestmark = [pytest.mark.slow]
 
 PLANTED = {"gata": "GATA_disc1", "tal1": "TAL1_known1"}
-# The workflow test config's net (config/test/peaks.yaml): held-out auROC ~1 in 10 epochs.
+# The workflow test config's net (config/test/peaks.yaml). Its lr 0.01 collapses to auROC 0.5 on
+# make_genome(seed=1); lr 0.005 for up to 15 epochs reached held-out auROC >= 0.995 and this check
+# passed on genome seeds 0, 1 and 2.
 ARCH = {"conv": [[16, 11]], "pooling": "max", "pool_size": 10, "dense": [16], "dropout": 0.1}
 
 
@@ -40,8 +42,8 @@ def motif_run(tmp_path_factory) -> Path:
     split = ("--test-chroms", "chr7", "--valid-chroms", "chr8", "--negatives-per-positive", "2")
     _run("dataset", "--genome", genome.fasta, "--peaks", *peaks, "--blacklist", genome.blacklist, *split,
          "--seed", "0", "--out", data)  # fmt: skip
-    _run("train", "--data", data, "--out", model, "--seed", "1", "--device", "cpu", "--epochs", "10",
-         "--lr", "0.01", "--pos-weight", "balanced", "--reverse-complement", "--architecture",
+    _run("train", "--data", data, "--out", model, "--seed", "1", "--device", "cpu", "--epochs", "15",
+         "--patience", "5", "--lr", "0.005", "--pos-weight", "balanced", "--reverse-complement", "--architecture",
          json.dumps(ARCH))  # fmt: skip
     # every window, positives and GC-matched negatives alike: the motifs must stand out of all of them
     _run("score", "--model", model, "--fasta", data / "sequences.fa", "--out", scores, "--device", "cpu",
