@@ -6,6 +6,9 @@ peaks carry both); decoy peaks (GC-rich like the real ones, no motif) are in nei
 reads only the `motifs` command's outputs (patterns.tsv, matches.tsv), never the labels: each task's
 top positive pattern (largest contribution share) has the planted motif as its best TOMTOM match, with
 q < 0.05, against the whole packaged ENCODE collection (its other GATA and TAL1 entries included).
+
+About 25 s on 2 cores once numba has cached memelite's TOMTOM; a cold numba cache (fresh venv) adds
+about 90 s of compiling to the first TOMTOM call.
 """
 
 from __future__ import annotations
