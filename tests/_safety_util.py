@@ -19,7 +19,9 @@ LENGTH = 100
 _CACHE: dict[str, dict[str, Path]] = {}
 
 #: Commands whose output is a directory / a file.
-DIR_COMMANDS = ("simulate", "train", "benchmark", "report", "score", "gather", "import-model")
+DIR_COMMANDS = (
+    "simulate", "train", "benchmark", "report", "score", "gather", "import-model", "motifs", "variants", "dataset",
+)  # fmt: skip
 FILE_COMMANDS = ("attribute",)
 ALL_COMMANDS = DIR_COMMANDS + FILE_COMMANDS
 
@@ -67,6 +69,22 @@ def _build(base: Path) -> dict[str, Path]:
     for k in (1, 2):
         argv = score_argv(env, env["shards"] / f"s{k}") + ["--shard", f"{k}/2", "--chunk-size", "1"]
         assert main(argv) == 0
+    env["scores"] = base / "scores"  # one plain score output: the input of motifs
+    assert main(score_argv(env, env["scores"])) == 0
+    env["vcf"] = base / "x.vcf"  # two SNVs whose REF matches the FASTA
+    env["vcf"].write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join(f"r{i}\t{pos + 1}\tv{i}\t{seqs[i][pos]}\t{'C' if seqs[i][pos] != 'C' else 'G'}\t.\t.\t.\n"
+                  for i, pos in ((0, 30), (1, 70)))
+    )  # fmt: skip
+    env["genome"] = base / "genome.fa"  # two contigs with a few peaks per task: the inputs of dataset
+    contigs = ["".join(rng.choice(list("ACGT"), size=2000)) for _ in range(3)]
+    env["genome"].write_text("".join(f">c{i}\n{s}\n" for i, s in enumerate(contigs)))
+    for task in ("ta", "tb"):
+        env[f"peaks_{task}"] = base / f"{task}.bed"
+        env[f"peaks_{task}"].write_text(
+            "".join(f"c{c}\t{s}\t{s + 60}\n" for c in (0, 1, 2) for s in range(200, 1800, 400 if task == "ta" else 300))
+        )
     return env
 
 
@@ -113,6 +131,16 @@ def argv(command: str, env: dict[str, Path], out: Path | str) -> list[str]:
     if command == "gather":
         return ["score", "--gather", str(env["shards"] / "s1"), str(env["shards"] / "s2"), "--out", out,
                 "--no-bedgraph", "-q"]  # fmt: skip
+    if command == "motifs":
+        return ["motifs", "--scores", str(env["scores"]), "--out", out, "--no-report", "--max-seqlets", "200",
+                "--min-seqlets", "2", "-q"]  # fmt: skip
+    if command == "variants":
+        return ["variants", "--model", str(env["model"]), "--fasta", str(env["fasta"]), "--vcf", str(env["vcf"]),
+                "--out", out, "--method", "gradient_x_input", "--edge", "shift", "--device", "cpu", "-q"]  # fmt: skip
+    if command == "dataset":
+        return ["dataset", "--genome", str(env["genome"]), "--peaks", f"ta={env['peaks_ta']}",
+                f"tb={env['peaks_tb']}", "--out", out, "--length", "50", "--test-chroms", "c2",
+                "--valid-chroms", "c1", "-q"]  # fmt: skip
     raise KeyError(command)
 
 
@@ -127,6 +155,9 @@ def inputs(command: str, env: dict[str, Path]) -> list[Path]:
         "score": [env["model"], env["fasta"]],
         "gather": [env["shards"] / "s1", env["shards"] / "s2"],
         "import-model": [env["bpnet"]],
+        "motifs": [env["scores"]],
+        "variants": [env["model"], env["fasta"], env["vcf"]],
+        "dataset": [env["genome"], env["peaks_ta"], env["peaks_tb"]],
     }[command]
 
 

@@ -114,12 +114,13 @@ def run(args: argparse.Namespace) -> int:
 
     s = resolve_variants_settings(args)
     config = getattr(args, "config", None)
-    # replace=False: an interrupted run's directory (its resumable chunks) is taken up again
+    # A foreign non-empty directory is refused; an interrupted run's directory carries our marker (written
+    # before any chunk), so its resumable chunks are taken up again.
     if s["gather"]:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
-        with guarded_output(s["out"], "variants --gather", [*dirs, config], replace=False):
+        with guarded_output(s["out"], "variants --gather", [*dirs, config]):
             return _run(s)
-    with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], config], replace=False):
+    with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], config]):
         return _run(s)
 
 

@@ -352,6 +352,7 @@ def score_variants(
     }
     work = out_dir / WORK_DIR
     out_existed = out_dir.exists()
+    marked_now = _open_out_dir(out_dir)
     chunks_dir = prepare_work(work, manifest)
     n_scorable = sum(len(w) for w, _ in plans)
     bar = progress_bar(total=n_scorable, desc="variants", unit="allele")
@@ -376,6 +377,10 @@ def score_variants(
             shutil.rmtree(work, ignore_errors=True)
             if not out_existed:
                 shutil.rmtree(out_dir, ignore_errors=True)
+            elif marked_now:  # an empty directory the user made: leave it as it was
+                from ..outputs_guard import MARKER_NAME
+
+                (out_dir / MARKER_NAME).unlink(missing_ok=True)
         raise
     finally:
         bar.close()
@@ -425,6 +430,7 @@ def score_variants(
         shard_path.unlink()
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
+    _finish_out_dir(out_dir, files)
     log.info(
         "scored %d allele(s) in %.1f s (%.1f alleles/s); skipped %d %s",
         len(table),
@@ -483,4 +489,39 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
         "skip_counts": _counts(skips),
     }
     out = Path(out_dir)
-    return write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
+    _open_out_dir(out)
+    files = write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
+    _finish_out_dir(out, files)
+    return files
+
+
+def _open_out_dir(out_dir: Path) -> bool:
+    """Create (or take over, when it is ours) ``out_dir``; returns whether the marker was written now.
+
+    The marker goes in first, so an interrupted run's directory (its resumable chunks) is recognised as
+    ours and a user's folder never is.
+    """
+    from ..outputs_guard import check_replaceable, is_ours, remove_stale_parts, write_marker
+
+    check_replaceable(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marked_now = not is_ours(out_dir)
+    if marked_now:
+        write_marker(out_dir, "variants", files=[])
+    remove_stale_parts(out_dir)
+    return marked_now
+
+
+def _finish_out_dir(out_dir: Path, files: Sequence[Path]) -> None:
+    """Remove what an earlier run left beside this run's ``files`` (hidden work state stays), then mark."""
+    from ..outputs_guard import MARKER_NAME, write_marker
+
+    names = {Path(f).name for f in files} | {MARKER_NAME}
+    for path in sorted(out_dir.iterdir()):
+        if path.name in names or path.name.startswith("."):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    write_marker(out_dir, "variants", sorted(names - {MARKER_NAME}))
