@@ -184,7 +184,7 @@ def file_checksum(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _compression(path: Path) -> str:
+def compression_kind(path: Path) -> str:
     """``"plain"``, ``"bgzf"`` or ``"gzip"`` from the file's first bytes."""
     with open(path, "rb") as handle:
         head = handle.read(18)
@@ -243,7 +243,7 @@ class FastaFile:
             )
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: empty file, expected FASTA records ('>name' lines then sequence)")
-        kind = _compression(self.path)
+        kind = compression_kind(self.path)
         if kind == "gzip":
             raise InputError(
                 f"{self.path}: plain gzip is not indexable; recompress it with bgzip "
@@ -426,7 +426,8 @@ def record_regions(fasta: FastaFile) -> list[Region]:
     return regions
 
 
-def _bed_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+def bed_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The data lines of a BED file (plain or gzip) as (line number, fields); header and track lines skipped."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8", newline=None) as handle:
@@ -462,7 +463,7 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
         )
     regions: list[Region] = []
     seen: dict[str, int] = {}
-    for lineno, cols in _bed_lines(path):
+    for lineno, cols in bed_lines(path):
         where = f"{path}: line {lineno}"
         if len(cols) < 3:
             raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")

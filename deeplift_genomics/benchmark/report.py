@@ -34,7 +34,8 @@ def embed_png(path: str | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _esc(value: Any) -> str:
+def escape_html(value: Any) -> str:
+    """``value`` as text safe inside HTML (quotes escaped too)."""
     return html.escape(str(value), quote=True)
 
 
@@ -51,7 +52,7 @@ def _fmt(value: Any, percent: bool = False, digits: int = 3) -> str:
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]],
           percent: Sequence[str] = ()) -> str:
     """An HTML table of ``rows`` with ``columns`` = (key, header); numbers right-aligned."""
-    head = "".join(f"<th>{_esc(h)}</th>" for _, h in columns)
+    head = "".join(f"<th>{escape_html(h)}</th>" for _, h in columns)
     body = []
     for row in rows:
         cells = []
@@ -61,9 +62,9 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]],
                 cls = "ok" if v else "no"
                 cells.append(f'<td class="{cls}">{"yes" if v else "no"}</td>')
             elif isinstance(v, (int, float)) and not isinstance(v, bool) or v is None:
-                cells.append(f'<td class="num">{_esc(_fmt(v, key in percent))}</td>')
+                cells.append(f'<td class="num">{escape_html(_fmt(v, key in percent))}</td>')
             else:
-                cells.append(f"<td>{_esc(_fmt(v))}</td>")
+                cells.append(f"<td>{escape_html(_fmt(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -72,8 +73,8 @@ def page(title: str, body: str, nav: str = "") -> str:
     """A complete HTML document (inline style, no external resources)."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_esc(title)}</title><style>{STYLE}</style></head>"
-            f"<body><nav>{nav}</nav><h1>{_esc(title)}</h1>{body}</body></html>\n")
+            f"<title>{escape_html(title)}</title><style>{STYLE}</style></head>"
+            f"<body><nav>{nav}</nav><h1>{escape_html(title)}</h1>{body}</body></html>\n")
 
 
 def figure(bench_dir: Path, stem: str | None, caption: str) -> str:
@@ -82,9 +83,9 @@ def figure(bench_dir: Path, stem: str | None, caption: str) -> str:
         return ""
     path = bench_dir / f"{stem}.png"
     if not path.exists():
-        return f'<p class="what">(figure {_esc(stem)} was not made in this run)</p>'
-    return (f'<figure><img alt="{_esc(caption)}" src="{embed_png(path)}">'
-            f'<figcaption class="what">{_esc(caption)}</figcaption></figure>')
+        return f'<p class="what">(figure {escape_html(stem)} was not made in this run)</p>'
+    return (f'<figure><img alt="{escape_html(caption)}" src="{embed_png(path)}">'
+            f'<figcaption class="what">{escape_html(caption)}</figcaption></figure>')
 
 
 def fig5b_rows(summary: Mapping[str, Any]) -> list[dict]:
@@ -103,7 +104,7 @@ def fig5b_rows(summary: Mapping[str, Any]) -> list[dict]:
 
 def _nav(n_tasks: int, names: Sequence[str]) -> str:
     links = ['<a href="index.html">index</a>']
-    links += [f'<a href="task_{t}.html">{_esc(names[t])}</a>' for t in range(n_tasks)]
+    links += [f'<a href="task_{t}.html">{escape_html(names[t])}</a>' for t in range(n_tasks)]
     return "".join(links)
 
 
@@ -154,7 +155,7 @@ def motif_section(summary: Mapping[str, Any], motif_links: Sequence[tuple[str, s
         ]
     if motif_links:
         parts += ["<h2>Motif reports</h2><ul>" + "".join(
-            f'<li><a href="{_esc(href)}">{_esc(label)}</a></li>' for label, href in motif_links) + "</ul>"]
+            f'<li><a href="{escape_html(href)}">{escape_html(label)}</a></li>' for label, href in motif_links) + "</ul>"]
     return "".join(parts)
 
 
@@ -167,8 +168,8 @@ def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequenc
     parts = [
         f'<p class="what">DeepLIFT and baseline attribution methods compared on the simulated GATA1/TAL1 '
         f"benchmark of Shrikumar et al. (ICML 2017, Section 4.2). {data['n_sequences']} sequences of "
-        f"{data['length']} bp from the <b>{_esc(data['split'])}</b> split ({_esc(counts)}); model(s): "
-        f"{_esc(', '.join(m['name'] for m in summary['models']))}. Methods: {_esc(methods)}. Task 0 is positive "
+        f"{data['length']} bp from the <b>{escape_html(data['split'])}</b> split ({escape_html(counts)}); model(s): "
+        f"{escape_html(', '.join(m['name'] for m in summary['models']))}. Methods: {escape_html(methods)}. Task 0 is positive "
         "when both motifs are present, task 1 when GATA1 is, task 2 when TAL1 is.</p>",
         "<h2>Do the paper's claims hold on this run?</h2>",
         '<p class="what">Each claim is checked on this run\'s numbers with a strict comparison; "expected" gives '
@@ -208,7 +209,7 @@ def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequenc
             f"{summary['min_log_odds']:g}.")]
     parts.append(motif_section(summary, motif_links))
     parts.append("<h2>Per-task pages</h2><ul>" + "".join(
-        f'<li><a href="task_{t}.html">{_esc(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
+        f'<li><a href="task_{t}.html">{escape_html(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
     timing = [t for t in summary.get("timings", [])]
     if timing:
         rows = [{**t, "method": display_name(t["method"])} for t in timing]
@@ -223,11 +224,11 @@ def task_page(summary: Mapping[str, Any], bench_dir: Path, task: int) -> str:
     names = summary["task_names"]
     info = summary["tasks"][task]
     rel = " and ".join(info["relevant"]) or "none"
-    irr = (f"the irrelevant motif is {_esc(info['irrelevant'])}" if info["irrelevant"]
+    irr = (f"the irrelevant motif is {escape_html(info['irrelevant'])}" if info["irrelevant"]
            else "no motif is irrelevant to it")
     figs = summary.get("figures", {})
     parts = [
-        f'<p class="what">Task {task} ({_esc(names[task])}) depends on {_esc(rel)}; {irr}. A good method '
+        f'<p class="what">Task {task} ({escape_html(names[task])}) depends on {escape_html(rel)}; {irr}. A good method '
         "gives the relevant motif(s) positive importance in the sequences that contain them and gives the "
         "irrelevant motif none.</p>",
         "<h2>Metrics</h2>", table(_metric_rows(summary, task), METRIC_COLUMNS),

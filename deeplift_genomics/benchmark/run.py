@@ -109,7 +109,7 @@ def analyse_model(
     return importance, fig5b, bm.metrics_table(per_base, spearman), spearman
 
 
-def motif_recovery(ds, atts: dict[str, Any], task_names: list[str]) -> pd.DataFrame:
+def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> pd.DataFrame:
     """Motif recovery per attribution method: seqlets and instance calls of :mod:`deeplift_genomics.motifs`
     on each method's scores, scored against the embedded instances of each task's relevant motifs.
 

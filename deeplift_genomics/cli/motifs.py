@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING, Any
 
 from .settings import Setting, comma_list, none_defaults, resolve_settings
+
+if TYPE_CHECKING:
+    from ..motifs.run import MotifSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     none_defaults(parser, SETTINGS)
 
 
-def settings_from(s: dict):
+def settings_from(s: dict[str, Any]) -> MotifSettings:
     """:class:`~deeplift_genomics.motifs.run.MotifSettings` from resolved command settings."""
     from ..errors import InputError
     from ..motifs.instances import InstanceSettings

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .inputs import ScoreTracks
+    from .run import MotifSettings
 
 RECOVERY_COLUMNS = ["task", "kind", "n_calls", "n_true", "true_positive_calls", "found_true", "precision",
                     "recall", "f1"]
@@ -117,7 +122,8 @@ def truth_from_embeddings(embeddings: pd.DataFrame) -> pd.DataFrame:
     return embeddings.rename(columns={"id": "record"})[["record", "start", "end", "motif"]].reset_index(drop=True)
 
 
-def method_recovery(tracks, truth: pd.DataFrame, relevant: Mapping[str, Sequence[str]], settings=None,
+def method_recovery(tracks: ScoreTracks, truth: pd.DataFrame, relevant: Mapping[str, Sequence[str]],
+                    settings: MotifSettings | None = None,
                     min_overlap: float = 0.5) -> pd.DataFrame:
     """Seqlets, patterns and instances of ``tracks`` (no known-motif matching) scored against ``truth``.
 

@@ -14,12 +14,16 @@ import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..benchmark.report import _esc, page, table
+from ..benchmark.report import escape_html, page, table
+
+if TYPE_CHECKING:
+    from .patterns import Pattern
+    from .run import MotifResults
 
 ALPHABET = "ACGT"
 
@@ -63,7 +67,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pattern_figure(pattern, match_probs: np.ndarray | None, match_name: str, positions: np.ndarray,
+def pattern_figure(pattern: Pattern, match_probs: np.ndarray | None, match_name: str, positions: np.ndarray,
                    length: int | None, background: np.ndarray) -> str:
     """One row of panels for a pattern, as an embedded PNG URI."""
     plt = _pyplot()
@@ -88,7 +92,7 @@ def pattern_figure(pattern, match_probs: np.ndarray | None, match_name: str, pos
 
 def _nav(tasks: list[str]) -> str:
     links = ['<a href="index.html">index</a>']
-    links += [f'<a href="task_{k}.html">{_esc(t)}</a>' for k, t in enumerate(tasks)]
+    links += [f'<a href="task_{k}.html">{escape_html(t)}</a>' for k, t in enumerate(tasks)]
     return "".join(links)
 
 
@@ -97,7 +101,7 @@ PATTERN_COLUMNS = [("pattern", "pattern"), ("width", "width"), ("n_seqlets", "se
                    ("best_match", "best known match"), ("q_value", "q"), ("consensus", "consensus")]
 
 
-def index_page(results, summary: Mapping[str, Any]) -> str:
+def index_page(results: MotifResults, summary: Mapping[str, Any]) -> str:
     """Tasks with their seqlet, pattern and instance counts, and every pattern's best match."""
     rows = []
     for task in results.task_names:
@@ -110,12 +114,12 @@ def index_page(results, summary: Mapping[str, Any]) -> str:
         f'<p class="what">Motifs found in the per-base scores of {results.n_records} records. Seqlets are windows '
         f"of {s.seqlets.width} bp whose summed score beats a null of the same scores permuted within each "
         f"record at a false-discovery rate of {s.seqlets.fdr:g}; they are clustered into patterns, compared "
-        f"with {_esc(results.database)} by TOMTOM (a pattern without a match at q &lt; {s.max_q:g} is novel), "
+        f"with {escape_html(results.database)} by TOMTOM (a pattern without a match at q &lt; {s.max_q:g} is novel), "
         "and every pattern is scanned over every record to call its instances.</p>",
         "<h2>Tasks</h2>",
         table(rows, [("task", "task"), ("pos", "positive seqlets"), ("neg", "negative seqlets"),
                      ("patterns", "patterns"), ("instances", "instances")]),
-        "<ul>" + "".join(f'<li><a href="task_{k}.html">{_esc(t)}</a></li>'
+        "<ul>" + "".join(f'<li><a href="task_{k}.html">{escape_html(t)}</a></li>'
                          for k, t in enumerate(results.task_names)) + "</ul>",
         "<h2>Patterns</h2>",
         table(pt.to_dict("records"), PATTERN_COLUMNS, percent=("contribution_share",)) if len(pt)
@@ -124,7 +128,7 @@ def index_page(results, summary: Mapping[str, Any]) -> str:
     return page("Motifs", "".join(parts), _nav(results.task_names))
 
 
-def task_page(results, summary: Mapping[str, Any], task: str, database: Mapping[str, np.ndarray]) -> str:
+def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, database: Mapping[str, np.ndarray]) -> str:
     """One task: its seqlet threshold and counts, then each pattern with its logos and instances."""
     info = summary["tasks"][task]
     null = info["null"]
@@ -165,13 +169,13 @@ def task_page(results, summary: Mapping[str, Any], task: str, database: Mapping[
         centres = ((pi["start"] + pi["end"]) / 2).to_numpy()
         share = row["contribution_share"]
         parts += [
-            f"<h2>{_esc(p.name)} ({'positive' if p.sign == 'pos' else 'negative'} contribution)</h2>",
+            f"<h2>{escape_html(p.name)} ({'positive' if p.sign == 'pos' else 'negative'} contribution)</h2>",
             f'<p class="what">{p.n_seqlets} seqlets, {len(pi)} instances in '
             f"{pi['record'].nunique() if len(pi) else 0} records, "
             f"{'n/a' if share is None or (isinstance(share, float) and math.isnan(share)) else f'{100 * share:.1f}%'}"
             f" of the task's total {'positive' if p.sign == 'pos' else 'negative'} contribution. "
-            f"Consensus {_esc(row['consensus'])}.</p>",
-            f'<figure><img alt="{_esc(p.name)} logos" src="{pattern_figure(p, probs, match_name, centres, length, results.background)}">'
+            f"Consensus {escape_html(row['consensus'])}.</p>",
+            f'<figure><img alt="{escape_html(p.name)} logos" src="{pattern_figure(p, probs, match_name, centres, length, results.background)}">'
             '<figcaption class="what">From left: mean contribution of each base over the aligned seqlets (CWM); '
             "mean hypothetical contribution; base frequencies as information content; the best known match; "
             "where the instances' centres fall along the records.</figcaption></figure>",
@@ -183,7 +187,7 @@ def task_page(results, summary: Mapping[str, Any], task: str, database: Mapping[
     return page(f"Motifs: {task}", "".join(parts), _nav(results.task_names))
 
 
-def write_report_pages(results, summary: Mapping[str, Any], out_dir: str | Path,
+def write_report_pages(results: MotifResults, summary: Mapping[str, Any], out_dir: str | Path,
                        database: Mapping[str, np.ndarray] | None = None) -> list[Path]:
     """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (created; not atomic by itself)."""
     out = Path(out_dir)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fasta import _bed_lines
+from ..fasta import bed_lines
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def read_peaks(
     skipped: Counter = Counter()
     unknown: Counter = Counter()
     n_lines = 0
-    for lineno, cols in _bed_lines(path):
+    for lineno, cols in bed_lines(path):
         n_lines += 1
         where = f"{path}: line {lineno}"
         if len(cols) < 3:
@@ -214,7 +214,7 @@ def read_intervals(path: str | Path, contig_lengths: Mapping[str, int], what: st
     if not path.exists():
         raise InputError(f"{path}: {what} not found")
     per: dict[str, list[tuple[int, int]]] = {}
-    for lineno, cols in _bed_lines(path):
+    for lineno, cols in bed_lines(path):
         where = f"{path}: line {lineno}"
         if len(cols) < 3:
             raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")

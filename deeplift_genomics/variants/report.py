@@ -25,7 +25,7 @@ from .outputs import VariantTable
 ALPHABET = "ACGT"
 
 
-def _esc(v: Any) -> str:
+def escape_html(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
@@ -67,15 +67,15 @@ def render(table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str,
     tasks = list(attrs["task_names"])
     d = table_.derived(flank, str(attrs.get("head", "none"))) if len(table_) else None
     parts = [
-        f'<p class="what">Variant effects of model <b>{_esc(attrs.get("model", ""))}</b> on '
-        f"{_esc(attrs.get('vcf', ''))} against {_esc(attrs.get('fasta', ''))}: {summary.get('n_scored', 0)} "
+        f'<p class="what">Variant effects of model <b>{escape_html(attrs.get("model", ""))}</b> on '
+        f"{escape_html(attrs.get('vcf', ''))} against {escape_html(attrs.get('fasta', ''))}: {summary.get('n_scored', 0)} "
         f"allele(s) scored, {summary.get('n_skipped', 0)} skipped "
-        f"({_esc(', '.join(f'{k} {v}' for k, v in summary.get('skip_counts', {}).items()) or 'none')}). "
-        f"Contributions: {_esc(attrs.get('method'))} ({_esc(attrs.get('rule'))}) against "
-        f"{_esc(attrs.get('n_references'))} {_esc(attrs.get('references'))} reference(s) made from each REF "
+        f"({escape_html(', '.join(f'{k} {v}' for k, v in summary.get('skip_counts', {}).items()) or 'none')}). "
+        f"Contributions: {escape_html(attrs.get('method'))} ({escape_html(attrs.get('rule'))}) against "
+        f"{escape_html(attrs.get('n_references'))} {escape_html(attrs.get('references'))} reference(s) made from each REF "
         "window and shared by both alleles, so the change of the summed contribution equals the change of "
         "the prediction (the &Delta; error column). Motifs: "
-        f"{_esc(attrs.get('motifs', ''))}.</p>",
+        f"{escape_html(attrs.get('motifs', ''))}.</p>",
     ]
     if d is None:
         parts.append("<p>No allele was scored.</p>")
@@ -86,13 +86,13 @@ def render(table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str,
     for rank, i in enumerate(order, start=1):
         t_best = int(np.abs(d["effect"][i]).argmax())
         a, m = table_.alleles, table_.motif
-        head = (f"<h3>{rank}. {_esc(a['name'][i])} <small>(VCF line {int(a['line'][i])}, ID "
-                f"{_esc(a['vcf_id'][i])}, {_esc(a['kind'][i])}; window {_esc(a['note'][i])})</small></h3>")
+        head = (f"<h3>{rank}. {escape_html(a['name'][i])} <small>(VCF line {int(a['line'][i])}, ID "
+                f"{escape_html(a['vcf_id'][i])}, {escape_html(a['kind'][i])}; window {escape_html(a['note'][i])})</small></h3>")
         if m["name"][i]:
-            motif = (f'<p class="what">Motif: <b>{_esc(m["name"][i])}</b> ({_esc(m["strand"][i])} strand, window '
+            motif = (f'<p class="what">Motif: <b>{escape_html(m["name"][i])}</b> ({escape_html(m["strand"][i])} strand, window '
                      f"position {int(m['start_ref'][i])}): log-odds REF {m['score_ref'][i]:.2f}, ALT "
                      f"{m['score_alt'][i]:.2f} (p-value {m['pvalue_ref'][i]:.1e} &rarr; "
-                     f"{m['pvalue_alt'][i]:.1e}): the variant <b>{_esc(m['change'][i])}</b> it.</p>")
+                     f"{m['pvalue_alt'][i]:.1e}): the variant <b>{escape_html(m['change'][i])}</b> it.</p>")
         else:
             motif = '<p class="what">No known motif matches over the variant.</p>'
         rows = [{
@@ -109,7 +109,7 @@ def render(table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str,
         uri = logo_png(table_, int(i), t_best, tasks[t_best], max(flank, 15))
         parts += [head, motif, table(rows, cols),
                   f'<figure><img alt="REF and ALT contribution logos" src="{uri}"><figcaption class="what">'
-                  f"Contribution of each observed base to {_esc(tasks[t_best])} (the task the variant changes "
+                  f"Contribution of each observed base to {escape_html(tasks[t_best])} (the task the variant changes "
                   "most), REF above ALT; the variant's bases are shaded. Both windows start at the same "
                   "genomic base.</figcaption></figure>"]  # fmt: skip
     return _page(parts)

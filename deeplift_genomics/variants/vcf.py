@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fasta import _compression
+from ..fasta import compression_kind
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def read_vcf(path: str | Path) -> VcfContents:
         raise InputError(f"{path}: is a directory, expected a VCF file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file, expected a VCF ('##fileformat=VCF...' header, then records)")
-    kind = _compression(path)
+    kind = compression_kind(path)
     if kind == "gzip":
         raise InputError(
             f"{path}: plain gzip, which htslib cannot read as VCF; recompress it with bgzip "

@@ -45,7 +45,7 @@ rule score_gather:
     output:
         report(
             directory(f"{OUT}/score/{{fasta}}"),
-            patterns=["records.tsv"],
+            patterns=["{name}.tsv"],
             caption="../report/score.rst",
             category="Scores",
             subcategory="{fasta}",
