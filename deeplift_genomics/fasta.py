@@ -19,7 +19,7 @@ import re
 import struct
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -426,6 +426,18 @@ def record_regions(fasta: FastaFile) -> list[Region]:
     return regions
 
 
+def bed_interval(cols: Sequence[str], where: str, noun: str) -> tuple[str, int, int]:
+    """Chrom, start and end of a BED line's columns; a short line or a non-integer position is an
+    :class:`InputError` naming ``where`` (file and line) and the ``noun`` the chrom stands for."""
+    if len(cols) < 3:
+        raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")
+    chrom = cols[0]
+    try:
+        return chrom, int(cols[1]), int(cols[2])
+    except ValueError:
+        raise InputError(f"{where}: {noun} '{chrom}': start and end must be integers") from None
+
+
 def bed_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
     """The data lines of a BED file (plain or gzip) as (line number, fields); header and track lines skipped."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -465,13 +477,7 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
     seen: dict[str, int] = {}
     for lineno, cols in bed_lines(path):
         where = f"{path}: line {lineno}"
-        if len(cols) < 3:
-            raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")
-        chrom = cols[0]
-        try:
-            start, end = int(cols[1]), int(cols[2])
-        except ValueError:
-            raise InputError(f"{where}: record '{chrom}': start and end must be integers") from None
+        chrom, start, end = bed_interval(cols, where, "record")
         if chrom not in fasta._fasta.faidx.index:
             raise InputError(f"{where}: record '{chrom}' is not in {fasta.path}")
         length = fasta.length(chrom)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fasta import bed_lines
+from ..fasta import bed_interval, bed_lines
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +156,7 @@ def read_peaks(
     for lineno, cols in bed_lines(path):
         n_lines += 1
         where = f"{path}: line {lineno}"
-        if len(cols) < 3:
-            raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")
-        chrom = cols[0]
-        try:
-            start, end = int(cols[1]), int(cols[2])
-        except ValueError:
-            raise InputError(f"{where}: contig '{chrom}': start and end must be integers") from None
+        chrom, start, end = bed_interval(cols, where, "contig")
         if start < 0 or start >= end:
             raise InputError(f"{where}: contig '{chrom}': bad interval {start}-{end} (need 0 <= start < end)")
         summit = _summit(cols, start, end, where)
