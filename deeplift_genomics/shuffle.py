@@ -176,7 +176,7 @@ def _lcg_jumps(k: int) -> tuple[list[int], list[int]]:
 # --- the 16 last-exit trees per root -------------------------------------------------------------
 
 
-def _enumerate_arborescences() -> np.ndarray:
+def enumerate_arborescences() -> np.ndarray:
     """All spanning arborescences of the complete graph on 4 letters, per root.
 
     Returns
@@ -210,7 +210,7 @@ def _enumerate_arborescences() -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-_TREES = torch.from_numpy(_enumerate_arborescences())  # (4, 16, 4): Cayley's 4^(4-2) = 16 per root
+_TREES = torch.from_numpy(enumerate_arborescences())  # (4, 16, 4): Cayley's 4^(4-2) = 16 per root
 
 
 def _tree_weights(counts: torch.Tensor, root: torch.Tensor) -> torch.Tensor:

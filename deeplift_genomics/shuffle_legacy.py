@@ -32,7 +32,6 @@ the first ``k`` of ``n`` shuffles do not depend on ``n``.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import math
 from typing import overload
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .shuffle import enumerate_arborescences
 
 log = logging.getLogger(__name__)
 
@@ -50,41 +50,7 @@ _UNKNOWN = _N_LETTERS
 _MAX_CELLS = 4_000_000
 
 
-def _enumerate_arborescences() -> np.ndarray:
-    """All spanning arborescences of the complete graph on 4 letters, per root.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(4, 16, 4)`` int array ``P``: ``P[r, t, v]`` is the parent (last exit) of letter ``v`` in
-        tree ``t`` pointing at root ``r``; ``P[r, t, r] = r``.
-    """
-    out = []
-    for root in range(_N_LETTERS):
-        others = [v for v in range(_N_LETTERS) if v != root]
-        trees = []
-        for parents in itertools.product(range(_N_LETTERS), repeat=len(others)):
-            par = dict(zip(others, parents))
-            if any(par[v] == v for v in others):
-                continue
-            ok = True
-            for v in others:
-                seen, u = set(), v
-                while u != root:
-                    if u in seen:
-                        ok = False
-                        break
-                    seen.add(u)
-                    u = par[u]
-                if not ok:
-                    break
-            if ok:
-                trees.append([root if v == root else par[v] for v in range(_N_LETTERS)])
-        out.append(trees)
-    return np.asarray(out, dtype=np.int64)
-
-
-_TREES = _enumerate_arborescences()  # (4, 16, 4): Cayley's 4^(4-2) = 16 trees per root
+_TREES = enumerate_arborescences()  # (4, 16, 4): Cayley's 4^(4-2) = 16 trees per root
 
 
 def _tree_weights(tokens: np.ndarray) -> np.ndarray:

@@ -115,12 +115,17 @@ def fig5_grid(
                 ax.set_ylabel(f"{names[r]}\ntotal importance", fontsize=7)
             if r == n_tasks - 1:
                 ax.set_xlabel(f"{MOTIF_LABELS.get(motif, motif)} hit log-odds", fontsize=7)
+    return _finish_grid(fig, axes, 0.25, prefix)
+
+
+def _finish_grid(fig: Any, axes: Any, hspace: float, prefix: str | Path | None) -> Any:
+    """Shared legend above a panel grid, spacing, then the figure (no prefix) or its written paths."""
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
         fig.legend(handles[::-1], labels[::-1], loc="upper center", ncol=4, fontsize=7, markerscale=3,
                    frameon=False, bbox_to_anchor=(0.5, 1.0))
     height = fig.get_size_inches()[1]
-    fig.subplots_adjust(wspace=0.45, hspace=0.25, top=1 - 0.75 / height)
+    fig.subplots_adjust(wspace=0.45, hspace=hspace, top=1 - 0.75 / height)
     if prefix is None:
         return fig
     return save_figure(fig, prefix)
@@ -149,15 +154,7 @@ def task_panels(
             if c == 0:
                 ax.set_ylabel(f"{task_name or f'task {task}'}\nimportance", fontsize=7)
             ax.set_xlabel(f"{MOTIF_LABELS.get(motif, motif)} log-odds", fontsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles[::-1], labels[::-1], loc="upper center", ncol=4, fontsize=7, markerscale=3,
-                   frameon=False, bbox_to_anchor=(0.5, 1.0))
-    height = fig.get_size_inches()[1]
-    fig.subplots_adjust(wspace=0.45, hspace=0.45, top=1 - 0.75 / height)
-    if prefix is None:
-        return fig
-    return save_figure(fig, prefix)
+    return _finish_grid(fig, axes, 0.45, prefix)
 
 
 def metric_bars(metrics: pd.DataFrame, metric: str, methods: Sequence[str], prefix: str | Path | None = None,
