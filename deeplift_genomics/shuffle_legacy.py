@@ -127,27 +127,6 @@ def _log_n_orders(tokens: np.ndarray) -> np.ndarray:
     return out
 
 
-def n_orders(sequence: str) -> int:
-    """Number of distinct sequences with the same dinucleotide counts, first and last letter.
-
-    Parameters
-    ----------
-    sequence
-        A string of A, C, G, T (no other letters).
-
-    Returns
-    -------
-    int
-        The count (BEST theorem), e.g. 1 for ``"ACGT"`` and 2 for ``"ACAGA"`` (``ACAGA``, ``AGACA``).
-    """
-    from .onehot import sequence_indices
-
-    idx = sequence_indices(sequence)
-    if np.any(idx < 0):
-        raise InputError(f"n_orders: sequence {sequence!r} holds letters other than A, C, G, T")
-    return int(round(math.exp(_log_n_orders(idx[None].astype(np.int64))[0])))
-
-
 def _shuffle_core(tokens: np.ndarray, rand: np.ndarray) -> np.ndarray:
     """Shuffle equal-length ACGT token rows with the given uniform random numbers.
 
