@@ -18,6 +18,11 @@ other than the last one (sampling without replacement spells a uniformly random 
 exit is taken when those are used up. All ``N * n`` walks advance together, one position per step,
 each step a handful of batched tensor operations (no Python loop over sequences).
 
+On the CPU, where those operations cost more to dispatch than to compute, large calls walk in compiled
+code instead (:mod:`deeplift_genomics.shuffle_compiled`, numba): the same state, the same random
+numbers, the same letters, bit for bit, with a call's chunks split over torch's intra-op threads.
+Everything before the walk (keys, runs, trees, state) is the same torch code on every device.
+
 The state of a walk is, per letter, the cumulative counts of its unused exits to each letter, packed
 into one int64 (four 16-bit fields) with the letter's last exit, so that the draw, the comparison with
 the cumulative counts and the update are a few integer operations on whole rows (SWAR). Letters with
@@ -44,7 +49,8 @@ import contextlib
 import itertools
 import logging
 import math
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import overload
 
 import numpy as np
@@ -61,8 +67,14 @@ _MAX_ROWS = 1 << 16
 _MAX_CELLS = 1 << 24  # rows x positions of one chunk (the int8 letters it holds)
 _MAX_STATE_BYTES = 1 << 28  # packed or unpacked walk state of one chunk
 _RNG_BLOCK = 8  # steps whose random numbers a GPU draws in one batched operation
-_CPU_RNG_BLOCK = 8  # and the CPU (1: one step at a time; the same numbers either way)
-_MIN_ROWS_PER_THREAD = 4096  # walks per Python thread on a CPU with several torch threads
+_CPU_RNG_BLOCK = 8  # and the torch walk on the CPU (1: one step at a time; the same numbers either way)
+_MIN_ROWS_PER_THREAD = 2048  # fewest walks of a chunk that a CPU thread takes
+# The CPU runs the compiled walk (tests switch it off to run the torch walk that other devices run) for
+# calls of at least this many steps (walks x positions), or once numba is loaded: importing numba and
+# loading the cached kernels takes about 1 s once per process, which a call of 2M steps (about 25 ms of
+# torch walk on one core) would not repay, so processes that only shuffle small blocks never load it.
+_COMPILED_CPU_WALK = True
+_COMPILED_MIN_STEPS = 1 << 21
 
 _NUMPY_DTYPES = {
     torch.float16: np.float16,
@@ -343,6 +355,10 @@ _FLAGS_LAST = _i64(_FLAGS | (3 << 62))
 _LETTER = (1 << 33) | (1 << 18) | (1 << 3) | 1
 _SLOTS = (2, 3, 0, 1)  # the letter in each slot
 _PACKED_MAX = _TOTAL  # most unused exits one letter may hold for the packed state
+# What the compiled walk needs of the layout and of the random stream (see shuffle_compiled.walk_packed).
+_PACKED_CONSTANTS = np.array(
+    [v & _M64 for v in (_TOTAL, _FIELD, _FLAGS, _FLAGS_LAST, _LETTER, _LCG_A, _LCG_C)], dtype=np.uint64
+)
 
 
 def _state_table(counts: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
@@ -392,7 +408,8 @@ class _Walks:
         u = _shr(draw, 11).to(torch.float64) * 2.0**-53
         target = torch.minimum(torch.floor(u * total[:, None]), total[:, None] - 1)
         tree = (cum[:, None] <= target[..., None]).sum(-1).clamp_max(15)
-        parent = _TREES.to(dev)[runs.root[:, None, :], tree]  # (Nc, n, S, 4)
+        # (Nc, n, S, 4): parent of each letter in the drawn tree (one flat index: faster than two)
+        parent = _TREES.to(dev).view(-1, _N_LETTERS)[runs.root[:, None, :] * _TREES.shape[1] + tree]
         self.log_orders = _log_n_orders(runs.counts, runs.root, total).sum(-1)  # (Nc,)
 
         table = _state_table(runs.counts, runs.root)  # (Nc, S, 4, 4 last, 4)
@@ -422,77 +439,104 @@ class _Walks:
 
         self.rowbase = torch.arange(self.rows, device=dev, dtype=torch.int64) * self.n_vertices
         self.lcg = _mix64(keys.reshape(-1) ^ _SALT_WALK)
-        slot = (tokens.clamp_max(3) + 2) & 3
         if self.plain:
-            self.vertex = slot[:, :1]
+            self.vertex = (tokens[:, :1] + 2) & 3
             self.fixed = None
         else:
             # run starts and unknown positions have fixed letters; unknown ones point at scratch letters
             assert runs.run is not None and runs.first is not None  # runs of a non-plain chunk
+            slot = (tokens.clamp_max(3) + 2) & 3
             self.vertex = torch.where(tokens != _UNKNOWN, runs.run.clamp_min(0) * 4 + slot, 4 * s)
             self.fixed = runs.first | (tokens == _UNKNOWN)  # (Nc, L)
         self.start = (self.rowbase.view(n_seq, n) + self.vertex[:, :1]).reshape(-1)
 
 
-def _walk(w: _Walks, threads: int = 1) -> torch.Tensor:
-    """Advance every walk of ``w`` through its sequence; returns ``(L, rows)`` int8 letters mod 4.
+def _walk(w: _Walks, out: torch.Tensor, compiled: bool, lo: int = 0, hi: int | None = None) -> None:
+    """Advance walks ``lo..hi-1`` of ``w`` through their sequence, writing their letters into ``out``.
 
-    Positions whose letter is fixed (run starts, unknown letters) hold arbitrary values, set by the
-    caller. With ``threads`` > 1, contiguous groups of walks advance in as many Python threads (torch
-    releases the GIL inside its kernels; each walk only touches its own state).
+    ``out`` is ``(rows, L)`` int8 on the device of ``w`` (all walks; rows ``lo..hi-1`` are written);
+    positions whose letter is fixed (run starts, unknown letters) receive arbitrary values, set by the
+    caller. ``compiled`` (CPU only) runs the compiled walk (:mod:`deeplift_genomics.shuffle_compiled`),
+    which may take part of the walks (disjoint ranges may run in parallel threads); otherwise all walks
+    advance together in batched torch operations. Both make the same draws.
     """
-    rows, length, dev = w.rows, w.length, w.state.device
-    letters = _empty((length, rows), torch.int8, dev)
-    if length == 0 or rows == 0:
-        return letters
+    hi = w.rows if hi is None else hi
+    if hi <= lo or w.length == 0:
+        return
+    if compiled:
+        _walk_compiled(w, out, lo, hi)
+    else:
+        assert (lo, hi) == (0, w.rows)  # the torch walk advances all walks at once
+        out.copy_(_walk_torch(w).T).bitwise_and_(3)
+
+
+def _compiled_walk(device: torch.device, steps: int) -> bool:
+    """Whether ``steps`` walk steps on ``device`` run compiled (see ``_COMPILED_MIN_STEPS``)."""
+    if device.type != "cpu" or not _COMPILED_CPU_WALK:
+        return False
+    return steps >= _COMPILED_MIN_STEPS or f"{__package__}.shuffle_compiled" in sys.modules
+
+
+def _walk_compiled(w: _Walks, out: torch.Tensor, lo: int, hi: int) -> None:
+    """:func:`_walk` on the CPU, in a numba kernel (it releases the GIL)."""
+    from . import shuffle_compiled
+
+    if w.plain:  # not read by the kernels; typed as they are for runs so that one compilation serves
+        fixed, vertex = np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int64)
+    else:
+        assert w.fixed is not None  # non-plain walks always have fixed positions (run starts)
+        fixed, vertex = w.fixed.numpy(), np.ascontiguousarray(w.vertex.numpy())
+    start, lcg = w.start.numpy(), w.lcg.numpy().view(np.uint64)
+    tail = (start, lcg, w.n_vertices, w.n, w.plain, fixed, vertex, out.numpy(), lo, hi, _PACKED_CONSTANTS)
+    if w.wide:
+        assert w.last is not None  # the wide state keeps each letter's last exit
+        shuffle_compiled.walk_wide(w.state.numpy(), w.last.numpy(), *tail)
+    else:
+        shuffle_compiled.walk_packed(w.state.numpy().view(np.uint64), *tail)
+
+
+def _walk_torch(w: _Walks) -> torch.Tensor:
+    """:func:`_walk` in batched tensor operations; returns ``(L, rows)`` int8 letters (mod 4)."""
+    letters = _empty((w.length, w.rows), torch.int8, w.state.device)
     letters[0] = (w.start + 2) & 3
-    if length == 1:
-        return letters
-    parts = max(1, min(threads, rows // _MIN_ROWS_PER_THREAD)) if w.plain and dev.type == "cpu" else 1
-    if parts == 1:
-        _walk_rows(w, 0, rows, letters)
-        return letters
-    bounds = [rows * k // parts for k in range(parts + 1)]
-    with concurrent.futures.ThreadPoolExecutor(parts) as pool:
-        futures = [pool.submit(_walk_rows, w, lo, hi, letters) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        for f in futures:
-            f.result()
+    if w.length > 1:
+        _walk_steps(w, letters)
     return letters
 
 
 @contextlib.contextmanager
-def _cpu_threads(device: torch.device) -> Iterator[int]:
-    """On the CPU: torch's intra-op threads set to 1 for the call (restored after); yields their number.
+def _one_torch_thread(device: torch.device) -> Iterator[None]:
+    """On the CPU: torch's intra-op threads set to 1 for the block (restored after).
 
-    A shuffle is thousands of small operations, which gain nothing from torch's parallel regions
+    Preparing the walks takes many small operations, which gain nothing from torch's parallel regions
     but pay their synchronisation, badly so on a busy machine (measured 10-40x slower per operation
-    with 2 threads on a shared 2-core machine); the walk uses that many Python threads instead.
+    with 2 threads on a shared 2-core machine); the compiled walks take the threads instead.
     """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads <= 1:
-        yield threads if device.type == "cpu" else 1
+        yield
         return
     torch.set_num_threads(1)
     try:
-        yield threads
+        yield
     finally:
         torch.set_num_threads(threads)
 
 
-def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
-    """Advance walks ``lo..hi-1`` of ``w``, writing ``letters[1:, lo:hi]``."""
-    rows, length, dev = hi - lo, w.length, w.state.device
-    fv = w.start[lo:hi].clone()
+def _walk_steps(w: _Walks, letters: torch.Tensor) -> None:
+    """Advance every walk of ``w`` in tensor operations, one position per step, writing ``letters[1:]``."""
+    rows, length, dev = w.rows, w.length, w.state.device
+    fv = w.start.clone()
     # the random numbers of k_block steps are drawn at once (fewer, larger operations)
     k_block = _RNG_BLOCK if dev.type != "cpu" else _CPU_RNG_BLOCK
     jumps_a, jumps_c = _lcg_jumps(k_block)
     jump_a = torch.tensor(jumps_a, device=dev)[:, None]
     jump_c = torch.tensor(jumps_c, device=dev)[:, None]
-    x = w.lcg[lo:hi].clone()
+    x = w.lcg.clone()
     block = torch.empty((k_block, rows), dtype=torch.int64, device=dev)
     step = _step_wide if w.wide else _step_packed
     bufs = [torch.empty(rows, dtype=torch.int64, device=dev) for _ in range(3)]
-    base = w.rowbase[lo:hi] + 2
+    base = w.rowbase + 2
     fixed_any: list[bool] = []  # per position: does any walk have its letter fixed (never read if plain)
     if not w.plain:
         assert w.fixed is not None  # non-plain walks always have fixed positions (run starts)
@@ -508,7 +552,7 @@ def _walk_rows(w: _Walks, lo: int, hi: int, letters: torch.Tensor) -> None:
             x.copy_(block[-1])
             block.bitwise_right_shift_(32).bitwise_and_(_M32)
         # the new letter c as (c + 2) % 4 - 2, its slot minus 2 (int8 row, and int64)
-        v = step(w, fv, block[i], bufs, letters[j, lo:hi])
+        v = step(w, fv, block[i], bufs, letters[j])
         if w.plain:
             torch.add(base, v, out=fv)
         else:
@@ -572,13 +616,21 @@ def _chunk_bounds(n_runs: list[int], length: int, n: int, device: torch.device) 
     return bounds
 
 
-def _shuffled_chunks(
-    tokens: torch.Tensor, n: int, seed: int, wide: bool = False, threads: int = 1
-) -> Iterator[tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield ``(rows, letters, one_order)`` chunk by chunk.
+Chunk = tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]
+"""``(rows, letters, one_order)`` of some sequences: see :func:`_shuffle_chunks`."""
 
-    ``rows`` selects the chunk's sequences (a slice, or an index tensor for sequences with unknown
-    letters), ``letters`` is ``(Nc, n, L)`` int8 (4 at unknown positions) and ``one_order`` ``(Nc,)``.
+
+def _shuffle_chunks(
+    tokens: torch.Tensor, n: int, seed: int, consume: Callable[[Chunk], None], wide: bool = False
+) -> None:
+    """Shuffle ``tokens`` chunk by chunk, handing the shuffles to ``consume``.
+
+    ``consume`` gets ``(rows, letters, one_order)``: ``rows`` selects sequences of ``tokens`` (a slice,
+    or an index tensor for sequences with unknown letters), ``letters`` is their ``(Nc, n, L)`` int8
+    shuffles (4 at unknown positions) and ``one_order`` ``(Nc,)``. When the walks run compiled (CPU),
+    those of a chunk run in as many threads as torch has intra-op threads (at least
+    ``_MIN_ROWS_PER_THREAD`` walks each), and each thread hands its own sequences to ``consume``, which
+    must only write those.
     """
     n_seq, length = tokens.shape
     dev = tokens.device
@@ -595,18 +647,35 @@ def _shuffled_chunks(
         n_runs = first.sum(1)
         order = torch.argsort(n_runs, stable=True)  # chunks of similar numbers of runs
         groups = [(plain, [1] * plain.numel(), True), (other[order], n_runs[order].tolist(), False)]
-    for group, runs_per_seq, is_plain in groups:
-        for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
-            rows: slice | torch.Tensor = slice(lo, hi) if group is None else group[lo:hi]
-            part = tokens[rows]
-            walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
-            letters = _empty((hi - lo, n, length), torch.int8, dev)
-            letters.view(-1, length).copy_(_walk(walks, threads).T).bitwise_and_(3)
-            if not walks.plain:
-                # run starts keep their letter, unknown positions stay unknown
-                assert walks.fixed is not None  # non-plain walks always have fixed positions
-                letters = torch.where(walks.fixed[:, None, :], part[:, None, :].to(torch.int8), letters)
-            yield rows, letters, walks.log_orders < 0.5
+    compiled = _compiled_walk(dev, n_seq * n * length)
+    threads = torch.get_num_threads() if compiled else 1
+
+    def finish(rows: slice | torch.Tensor, part: torch.Tensor, walks: _Walks, letters: torch.Tensor, a: int, b: int) -> None:
+        """Walk sequences ``a..b-1`` of the chunk and hand them to ``consume``."""
+        _walk(walks, letters.view(-1, length), compiled, a * n, b * n)
+        mine = letters[a:b]
+        if not walks.plain:
+            # run starts keep their letter, unknown positions stay unknown
+            assert walks.fixed is not None  # non-plain walks always have fixed positions
+            mine = torch.where(walks.fixed[a:b, None, :], part[a:b, None, :].to(torch.int8), mine)
+        sub = slice(rows.start + a, rows.start + b) if isinstance(rows, slice) else rows[a:b]
+        consume((sub, mine, walks.log_orders[a:b] < 0.5))
+
+    with _one_torch_thread(dev), concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for group, runs_per_seq, is_plain in groups:
+            for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
+                rows: slice | torch.Tensor = slice(lo, hi) if group is None else group[lo:hi]
+                part = tokens[rows]
+                walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
+                letters = _empty((hi - lo, n, length), torch.int8, dev)
+                parts = max(1, min(threads, (hi - lo) * n // _MIN_ROWS_PER_THREAD))
+                if parts == 1:  # in the calling thread: CUDA streams are per thread
+                    finish(rows, part, walks, letters, 0, hi - lo)
+                    continue
+                cuts = [(hi - lo) * k // parts for k in range(parts + 1)]
+                jobs = [pool.submit(finish, rows, part, walks, letters, a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+                for job in jobs:
+                    job.result()
 
 
 def shuffle_tokens(
@@ -635,10 +704,13 @@ def shuffle_tokens(
     out = _empty((n_seq, n, length), torch.int8, tokens.device)
     one_order = torch.zeros(n_seq, dtype=torch.bool, device=tokens.device)
     if n_seq and n:
-        with _cpu_threads(tokens.device) as threads:
-            for rows, letters, single in _shuffled_chunks(tokens, n, seed, _wide, threads):
-                out[rows] = letters
-                one_order[rows] = single
+
+        def consume(chunk: Chunk) -> None:
+            rows, letters, single = chunk
+            out[rows] = letters
+            one_order[rows] = single
+
+        _shuffle_chunks(tokens, n, seed, consume, _wide)
     return out, one_order
 
 
@@ -731,21 +803,22 @@ def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 
     n = int(n)
     is_numpy = not isinstance(x, torch.Tensor)
     xt = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-    with _cpu_threads(xt.device) as threads:
-        tokens = _to_tokens(xt)
-        n_seq, length = tokens.shape
-        out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
-        letters_abc = torch.arange(_N_LETTERS, dtype=torch.int8, device=xt.device)[:, None]
-        single = []
-        if n_seq and n:
-            for rows, letters, one_order in _shuffled_chunks(tokens, n, seed, threads=threads):
-                if isinstance(rows, slice):
-                    torch.eq(letters[:, :, None, :], letters_abc, out=out[rows])  # one-hot, in place
-                else:
-                    out[rows] = torch.eq(letters[:, :, None, :], letters_abc).to(xt.dtype)
-                single.append(
-                    torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order]
-                )
+    tokens = _to_tokens(xt)
+    n_seq, length = tokens.shape
+    out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
+    letters_abc = torch.arange(_N_LETTERS, dtype=torch.int8, device=xt.device)[:, None]
+    single: list[torch.Tensor] = []
+
+    def consume(chunk: Chunk) -> None:
+        rows, letters, one_order = chunk
+        if isinstance(rows, slice):
+            torch.eq(letters[:, :, None, :], letters_abc, out=out[rows])  # one-hot, in place
+        else:
+            out[rows] = torch.eq(letters[:, :, None, :], letters_abc).to(xt.dtype)
+        single.append(torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order])
+
+    if n_seq and n:
+        _shuffle_chunks(tokens, n, seed, consume)
     idx = sorted(torch.cat(single).tolist()) if single else []
     if idx:
         shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if len(idx) > 10 else "")

@@ -1,15 +1,19 @@
 """Dinucleotide shuffles: exact counts, ends kept, determinism, uniformity, one-order warning.
 
-The batched torch shuffle (:mod:`deeplift_genomics.shuffle`) and the numpy one it replaced
-(:mod:`deeplift_genomics.shuffle_legacy`) must both keep every guarantee; the tests of the facts they
-share run on both.
+The shuffle (:mod:`deeplift_genomics.shuffle`) walks in compiled code on the CPU and in batched torch
+operations elsewhere; both walks, and the numpy shuffle they replaced
+(:mod:`deeplift_genomics.shuffle_legacy`), must keep every guarantee, so the tests of the facts they
+share run on all three (the torch walk here on the CPU, as a GPU runs it).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import subprocess
+import sys
 from collections import Counter
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -24,7 +28,24 @@ from deeplift_genomics.onehot import decode, is_one_hot, one_hot
 from deeplift_genomics.shuffle import dinucleotide_shuffle, n_orders, sequence_keys, shuffle_tokens
 from deeplift_genomics.shuffle_legacy import dinucleotide_shuffle_legacy
 
-BOTH = pytest.mark.parametrize("shuffle", [dinucleotide_shuffle, dinucleotide_shuffle_legacy], ids=["torch", "numpy"])
+
+def compiled_walk_shuffle(x, n, seed):
+    """:func:`dinucleotide_shuffle` with the compiled CPU walk, however small the call."""
+    with mock.patch.object(torch_shuffle, "_COMPILED_MIN_STEPS", 0):
+        return dinucleotide_shuffle(x, n, seed)
+
+
+def torch_walk_shuffle(x, n, seed):
+    """:func:`dinucleotide_shuffle` with the batched torch walk that devices other than the CPU run."""
+    with mock.patch.object(torch_shuffle, "_COMPILED_CPU_WALK", False):
+        return dinucleotide_shuffle(x, n, seed)
+
+
+BOTH = pytest.mark.parametrize(
+    "shuffle",
+    [compiled_walk_shuffle, torch_walk_shuffle, dinucleotide_shuffle_legacy],
+    ids=["compiled walk", "torch walk", "numpy"],
+)
 
 
 def dinucleotides(seq: str) -> Counter:
@@ -187,18 +208,53 @@ def test_letters_with_more_exits_than_the_packed_state_holds():
         assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
 
 
-def test_shuffles_do_not_depend_on_chunking_or_batch_mates(monkeypatch):
+def test_shuffles_do_not_depend_on_chunking_threads_or_batch_mates(monkeypatch):
     rng = np.random.default_rng(4)
     seqs = random_sequences(rng, 9, 60)
     seqs[3] = seqs[3][:20] + "NNN" + seqs[3][23:]
     x = one_hot(seqs)
     whole = dinucleotide_shuffle(x, 4, seed=21)
+    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)  # a chunk's walks split over threads
+    monkeypatch.setattr(torch_shuffle, "_COMPILED_MIN_STEPS", 0)  # and walk compiled
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        np.testing.assert_array_equal(whole, dinucleotide_shuffle(x, 4, seed=21))
+    finally:
+        torch.set_num_threads(threads)
     monkeypatch.setattr(torch_shuffle, "_MAX_ROWS", 4)  # one sequence per chunk
-    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)  # and walks split over Python threads
-    monkeypatch.setattr(torch_shuffle, "_CPU_RNG_BLOCK", 1)  # random numbers drawn one step at a time
+    monkeypatch.setattr(torch_shuffle, "_CPU_RNG_BLOCK", 1)  # the torch walk draws one step at a time
     np.testing.assert_array_equal(whole, dinucleotide_shuffle(x, 4, seed=21))
+    np.testing.assert_array_equal(whole, torch_walk_shuffle(x, 4, seed=21))
+    np.testing.assert_array_equal(whole, compiled_walk_shuffle(x, 4, seed=21))
     for i in range(len(seqs)):
         np.testing.assert_array_equal(whole[i], dinucleotide_shuffle(x[i : i + 1], 4, seed=21)[0])
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["packed", "wide"])
+def test_compiled_and_torch_walks_draw_the_same_shuffles(monkeypatch, wide):
+    """The CPU's compiled walk and the torch walk of other devices make the same draws, bit for bit."""
+    rng = np.random.default_rng(9)
+    tokens = torch.from_numpy(rng.integers(0, 4, size=(40, 90)))
+    tokens[torch.from_numpy(rng.random((40, 90)) < 0.06)] = 4  # unknown letters, runs of all lengths
+    tokens[3, 10:40] = 4
+    tokens[4, :] = 4
+    tokens[5, 1:] = 4  # a run of one letter
+    tokens[6] = torch.tensor([0, 1] * 45)  # a sequence with only one order
+    tokens[:20] = torch.from_numpy(rng.integers(0, 4, size=(20, 90)))  # and plain sequences
+    monkeypatch.setattr(torch_shuffle, "_COMPILED_MIN_STEPS", 0)
+    compiled = shuffle_tokens(tokens, 7, seed=12, _wide=wide)
+    with mock.patch.object(torch_shuffle, "_COMPILED_CPU_WALK", False):
+        batched = shuffle_tokens(tokens, 7, seed=12, _wide=wide)
+    assert torch.equal(compiled[0], batched[0]) and torch.equal(compiled[1], batched[1])
+    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        threaded = shuffle_tokens(tokens, 7, seed=12, _wide=wide)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(compiled[0], threaded[0]) and torch.equal(compiled[1], threaded[1])
 
 
 def test_sequence_keys_wrap_like_64_bit_integers():
@@ -243,3 +299,20 @@ def test_cuda_draws_the_same_shuffles_as_the_cpu():
     on_gpu = dinucleotide_shuffle(x.cuda(), 20, seed=4)
     assert on_gpu.device.type == "cuda"
     torch.testing.assert_close(on_gpu.cpu(), dinucleotide_shuffle(x, 20, seed=4), rtol=0, atol=0)
+
+
+def test_only_large_calls_load_numba():
+    """Small CPU calls keep the torch walk, so a process that only shuffles small blocks never pays for
+    numba's import and kernel load; a call of _COMPILED_MIN_STEPS steps or more walks compiled."""
+    code = (
+        "import sys, numpy as np\n"
+        "from deeplift_genomics import shuffle\n"
+        "x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, 200))].transpose(0, 2, 1)\n"
+        "shuffle.dinucleotide_shuffle(x, 20)\n"
+        "small = 'numba' in sys.modules\n"
+        "big = np.repeat(x, -(-shuffle._COMPILED_MIN_STEPS // (20 * 200 * 64)), axis=0)\n"
+        "shuffle.dinucleotide_shuffle(big, 20)\n"
+        "print(small, 'deeplift_genomics.shuffle_compiled' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr

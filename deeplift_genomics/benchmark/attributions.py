@@ -139,7 +139,7 @@ def load_attributions(path: str | Path) -> Attributions:
 # --------------------------------------------------------------------------------------------- compute
 def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str] | np.ndarray, *, method: str,
                          rule: str = "genomics_default", references: str = "background", n_references: int = 1,
-                         n_steps: int = 10, batch_size: int = 256, device: str = "auto", seed: int = 0,
+                         n_steps: int = 10, batch_size: int = 128, device: str = "auto", seed: int = 0,
                          settings: Mapping[str, Any] | None = None, precision: str = "fp32") -> Attributions:
     """Run the engine on ``onehot`` (N, 4, L) for all tasks and pack the result as :class:`Attributions`.
 

@@ -30,7 +30,7 @@ SETTINGS: dict[str, Setting] = {
     "n_steps": Setting(10, int),
     "split": Setting("test", str, SPLIT_CHOICES),
     "max_sequences": Setting(None, int),
-    "batch_size": Setting(256, int),
+    "batch_size": Setting(128, int),
     "device": Setting("auto", str),
     "precision": Setting("fp32", str, PRECISIONS),
     "seed": Setting(0, int),
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
     parser.add_argument("--max-sequences", type=int,
                         help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
-    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 256)")
+    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 128)")
     parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="fp32 (default); on CUDA, opt-in tf32 or bf16, whose error against fp32 on the "

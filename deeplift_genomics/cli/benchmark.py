@@ -36,7 +36,7 @@ SETTINGS: dict[str, Setting] = {
     "device": Setting("auto", str),
     "seed": Setting(0, int),
     "split": Setting("test", str, SPLIT_CHOICES),
-    "batch_size": Setting(256, int),
+    "batch_size": Setting(128, int),
     "methods": Setting(None, list),
     "top_n": Setting(5, int),
     "min_log_odds": Setting(7.0, float),
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="attribution files from `attribute` to use instead of computing those methods")
     parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
     parser.add_argument("--max-sequences", type=int, help="at most N sequences, class-stratified (seeded)")
-    parser.add_argument("--batch-size", type=int, help="engine batch size (default 256)")
+    parser.add_argument("--batch-size", type=int, help="engine batch size (default 128)")
     parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
     parser.add_argument("--seed", type=int, help="seed of shuffled references and the subset (default 0)")
     parser.add_argument("--motif-recovery", action=argparse.BooleanOptionalAction,

@@ -1,0 +1,41 @@
+"""The speed benchmarks run end to end on tiny inputs, so that the numbers in the docs can be re-measured.
+
+Their timings are not checked (the machines are shared and noisy); what is checked is that every
+contender ran on the same input and that the report has a rate for each.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shuffle_speed_runs_every_contender(capsys):
+    pytest.importorskip("tangermeme")
+    report = load("shuffle_speed").main(["--n-seqs", "12", "--length", "40", "--n", "3", "--threads", "1",
+                                         "--repeats", "1"])
+    assert set(report[1]) == {"ours", "ours, torch walk", "ours before (numpy)", "tangermeme"}
+    assert all(rate > 0 for rate in report[1].values())
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["shuffles_per_s"]["1"] == report[1]
+
+
+def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
+    report = load("defaults_speed").main(["--n-seqs", "12", "--length", "200", "--repeats", "1",
+                                          "--batch-sizes", "--baseline-src", str(ROOT)])
+    assert set(report) == {
+        "score, defaults (this tree)", "attribute, defaults (this tree)", "score, defaults (baseline)",
+        "attribute, defaults (baseline)",
+    }
+    assert all(rate > 0 for rate in report.values())
