@@ -77,12 +77,16 @@ def bce_with_logits(labels: np.ndarray, logits: np.ndarray, pos_weight: np.ndarr
     """
     labels = np.asarray(labels, dtype=np.float64)
     logits = np.asarray(logits, dtype=np.float64)
-    if pos_weight is None:
-        # log(1 + exp(z)) - y z, written with logaddexp so large |z| neither overflows nor loses precision.
-        return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
-    weight = np.asarray(pos_weight, dtype=np.float64)
-    # -log s(z) = log(1 + exp(-z)); -log(1 - s(z)) = log(1 + exp(z)).
-    return float(np.mean(weight * labels * np.logaddexp(0.0, -logits) + (1 - labels) * np.logaddexp(0.0, logits)))
+    # Non-finite logits (a diverged model) give a non-finite loss, which the trainer reports in its own
+    # words; numpy's RuntimeWarnings about them would only repeat it less clearly.
+    with np.errstate(invalid="ignore", over="ignore"):
+        if pos_weight is None:
+            # log(1 + exp(z)) - y z, with logaddexp so large |z| neither overflows nor loses precision.
+            return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
+        weight = np.asarray(pos_weight, dtype=np.float64)
+        # -log s(z) = log(1 + exp(-z)); -log(1 - s(z)) = log(1 + exp(z)).
+        positive = weight * labels * np.logaddexp(0.0, -logits)
+        return float(np.mean(positive + (1 - labels) * np.logaddexp(0.0, logits)))
 
 
 def metrics_table(metrics: Mapping[str, Any], splits: Sequence[str] = ("test", "valid")) -> pd.DataFrame:

@@ -383,12 +383,13 @@ def test_gather_with_a_truncated_shard_is_one_clear_line(env, damage, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
-def test_diverging_training_says_so(env, tmp_path, capsys):
+def test_diverging_training_says_so(env, tmp_path, capsys, recwarn):
     args = argv("train", env, tmp_path / "model") + ["--lr", "1e12", "--epochs", "3"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "training diverged at epoch 1" in err and "Traceback" not in err
     assert not (tmp_path / "model").exists()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # said once, in our words
 
 
 @pytest.mark.parametrize("which", ["fasta", "bed"])
