@@ -23,7 +23,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from . import analysis as bm
-from .attributions import Attributions
+from .attributions import Attributions, compute_attributions
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
 
 if TYPE_CHECKING:
@@ -133,21 +133,56 @@ def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-def run_benchmark(s: dict[str, Any]) -> None:
-    """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
+def motif_hits(ds: Dataset, top_n: int) -> tuple[dict[str, Any], pd.DataFrame, dict[str, np.ndarray]]:
+    """The benchmark's motifs, its hits (the ``top_n`` best scan hits per sequence and motif, marked
+    embedded or not, plus every embedded instance) and the per-base masks of the embedded instances."""
     from data_sim.motifs import builtin_motifs
     from data_sim.scan import scan_motif
 
+    motifs = builtin_motifs(list(MOTIFS))
+    scans = {m: scan_motif(ds.onehot, motifs[m], top_n=top_n) for m in MOTIFS}
+    scan_hits = bm.scanned_hits(scans, ds.ids, ds.classes)
+    truth = bm.embedded_hits(ds.embeddings, ds.ids, ds.classes)
+    scan_hits["embedded"] = bm.mark_embedded(scan_hits, truth)
+    truth["embedded"] = True
+    hits = pd.concat([scan_hits, truth], ignore_index=True)
+    return motifs, hits, bm.motif_masks(truth, len(ds.ids), ds.onehot.shape[2])
+
+
+def model_attributions(
+    model: Any, name: str, ds: Dataset, specs: list[MethodSpec], provided: dict[str, Any], s: dict[str, Any],
+    settings: dict[str, Any], timings: list[dict],
+) -> dict[str, Any]:
+    """One model's attributions by label: each spec's from ``provided`` (files) or computed, then the
+    files of methods outside the list; appends each one's source and seconds to ``timings``."""
+    atts: dict[str, Any] = {}
+    for spec in specs:
+        if spec.label in provided:
+            atts[spec.label] = provided.pop(spec.label)
+            timings.append({"model": name, "method": spec.label, "source": "file", "seconds": 0.0})
+            continue
+        t0 = time.perf_counter()
+        log.info("%s: computing %s", name, spec.display)
+        kw = spec.engine_kwargs()
+        atts[spec.label] = compute_attributions(
+            model, ds.onehot, ds.ids, method=spec.method, rule=spec.rule, references=spec.references,
+            n_references=kw.get("n_references", 1), n_steps=spec.n_steps, batch_size=int(s["batch_size"]),
+            device=s["device"], seed=int(s["seed"]), settings=settings)
+        seconds = time.perf_counter() - t0
+        timings.append({"model": name, "method": spec.label, "source": "computed", "seconds": seconds})
+        log.info("%s: %s took %.1f s", name, spec.label, seconds)
+    for label, att in provided.items():  # files for methods outside the list are compared too
+        atts[label] = att
+        timings.append({"model": name, "method": label, "source": "file", "seconds": 0.0})
+    return atts
+
+
+def run_benchmark(s: dict[str, Any]) -> None:
+    """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
     from ..atomic import atomic_directory
     from ..dataset import load_dataset
     from ..model_io import load_model
-    from .attributions import (
-        check_model_fits,
-        compute_attributions,
-        load_attributions,
-        model_checksum,
-        select_sequences,
-    )
+    from .attributions import check_model_fits, load_attributions, model_checksum, select_sequences
 
     t_start = time.perf_counter()
     # Attribution files without a method list mean "compare these": computing the default list on top
@@ -165,14 +200,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
     log.info("benchmarking %d sequences (%s split) with %d methods on %d model(s)", n, s["split"], len(specs),
              len(models))
 
-    motifs = builtin_motifs(list(MOTIFS))
-    scans = {m: scan_motif(ds.onehot, motifs[m], top_n=int(s["top_n"])) for m in MOTIFS}
-    scan_hits = bm.scanned_hits(scans, ds.ids, ds.classes)
-    truth = bm.embedded_hits(ds.embeddings, ds.ids, ds.classes)
-    scan_hits["embedded"] = bm.mark_embedded(scan_hits, truth)
-    truth["embedded"] = True
-    hits = pd.concat([scan_hits, truth], ignore_index=True)
-    masks = bm.motif_masks(truth, n, length)
+    motifs, hits, masks = motif_hits(ds, int(s["top_n"]))
 
     files = [load_attributions(p) for p in (s["attributions"] or [])]
     file_paths = list(s["attributions"] or [])
@@ -191,26 +219,8 @@ def run_benchmark(s: dict[str, Any]) -> None:
                 continue
             provided[att.label] = att.select(ds.ids, source=str(path))
             log.info("%s: using %s for %s", name, path, att.label)
-        atts: dict[str, Any] = {}
-        for spec in specs:
-            if spec.label in provided:
-                atts[spec.label] = provided.pop(spec.label)
-                timings.append({"model": name, "method": spec.label, "source": "file", "seconds": 0.0})
-                continue
-            t0 = time.perf_counter()
-            log.info("%s: computing %s", name, spec.display)
-            kw = spec.engine_kwargs()
-            atts[spec.label] = compute_attributions(
-                lm.model, ds.onehot, ds.ids, method=spec.method, rule=spec.rule, references=spec.references,
-                n_references=kw.get("n_references", 1), n_steps=spec.n_steps, batch_size=int(s["batch_size"]),
-                device=s["device"], seed=int(s["seed"]),
-                settings={"model_checksum": checksum, "data_checksum": full.checksum})
-            seconds = time.perf_counter() - t0
-            timings.append({"model": name, "method": spec.label, "source": "computed", "seconds": seconds})
-            log.info("%s: %s took %.1f s", name, spec.label, seconds)
-        for label, att in provided.items():  # files for methods outside the list are compared too
-            atts[label] = att
-            timings.append({"model": name, "method": label, "source": "file", "seconds": 0.0})
+        settings = {"model_checksum": checksum, "data_checksum": full.checksum}
+        atts = model_attributions(lm.model, name, ds, specs, provided, s, settings, timings)
         if not atts:
             raise InputError("benchmark: no methods to compare")
         projected = {k: a.projected.astype(np.float32) for k, a in atts.items()}

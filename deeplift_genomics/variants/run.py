@@ -15,6 +15,7 @@ touched.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import shutil
@@ -321,23 +322,10 @@ def score_variants(
     contents = read_vcf(vcf)
     entries = contents.entries
     first, end = shard_range(len(entries), shard, opt.chunk_size)
+    mine = entries[first:end]
     bank = load_bank(motif_path, BACKGROUND)
-    with FastaFile(fasta, index_dir=index_dir) as fa:
-        mine = entries[first:end]
-        n_chunks = max(1, -(-len(mine) // opt.chunk_size))
-        chunk_entries = [mine[k * opt.chunk_size : (k + 1) * opt.chunk_size] for k in range(n_chunks)]
-        plans = []
-        for part in chunk_entries:
-            alleles = [e for e in part if isinstance(e, VcfAllele)]
-            wins, win_skips = build_windows(fa, alleles, input_length, edge=opt.edge, strict=opt.strict,
-                                            vcf_name=str(vcf))  # fmt: skip
-            # skips in file order: the VCF's own and the genome's, keyed by (line, ALT), unique per record
-            by_allele = {(k.line, k.alt): k for k in win_skips}
-            skipped = [e if isinstance(e, Skip) else by_allele[e.line, e.alt]
-                       for e in part if isinstance(e, Skip) or (e.line, e.alt) in by_allele]  # fmt: skip
-            plans.append((wins, skipped))
-    example = torch.zeros((1, 4, input_length))
-    head = model_head(model, example)
+    plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
+    head = model_head(model, torch.zeros((1, 4, input_length)))
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "fasta_sha256": file_checksum(fasta),
@@ -350,41 +338,11 @@ def score_variants(
         "shard": list(shard) if shard else None,
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(opt).items()},
     }
-    work = out_dir / WORK_DIR
-    out_existed = out_dir.exists()
-    marked_now = _open_out_dir(out_dir)
-    chunks_dir = prepare_work(work, manifest)
-    n_scorable = sum(len(w) for w, _ in plans)
-    bar = progress_bar(total=n_scorable, desc="variants", unit="allele")
-    was_training = model.training
-    model.eval()
-    tables, skips = [], []
-    try:
-        for k, (wins, skipped) in enumerate(plans):
-            path = chunks_dir / f"chunk_{k:06d}.npz"
-            if path.exists():
-                table, skipped = _load_chunk(path)
-                bar.update(len(table))
-            else:
-                table = _chunk_table(model, wins, task_idx, head, opt, bank, len(kept), input_length, bar)
-                _save_chunk(path, table, skipped)
-                if after_chunk is not None:
-                    after_chunk(k)
-            tables.append(table)
-            skips.extend(skipped)
-    except InputError:
-        if not any(chunks_dir.glob("chunk_*.npz")):
-            shutil.rmtree(work, ignore_errors=True)
-            if not out_existed:
-                shutil.rmtree(out_dir, ignore_errors=True)
-            elif marked_now:  # an empty directory the user made: leave it as it was
-                from ..outputs_guard import MARKER_NAME
-
-                (out_dir / MARKER_NAME).unlink(missing_ok=True)
-        raise
-    finally:
-        bar.close()
-        model.train(was_training)
+    score = functools.partial(
+        _chunk_table, model, task_idx=task_idx, head=head, opt=opt, bank=bank, n_tasks=len(kept),
+        length=input_length,
+    )  # fmt: skip
+    tables, skips = _run_chunks(model, plans, score, out_dir, manifest, after_chunk)
     table = VariantTable.concat(tables, len(kept), input_length)
     seconds = time.perf_counter() - started
     attrs = {
@@ -409,27 +367,19 @@ def score_variants(
         "skip_counts": _counts(skips),
     }
     files = write_all(out_dir, table, skips, attrs, summary, opt.flank, opt.report_top)
-    shard_path = out_dir / SHARD_FILE
-    if shard is not None:
-        info = {
-            "format": SHARD_FORMAT,
-            "shard": shard[0],
-            "n_shards": shard[1],
-            "first_entry": first,
-            "end_entry": end,
-            "n_entries": len(entries),
-            "n_records": contents.n_records,
-            "settings": {k: v for k, v in manifest.items() if k != "shard"},
-            "attrs": attrs,
-            "flank": opt.flank,
-            "report_top": opt.report_top,
-        }
-        atomic_write_text(shard_path, json.dumps(info, indent=1, sort_keys=True) + "\n")
-        files.append(shard_path)
-    elif shard_path.exists():
-        shard_path.unlink()
+    shard_info = {
+        "first_entry": first,
+        "end_entry": end,
+        "n_entries": len(entries),
+        "n_records": contents.n_records,
+        "settings": {k: v for k, v in manifest.items() if k != "shard"},
+        "attrs": attrs,
+        "flank": opt.flank,
+        "report_top": opt.report_top,
+    }
+    files += _write_shard_file(out_dir, shard, shard_info)
     if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out_dir / WORK_DIR, ignore_errors=True)
     _finish_out_dir(out_dir, files)
     log.info(
         "scored %d allele(s) in %.1f s (%.1f alleles/s); skipped %d %s",
@@ -440,6 +390,96 @@ def score_variants(
         _counts(skips) or "",
     )
     return VariantSummary(len(mine), len(table), _counts(skips), time.perf_counter() - started, files)
+
+
+Plan = tuple[list[AlleleWindows], list[Skip]]
+"""One chunk's scorable windows and its skipped entries (in file order)."""
+
+
+def _plan_chunks(
+    fasta: Path, vcf: Path, entries: Sequence[VcfAllele | Skip], input_length: int, opt: VariantOptions,
+    index_dir: str | Path | None,
+) -> list[Plan]:  # fmt: skip
+    """Cut ``entries`` into chunks of ``opt.chunk_size`` and build each chunk's REF/ALT windows.
+
+    Input errors (``strict`` skips) are raised here, before OUT_DIR is touched.
+    """
+    n_chunks = max(1, -(-len(entries) // opt.chunk_size))
+    plans = []
+    with FastaFile(fasta, index_dir=index_dir) as fa:
+        for k in range(n_chunks):
+            part = entries[k * opt.chunk_size : (k + 1) * opt.chunk_size]
+            alleles = [e for e in part if isinstance(e, VcfAllele)]
+            wins, win_skips = build_windows(fa, alleles, input_length, edge=opt.edge, strict=opt.strict,
+                                            vcf_name=str(vcf))  # fmt: skip
+            # skips in file order: the VCF's own and the genome's, keyed by (line, ALT), unique per record
+            by_allele = {(k.line, k.alt): k for k in win_skips}
+            skipped = [e if isinstance(e, Skip) else by_allele[e.line, e.alt]
+                       for e in part if isinstance(e, Skip) or (e.line, e.alt) in by_allele]  # fmt: skip
+            plans.append((wins, skipped))
+    return plans
+
+
+def _run_chunks(
+    model: nn.Module,
+    plans: Sequence[Plan],
+    score: Callable[..., VariantTable],
+    out_dir: Path,
+    manifest: dict[str, Any],
+    after_chunk: Callable[[int], None] | None,
+) -> tuple[list[VariantTable], list[Skip]]:
+    """Score every chunk not already saved in OUT_DIR's work directory (resume), saving each when done.
+
+    ``score(windows, bar=...)`` makes a chunk's table. OUT_DIR is created (or taken over) here. An input
+    error before any chunk is saved leaves OUT_DIR as it was: removed when this run made it, unmarked
+    when it was the user's empty directory.
+    """
+    work = out_dir / WORK_DIR
+    out_existed = out_dir.exists()
+    marked_now = _open_out_dir(out_dir)
+    chunks_dir = prepare_work(work, manifest)
+    bar = progress_bar(total=sum(len(w) for w, _ in plans), desc="variants", unit="allele")
+    was_training = model.training
+    model.eval()
+    tables, skips = [], []
+    try:
+        for k, (wins, skipped) in enumerate(plans):
+            path = chunks_dir / f"chunk_{k:06d}.npz"
+            if path.exists():
+                table, skipped = _load_chunk(path)
+                bar.update(len(table))
+            else:
+                table = score(wins, bar=bar)
+                _save_chunk(path, table, skipped)
+                if after_chunk is not None:
+                    after_chunk(k)
+            tables.append(table)
+            skips.extend(skipped)
+    except InputError:
+        if not any(chunks_dir.glob("chunk_*.npz")):
+            shutil.rmtree(work, ignore_errors=True)
+            if not out_existed:
+                shutil.rmtree(out_dir, ignore_errors=True)
+            elif marked_now:  # an empty directory the user made: leave it as it was
+                from ..outputs_guard import MARKER_NAME
+
+                (out_dir / MARKER_NAME).unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
+        model.train(was_training)
+    return tables, skips
+
+
+def _write_shard_file(out_dir: Path, shard: tuple[int, int] | None, info: dict[str, Any]) -> list[Path]:
+    """Write ``shard.json`` (what :func:`gather_shards` needs) for a shard; remove a stale one otherwise."""
+    path = out_dir / SHARD_FILE
+    if shard is None:
+        path.unlink(missing_ok=True)
+        return []
+    full = {"format": SHARD_FORMAT, "shard": shard[0], "n_shards": shard[1], **info}
+    atomic_write_text(path, json.dumps(full, indent=1, sort_keys=True) + "\n")
+    return [path]
 
 
 def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
