@@ -1,6 +1,7 @@
 """Dinucleotide shuffle throughput: ours, ours with the torch walk, ours before (numpy, 0.1), tangermeme.
 
-"ours" is :func:`deeplift_genomics.shuffle.dinucleotide_shuffle` as the CPU runs it (the compiled walk);
+"ours" is :func:`deeplift_genomics.shuffle.dinucleotide_shuffle` as the CPU runs it (the compiled walk
+for calls of 2M walk steps or more, as the default 1,000 x 20 x 200 is);
 "ours, torch walk" is the same function with the batched torch walk that a GPU runs, here on the CPU
 (the same shuffles, bit for bit). One process, the same sequences (``--n-seqs`` random ``--length`` bp,
 default 1,000 x 200 bp) and ``--n`` shuffles each (default 20), the same thread count for everyone
