@@ -41,7 +41,7 @@ from deeplift_genomics import attribute
 from deeplift_genomics.model_io import load_model
 model = load_model({model!r}).model
 x = torch.from_numpy(np.load({x!r}))
-attribute(model, x[:4], verbose=False)  # warm-up: the tracer and, on first use, numba's compile cache
+attribute(model, x[:4], verbose=False)  # warm-up: imports, the tracer, first allocations
 kwargs = {kwargs}
 t0 = time.perf_counter()
 attribute(model, x, verbose=False, **kwargs)
