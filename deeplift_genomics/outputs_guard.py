@@ -315,6 +315,14 @@ def _quiet_h5py_dealloc(previous: Any) -> Any:
     return hook
 
 
+def remove_entry(path: Path) -> None:
+    """Remove a file, or a directory with its contents; a symbolic link is removed, never followed."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def remove_stale_parts(directory: str | Path, recursive: bool = False) -> list[Path]:
     """Remove our temporary files (``.<name>.<random>.part``, made by :mod:`atomic`) left by a killed run.
 
@@ -327,10 +335,7 @@ def remove_stale_parts(directory: str | Path, recursive: bool = False) -> list[P
     pattern = "**/.*.part" if recursive else ".*.part"
     for path in d.glob(pattern):
         with contextlib.suppress(OSError):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            remove_entry(path)
             removed.append(path)
     if removed:
         log.info("removed %d temporary file(s) of an interrupted run in %s", len(removed), d)

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from _bpnet_util import skip_without_bpnet_lite
 
 try:
     import bpnetlite.bpnet  # noqa: F401
 except ImportError as exc:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"bpnet-lite is not installed ({exc}); make setup installs it", allow_module_level=True)
+    skip_without_bpnet_lite(exc)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bpnet_speed.py"
 

@@ -5,7 +5,6 @@ Skipped without bpnet-lite, except where the environment variable CI is set (mak
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bpnet_util import skip_without_bpnet_lite
 
 try:
     import bpnetlite.bpnet  # noqa: F401
 except ImportError as exc:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"bpnet-lite is not installed ({exc}); make setup installs it", allow_module_level=True)
+    skip_without_bpnet_lite(exc)
 
 import torch
 

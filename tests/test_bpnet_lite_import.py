@@ -6,19 +6,17 @@ Skipped without bpnet-lite, except where the environment variable CI is set (mak
 from __future__ import annotations
 
 import json
-import os
 import warnings
 
 import pytest
 import torch
+from _bpnet_util import skip_without_bpnet_lite
 
 try:
     from bpnetlite.bpnet import BPNet, ControlWrapper, CountWrapper, ProfileWrapper
     from bpnetlite.chrombpnet import ChromBPNet
 except ImportError as exc:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"bpnet-lite is not installed ({exc}); make setup installs it", allow_module_level=True)
+    skip_without_bpnet_lite(exc)
 
 from _engine_util import onehot
 

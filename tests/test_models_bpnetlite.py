@@ -11,11 +11,11 @@ skipped, except where the environment variable ``CI`` is set, where its absence 
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import pytest
 import torch
+from _bpnet_util import skip_without_bpnet_lite
 
 try:
     from bpnetlite.attribute import deep_lift_shap
@@ -23,9 +23,7 @@ try:
     from bpnetlite.chrombpnet import ChromBPNet
     from tangermeme.ersatz import dinucleotide_shuffle
 except ImportError as exc:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip(f"bpnet-lite is not installed ({exc}); make setup installs it", allow_module_level=True)
+    skip_without_bpnet_lite(exc)
 
 from _engine_util import onehot
 

@@ -180,7 +180,7 @@ def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[
     Only names a ``score`` run writes (:data:`_SCORE_OUTPUT_PATTERNS`) or that the directory's marker
     lists are touched, so the directory ends up holding exactly this run's outputs.
     """
-    from ..outputs_guard import read_marker
+    from ..outputs_guard import read_marker, remove_entry
 
     names = {Path(p).name for p in current} | set(keep)
     old = set((read_marker(out_dir) or {}).get("files", []))
@@ -189,10 +189,7 @@ def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[
         if path.name in names or path.name.startswith("."):
             continue
         if path.name in old or any(path.match(pattern) for pattern in _SCORE_OUTPUT_PATTERNS):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            remove_entry(path)
             removed.append(path)
     if removed:
         log.info("removed %d output(s) of an earlier run: %s", len(removed), ", ".join(p.name for p in removed))

@@ -554,14 +554,11 @@ def _open_out_dir(out_dir: Path) -> bool:
 
 def _finish_out_dir(out_dir: Path, files: Sequence[Path]) -> None:
     """Remove what an earlier run left beside this run's ``files`` (hidden work state stays), then mark."""
-    from ..outputs_guard import MARKER_NAME, write_marker
+    from ..outputs_guard import MARKER_NAME, remove_entry, write_marker
 
     names = {Path(f).name for f in files} | {MARKER_NAME}
     for path in sorted(out_dir.iterdir()):
         if path.name in names or path.name.startswith("."):
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        remove_entry(path)
     write_marker(out_dir, "variants", sorted(names - {MARKER_NAME}))
