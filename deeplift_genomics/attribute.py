@@ -18,13 +18,12 @@ from .devices import resolve_device
 from .errors import InputError
 from .graph import build_plan
 from .progress import progress_bar
-from .references import make_references
+from .references import REFERENCE_KINDS, make_references
 
 log = logging.getLogger(__name__)
 
 METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
 RULES = ("rescale", "reveal_cancel", "genomics_default")
-REFERENCE_KINDS = ("shuffle", "background", "zeros")
 MAXPOOL_MODES = ("gradient", "exact")
 PRECISIONS = ("fp32", "tf32", "bf16")
 # Blocks of REFERENCE_BLOCK sequences whose shuffles a GPU draws in one call.

@@ -178,7 +178,8 @@ def test_ism_scores_sit_on_the_observed_base():
         out = hypothetical_or_projected(given, projected, onehot, method)
         np.testing.assert_allclose((out * onehot[:, None]).sum(axis=2), projected, rtol=1e-6)
         assert np.all(out[np.broadcast_to(onehot[:, None] == 0, out.shape)] == 0)
-    assert hypothetical_or_projected(hyp, projected, onehot, "deeplift") is not None
+    # a method with hypothetical contributions gets them back as they are
+    np.testing.assert_array_equal(hypothetical_or_projected(hyp, projected, onehot, "deeplift"), hyp)
 
 
 def test_bed_coordinates_of_reverse_complement_records():

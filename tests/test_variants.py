@@ -286,7 +286,7 @@ def test_strict_error_leaves_no_output(tmp_path, genome, vcf_mixed, model_dir):
         score_variants(m.model, m.input_length, m.task_names, genome, vcf_mixed, tmp_path / "o",
                        options=VariantOptions(strict=True, device="cpu"))  # fmt: skip
     assert not (tmp_path / "o").exists()
-    with pytest.raises(InputError, match="holds the input"):
+    with pytest.raises(InputError, match="contains the input"):
         score_variants(m.model, m.input_length, m.task_names, genome, vcf_mixed, vcf_mixed.parent)
 
 

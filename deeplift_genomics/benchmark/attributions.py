@@ -148,16 +148,10 @@ def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str
     import torch
 
     from .. import __version__, attribute
-    from .methods import method_label
+    from .methods import MethodSpec
 
-    kwargs: dict[str, Any] = {"method": method, "batch_size": batch_size, "device": device, "seed": seed}
-    if method == "deeplift":
-        kwargs["rule"] = rule
-    if method != "ism":
-        kwargs["references"] = references
-        kwargs["n_references"] = n_references if references == "shuffle" else 1
-    if method == "integrated_gradients":
-        kwargs["n_steps"] = n_steps
+    spec = MethodSpec(method, rule, references, n_references, n_steps)
+    kwargs: dict[str, Any] = {**spec.engine_kwargs(), "batch_size": batch_size, "device": device, "seed": seed}
     if precision != "fp32":
         kwargs["precision"] = precision
     x = torch.as_tensor(np.asarray(onehot, dtype=np.float32))
@@ -176,7 +170,7 @@ def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str
         "method": method, "rule": rule if method == "deeplift" else None,
         "references": references if method != "ism" else None,
         "n_references": kwargs.get("n_references"), "n_steps": n_steps if method == "integrated_gradients" else None,
-        "seed": seed, "label": method_label(method, rule, references, kwargs.get("n_references")),
+        "seed": seed, "label": spec.label,
         "precision": precision,
         "version": __version__,
     }

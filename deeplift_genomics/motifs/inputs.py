@@ -103,24 +103,6 @@ class ScoreTracks:
         return dataclasses.replace(self, hypothetical=self.hypothetical[idx], projected=self.projected[idx],
                                    task_names=[self.task_names[i] for i in idx])
 
-    def select_records(self, keep: np.ndarray) -> ScoreTracks:
-        """The records where ``keep`` (``(N,)`` bool or indices) holds, in their order."""
-        keep = np.asarray(keep)
-        rows = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(np.int64)
-        lengths = self.lengths[rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        bases = (np.concatenate([np.arange(self.offsets[r], self.offsets[r + 1]) for r in rows])
-                 if len(rows) else np.zeros(0, dtype=np.int64))
-
-        def pick(a):
-            return None if a is None else a[rows]
-
-        return dataclasses.replace(
-            self, names=self.names[rows], offsets=offsets, onehot=self.onehot[:, bases],
-            hypothetical=self.hypothetical[:, :, bases], projected=self.projected[:, bases],
-            chrom=pick(self.chrom), chrom_start=pick(self.chrom_start), strand=pick(self.strand))
-
 
 def _clean(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float32)

@@ -163,16 +163,16 @@ def call_instances(tracks: ScoreTracks, task: int, patterns: Sequence[Pattern],
         if not pats:
             continue
         contrib = tracks.hypothetical[task] * tracks.onehot * s
-        thresholds: dict[int, float] = {}
+        per_width: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}  # valid starts, sums, threshold
         cands = []
         for p in pats:
             k = p.width
-            valid = window_starts_valid(tracks.offsets, k)
-            sums = s * window_sums(proj_track, k)
-            if k not in thresholds:
+            if k not in per_width:
+                valid = window_starts_valid(tracks.offsets, k)
+                sums = s * window_sums(proj_track, k)
                 null = s * null_window_sums(proj_track, tracks.offsets, k, valid, rng, settings.min_null_windows)
-                thresholds[k] = fdr_threshold(sums[valid], null, settings.fdr)
-            thr = thresholds[k]
+                per_width[k] = valid, sums, fdr_threshold(sums[valid], null, settings.fdr)
+            valid, sums, thr = per_width[k]
             if not math.isfinite(thr):
                 continue
             lo_matrix = logodds_matrix(p.pfm, bg, settings.pseudocount)

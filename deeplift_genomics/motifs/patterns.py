@@ -231,7 +231,8 @@ def aggregate(tracks: ScoreTracks, task: int, starts: np.ndarray, minus: np.ndar
     lo, hi = tracks.offsets[rec], tracks.offsets[rec + 1]
     oh = gather(tracks.onehot, starts, length, lo, hi)
     hyp = gather(tracks.hypothetical[task], starts, length, lo, hi)
-    inside = gather(np.ones((1, tracks.n_bases), dtype=np.float32), starts, length, lo, hi)
+    idx = starts[:, None] + np.arange(length)[None, :]
+    inside = ((idx >= lo[:, None]) & (idx < hi[:, None])).astype(np.float32)[:, None, :]  # (n, 1, length)
     for arr in (oh, hyp, inside):
         arr[minus] = revcomp(arr[minus])
     cover = np.maximum(inside[:, 0].sum(axis=0), 1.0)
@@ -408,8 +409,9 @@ def discover_patterns(tracks: ScoreTracks, task: int, seqlets: pd.DataFrame, sig
     # Assign every seqlet to its best pattern and rebuild each pattern from all its seqlets; patterns
     # left with too few seqlets are dropped and the assignment redone.
     patterns: list[Pattern] = []
+    # a scan depends only on its own CWM, so a drop keeps the survivors' scans
+    scans = [_scan_seqlets(tracks, task, s, core_all, width, flank, cwm) for cwm in kept]
     while kept:
-        scans = [_scan_seqlets(tracks, task, s, core_all, width, flank, cwm) for cwm in kept]
         sims = np.stack([b for b, _, _ in scans])  # (P, n)
         best = sims.argmax(axis=0)
         best_sim = sims[best, np.arange(n_all)]
@@ -418,6 +420,7 @@ def discover_patterns(tracks: ScoreTracks, task: int, seqlets: pd.DataFrame, sig
         ok = counts >= settings.min_seqlets
         if not ok.all():
             kept = [c for c, good in zip(kept, ok) if good]
+            scans = [sc for sc, good in zip(scans, ok) if good]
             continue
         built = []
         for p, cwm in enumerate(kept):

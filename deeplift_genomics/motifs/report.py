@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..benchmark.report import escape_html, page, table
+from .patterns import revcomp
 
 if TYPE_CHECKING:
     from .patterns import Pattern
@@ -164,7 +165,7 @@ def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, data
         probs = database.get(match_name) if match_name != "novel" else None
         best_row = m[m["match"] == match_name]
         if probs is not None and len(best_row) and best_row["strand"].iloc[0] == "-":
-            probs = np.asarray(probs)[::-1, ::-1]  # show the match on the pattern's strand
+            probs = revcomp(probs)  # show the match on the pattern's strand
         pi = inst[inst["pattern"] == p.name]
         centres = ((pi["start"] + pi["end"]) / 2).to_numpy()
         share = row["contribution_share"]
@@ -187,21 +188,14 @@ def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, data
     return page(f"Motifs: {task}", "".join(parts), _nav(results.task_names))
 
 
-def write_report_pages(results: MotifResults, summary: Mapping[str, Any], out_dir: str | Path,
-                       database: Mapping[str, np.ndarray] | None = None) -> list[Path]:
+def write_report_pages(results: MotifResults, summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     """Write ``index.html`` and ``task_<k>.html`` into ``out_dir`` (created; not atomic by itself)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if database is None:
-        database = _match_probs(results)
     written = [out / "index.html"]
     written[0].write_text(index_page(results, summary), encoding="utf-8")
     for k, task in enumerate(results.task_names):
         path = out / f"task_{k}.html"
-        path.write_text(task_page(results, summary, task, database), encoding="utf-8")
+        path.write_text(task_page(results, summary, task, results.match_probs), encoding="utf-8")
         written.append(path)
     return written
-
-
-def _match_probs(results) -> dict[str, np.ndarray]:
-    return dict(getattr(results, "match_probs", {}) or {})

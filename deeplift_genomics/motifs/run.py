@@ -127,8 +127,7 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
             assignments.append(assignment)
         log.info("%s: %d positive and %d negative seqlets, %d patterns", task, int((seqlets["sign"] == "pos").sum()),
                  int((seqlets["sign"] == "neg").sum()), len(task_patterns))
-        if assignments:
-            seqlets = seqlets.merge(pd.concat(assignments, ignore_index=True), on="seqlet", how="left")
+        seqlets = seqlets.merge(pd.concat(assignments, ignore_index=True), on="seqlet", how="left")
         seqlet_frames.append(seqlets)
         inst = call_instances(tracks, t, task_patterns, settings.instances, seed=settings.seed + t)
         for name, share in contribution_share(tracks, t, inst).items():
@@ -244,23 +243,18 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
     written.
     """
     from ..errors import InputError
+    from ..outputs_guard import check_output_path
     from .inputs import read_attributions, read_score_dir
 
     if (scores is None) == (attributions is None):
         raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
-    out = Path(out_dir).resolve()
-    for given in (scores, attributions, data, *(motif_db or ())):
-        if given is not None:
-            path = Path(given).resolve()
-            if path == out or out in path.parents:
-                raise InputError(f"motifs: --out {out_dir} holds the input {given}; choose another directory")
+    check_output_path(out_dir, (scores, attributions, data, test_ids, *(motif_db or ())))
     if scores is not None:
         tracks = read_score_dir(scores)
     else:
         if data is None:
             raise InputError("motifs: an attribution file needs its dataset (--data)")
-        if attributions is None:
-            raise InputError("motifs: give --scores (a score output directory) or --attributions")
+        assert attributions is not None  # exactly one of scores and attributions, checked above
         tracks = read_attributions(attributions, data, test_ids)
     tracks = tracks.select_tasks(list(tasks) if tasks else None)
     database = load_database(motif_db)

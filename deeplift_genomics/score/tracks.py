@@ -105,12 +105,8 @@ def write_tracks(
             )
             return []
         if bigwig:
-            try:
-                import pyBigWig
-            except ImportError:
-                raise InputError(
-                    "--bigwig needs pyBigWig (pip install pyBigWig); use --bedgraph instead"
-                ) from None
+            require_pybigwig()
+            import pyBigWig
         files: list[Path] = []
         with contextlib.ExitStack() as stack:
             graphs, wigs = [], []

@@ -23,13 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..attribute import METHODS as ATTRIBUTION_METHODS
 from ..errors import InputError
 from ..onehot import one_hot
+from ..references import REFERENCE_KINDS
 
 log = logging.getLogger(__name__)
 
-METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients")
-REFERENCE_KINDS = ("shuffle", "background", "zeros")
+# attribute's methods but ISM, whose effect is the prediction change itself
+METHODS = tuple(m for m in ATTRIBUTION_METHODS if m != "ism")
 
 
 @dataclass(frozen=True)

@@ -180,9 +180,15 @@ def _h5_keys(h5: h5py.File) -> list[str]:
     return keys
 
 
-def rows(table: VariantTable, task_names: Sequence[str], flank: int, head: str = "none") -> list[list[Any]]:
-    """``variants.tsv`` rows (one per allele and task), sorted by |effect| (largest first, stable)."""
-    d = table.derived(flank, head)
+def rows(
+    table: VariantTable, task_names: Sequence[str], flank: int, head: str = "none",
+    derived: Mapping[str, np.ndarray] | None = None,
+) -> list[list[Any]]:  # fmt: skip
+    """``variants.tsv`` rows (one per allele and task), sorted by |effect| (largest first, stable).
+
+    ``derived`` is ``table.derived(flank, head)`` when the caller has it already.
+    """
+    d = table.derived(flank, head) if derived is None else derived
     a, m, arr = table.alleles, table.motif, table.arrays
     out = []
     for i in range(len(table)):
@@ -207,12 +213,15 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def write_tsv(path: Path, table: VariantTable, task_names: Sequence[str], flank: int, head: str = "none") -> None:
+def write_tsv(
+    path: Path, table: VariantTable, task_names: Sequence[str], flank: int, head: str = "none",
+    derived: Mapping[str, np.ndarray] | None = None,
+) -> None:  # fmt: skip
     """``variants.tsv`` (see :func:`rows`), written to ``path`` as given."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         w = csv.writer(handle, delimiter="\t", lineterminator="\n")
         w.writerow(TSV_COLUMNS)
-        for r in rows(table, task_names, flank, head):
+        for r in rows(table, task_names, flank, head, derived):
             w.writerow([_fmt(v) for v in r])
 
 
@@ -246,17 +255,18 @@ def write_all(
 
     tasks = list(attrs["task_names"])
     files = [out_dir / n for n in ("scores.h5", "variants.tsv", "skipped.tsv", "summary.json", "report.html")]
+    # effects and contribution changes once, for the table, the summary and the report
+    d = table.derived(flank, str(attrs["head"]))
     with atomic_path(files[0]) as tmp:
         write_h5(tmp, table, attrs)
     with atomic_path(files[1]) as tmp:
-        write_tsv(tmp, table, tasks, flank, str(attrs["head"]))
+        write_tsv(tmp, table, tasks, flank, str(attrs["head"]), d)
     with atomic_path(files[2]) as tmp:
         write_skipped(tmp, skipped)
-    d = table.derived(flank, str(attrs["head"])) if len(table) else {"delta_error": np.zeros((0, len(tasks)))}
     summ = dict(summary)
     summ["max_abs_delta_error"] = float(np.abs(d["delta_error"]).max()) if len(table) else None
     with atomic_path(files[3]) as tmp:
         tmp.write_text(json.dumps(summ, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
     with atomic_path(files[4]) as tmp:
-        write_report(tmp, table, attrs, summ, flank, report_top)
+        write_report(tmp, table, attrs, summ, flank, report_top, d if len(table) else None)
     return files

@@ -62,10 +62,13 @@ def logo_png(table_: VariantTable, i: int, task: int, task_name: str, flank: int
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def render(table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str, Any], flank: int, top: int) -> str:
-    """The whole HTML page."""
+def render(
+    table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str, Any], flank: int, top: int,
+    derived: Mapping[str, np.ndarray] | None = None,
+) -> str:  # fmt: skip
+    """The whole HTML page (``derived``: ``table_.derived(...)`` when the caller has it already)."""
     tasks = list(attrs["task_names"])
-    d = table_.derived(flank, str(attrs.get("head", "none"))) if len(table_) else None
+    d = derived if derived is not None or not len(table_) else table_.derived(flank, str(attrs.get("head", "none")))
     parts = [
         f'<p class="what">Variant effects of model <b>{escape_html(attrs.get("model", ""))}</b> on '
         f"{escape_html(attrs.get('vcf', ''))} against {escape_html(attrs.get('fasta', ''))}: {summary.get('n_scored', 0)} "
@@ -126,7 +129,8 @@ def _page(parts: list[str]) -> str:
 
 
 def write_report(
-    path: str | Path, table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str, Any], flank: int, top: int
+    path: str | Path, table_: VariantTable, attrs: Mapping[str, Any], summary: Mapping[str, Any], flank: int, top: int,
+    derived: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Write ``render(...)`` to ``path`` as given (the caller makes it atomic)."""
-    Path(path).write_text(render(table_, attrs, summary, flank, top), encoding="utf-8")
+    Path(path).write_text(render(table_, attrs, summary, flank, top, derived), encoding="utf-8")

@@ -31,6 +31,7 @@ from torch import nn
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, file_checksum
+from ..outputs_guard import check_output_path
 from ..progress import progress_bar
 from ..score.options import parse_shard, shard_range
 from ..score.runner import model_fingerprint, prepare_work
@@ -38,7 +39,7 @@ from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
 from .outputs import VariantTable, read_h5, read_skipped, write_all
-from .vcf import Skip, VcfAllele, read_vcf
+from .vcf import Skip, VcfAllele, read_vcf, skip_counts
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +137,6 @@ def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> li
     if missing:
         raise InputError(f"--tasks: unknown task(s) {', '.join(missing)}; the model has {', '.join(task_names)}")
     return [list(task_names).index(t) for t in wanted]
-
-
-def refuse_out_holding_inputs(out_dir: Path, inputs: Sequence[Path | None]) -> None:
-    """:class:`InputError` when ``out_dir`` is, or lies above, one of the inputs (it could be replaced)."""
-    out = out_dir.resolve()
-    for p in inputs:
-        if p is None:
-            continue
-        r = Path(p).resolve()
-        if r == out or out in r.parents:
-            raise InputError(f"--out {out_dir}: holds the input {p}; choose another output directory")
-
-
-def _counts(skipped: Sequence[Skip]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in skipped:
-        out[s.reason] = out.get(s.reason, 0) + 1
-    return dict(sorted(out.items()))
 
 
 def _chunk_table(
@@ -318,7 +301,7 @@ def score_variants(
     kept = [task_names[i] for i in task_idx]
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
     motif_path = motif_file_in(motifs) if motifs is not None else None
-    refuse_out_holding_inputs(out_dir, [fasta, vcf, motif_path])
+    check_output_path(out_dir, [fasta, vcf, motif_path])
     contents = read_vcf(vcf)
     entries = contents.entries
     first, end = shard_range(len(entries), shard, opt.chunk_size)
@@ -359,12 +342,13 @@ def score_variants(
         "motifs": bank.source,
         "options": json.dumps(manifest["options"], sort_keys=True),
     }
+    counts = skip_counts(skips)
     summary = {
         "n_records": contents.n_records if shard is None else None,
         "n_entries": len(mine),
         "n_scored": len(table),
         "n_skipped": len(skips),
-        "skip_counts": _counts(skips),
+        "skip_counts": counts,
     }
     files = write_all(out_dir, table, skips, attrs, summary, opt.flank, opt.report_top)
     shard_info = {
@@ -387,9 +371,9 @@ def score_variants(
         seconds,
         len(table) / seconds if seconds else float("nan"),
         len(skips),
-        _counts(skips) or "",
+        counts or "",
     )
-    return VariantSummary(len(mine), len(table), _counts(skips), time.perf_counter() - started, files)
+    return VariantSummary(len(mine), len(table), counts, time.perf_counter() - started, files)
 
 
 Plan = tuple[list[AlleleWindows], list[Skip]]
@@ -526,7 +510,7 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
         "n_entries": first["n_entries"],
         "n_scored": len(table),
         "n_skipped": len(skips),
-        "skip_counts": _counts(skips),
+        "skip_counts": skip_counts(skips),
     }
     out = Path(out_dir)
     _open_out_dir(out)

@@ -15,7 +15,7 @@ import gzip
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +100,12 @@ class VcfContents:
     n_records: int = 0
 
     def skip_counts(self) -> dict[str, int]:
-        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
+        return skip_counts(self.skipped)
+
+
+def skip_counts(skipped: Iterable[Skip]) -> dict[str, int]:
+    """How many entries were skipped for each reason, by reason."""
+    return dict(sorted(Counter(s.reason for s in skipped).items()))
 
 
 def _raw_lines(path: Path, compressed: bool) -> Iterator[tuple[int, str]]:
