@@ -161,8 +161,10 @@ def attribute(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}: expected a positive integer, got {value!r}")
     x = _as_input(x, dtype)
+    dev = resolve_device(device)
+    _check_precision(precision, dev, dtype, method)
     if method == "ism":
-        return _ism(model, x, target, batch_size, device, dtype, verbose)
+        return _ism(model, x, target, batch_size, dev, dtype, verbose)
 
     one_hot = _is_one_hot(x)
     if isinstance(references, str):
@@ -175,8 +177,6 @@ def attribute(
         raise InputError(f"x: hypothetical contributions need one-hot (N, 4, L) input; {_why_not_one_hot(x)}")
     want_hyp = one_hot if hypothetical is None else bool(hypothetical)
 
-    dev = resolve_device(device)
-    _check_precision(precision, dev, dtype, method)
     n_total = x.shape[0]
     with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
         plan = build_plan(m, x[:1].to(dev))

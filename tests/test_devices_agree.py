@@ -22,10 +22,12 @@ def test_the_device_comparison_runs_cpu_against_cpu(method, rule):
     assert all(v == 0.0 for k, v in diff.items() if k != "scale"), diff  # deterministic on one device
 
 
+@pytest.mark.parametrize("method", ["deeplift", "ism"])
 @pytest.mark.parametrize("precision", ["tf32", "bf16"])
-def test_reduced_precision_is_refused_on_the_cpu(precision):
+def test_reduced_precision_is_refused_on_the_cpu(precision, method):
+    # ISM too: it returned before the check and reported fp32 while its caller recorded bf16
     with pytest.raises(InputError, match=f"precision {precision}"):
-        attribute(paper_model(), sequences(2), device="cpu", precision=precision, verbose=False)
+        attribute(paper_model(), sequences(2), method=method, device="cpu", precision=precision, verbose=False)
 
 
 def test_unknown_precision_is_refused():
