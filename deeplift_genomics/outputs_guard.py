@@ -315,6 +315,40 @@ def _quiet_h5py_dealloc(previous: Any) -> Any:
     return hook
 
 
+def open_output_dir(out_dir: Path, command: str) -> tuple[bool, bool]:
+    """Create (or take over, when it is ours) the output directory of a resumable run.
+
+    The marker goes in first, so an interrupted run's directory (its resumable chunks) is recognised as
+    ours and a user's folder never is. Returns whether ``out_dir`` existed and whether the marker was
+    written now (both for :func:`forget_failed_start`).
+    """
+    existed = out_dir.exists()
+    check_replaceable(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marked_now = not is_ours(out_dir)
+    if marked_now:
+        write_marker(out_dir, command, files=[])
+    remove_stale_parts(out_dir)
+    return existed, marked_now
+
+
+def forget_failed_start(out_dir: Path, work: Path, chunks_dir: Path, existed: bool, marked_now: bool) -> None:
+    """After bad input met before any chunk was saved, leave ``out_dir`` as it was before the run.
+
+    The work directory goes; a directory this run made goes too, and a user's empty directory loses the
+    marker this run put in it. Once a chunk is saved, everything stays for a resumed run.
+    """
+    if any(chunks_dir.glob("chunk_*.npz")):
+        return
+    shutil.rmtree(work, ignore_errors=True)
+    if existed and not marked_now:
+        return
+    with contextlib.suppress(OSError):
+        (out_dir / MARKER_NAME).unlink()
+        if not existed:
+            out_dir.rmdir()
+
+
 def remove_entry(path: Path) -> None:
     """Remove a file, or a directory with its contents; a symbolic link is removed, never followed."""
     if path.is_dir() and not path.is_symlink():

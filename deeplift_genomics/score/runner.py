@@ -19,7 +19,6 @@ the records only where an unsharded run starts a new chunk, so every batch of wi
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -39,10 +38,11 @@ from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
 from ..outputs_guard import (
-    MARKER_NAME,
-    check_replaceable,
     check_unique_names,
-    is_ours,
+    forget_failed_start,
+    open_output_dir,
+    read_marker,
+    remove_entry,
     remove_stale_parts,
     write_marker,
     writing,
@@ -180,7 +180,6 @@ def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[
     Only names a ``score`` run writes (:data:`_SCORE_OUTPUT_PATTERNS`) or that the directory's marker
     lists are touched, so the directory ends up holding exactly this run's outputs.
     """
-    from ..outputs_guard import read_marker, remove_entry
 
     names = {Path(p).name for p in current} | set(keep)
     old = set((read_marker(out_dir) or {}).get("files", []))
@@ -275,7 +274,7 @@ def score_fasta(
             fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
         )
         work = out_dir / WORK_DIR
-        out_existed = _open_out_dir(out_dir)
+        out_existed, marked_now = open_output_dir(out_dir, "score")
         chunks_dir = prepare_work(work, manifest)
         remove_stale_parts(chunks_dir)
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
@@ -287,7 +286,7 @@ def score_fasta(
             scored_windows = _run_chunks(scorer, fa, regions, chunks_dir, options.chunk_size, bar, after_chunk)
         except InputError:
             # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
-            _forget_failed_start(out_dir, work, chunks_dir, out_existed)
+            forget_failed_start(out_dir, work, chunks_dir, out_existed, marked_now)
             raise
         finally:
             bar.close()
@@ -344,17 +343,6 @@ def _select_regions(
     return list(all_regions[first:end]), first, end, n_total
 
 
-def _open_out_dir(out_dir: Path) -> bool:
-    """Create (or take over, when it is ours) the output directory; returns whether it existed."""
-    existed = out_dir.exists()
-    check_replaceable(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not is_ours(out_dir):
-        write_marker(out_dir, "score", files=[])
-    remove_stale_parts(out_dir)
-    return existed
-
-
 def _run_chunks(
     scorer: ChunkScorer,
     fa: FastaFile,
@@ -387,17 +375,6 @@ def _run_chunks(
         if after_chunk is not None:
             after_chunk(k)
     return scored_windows
-
-
-def _forget_failed_start(out_dir: Path, work: Path, chunks_dir: Path, out_existed: bool) -> None:
-    """After bad input met before any chunk was saved, leave nothing behind."""
-    if any(chunks_dir.glob("chunk_*.npz")):
-        return
-    shutil.rmtree(work, ignore_errors=True)
-    if not out_existed:
-        with contextlib.suppress(OSError):
-            (out_dir / MARKER_NAME).unlink()
-            out_dir.rmdir()
 
 
 def _scores_attrs(

@@ -31,7 +31,7 @@ from torch import nn
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, file_checksum
-from ..outputs_guard import check_output_path
+from ..outputs_guard import check_output_path, forget_failed_start, open_output_dir
 from ..progress import progress_bar
 from ..score.options import parse_shard, shard_range
 from ..score.runner import model_fingerprint, prepare_work
@@ -419,8 +419,7 @@ def _run_chunks(
     when it was the user's empty directory.
     """
     work = out_dir / WORK_DIR
-    out_existed = out_dir.exists()
-    marked_now = _open_out_dir(out_dir)
+    out_existed, marked_now = open_output_dir(out_dir, "variants")
     chunks_dir = prepare_work(work, manifest)
     bar = progress_bar(total=sum(len(w) for w, _ in plans), desc="variants", unit="allele")
     was_training = model.training
@@ -440,14 +439,7 @@ def _run_chunks(
             tables.append(table)
             skips.extend(skipped)
     except InputError:
-        if not any(chunks_dir.glob("chunk_*.npz")):
-            shutil.rmtree(work, ignore_errors=True)
-            if not out_existed:
-                shutil.rmtree(out_dir, ignore_errors=True)
-            elif marked_now:  # an empty directory the user made: leave it as it was
-                from ..outputs_guard import MARKER_NAME
-
-                (out_dir / MARKER_NAME).unlink(missing_ok=True)
+        forget_failed_start(out_dir, work, chunks_dir, out_existed, marked_now)
         raise
     finally:
         bar.close()
@@ -513,27 +505,10 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
         "skip_counts": skip_counts(skips),
     }
     out = Path(out_dir)
-    _open_out_dir(out)
+    open_output_dir(out, "variants")
     files = write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
     _finish_out_dir(out, files)
     return files
-
-
-def _open_out_dir(out_dir: Path) -> bool:
-    """Create (or take over, when it is ours) ``out_dir``; returns whether the marker was written now.
-
-    The marker goes in first, so an interrupted run's directory (its resumable chunks) is recognised as
-    ours and a user's folder never is.
-    """
-    from ..outputs_guard import check_replaceable, is_ours, remove_stale_parts, write_marker
-
-    check_replaceable(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    marked_now = not is_ours(out_dir)
-    if marked_now:
-        write_marker(out_dir, "variants", files=[])
-    remove_stale_parts(out_dir)
-    return marked_now
 
 
 def _finish_out_dir(out_dir: Path, files: Sequence[Path]) -> None:
