@@ -536,8 +536,6 @@ def guarded_output(
     inputs: Iterable[str | Path | None] = (),
     *,
     kind: str = "dir",
-    flag: str = "--out",
-    replace: bool = True,
 ) -> Iterator[Path]:
     """:func:`check_output_path`, :func:`check_replaceable` (directories) and :func:`output_lock` in one.
 
@@ -545,10 +543,10 @@ def guarded_output(
     write the outputs inside the block (with :func:`deeplift_genomics.atomic.atomic_directory` or
     :func:`~deeplift_genomics.atomic.atomic_path`). File-system errors in the block become one line.
     """
-    check_output_path(out, inputs, kind=kind, flag=flag)
-    if kind == "dir" and replace:
-        check_replaceable(out, flag)
-    with output_lock(out, command, flag) as lock:
+    check_output_path(out, inputs, kind=kind)
+    if kind == "dir":
+        check_replaceable(out)
+    with output_lock(out, command) as lock:
         with writing(out):
             yield lock
 

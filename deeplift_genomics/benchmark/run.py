@@ -115,7 +115,7 @@ def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> 
 
     Methods without hypothetical contributions (ISM) use their per-base scores on the observed base.
     """
-    from ..motifs.inputs import from_arrays, hypothetical_or_projected
+    from ..motifs.inputs import tracks_of_attributions
     from ..motifs.recovery import method_recovery, truth_from_embeddings
 
     truth = truth_from_embeddings(ds.embeddings)
@@ -123,9 +123,7 @@ def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> 
     onehot = ds.onehot.astype(np.float32)
     frames = []
     for label, att in atts.items():
-        hyp = hypothetical_or_projected(att.hypothetical, att.projected, onehot, att.settings.get("method"))
-        tracks = from_arrays(onehot, hyp, task_names, names=ds.ids,
-                             projected=att.projected, source=label)
+        tracks = tracks_of_attributions(att, onehot, task_names, ds.ids, label)
         table = method_recovery(tracks, truth, relevant)
         table.insert(0, "method", label)
         frames.append(table)

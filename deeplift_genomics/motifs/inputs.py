@@ -19,11 +19,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
 from ..onehot import sequence_indices
+
+if TYPE_CHECKING:
+    from ..benchmark.attributions import Attributions
 
 SCORES_FILE = "scores.h5"
 
@@ -234,9 +238,14 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
     rows = np.array([index[sid] for sid in att.ids.tolist()], dtype=np.int64)
     task_names = att.settings.get("task_names") or list(ds.task_names)
     onehot = ds.onehot[rows].astype(np.float32)
-    return from_arrays(onehot, hypothetical_or_projected(att.hypothetical, att.projected, onehot,
-                                                         att.settings.get("method")),
-                       task_names, names=[str(i) for i in att.ids], projected=att.projected, source=str(path))
+    return tracks_of_attributions(att, onehot, task_names, [str(i) for i in att.ids], str(path))
+
+
+def tracks_of_attributions(att: Attributions, onehot: np.ndarray, task_names: Sequence[str],
+                           names: Sequence[str], source: str) -> ScoreTracks:
+    """Tracks of an attribution result on its ``(N, 4, L)`` sequences (see :func:`hypothetical_or_projected`)."""
+    hyp = hypothetical_or_projected(att.hypothetical, att.projected, onehot, att.settings.get("method"))
+    return from_arrays(onehot, hyp, task_names, names=names, projected=att.projected, source=source)
 
 
 def hypothetical_or_projected(hypothetical: np.ndarray, projected: np.ndarray, onehot: np.ndarray,

@@ -92,13 +92,17 @@ def parse_task_specs(specs: Sequence[str] | Mapping[str, str | Path]) -> dict[st
             )
         folded[name.lower()] = name
         out[name] = Path(path)
+    return out
+
+
+def warn_shared_files(beds: Mapping[str, Path]) -> None:
+    """Log a warning for every BED file that several tasks read (their labels will be identical)."""
     by_file: dict[Path, list[str]] = {}
-    for name, bed in out.items():
+    for name, bed in beds.items():
         by_file.setdefault(bed.resolve() if bed.exists() else bed, []).append(name)
     for bed, names in by_file.items():
         if len(names) > 1:
             log.warning("tasks %s all read %s: their labels will be identical", ", ".join(names), bed)
-    return out
 
 
 def _summit(cols: list[str], start: int, end: int, where: str) -> int:
@@ -210,19 +214,14 @@ def read_intervals(path: str | Path, contig_lengths: Mapping[str, int], what: st
     per: dict[str, list[tuple[int, int]]] = {}
     for lineno, cols in bed_lines(path):
         where = f"{path}: line {lineno}"
-        if len(cols) < 3:
-            raise InputError(f"{where}: expected at least 3 columns (chrom, start, end), found {len(cols)}")
-        try:
-            start, end = int(cols[1]), int(cols[2])
-        except ValueError:
-            raise InputError(f"{where}: contig '{cols[0]}': start and end must be integers") from None
+        chrom, start, end = bed_interval(cols, where, "contig")
         if start < 0 or start >= end:
             raise InputError(
-                f"{where}: contig '{cols[0]}': bad interval {start}-{end} (need 0 <= start < end)"
+                f"{where}: contig '{chrom}': bad interval {start}-{end} (need 0 <= start < end)"
             )
-        if cols[0] in contig_lengths:
-            per.setdefault(cols[0], []).append((start, end))
-    return {chrom: merge_intervals(np.asarray(iv, dtype=np.int64)) for chrom, iv in per.items()}
+        if chrom in contig_lengths:
+            per.setdefault(chrom, []).append((start, end))
+    return {c: merge_intervals(np.asarray(iv, dtype=np.int64)) for c, iv in per.items()}
 
 
 def merge_intervals(intervals: np.ndarray) -> np.ndarray:
@@ -272,10 +271,6 @@ class IntervalIndex:
         out = np.zeros(starts.shape, dtype=bool)
         out[ok] = merged[idx[ok], 1] > starts[ok]
         return out
-
-    def total_length(self) -> int:
-        """Bases covered."""
-        return int(sum(int((m[:, 1] - m[:, 0]).sum()) for m in self._merged.values()))
 
 
 def summit_window(summit: int, length: int) -> tuple[int, int]:

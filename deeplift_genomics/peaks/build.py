@@ -47,6 +47,7 @@ from .bed import (
     read_peaks,
     summit_window,
     summits_by_contig,
+    warn_shared_files,
 )
 from .negatives import gc_fraction, gc_matched_negatives, shuffled_negatives
 from .splits import SPLIT_NAMES, assign_splits, parse_chroms
@@ -328,6 +329,7 @@ def build_peak_dataset(
     """
     config = config or PeakDatasetConfig()
     beds = parse_task_specs(peaks)
+    warn_shared_files(beds)
     genome = Path(genome)
     _check_inputs(genome, beds, config)
     length = config.length

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..fasta import FastaFile
+from ..onehot import sequence_indices
 from ..progress import progress_bar
 from ..shuffle import shuffle_tokens
 from .bed import IntervalIndex
@@ -241,8 +242,8 @@ def shuffled_negatives(sequences: Sequence[str], per_positive: int, seed: int) -
     """
     if not sequences:
         return []
-    lookup = {c: i for i, c in enumerate("ACGT")}
-    tokens = np.asarray([[lookup.get(c, 4) for c in s.upper()] for s in sequences], dtype=np.int64)
+    tokens = np.stack([sequence_indices(s) for s in sequences]).astype(np.int64)
+    tokens[tokens < 0] = 4  # shuffle_tokens' unknown letter
     shuffled = shuffle_tokens(torch.from_numpy(tokens), int(per_positive), seed)[0].numpy()
     letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
     return [[letters[row].tobytes().decode() for row in per] for per in shuffled]

@@ -58,11 +58,6 @@ class AlleleWindows:
     alt_seq: str
     note: str
 
-    @property
-    def span(self) -> int:
-        """Bases the variant covers in the longer of its alleles."""
-        return max(len(self.allele.ref), len(self.allele.alt))
-
 
 def window_start(pos: int, length: int, record_length: int, delta: int, edge: str) -> int | None:
     """First base of the windows of a variant at ``pos``, or None when ``edge="skip"`` and it does not fit.
