@@ -17,12 +17,12 @@ from .constants import PAPER_BACKGROUND
 from .devices import resolve_device
 from .errors import InputError
 from .graph import build_plan
+from .ops import METHODS
 from .progress import progress_bar
 from .references import REFERENCE_KINDS, make_references
 
 log = logging.getLogger(__name__)
 
-METHODS = ("deeplift", "gradient_x_input", "guided_backprop_x_input", "integrated_gradients", "ism")
 RULES = ("rescale", "reveal_cancel", "genomics_default")
 MAXPOOL_MODES = ("gradient", "exact")
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -179,7 +179,7 @@ def attribute(
 
     n_total = x.shape[0]
     with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
-        plan = build_plan(m, x[:1].to(dev))
+        plan = build_plan(m, x[:1].to(dev), method)
         targets = _targets(target, plan.n_outputs)
         E = _target_matrix(targets, plan.n_outputs, plan.head == "softmax", dtype, dev)
         rules = engine.choose_rules(plan, rule)
@@ -621,7 +621,7 @@ def _ism(model, x, target, batch_size, device, dtype, verbose) -> AttributionRes
         raise InputError(f"x: ISM needs one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}")
     dev = resolve_device(device)
     with _prepared(model, dev, dtype) as m:
-        plan = build_plan(m, x[:1].to(dev))
+        plan = build_plan(m, x[:1].to(dev), "ism")
         targets = _targets(target, plan.n_outputs)
         logits = _Logits(plan).eval()
         scores = ism_scores(logits, x, targets, batch_size, dev, verbose=verbose).to("cpu", dtype)

@@ -1,11 +1,8 @@
 """bpnet-lite (BPNet, ChromBPNet) support without depending on it.
 
-Two parts, both used only when the user's model or file comes from bpnet-lite:
+Used only when the user's model file comes from bpnet-lite (the DeepLIFT rules of bpnet-lite's own
+modules are the engine's: :mod:`deeplift_genomics.third_party_rules`).
 
-- :func:`known_rules`: the DeepLIFT rules of bpnet-lite's own modules (``_ProfileLogitScaling``, ``_Log``,
-  ``_Exp``), found when a model holds a module of that package, so that ``attribute`` takes
-  ``CountWrapper(ControlWrapper(BPNet(...)))``, ``ProfileWrapper(...)`` and ``ChromBPNet`` as they are. They
-  are the rules ``bpnetlite.attribute.deep_lift_shap`` registers with tangermeme (Rescale).
 - :func:`import_bpnet_lite`: a model file written with ``torch.save(model)`` (a pickle) turned into a
   model directory (``model.json`` + safetensors), reading it with ``torch.load(weights_only=True)`` and an
   explicit allow-list of bpnet-lite's classes, so the file cannot run code.
@@ -16,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,43 +22,9 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .rules import Elementwise
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "bpnetlite"
-
-
-def _log_deriv(t: torch.Tensor) -> torch.Tensor:
-    return 1.0 / t
-
-
-def known_rules(model: nn.Module) -> dict[type, tuple[str, Elementwise | None]]:
-    """Rules for the bpnet-lite modules inside ``model`` (empty when it holds none).
-
-    bpnet-lite is never imported here: a model built from its classes has already imported it.
-    """
-    if not any(type(m).__module__.split(".")[0] == PACKAGE for m in model.modules()):
-        return {}
-    bpnet = sys.modules.get(f"{PACKAGE}.bpnet")
-    chrom = sys.modules.get(f"{PACKAGE}.chrombpnet")
-    rules: dict[type, tuple[str, Elementwise | None]] = {}
-    if bpnet is not None and hasattr(bpnet, "_ProfileLogitScaling"):
-        # logits * softmax(logits) over the profile: not elementwise; Rescale's per-element ratio, as
-        # bpnet-lite registers it
-        rules[bpnet._ProfileLogitScaling] = ("nonlinearity", Elementwise("_ProfileLogitScaling", None, False))
-    if chrom is not None:
-        if hasattr(chrom, "_Log"):
-            rules[chrom._Log] = ("nonlinearity", Elementwise("log", _log_deriv))
-        if hasattr(chrom, "_Exp"):
-            rules[chrom._Exp] = ("nonlinearity", Elementwise("exp", torch.exp))
-    return rules
-
-
-# -- model files written by torch.save ---------------------------------------------------------------
-
-# Everything a torch.save'd bpnet-lite model may hold, besides the tensors and plain containers that
-# torch.load(weights_only=True) allows anyway. Names, not objects: bpnet-lite is imported only to read.
 ALLOWED_CLASSES = (
     "bpnetlite.bpnet.BPNet",
     "bpnetlite.bpnet.ControlWrapper",
