@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..render.figures import pyplot_agg, save_figure, wrap_label
 from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS
 from .methods import display_name
 
@@ -21,39 +22,6 @@ if TYPE_CHECKING:
 
 #: Class colours (colour-blind safe, Okabe-Ito).
 CLASS_COLOURS = {"both": "#D55E00", "gata": "#0072B2", "tal1": "#009E73", "neither": "#999999"}
-
-
-def pyplot_agg() -> Any:
-    """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are only ever saved to files)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Figure, prefix: str | Path, dpi: int = 110) -> list[Path]:
-    """Write ``fig`` as ``prefix.png`` and ``prefix.svg`` atomically and close it; returns both paths."""
-    from ..atomic import atomic_path
-
-    plt = pyplot_agg()
-    paths = []
-    for ext in ("png", "svg"):
-        final = Path(f"{prefix}.{ext}")
-        with atomic_path(final) as tmp:
-            fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight", metadata={"Date": None}
-                        if ext == "svg" else None)
-        paths.append(final)
-    plt.close(fig)
-    return paths
-
-
-def wrap_label(text: str, width: int = 20) -> str:
-    """``text`` broken into lines of at most ``width`` characters, for panel titles."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width))
 
 
 def _scatter_panel(ax, hits: pd.DataFrame, column: str) -> None:

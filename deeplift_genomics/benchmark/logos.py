@@ -10,16 +10,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..constants import PAPER_BACKGROUND
+from ..render.figures import draw_logo, information_content, pyplot_agg, save_figure, wrap_label
 from .analysis import MOTIF_LABELS, TAL1
-from .figures import pyplot_agg, wrap_label
+from .figures import CLASS_COLOURS
 from .methods import display_name
 
 if TYPE_CHECKING:
@@ -70,29 +70,6 @@ def average_hit_contributions(contributions: np.ndarray, hits: pd.DataFrame, tas
     return total / len(hits)
 
 
-def information_content(probs: np.ndarray, background: Sequence[float] = PAPER_BACKGROUND) -> pd.DataFrame:
-    """Letter heights ``(W, 4)`` of a PWM's information-content logo (relative to ``background``)."""
-    import logomaker
-
-    df = pd.DataFrame(np.asarray(probs, dtype=float), columns=list(ALPHABET))
-    return logomaker.transform_matrix(df, from_type="probability", to_type="information",
-                                      background=np.asarray(background, dtype=float))
-
-
-def draw_logo(ax: Any, matrix: np.ndarray | pd.DataFrame, title: str | None = None) -> None:
-    """Draw a ``(4, W)`` matrix (A, C, G, T rows) as a logomaker logo on the axes ``ax``."""
-    import logomaker
-
-    df = matrix if isinstance(matrix, pd.DataFrame) else pd.DataFrame(np.asarray(matrix).T, columns=list(ALPHABET))
-    logomaker.Logo(df.reset_index(drop=True), ax=ax, color_scheme="classic")
-    ax.axhline(0, color="black", lw=0.4)
-    ax.set_xticks([])
-    ax.tick_params(labelsize=6)
-    ax.locator_params(axis="y", nbins=3)
-    if title:
-        ax.set_title(title, fontsize=7)
-
-
 def hit_logo_grid(
     contributions: Mapping[str, np.ndarray],
     hits: pd.DataFrame,
@@ -119,8 +96,6 @@ def hit_logo_grid(
     prefix
         Write ``prefix.png``/``.svg`` if given (returns paths), else return the figure.
     """
-    from .figures import save_figure
-
     plt = pyplot_agg()
     methods = list(contributions)
     fig, axes = plt.subplots(len(motifs), len(methods) + 1, figsize=(1.9 * (len(methods) + 1), 1.3 * len(motifs) + 0.5),
@@ -195,8 +170,6 @@ def example_logos(
     ``windows``: rows with ``motif, start, end`` to shade (GATA1 blue, TAL1 green); ``span``: the
     ``[start, end)`` stretch to draw (default the whole sequence). The x axis gives sequence positions.
     """
-    from .figures import CLASS_COLOURS, save_figure
-
     plt = pyplot_agg()
     methods = list(contributions)
     length = next(iter(contributions.values())).shape[-1]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..benchmark.report import escape_html, page, table
+from ..render.html import escape_html, page, table
 from .patterns import revcomp
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ error), the motif it hits (REF and ALT scores, breaks/creates), and REF over ALT
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,15 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..benchmark.logos import draw_logo, pyplot_agg
-from ..benchmark.report import STYLE, table
+from ..render.figures import draw_logo, pyplot_agg
+from ..render.html import STYLE, escape_html, table
 from .outputs import VariantTable
 
 ALPHABET = "ACGT"
-
-
-def escape_html(v: Any) -> str:
-    return html.escape(str(v), quote=True)
 
 
 def contribution_matrix(seq: np.ndarray, contrib: np.ndarray) -> np.ndarray:
