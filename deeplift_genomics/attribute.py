@@ -17,6 +17,7 @@ from .constants import PAPER_BACKGROUND
 from .devices import resolve_device
 from .errors import InputError
 from .graph import build_plan
+from .ism import ism_importance, ism_scores
 from .ops import METHODS
 from .progress import progress_bar
 from .references import REFERENCE_KINDS, make_references
@@ -615,8 +616,6 @@ class _Logits(nn.Module):
 
 
 def _ism(model, x, target, batch_size, device, dtype, verbose) -> AttributionResult:
-    from .ism import ism_importance, ism_scores
-
     if not _is_one_hot(x):
         raise InputError(f"x: ISM needs one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}")
     dev = resolve_device(device)

@@ -22,6 +22,7 @@ A dataset without embeddings falls back on the paper's three labels (1,1,1 = bot
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -33,10 +34,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from data_sim.fasta_io import read_fasta
+from data_sim.motifs import builtin_motifs, log_odds_matrix
+from data_sim.motifs import check_background as _check
+from data_sim.simdata import read_simdata
+from data_sim.splits import stratified_split
+
 from .constants import PAPER_BACKGROUND
 from .errors import InputError
 from .onehot import one_hot
-from .outputs_guard import check_unique_names
+from .outputs_guard import MARKER_NAME, check_complete, check_unique_names, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +205,6 @@ def read_test_ids(path: str | Path) -> list[str]:
 def _splits_from_test_ids(
     ids: list[str], classes: np.ndarray, test_ids: list[str], source: str
 ) -> np.ndarray:
-    from data_sim.splits import stratified_split
-
     index = {name: i for i, name in enumerate(ids)}
     unknown = [t for t in test_ids if t not in index]
     # A header line such as "id" or "seqName" is not an unknown id.
@@ -229,8 +234,6 @@ def _check_lengths(sequences: list[str], ids: list[str], source: str) -> None:
 
 def _add_log_odds(embeddings: pd.DataFrame, background: Sequence[float]) -> pd.DataFrame:
     """Fill ``log_odds`` for motifs of the packaged collection (NaN for others)."""
-    from data_sim.motifs import builtin_motifs, log_odds_matrix
-    from data_sim.motifs import check_background as _check
 
     _check(background, "background")
     emb = embeddings.copy()
@@ -250,9 +253,6 @@ def _add_log_odds(embeddings: pd.DataFrame, background: Sequence[float]) -> pd.D
 
 
 def _load_simdata(path: Path, test_ids: list[str] | None, background: Sequence[float]) -> Dataset:
-    from data_sim.simdata import read_simdata
-    from data_sim.splits import stratified_split
-
     sim = read_simdata(path)
     check_unique_names([str(t) for t in sim.task_names], f"{path}: task names")
     _check_lengths(sim.sequences, sim.ids, str(path))
@@ -307,10 +307,6 @@ def check_dataset_complete(path: str | Path) -> None:
     file either lists must exist. A directory with the data files but neither is refused: it is what an
     interrupted write of an older version leaves behind.
     """
-    import json
-
-    from .outputs_guard import MARKER_NAME, check_complete, read_marker
-
     path = Path(path)
     check_complete(path, "dataset directory")
     described = read_marker(path) is not None
@@ -337,8 +333,6 @@ def check_dataset_complete(path: str | Path) -> None:
 
 
 def _load_directory(path: Path, test_ids: list[str] | None, background: Sequence[float]) -> Dataset:
-    from data_sim.fasta_io import read_fasta
-
     check_dataset_complete(path)
     labels_path = path / LABELS_NAME
     if not labels_path.exists():

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .onehot import sequence_indices
 
 log = logging.getLogger(__name__)
 
@@ -479,7 +480,7 @@ def _compiled_walk(device: torch.device, steps: int) -> bool:
 
 def _walk_compiled(w: _Walks, out: torch.Tensor, lo: int, hi: int) -> None:
     """:func:`_walk` on the CPU, in a numba kernel (it releases the GIL)."""
-    from . import shuffle_compiled
+    from . import shuffle_compiled  # heavy: numba (0.35-0.5 s to import), only for long CPU calls
 
     if w.plain:  # not read by the kernels; typed as they are for runs so that one compilation serves
         fixed, vertex = np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.int64)
@@ -727,8 +728,6 @@ def n_orders(sequence: str) -> int:
     int
         The count (BEST theorem), e.g. 1 for ``"ACGT"`` and 2 for ``"ACAGA"`` (``ACAGA``, ``AGACA``).
     """
-    from .onehot import sequence_indices
-
     idx = sequence_indices(sequence)
     if np.any(idx < 0):
         raise InputError(f"n_orders: sequence {sequence!r} holds letters other than A, C, G, T")

@@ -31,7 +31,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _gradient_engine(monkeypatch):
     # The CLI's plumbing is under test here, not the engine: use the independent gradient attribution.
-    monkeypatch.setattr(score_module, "_default_attribute", lambda: gradient_attribute)
+    monkeypatch.setattr(score_module, "attribute", gradient_attribute)
 
 
 def _rows(out):

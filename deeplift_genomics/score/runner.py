@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
+from ..attribute import attribute
 from ..errors import InputError
 from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
 from ..outputs_guard import (
@@ -85,12 +86,6 @@ def model_fingerprint(model: nn.Module) -> str:
         digest.update(str(t.dtype).encode())
         digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
-
-
-def _default_attribute() -> Callable[..., Any]:
-    from ..attribute import attribute
-
-    return attribute
 
 
 def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
@@ -265,7 +260,7 @@ def score_fasta(
     fasta, bed = Path(fasta), (Path(bed) if bed is not None else None)
     if bigwig:
         require_pybigwig()
-    attribute_fn = attribute_fn or _default_attribute()
+    attribute_fn = attribute_fn or attribute
     started = time.perf_counter()
     out_dir = Path(out_dir)
     with FastaFile(fasta, index_dir=index_dir) as fa:
