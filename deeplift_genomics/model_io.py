@@ -640,3 +640,15 @@ def _check_output_shape(model: nn.Module, channels: int, length: int, n_tasks: i
             f"{where}: the model maps {list(probe.shape)} to {shape}, expected [2, {n_tasks}] "
             f"(one logit per task name)"
         )
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """SHA-256 over the names, shapes and bytes of ``model.state_dict()``."""
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(key.encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()

@@ -308,7 +308,7 @@ def test_shards_gather_to_the_unsharded_run_and_a_crash_resumes(tmp_path, genome
     shards = [tmp_path / f"s{k}" for k in (1, 2, 3)]
     for k, d in enumerate(shards, start=1):
         score_variants(*args, d, options=opt, shard=f"{k}/3")
-    with pytest.raises(InputError, match="expected shards 1..3"):
+    with pytest.raises(InputError, match=r"shard\(s\) 3/3 missing"):
         gather_shards(shards[:2], tmp_path / "g")
     gather_shards(shards, tmp_path / "g")
     _same_outputs(tmp_path / "full", tmp_path / "g")

@@ -173,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_score(s: dict[str, Any]) -> int:
+    from ..jobs.shards import parse_shard
     from ..score.modisco import run_modisco
-    from ..score.options import ScoreOptions, parse_shard
+    from ..score.options import ScoreOptions
     from ..score.runner import score_fasta
 
     shard = parse_shard(s["shard"])

@@ -14,8 +14,9 @@ The stages, one module each:
 
 from __future__ import annotations
 
+from ..jobs.shards import SHARD_FILE, parse_shard, shard_range
 from .gather import gather_shards
-from .options import SHARD_FILE, ScoreOptions, parse_shard, shard_range
+from .options import ScoreOptions
 from .outputs import read_record
 from .runner import WORK_DIR, ScoreSummary, score_fasta
 

@@ -11,7 +11,6 @@ one block of rows; the output directory appears as a whole, or not at all.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import zipfile
@@ -25,8 +24,10 @@ from numpy.lib import format as npy_format
 
 from ..atomic import atomic_directory
 from ..errors import InputError
+from ..jobs.shards import check_shards as check_run_shards
+from ..jobs.shards import first_difference
 from ..outputs_guard import check_free_space, hdf5_write
-from .options import SHARD_FILE, SHARD_FORMAT, shard_range
+from .options import SHARD_FORMAT
 from .outputs import NpzStreamWriter, closing_all, create_scores_h5, estimated_output_bytes, safe_name
 from .tracks import write_score_tracks
 
@@ -38,88 +39,10 @@ SHARD_OUTPUTS = ("scores.h5", "ohe.npz", "shap.npz", "records.tsv")
 BLOCK = 1 << 18
 
 
-def read_shard_info(shard_dir: str | Path) -> dict[str, Any]:
-    """The ``shard.json`` of a shard directory.
-
-    Raises
-    ------
-    InputError
-        Missing directory, missing or unreadable ``shard.json`` (not a finished ``--shard`` run).
-    """
-    path = Path(shard_dir) / SHARD_FILE
-    if not Path(shard_dir).is_dir():
-        raise InputError(f"score --gather: {shard_dir}: no such directory")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"score --gather: {shard_dir}: not a finished shard (no {SHARD_FILE}; make shards with "
-            "`score --shard K/N` and let them complete)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"score --gather: {path}: unreadable ({exc})") from None
-    if not isinstance(info, dict) or info.get("format") != SHARD_FORMAT:
-        raise InputError(f"score --gather: {path}: not a {SHARD_FORMAT} file")
-    missing = [name for name in SHARD_OUTPUTS if not (Path(shard_dir) / name).is_file()]
-    if missing:
-        raise InputError(f"score --gather: {shard_dir}: incomplete shard, {', '.join(missing)} missing")
-    return info
-
-
-def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            diff = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else str(key))
-            if diff:
-                return diff
-        return None
-    return None if a == b else f"{where} ({a!r} vs {b!r})"
-
-
 def check_shards(shard_dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
-    """The shards as ``(dir, info)`` in index order, after checking they make one complete run.
-
-    Raises
-    ------
-    InputError
-        One message for: no shards, shards of different runs (the first differing setting is named),
-        a different number of shards, an index given twice, indices missing, or a block that does not
-        match its index.
-    """
-    if not shard_dirs:
-        raise InputError("score --gather: give the shard directories to gather")
-    shards = [(Path(d), read_shard_info(d)) for d in shard_dirs]
-    first_dir, first = shards[0]
-    for path, info in shards[1:]:
-        for key in ("n_shards", "n_regions", "settings", "attrs"):
-            diff = _first_difference(first.get(key), info.get(key), key)
-            if diff:
-                raise InputError(
-                    f"score --gather: {first_dir} and {path} are shards of different runs: "
-                    f"they differ in {diff}"
-                )
-    n = int(first["n_shards"])
-    by_index: dict[int, Path] = {}
-    for path, info in shards:
-        k = int(info["shard"])
-        if k in by_index:
-            raise InputError(f"score --gather: shard {k}/{n} given twice: {by_index[k]} and {path}")
-        by_index[k] = path
-        chunk_size = int(info["settings"]["options"]["chunk_size"])
-        expected = shard_range(int(info["n_regions"]), (k, n), chunk_size)
-        if (info["first_region"], info["end_region"]) != expected:
-            raise InputError(
-                f"score --gather: {path}: shard {k}/{n} covers regions "
-                f"{info['first_region']}..{info['end_region']},"
-                f" expected {expected[0]}..{expected[1]}"
-            )
-    missing = [k for k in range(1, n + 1) if k not in by_index]
-    if missing:
-        raise InputError(
-            f"score --gather: shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing "
-            f"(got {', '.join(f'{k}/{n}' for k in sorted(by_index))}); give all {n}"
-        )
-    return sorted(shards, key=lambda item: int(item[1]["shard"]))
+    """The shards as ``(dir, info)`` in index order, after checking they make one complete run
+    (:func:`deeplift_genomics.jobs.shards.check_shards`)."""
+    return check_run_shards("score", shard_dirs, SHARD_FORMAT, "region", SHARD_OUTPUTS, ("settings", "attrs"))
 
 
 def _npz_rows(path: Path, block: int) -> Iterator[np.ndarray]:
@@ -279,7 +202,7 @@ def gather_shards(
                 f"{info['end_region'] - info['first_region']}"
             )
         first_attrs = attrs if first_attrs is None else first_attrs
-        if _first_difference(first_attrs, attrs):
+        if first_difference(first_attrs, attrs):
             raise InputError(
                 f"score --gather: {path}/scores.h5 was written with other settings than "
                 f"{shards[0][0]}/scores.h5"

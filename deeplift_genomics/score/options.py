@@ -1,4 +1,4 @@
-"""What a ``score`` run is asked to do: :class:`ScoreOptions` and the ``--shard K/N`` arithmetic.
+"""What a ``score`` run is asked to do: :class:`ScoreOptions` (the ``--shard K/N`` arithmetic is :mod:`deeplift_genomics.jobs.shards`).
 
 Everything here ends up in the resume manifest, so a changed option restarts the run instead of mixing
 results.
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 
 from ..errors import InputError
 
 UNKNOWN_CHOICES = ("zeros", "uniform")
-SHARD_FILE = "shard.json"
 SHARD_FORMAT = "deeplift-genomics-score-shard"
 SHARD_FORMAT_VERSION = 1
 
@@ -81,46 +79,3 @@ class ScoreOptions:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
         if not math.isfinite(self.pad_value):
             raise InputError(f"--pad-value {self.pad_value}: must be a finite number")
-
-
-def parse_shard(text: str | Sequence[int] | None) -> tuple[int, int] | None:
-    """``"K/N"`` (1-based K, 1 <= K <= N) as ``(K, N)``; None stays None.
-
-    Raises
-    ------
-    InputError
-        Anything else, with the expected form in the message.
-    """
-    if text is None:
-        return None
-    if isinstance(text, (tuple, list)) and len(text) == 2:
-        parts = [str(v) for v in text]
-    else:
-        parts = str(text).strip().split("/")
-    what = "/".join(parts)
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        k, n = int(parts[0]), int(parts[1])
-    except ValueError:
-        raise InputError(
-            f"--shard {what}: expected K/N with whole numbers, e.g. 1/4 (K counts from 1)"
-        ) from None
-    if n < 1 or not 1 <= k <= n:
-        raise InputError(f"--shard {what}: expected 1 <= K <= N (K counts from 1), e.g. 1/{max(n, 1)}")
-    return k, n
-
-
-def shard_range(n_items: int, shard: tuple[int, int] | None, chunk_size: int = 1) -> tuple[int, int]:
-    """``[start, end)`` of the items of 1-based shard ``(K, N)``.
-
-    The items are cut into chunks of ``chunk_size`` (the last may be shorter); shard K gets the K-th of N
-    contiguous blocks of chunks whose sizes differ by at most one chunk. Blocks are empty when N exceeds
-    the number of chunks.
-    """
-    if shard is None:
-        return 0, n_items
-    k, n = shard
-    n_chunks = -(-n_items // chunk_size)
-    first, end = (k - 1) * n_chunks // n, k * n_chunks // n
-    return min(n_items, first * chunk_size), min(n_items, end * chunk_size)

@@ -20,37 +20,27 @@ the records only where an unsharded run starts a new chunk, so every batch of wi
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from ..atomic import atomic_path, atomic_write_text
 from ..attribute import attribute
 from ..errors import InputError
 from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
-from ..outputs_guard import (
-    check_unique_names,
-    forget_failed_start,
-    open_output_dir,
-    read_marker,
-    remove_entry,
-    remove_stale_parts,
-    write_marker,
-    writing,
-)
+from ..jobs.shards import parse_shard, shard_range, write_shard_info
+from ..jobs.work import ChunkedWork, save_npz
+from ..model_io import model_fingerprint
+from ..outputs_guard import check_unique_names, writing
 from ..progress import progress_bar
 from .batcher import ChunkScorer
-from .options import SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions, parse_shard, shard_range
+from .options import SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions
 from .outputs import assemble_outputs
 from .tracks import require_pybigwig, write_score_tracks
 
@@ -74,18 +64,6 @@ class ScoreSummary:
     @property
     def windows_per_second(self) -> float:
         return self.n_windows / self.seconds if self.seconds > 0 else float("nan")
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """SHA-256 over the names, shapes and bytes of ``model.state_dict()``."""
-    digest = hashlib.sha256()
-    for key, tensor in model.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(key.encode())
-        digest.update(str(tuple(t.shape)).encode())
-        digest.update(str(t.dtype).encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
 
 
 def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
@@ -128,29 +106,6 @@ def _manifest(
     }
 
 
-def prepare_work(work: Path, manifest: dict[str, Any]) -> Path:
-    """The resumable work folder's chunk directory: kept when ``manifest`` equals the interrupted run's,
-    started afresh otherwise."""
-    chunks = work / "chunks"
-    path = work / "manifest.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = None
-        if old == manifest:
-            done = len(list(chunks.glob("chunk_*.npz"))) if chunks.exists() else 0
-            if done:
-                log.info("resuming: %d completed chunk(s) found in %s", done, chunks)
-        else:
-            log.warning("%s: inputs or parameters changed since the interrupted run; starting over", work)
-            shutil.rmtree(work)
-    chunks.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
-    return chunks
-
-
 def _read_chunk_windows(path: Path, n_regions: int) -> int | None:
     """Windows of a finished chunk file, or ``None`` when it is truncated, corrupt or of other regions."""
     try:
@@ -165,29 +120,8 @@ def _read_chunk_windows(path: Path, n_regions: int) -> int | None:
 
 
 #: Names of files a ``score`` run may leave at the top of OUT_DIR (besides this run's own).
-_SCORE_OUTPUT_PATTERNS = ("scores.h5", "ohe.npz", "shap.npz", "shap_*.npz", "records.tsv", "*.bedGraph",
-                          "*.bw", "shard.json", "modisco")
-
-
-def remove_stale_outputs(out_dir: Path, current: Sequence[Path], keep: Sequence[str] = ()) -> list[Path]:
-    """Remove outputs of an earlier ``score`` run into ``out_dir`` that this run did not write.
-
-    Only names a ``score`` run writes (:data:`_SCORE_OUTPUT_PATTERNS`) or that the directory's marker
-    lists are touched, so the directory ends up holding exactly this run's outputs.
-    """
-
-    names = {Path(p).name for p in current} | set(keep)
-    old = set((read_marker(out_dir) or {}).get("files", []))
-    removed = []
-    for path in sorted(out_dir.iterdir()):
-        if path.name in names or path.name.startswith("."):
-            continue
-        if path.name in old or any(path.match(pattern) for pattern in _SCORE_OUTPUT_PATTERNS):
-            remove_entry(path)
-            removed.append(path)
-    if removed:
-        log.info("removed %d output(s) of an earlier run: %s", len(removed), ", ".join(p.name for p in removed))
-    return removed
+SCORE_OUTPUT_PATTERNS = ("scores.h5", "ohe.npz", "shap.npz", "shap_*.npz", "records.tsv", "*.bedGraph",
+                         "*.bw", "shard.json", "modisco")
 
 
 def score_fasta(
@@ -268,21 +202,15 @@ def score_fasta(
         manifest = _manifest(
             fasta, bed, model_fingerprint(model), input_length, kept_tasks, options, n_total, shard
         )
-        work = out_dir / WORK_DIR
-        out_existed, marked_now = open_output_dir(out_dir, "score")
-        chunks_dir = prepare_work(work, manifest)
-        remove_stale_parts(chunks_dir)
+        job: ChunkedWork[int] = ChunkedWork(out_dir, "score", WORK_DIR, manifest, SCORE_OUTPUT_PATTERNS)
+        chunks_dir = job.open()
         scorer = ChunkScorer(model, input_length, task_idx, options, attribute_fn, len(task_names))
         n_chunks = max(1, math.ceil(len(regions) / options.chunk_size))
         was_training = model.training
         model.eval()
         bar = progress_bar(total=sum(scorer.plan(r.length).n_windows for r in regions), desc="scoring", unit="seq")
         try:
-            scored_windows = _run_chunks(scorer, fa, regions, chunks_dir, options.chunk_size, bar, after_chunk)
-        except InputError:
-            # bad input met before any chunk was done (a bad letter, a model the engine refuses): leave nothing
-            forget_failed_start(out_dir, work, chunks_dir, out_existed, marked_now)
-            raise
+            scored_windows = _run_chunks(job, scorer, fa, regions, options.chunk_size, bar, after_chunk)
         finally:
             bar.close()
             model.train(was_training)
@@ -302,13 +230,14 @@ def score_fasta(
         files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
     if shard is not None:
         # written last: its presence says the shard's other files are complete
-        files.append(_write_shard_info(out_dir, shard, first, end, n_total, manifest, attrs))
-    if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        files.append(write_shard_info(out_dir, SHARD_FORMAT, shard, "region", (first, end), n_total, {
+            "format_version": SHARD_FORMAT_VERSION,
+            "settings": {k: v for k, v in manifest.items() if k != "shard"},
+            "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
+        }))  # fmt: skip
     # The directory holds exactly this run's outputs: files of an earlier run into it (other tasks'
     # shap_<task>.npz and tracks, a shard.json, modisco-lite results) go.
-    remove_stale_outputs(out_dir, files, keep=(WORK_DIR,) if keep_work else ())
-    write_marker(out_dir, "score", [p.name for p in files])
+    job.finish(files, keep_work)
     return ScoreSummary(len(regions), n_scored, n_windows, time.perf_counter() - started, files)
 
 
@@ -339,37 +268,35 @@ def _select_regions(
 
 
 def _run_chunks(
+    job: ChunkedWork[int],
     scorer: ChunkScorer,
     fa: FastaFile,
     regions: Sequence[Region],
-    chunks_dir: Path,
     chunk_size: int,
     bar: Any,
     after_chunk: Callable[[int], None] | None,
 ) -> int:
     """Score every chunk not already saved by an interrupted run; returns the windows scored now."""
-    scored_windows = 0
     n_chunks = max(1, math.ceil(len(regions) / chunk_size))
-    for k in range(n_chunks):
-        path = chunks_dir / f"chunk_{k:06d}.npz"
-        part = regions[k * chunk_size : (k + 1) * chunk_size]
-        if path.exists():
-            done_windows = _read_chunk_windows(path, len(part))
-            if done_windows is not None:
-                bar.update(done_windows)
-                continue
-            log.warning("%s: unreadable or incomplete chunk of an interrupted run; computing it again", path)
-            path.unlink()
-        arrays = scorer.score_chunk(fa, part, bar)
-        scored_windows += int(arrays["n_windows"].sum())
-        skipped = sum(scorer.plan(r.length).n_windows for r in part) - int(arrays["n_windows"].sum())
-        bar.update(max(0, skipped))
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
-        if after_chunk is not None:
-            after_chunk(k)
-    return scored_windows
+
+    def part(k: int) -> Sequence[Region]:
+        return regions[k * chunk_size : (k + 1) * chunk_size]
+
+    def resume(k: int, path: Path) -> int | None:
+        done_windows = _read_chunk_windows(path, len(part(k)))
+        if done_windows is not None:
+            bar.update(done_windows)
+            return 0
+        return None
+
+    def compute(k: int, path: Path) -> int:
+        arrays = scorer.score_chunk(fa, part(k), bar)
+        n_windows = int(arrays["n_windows"].sum())
+        bar.update(max(0, sum(scorer.plan(r.length).n_windows for r in part(k)) - n_windows))
+        save_npz(path, arrays)
+        return n_windows
+
+    return sum(job.run(n_chunks, compute, resume, after_chunk))
 
 
 def _scores_attrs(
@@ -394,30 +321,3 @@ def _scores_attrs(
         "model": model_name,
         "options": json.dumps(manifest["options"]),
     }
-
-
-def _write_shard_info(
-    out_dir: Path,
-    shard: tuple[int, int],
-    first: int,
-    end: int,
-    n_total: int,
-    manifest: dict[str, Any],
-    attrs: dict[str, Any],
-) -> Path:
-    """``shard.json``: which block of the input this shard holds and every setting, for the gather."""
-    info = {
-        "format": SHARD_FORMAT,
-        "format_version": SHARD_FORMAT_VERSION,
-        "shard": shard[0],
-        "n_shards": shard[1],
-        "first_region": first,
-        "end_region": end,
-        "n_regions": n_total,
-        "settings": {k: v for k, v in manifest.items() if k != "shard"},
-        "attrs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()},
-    }
-    path = out_dir / SHARD_FILE
-    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
-    return path
-

@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,13 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from ..fasta import FastaFile, file_checksum
-from ..outputs_guard import check_output_path, forget_failed_start, open_output_dir
+from ..jobs.shards import check_shards, parse_shard, shard_range, write_shard_info
+from ..jobs.work import ChunkedWork, finish_output_dir, save_npz
+from ..model_io import model_fingerprint
+from ..outputs_guard import check_output_path, open_output_dir
 from ..progress import progress_bar
-from ..score.options import parse_shard, shard_range
-from ..score.runner import model_fingerprint, prepare_work
 from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
@@ -45,8 +44,10 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = ".variants_work"
 MANIFEST_VERSION = 1
-SHARD_FILE = "shard.json"
 SHARD_FORMAT = "deeplift-genomics-variants-shard"
+#: What an earlier run left at the top of a ``variants`` OUT_DIR that goes: everything but hidden entries
+#: (a variants directory holds only its own outputs; ``score``'s keeps what it does not recognise).
+VARIANT_OUTPUTS = ("*",)
 BACKGROUND = (0.3, 0.2, 0.2, 0.3)
 
 
@@ -227,16 +228,18 @@ def _letters(seqs: Sequence[str]) -> np.ndarray:
 def _save_chunk(path: Path, table: VariantTable, skipped: Sequence[Skip]) -> None:
     data = table.to_npz_dict()
     data["skipped"] = np.asarray([json.dumps(dataclasses.asdict(s)) for s in skipped], dtype=str)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
-        np.savez(handle, **data)  # type: ignore[arg-type]
+    save_npz(path, data)
 
 
-def _load_chunk(path: Path) -> tuple[VariantTable, list[Skip]]:
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
-    skipped = [Skip(**json.loads(s)) for s in data.pop("skipped")]
-    return VariantTable.from_mapping(data), skipped
+def _load_chunk(path: Path) -> tuple[VariantTable, list[Skip]] | None:
+    """A saved chunk, or ``None`` when it is truncated or corrupt (it is then computed again)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        skipped = [Skip(**json.loads(s)) for s in data.pop("skipped")]
+        return VariantTable.from_mapping(data), skipped
+    except Exception:  # noqa: BLE001 - BadZipFile, ValueError, OSError, KeyError, EOFError: all mean "redo"
+        return None
 
 
 def score_variants(
@@ -325,7 +328,9 @@ def score_variants(
         _chunk_table, model, task_idx=task_idx, head=head, opt=opt, bank=bank, n_tasks=len(kept),
         length=input_length,
     )  # fmt: skip
-    tables, skips = _run_chunks(model, plans, score, out_dir, manifest, after_chunk)
+    job: ChunkedWork[tuple[VariantTable, list[Skip]]] = ChunkedWork(out_dir, "variants", WORK_DIR, manifest,
+                                                                     VARIANT_OUTPUTS)  # fmt: skip
+    tables, skips = _run_chunks(job, model, plans, score, after_chunk)
     table = VariantTable.concat(tables, len(kept), input_length)
     seconds = time.perf_counter() - started
     attrs = {
@@ -352,19 +357,16 @@ def score_variants(
     }
     files = write_all(out_dir, table, skips, attrs, summary, opt.flank, opt.report_top)
     shard_info = {
-        "first_entry": first,
-        "end_entry": end,
-        "n_entries": len(entries),
         "n_records": contents.n_records,
         "settings": {k: v for k, v in manifest.items() if k != "shard"},
         "attrs": attrs,
         "flank": opt.flank,
         "report_top": opt.report_top,
     }
-    files += _write_shard_file(out_dir, shard, shard_info)
-    if not keep_work:
-        shutil.rmtree(out_dir / WORK_DIR, ignore_errors=True)
-    _finish_out_dir(out_dir, files)
+    if shard is not None:
+        # written last: its presence says the shard's other files are complete
+        files.append(write_shard_info(out_dir, SHARD_FORMAT, shard, "entry", (first, end), len(entries), shard_info))
+    job.finish(files, keep_work)
     log.info(
         "scored %d allele(s) in %.1f s (%.1f alleles/s); skipped %d %s",
         len(table),
@@ -405,57 +407,39 @@ def _plan_chunks(
 
 
 def _run_chunks(
+    job: ChunkedWork[tuple[VariantTable, list[Skip]]],
     model: nn.Module,
     plans: Sequence[Plan],
     score: Callable[..., VariantTable],
-    out_dir: Path,
-    manifest: dict[str, Any],
     after_chunk: Callable[[int], None] | None,
 ) -> tuple[list[VariantTable], list[Skip]]:
     """Score every chunk not already saved in OUT_DIR's work directory (resume), saving each when done.
 
-    ``score(windows, bar=...)`` makes a chunk's table. OUT_DIR is created (or taken over) here. An input
-    error before any chunk is saved leaves OUT_DIR as it was: removed when this run made it, unmarked
-    when it was the user's empty directory.
+    ``score(windows, bar=...)`` makes a chunk's table. OUT_DIR is created (or taken over) here.
     """
-    work = out_dir / WORK_DIR
-    out_existed, marked_now = open_output_dir(out_dir, "variants")
-    chunks_dir = prepare_work(work, manifest)
+    job.open()
     bar = progress_bar(total=sum(len(w) for w, _ in plans), desc="variants", unit="allele")
+
+    def resume(k: int, path: Path) -> tuple[VariantTable, list[Skip]] | None:
+        done = _load_chunk(path)
+        if done is not None:
+            bar.update(len(done[0]))
+        return done
+
+    def compute(k: int, path: Path) -> tuple[VariantTable, list[Skip]]:
+        wins, skipped = plans[k]
+        table = score(wins, bar=bar)
+        _save_chunk(path, table, skipped)
+        return table, list(skipped)
+
     was_training = model.training
     model.eval()
-    tables, skips = [], []
     try:
-        for k, (wins, skipped) in enumerate(plans):
-            path = chunks_dir / f"chunk_{k:06d}.npz"
-            if path.exists():
-                table, skipped = _load_chunk(path)
-                bar.update(len(table))
-            else:
-                table = score(wins, bar=bar)
-                _save_chunk(path, table, skipped)
-                if after_chunk is not None:
-                    after_chunk(k)
-            tables.append(table)
-            skips.extend(skipped)
-    except InputError:
-        forget_failed_start(out_dir, work, chunks_dir, out_existed, marked_now)
-        raise
+        done = job.run(len(plans), compute, resume, after_chunk)
     finally:
         bar.close()
         model.train(was_training)
-    return tables, skips
-
-
-def _write_shard_file(out_dir: Path, shard: tuple[int, int] | None, info: dict[str, Any]) -> list[Path]:
-    """Write ``shard.json`` (what :func:`gather_shards` needs) for a shard; remove a stale one otherwise."""
-    path = out_dir / SHARD_FILE
-    if shard is None:
-        path.unlink(missing_ok=True)
-        return []
-    full = {"format": SHARD_FORMAT, "shard": shard[0], "n_shards": shard[1], **info}
-    atomic_write_text(path, json.dumps(full, indent=1, sort_keys=True) + "\n")
-    return [path]
+    return [table for table, _ in done], [skip for _, skipped in done for skip in skipped]
 
 
 def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
@@ -465,36 +449,17 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     ------
     InputError
         A directory without ``shard.json`` (an unfinished shard), shards of different runs, missing or
-        repeated shard numbers.
+        repeated shard numbers, a block that does not match its number
+        (:func:`deeplift_genomics.jobs.shards.check_shards`).
     """
-    dirs = [Path(d) for d in shard_dirs]
-    if not dirs:
-        raise InputError("--gather: no shard directories given")
-    infos = []
-    for d in dirs:
-        p = d / SHARD_FILE
-        if not p.exists():
-            raise InputError(f"{d}: no {SHARD_FILE}; the shard did not finish (rerun it)")
-        try:
-            infos.append(json.loads(p.read_text()))
-        except ValueError:
-            raise InputError(f"{p}: not valid JSON") from None
-        if infos[-1].get("format") != SHARD_FORMAT:
-            raise InputError(f"{p}: not a variants shard")
-    n = infos[0]["n_shards"]
-    got = sorted(i["shard"] for i in infos)
-    if got != list(range(1, n + 1)):
-        raise InputError(f"--gather: expected shards 1..{n} exactly once, got {got}")
-    for d, i in zip(dirs, infos):
-        if i["settings"] != infos[0]["settings"] or i["n_shards"] != n:
-            raise InputError(f"{d}: shard of a different run (inputs or options differ from {dirs[0]})")
-    order = sorted(range(len(dirs)), key=lambda k: infos[k]["shard"])
+    shards = check_shards("variants", shard_dirs, SHARD_FORMAT, "entry", ("scores.h5", "skipped.tsv"),
+                          ("settings",))  # fmt: skip
     tables, skips = [], []
-    for k in order:
-        table, _ = read_h5(dirs[k] / "scores.h5")
+    for shard_dir, _ in shards:
+        table, _ = read_h5(shard_dir / "scores.h5")
         tables.append(table)
-        skips.extend(read_skipped(dirs[k] / "skipped.tsv"))
-    first = infos[order[0]]
+        skips.extend(read_skipped(shard_dir / "skipped.tsv"))
+    first = shards[0][1]
     attrs = first["attrs"]
     table = VariantTable.concat(tables, len(attrs["task_names"]), int(attrs["input_length"]))
     summary = {
@@ -507,17 +472,5 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     out = Path(out_dir)
     open_output_dir(out, "variants")
     files = write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
-    _finish_out_dir(out, files)
+    finish_output_dir(out, "variants", files, VARIANT_OUTPUTS)
     return files
-
-
-def _finish_out_dir(out_dir: Path, files: Sequence[Path]) -> None:
-    """Remove what an earlier run left beside this run's ``files`` (hidden work state stays), then mark."""
-    from ..outputs_guard import MARKER_NAME, remove_entry, write_marker
-
-    names = {Path(f).name for f in files} | {MARKER_NAME}
-    for path in sorted(out_dir.iterdir()):
-        if path.name in names or path.name.startswith("."):
-            continue
-        remove_entry(path)
-    write_marker(out_dir, "variants", sorted(names - {MARKER_NAME}))
