@@ -11,6 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from _float_util import assert_close_to_scale
 from _safety_util import (
     LENGTH,
     argv,
@@ -323,10 +324,12 @@ def test_minus_strand_region_is_scored_as_the_reverse_complement(env, tmp_path):
     assert _score(env, rc, tmp_path / "ref") == 0
     minus = read_record(tmp_path / "out" / "scores.h5", "minus")
     assert minus["sequence"] == read_record(tmp_path / "ref" / "scores.h5", "rc")["sequence"]
-    np.testing.assert_array_equal(minus["projected"], read_record(tmp_path / "ref" / "scores.h5", "rc")["projected"])
+    # batches of 3 and of 2 records: float32 sums in another order on some CPUs (docs/scoring.md), so the
+    # promised tolerance, not equality (issue 25, class 3)
+    assert_close_to_scale(minus["projected"], read_record(tmp_path / "ref" / "scores.h5", "rc")["projected"])
     for name in ("plus", "none"):
         fw = read_record(tmp_path / "out" / "scores.h5", name)
-        np.testing.assert_array_equal(fw["projected"], read_record(tmp_path / "ref" / "scores.h5", "fw")["projected"])
+        assert_close_to_scale(fw["projected"], read_record(tmp_path / "ref" / "scores.h5", "fw")["projected"])
     import h5py
 
     with h5py.File(tmp_path / "out" / "scores.h5") as h5:
