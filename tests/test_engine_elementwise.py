@@ -188,6 +188,7 @@ def test_product_is_the_shapley_split():
     res = attribute(P(), x, references=r, dtype=F64, device="cpu")
     expected = torch.stack([(x[:, 0] - r[:, 0]) * (x[:, 1] + r[:, 1]) / 2,
                             (x[:, 1] - r[:, 1]) * (x[:, 0] + r[:, 0]) / 2], dim=1)
+    # float64 rounding of a few products of O(1) values: 1e-14 is ~45 units of 2^-53
     torch.testing.assert_close(res.contributions[:, 0], expected, rtol=0, atol=1e-14)
 
 
