@@ -224,13 +224,15 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
     Raises
     ------
     InputError
-        The file is not an attribution file or names sequences the dataset does not have.
+        The file is not an attribution file, was made on other data (its ``data_checksum``) or names
+        sequences the dataset does not have.
     """
-    from ..benchmark.attributions import load_attributions
+    from ..benchmark.attributions import check_same_data, load_attributions
     from ..dataset import load_dataset
 
     att = load_attributions(path)
     ds = load_dataset(data, test_ids=test_ids)
+    check_same_data(att, ds, path, data)
     index = {sid: k for k, sid in enumerate(ds.ids)}
     missing = [sid for sid in att.ids.tolist() if sid not in index]
     if missing:
