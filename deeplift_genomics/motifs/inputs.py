@@ -175,7 +175,7 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
     """
     import h5py
 
-    from ..score.outputs import SCORES_FORMAT
+    from ..score.outputs import SCORES_FORMAT, check_offsets
 
     root = Path(path)
     h5_path = root / SCORES_FILE
@@ -205,7 +205,8 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{h5_path}: not a readable scores file ({exc})") from None
-    b = int(offsets[-1]) if len(offsets) else 0
+    offsets = check_offsets(offsets, onehot.shape[1], str(h5_path))
+    b = int(offsets[-1])
     if len(offsets) != len(names) + 1 or onehot.shape[1] != b or proj.shape[1:] != (b,) \
             or hyp.shape[1:] != (4, b) or proj.shape[0] != len(task_names) or hyp.shape[0] != len(task_names):
         raise InputError(f"{h5_path}: dataset shapes do not agree (records/offset ends at {b}, sequence has "

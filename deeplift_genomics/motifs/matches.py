@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..fasta import require_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def load_database(paths: Sequence[str | Path] | None = None) -> tuple[list[str],
     else:
         collections = []
         for path in paths:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: no such motif file")
+            require_regular_file(Path(path), "motif file", "must be a file on disk")
             collections.append((Path(path).name, load_motifs(path)))
     seen: set[str] = set()
     for source, motifs in collections:

@@ -14,13 +14,14 @@ import contextlib
 import gzip
 import logging
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fasta import compression_kind
+from ..fasta import compression_kind, require_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,7 @@ def read_vcf(path: str | Path) -> VcfContents:
     except ImportError:
         raise InputError("reading a VCF needs pysam (pip install pysam)") from None
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: VCF file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a VCF file")
+    require_regular_file(path, "VCF file", "is read twice (its lines, then htslib's records)")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file, expected a VCF ('##fileformat=VCF...' header, then records)")
     kind = compression_kind(path)
@@ -217,14 +215,23 @@ def read_vcf(path: str | Path) -> VcfContents:
     header_lines = 1
     data_lines: list[tuple[int, str]] = []
     header_done = False
-    for lineno, text in raw:
-        if not header_done and text.startswith("#"):
-            header_lines += 1
-            if not text.startswith("##") and not text.startswith("#CHROM"):
-                raise InputError(f"{path}: line {lineno}: header line starts with '#' but is not '##...' or '#CHROM'")
-            continue
-        header_done = True
-        data_lines.append((lineno, text))
+    try:
+        for lineno, text in raw:
+            if not header_done and text.startswith("#"):
+                header_lines += 1
+                if not text.startswith("##") and not text.startswith("#CHROM"):
+                    raise InputError(
+                        f"{path}: line {lineno}: header line starts with '#' but is not '##...' or '#CHROM'"
+                    )
+                continue
+            header_done = True
+            data_lines.append((lineno, text))
+    except (EOFError, OSError, zlib.error) as exc:
+        last = header_lines + len(data_lines)
+        raise InputError(
+            f"{path}: compressed data ends or breaks after line {last} ({exc}); the file is truncated or "
+            "damaged"
+        ) from None
     if header_lines < 2:
         raise InputError(f"{path}: no '#CHROM POS ID REF ALT ...' header line")
     contents = VcfContents(alleles=[])
