@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..onehot import ALPHABET
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
-from .settings import Setting, comma_list, none_defaults, resolve_settings
+from .settings import Setting, none_defaults, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
         missing = [f"--{k}" for k in REQUIRED if not s[k]]
         if missing:
             raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
-    s["tasks"] = comma_list(s["tasks"])
+    s["tasks"] = task_list(s["tasks"])
     return s
 
 
