@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
+from .outputs_guard import check_task_name
 from .rules import Elementwise
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,12 @@ def describe_architecture(model: nn.Module, where: str) -> dict[str, Any]:
             "accessibility": describe_architecture(inner.accessibility, f"{where}: accessibility model"),
         }
     elif type(inner) is BPNet:
+        missing = [k for k in _BPNET_ARGS if not hasattr(inner, k)]
+        if missing:
+            raise InputError(
+                f"{where}: a BPNet saved by another bpnet-lite version (it lacks {', '.join(missing)}, which "
+                "the installed bpnet-lite's BPNet has); install the version it was saved with"
+            )
         kwargs = {k: getattr(inner, k) for k in _BPNET_ARGS}
         fconv, linear = inner.fconv, inner.linear
         assert isinstance(fconv, nn.Module) and isinstance(linear, nn.Module)  # submodules, not tensors
@@ -312,6 +319,8 @@ def import_bpnet_lite(
     names = list(task_names) if task_names is not None else ["counts" if wrapper == "count" else "profile"]
     if len(names) != 1:
         raise InputError(f"task_names: the {wrapper} wrapper has one output, got {len(names)} names")
+    for name in names:
+        check_task_name(str(name), "--task-name")
     with atomic_directory(out, "import-model") as tmp:
         export_user_model(
             net, tmp, input_length=input_length, task_names=names,
