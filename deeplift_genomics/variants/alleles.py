@@ -197,3 +197,19 @@ def build_windows(
             note += f"; far end extended by {-delta}"
         out.append(AlleleWindows(a, start, local, ref_seq, alt_seq, note))
     return out, skipped
+
+
+def contig_hint(missing: Sequence[str], fasta_names: Sequence[str]) -> str:
+    """A sentence suggesting the prefix when VCF records are named ``1`` and the FASTA ``chr1`` (or the
+    reverse); empty when renaming would not find them."""
+    names = set(fasta_names)
+    missing = sorted(set(missing))
+    added = [c for c in missing if f"chr{c}" in names]
+    removed = [c for c in missing if c.startswith("chr") and c[3:] in names]
+    if added:
+        return (f"; the FASTA names them with a 'chr' prefix ({added[0]} is chr{added[0]} there): rename the VCF's "
+                "records (bcftools annotate --rename-chrs) or the FASTA's")
+    if removed:
+        return (f"; the FASTA names them without the 'chr' prefix ({removed[0]} is {removed[0][3:]} there): rename "
+                "the VCF's records (bcftools annotate --rename-chrs) or the FASTA's")
+    return ""
