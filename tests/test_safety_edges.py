@@ -96,3 +96,243 @@ def test_attributions_of_other_data_are_refused(env, other_data, command, tmp_pa
     line = one_error_line(capsys.readouterr().err)
     assert str(att) in line and "made on other data" in line
     assert not (tmp_path / "o").exists()
+
+
+# -- class 4: tracebacks ------------------------------------------------------------------------------
+
+SEED_COMMANDS = ("simulate", "train", "attribute", "benchmark", "score", "variants", "motifs", "dataset")
+
+
+@pytest.mark.parametrize("command", SEED_COMMANDS)
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_one_seed_rule_for_every_command(env, command, seed, tmp_path, capsys):
+    assert main([*argv(command, env, tmp_path / "o"), "--seed", seed]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--seed: must be from 0 to 4294967295" in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def _vcf_text(lines):
+    return "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(f"{x}\n" for x in lines)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_vcf_pos_0_is_a_skip_or_one_line(env, tmp_path, strict, capsys):
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(env["vcf"].read_text() + "r0\t0\t.\tA\tC\t.\t.\t.\n")
+    args = argv("variants", env, tmp_path / "o")
+    args[args.index("--vcf") + 1] = str(vcf)
+    assert main(args + (["--strict"] if strict else [])) == (2 if strict else 0)
+    err = capsys.readouterr().err
+    if strict:
+        assert "POS 0 is before the first base" in one_error_line(err)
+    else:
+        assert "outside_record" in (tmp_path / "o" / "skipped.tsv").read_text()
+
+
+def test_truncated_bgzip_vcf_is_one_line(env, tmp_path, capsys):
+    from data_sim.variants import bgzip_bytes
+
+    body = _vcf_text([f"r0\t{i % 90 + 1}\t.\tA\tG\t.\t.\t." for i in range(4000)])
+    data = bgzip_bytes(body)
+    vcf = tmp_path / "v.vcf.gz"
+    vcf.write_bytes(data[: len(data) // 2])
+    args = argv("variants", env, tmp_path / "o")
+    args[args.index("--vcf") + 1] = str(vcf)
+    assert main(args) == 2
+    assert "truncated or damaged" in one_error_line(capsys.readouterr().err)
+
+
+def test_bpnet_of_another_version_is_one_line(env, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    bpnet = pytest.importorskip("bpnetlite.bpnet")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = bpnet.BPNet(n_filters=4, n_layers=1, trimming=25, verbose=False).eval()
+        del net.count_loss_weight  # what an older bpnet-lite's BPNet lacks
+        torch.save(net, tmp_path / "old.torch")
+    args = argv("import-model", env, tmp_path / "o")
+    args[args.index("--in") + 1] = str(tmp_path / "old.torch")
+    assert main(args) == 2
+    assert "another bpnet-lite version" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["motifs", "gather"])
+def test_scores_file_with_decreasing_offsets_is_one_line(env, tmp_path, command, capsys):
+    import shutil
+
+    import h5py
+
+    src = env["scores"] if command == "motifs" else env["shards"] / "s1"
+    damaged = tmp_path / "damaged"
+    shutil.copytree(src, damaged)
+    with h5py.File(damaged / "scores.h5", "r+") as h5:
+        off = h5["records/offset"][:]
+        off[1] = off[2] + 1 if len(off) > 2 else off[-1] + 1
+        h5["records/offset"][:] = off
+    args = argv(command, env, tmp_path / "o")
+    if command == "motifs":
+        args[args.index("--scores") + 1] = str(damaged)
+    else:
+        args[args.index("--gather") + 1] = str(damaged)
+    assert main(args) == 2
+    assert "'records/offset'" in one_error_line(capsys.readouterr().err)
+
+
+# -- class 7: duplicate names -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["motifs", "variants", "score"])
+def test_a_task_given_twice_is_refused(env, command, tmp_path, capsys):
+    import json
+
+    task = json.loads((env["model"] / "model.json").read_text())["task_names"][0]
+    assert main([*argv(command, env, tmp_path / "o"), "--tasks", f"{task},{task}"]) == 2
+    assert f"--tasks: task name '{task}' is given twice" in one_error_line(capsys.readouterr().err)
+
+
+def test_two_different_motifs_of_one_name_are_not_merged_silently(tmp_path, caplog):
+    from deeplift_genomics.motifs.matches import load_database
+
+    meme = tmp_path / "db.meme"
+    rows = {"A": "0.9 0.05 0.025 0.025", "C": "0.05 0.9 0.025 0.025"}
+    meme.write_text("MEME version 4\n\nALPHABET= ACGT\n\n" + "".join(
+        f"MOTIF dup\nletter-probability matrix: alength= 4 w= 3\n{r}\n{r}\n{r}\n\n" for r in rows.values()))
+    with caplog.at_level("WARNING"):
+        names, _, _ = load_database([meme])
+    assert names == ["dup"]
+    assert "2 different motifs are named 'dup'" in caplog.text
+
+
+# -- class 8: task names that break files ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", "a/b", ".hidden", "a b"])
+def test_import_model_task_name_follows_the_one_rule(env, name, tmp_path, capsys):
+    assert main([*argv("import-model", env, tmp_path / "o"), "--task-name", name]) == 2
+    assert "must start with a letter or digit" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
+# -- class 9: pipes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command,flag", [("variants", "--vcf"), ("motifs", "--motif-db")])
+def test_fifo_input_is_named_for_what_it_is(env, command, flag, tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    args = argv(command, env, tmp_path / "o")
+    if flag in args:
+        args[args.index(flag) + 1] = str(fifo)
+    else:
+        args += [flag, str(fifo)]
+    assert main(args) == 2
+    assert "not a regular file (a pipe, FIFO or <(...))" in one_error_line(capsys.readouterr().err)
+
+
+# -- class 11: misleading messages ------------------------------------------------------------------------
+
+
+def test_empty_motif_file_and_text_attributions_say_what_they_are(env, tmp_path, capsys):
+    empty = tmp_path / "empty.meme"
+    empty.write_text("")
+    assert main([*argv("motifs", env, tmp_path / "o"), "--motif-db", str(empty)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "empty file" in line and "pfm" not in line
+    text = tmp_path / "att.npz"
+    text.write_text("not an npz\n")
+    args = ["motifs", "--attributions", str(text), "--data", str(env["sim"]), "--out", str(tmp_path / "o"), "-q"]
+    assert main(args) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "not an .npz attribution file" in line and "allow_pickle" not in line
+
+
+# -- class 12: values that can only give nothing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--instance-similarity", "2", "--instance-similarity: must be from -1.0 to 1.0"),
+    ("--fdr", "1.5", "--fdr: must be from 0.0 to 1.0"),
+    ("--window", "0", "--window: must be >= 1"),
+    ("--window", "1000", "--window 1000 is longer than every record"),
+])  # fmt: skip
+def test_motif_settings_outside_their_range_are_refused(env, flag, value, message, tmp_path, capsys):
+    assert main([*argv("motifs", env, tmp_path / "o"), flag, value]) == 2
+    assert message in one_error_line(capsys.readouterr().err)
+
+
+def test_dataset_without_negatives_warns(env, tmp_path, capsys):
+    args = [a for a in argv("dataset", env, tmp_path / "o") if not a.startswith("tb=")]  # one task: all positive
+    assert main([*args, "--negatives-per-positive", "0"]) == 0
+    assert "every window is positive" in capsys.readouterr().err
+
+
+# -- class 5: everything skipped, exit 0 ----------------------------------------------------------------
+
+
+def test_vcf_on_other_record_names_says_so_and_fails_when_nothing_is_scored(env, tmp_path, capsys):
+    fasta = tmp_path / "chr.fa"
+    fasta.write_text(env["fasta"].read_text().replace(">r", ">chr"))
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("".join(line.replace("r", "", 1) if not line.startswith("#") else line
+                           for line in env["vcf"].read_text().splitlines(keepends=True)))
+    args = argv("variants", env, tmp_path / "o")
+    args[args.index("--fasta") + 1] = str(fasta)
+    args[args.index("--vcf") + 1] = str(vcf)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'chr' prefix (0 is chr0 there)" in err and "nothing could be scored (2 missing_contig)" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+# -- class 6: leftovers after a signal --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command,signame", [("motifs", "SIGTERM"), ("score", "SIGTERM"), ("variants", "SIGHUP")])
+def test_a_signal_mid_run_leaves_nothing_beside_the_output(env, command, signame, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _safety_util import ROOT
+
+    out = tmp_path / "o"
+    args = [a for a in argv(command, env, out) if a != "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "deeplift_genomics", *args], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if list(tmp_path.glob(".o.*.part")) or (tmp_path / ".o.lock").exists():
+            break  # the run is writing its output
+        time.sleep(0.005)
+    if proc.poll() is not None:
+        pytest.skip(f"{command} finished before the signal could be sent")
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip(f"{command} finished before the signal arrived")
+    assert proc.returncode == 128 + getattr(signal, signame), err
+    assert f"terminated by {signame}" in err and "Traceback" not in err, err
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("command", ["simulate", "motifs", "attribute"])
+def test_a_later_run_removes_what_a_killed_run_left_beside_the_output(env, command, tmp_path):
+    from _safety_util import out_name
+
+    out = tmp_path / out_name(command)
+    stale_dir = tmp_path / f".{out.name}.k1ll.part"
+    stale_dir.mkdir()
+    (stale_dir / "half.h5").write_bytes(b"half")
+    stale_file = tmp_path / f".{out.name}.x9z8.npz.part"
+    stale_file.write_bytes(b"half")
+    keep = tmp_path / ".other.part"
+    keep.write_bytes(b"someone else's")
+    assert main(argv(command, env, out)) == 0
+    assert not stale_dir.exists() and not stale_file.exists() and keep.exists()
