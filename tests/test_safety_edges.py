@@ -6,6 +6,7 @@ the fix.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from _safety_util import argv, bench_argv, one_error_line, shared_env
 from _score_util import write_fasta
@@ -336,3 +337,22 @@ def test_a_later_run_removes_what_a_killed_run_left_beside_the_output(env, comma
     keep.write_bytes(b"someone else's")
     assert main(argv(command, env, out)) == 0
     assert not stale_dir.exists() and not stale_file.exists() and keep.exists()
+
+
+# -- class 14: +inf in a scores file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_scores_are_refused_not_read_as_zero(env, tmp_path, value, capsys):
+    import shutil
+
+    import h5py
+
+    damaged = tmp_path / "scores"
+    shutil.copytree(env["scores"], damaged)
+    with h5py.File(damaged / "scores.h5", "r+") as h5:
+        h5["projected"][0, 3] = value
+    args = argv("motifs", env, tmp_path / "o")
+    args[args.index("--scores") + 1] = str(damaged)
+    assert main(args) == 2
+    assert "infinite score" in one_error_line(capsys.readouterr().err)

@@ -108,9 +108,16 @@ class ScoreTracks:
                                    task_names=[self.task_names[i] for i in idx])
 
 
-def _clean(a: np.ndarray) -> np.ndarray:
+def _clean(a: np.ndarray, where: str = "scores") -> np.ndarray:
+    """``a`` as float32 with NaN (documented: scores at N bases) as 0; an infinite score is an
+    :class:`InputError` naming ``where`` and its first base, never read as 0."""
     a = np.asarray(a, dtype=np.float32)
-    return np.where(np.isfinite(a), a, np.float32(0))
+    inf = np.isinf(a)
+    if inf.any():
+        first = np.argwhere(inf)[0]
+        raise InputError(f"{where}: {int(inf.sum())} infinite score(s) (first at index {tuple(int(i) for i in first)}, "
+                         f"{a[tuple(first)]}); the scores are broken (NaN marks N bases, inf never)")
+    return np.where(np.isnan(a), np.float32(0), a)
 
 
 def onehot_from_ascii(sequence: np.ndarray) -> np.ndarray:
@@ -144,7 +151,7 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
         Label for messages.
     """
     onehot = np.asarray(onehot, dtype=np.float32)
-    hyp = _clean(hypothetical)
+    hyp = _clean(hypothetical, f"{source}: hypothetical")
     if onehot.ndim != 3 or onehot.shape[1] != 4:
         raise InputError(f"{source}: one-hot must be (N, 4, L), got shape {onehot.shape}")
     n, _, length = onehot.shape
@@ -153,7 +160,7 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
     t = hyp.shape[1]
     if len(task_names) != t:
         raise InputError(f"{source}: {len(task_names)} task names for {t} tasks")
-    proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected)
+    proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected, f"{source}: projected")
     if proj.shape != (n, t, length):
         raise InputError(f"{source}: projected scores must be ({n}, {t}, {length}), got shape {proj.shape}")
     name_arr = np.asarray([str(i) for i in range(n)] if names is None else list(names), dtype=str)
@@ -195,8 +202,8 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
             names = h5["records/name"].asstr()[:].astype(str)
             offsets = h5["records/offset"][:].astype(np.int64)
             onehot = onehot_from_ascii(h5["sequence"][:])
-            hyp = _clean(h5["hypothetical"][:])
-            proj = _clean(h5["projected"][:])
+            hyp = _clean(h5["hypothetical"][:], f"{h5_path}: 'hypothetical'")
+            proj = _clean(h5["projected"][:], f"{h5_path}: 'projected'")
             rec = h5["records"]
             chrom = rec["chrom"].asstr()[:].astype(str) if "chrom" in rec else None
             chrom_start = rec["chrom_start"][:].astype(np.int64) if "chrom_start" in rec else None
