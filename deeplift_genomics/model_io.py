@@ -293,6 +293,17 @@ def _sha256(path: Path) -> str:
 # -- reading ------------------------------------------------------------------------------------------
 
 
+def output_kind(metadata: dict[str, Any]) -> str:
+    """What the model's outputs are: ``logit`` (our nets and users' modules: logits of binary tasks),
+    ``log_counts`` (bpnet-lite's count wrapper) or ``profile`` (its profile wrapper). Probabilities and
+    log-odds exist only for ``logit``.
+    """
+    kwargs = metadata.get("kwargs") or {}
+    if str(metadata.get("module", "")).endswith(":BpnetLiteModel") and isinstance(kwargs, dict):
+        return "log_counts" if kwargs.get("wrapper") == "count" else "profile"
+    return "logit"
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Read and check a model directory; never executes code from its files.
 

@@ -356,3 +356,39 @@ def test_infinite_scores_are_refused_not_read_as_zero(env, tmp_path, value, caps
     args[args.index("--scores") + 1] = str(damaged)
     assert main(args) == 2
     assert "infinite score" in one_error_line(capsys.readouterr().err)
+
+
+# -- class 13: odd input scored without a word ------------------------------------------------------------
+
+
+def test_n_alleles_are_skipped_and_n_in_a_window_is_noted(tmp_path):
+    g = GENOME["chr1"]
+    fasta = write_fasta(tmp_path / "n.fa", {"chr1": g[:10] + "NNN" + g[13:]}, width=50)
+    lines = [f"chr1\t31\t.\t{g[30]}\tN\t.\t.\t.", f"chr1\t21\t.\t{g[20]}\t{'A' if g[20] != 'A' else 'C'}\t.\t.\t."]
+    contents = read_vcf(write_vcf(tmp_path / "v.vcf", lines))
+    assert [s.reason for s in contents.skipped] == ["non_acgt_allele"]
+    with FastaFile(fasta) as fa:
+        wins, _ = build_windows(fa, contents.alleles, LENGTH)
+    assert wins[0].note.endswith("; 3 N in window")
+
+
+def test_counts_model_gets_no_probability_or_log_odds(env, tmp_path):
+    import pandas as pd
+
+    pytest.importorskip("bpnetlite")
+    model = tmp_path / "counts_model"
+    assert main(["import-model", "--in", str(env["bpnet"]), "--out", str(model), "--input-length", "120", "-q"]) == 0
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGT"), size=300))
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(f">c\n{seq}\n")
+    vcf = write_vcf(tmp_path / "v.vcf", [f"c\t151\t.\t{seq[150]}\t{'A' if seq[150] != 'A' else 'C'}\t.\t.\t."])
+    args = ["variants", "--model", str(model), "--fasta", str(fasta), "--vcf", str(vcf), "--out", str(tmp_path / "o"),
+            "--method", "gradient_x_input", "--device", "cpu", "-q"]  # fmt: skip
+    assert main(args) == 0
+    tsv = pd.read_csv(tmp_path / "o" / "variants.tsv", sep="\t")
+    assert tsv["effect"].notna().all()
+    columns = [c for c in tsv.columns if c.startswith("prob") or c == "log_odds_change"]
+    assert len(columns) == 4, list(tsv.columns)
+    for column in columns:
+        assert tsv[column].isna().all(), column

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(s: dict[str, Any]) -> int:
-    from ..model_io import load_model
+    from ..model_io import load_model, output_kind
     from ..variants import VariantOptions, gather_shards, score_variants
 
     if s["gather"]:
@@ -149,6 +149,7 @@ def _run(s: dict[str, Any]) -> int:
     summary = score_variants(
         lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,
         motifs=s["motifs"], shard=s["shard"], keep_work=bool(s["keep_work"]), model_name=str(s["model"]),
+        output=output_kind(lm.metadata),
     )  # fmt: skip
     log.info(
         "%d allele(s) scored (%.1f/s), %d skipped %s; outputs in %s",

@@ -54,7 +54,8 @@ class AlleleWindows:
     ref_seq, alt_seq
         The two windows (length ``L``), upper case.
     note
-        ``centred`` or ``shifted by k``, plus for indels ``far end trimmed by k`` / ``extended by k``.
+        ``centred`` or ``shifted by k``, plus for indels ``far end trimmed by k`` / ``extended by k``, plus
+        ``k N in window`` when the window holds unknown bases.
     """
 
     allele: VcfAllele
@@ -147,6 +148,7 @@ def build_windows(
     if edge not in EDGE_CHOICES:
         raise InputError(f"--edge {edge!r}: expected one of {', '.join(EDGE_CHOICES)}")
     known = set(fasta.names)
+    n_windows_with_n = 0
     out: list[AlleleWindows] = []
     skipped: list[Skip] = []
 
@@ -195,7 +197,14 @@ def build_windows(
             note += f"; far end trimmed by {delta}"
         elif delta < 0:
             note += f"; far end extended by {-delta}"
+        n_unknown = max(ref_seq.count("N"), alt_seq.count("N"))
+        if n_unknown:  # scored as all-zero columns, as score does; said, as score counts them
+            note += f"; {n_unknown} N in window"
+            n_windows_with_n += 1
         out.append(AlleleWindows(a, start, local, ref_seq, alt_seq, note))
+    if n_windows_with_n:
+        log.warning("%s: %d variant(s) have N bases in their window (scored as unknown, all-zero columns; the "
+                    "note column gives the count)", vcf_name, n_windows_with_n)
     return out, skipped
 
 

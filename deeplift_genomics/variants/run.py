@@ -254,6 +254,7 @@ def score_variants(
     index_dir: str | Path | None = None,
     model_name: str = "",
     after_chunk: Callable[[int], None] | None = None,
+    output: str = "logit",
 ) -> VariantSummary:
     """Score every allele of ``vcf`` against ``fasta`` with ``model`` and write OUT_DIR.
 
@@ -282,6 +283,9 @@ def score_variants(
         Recorded in the outputs.
     after_chunk
         Called with the chunk index after each chunk is saved (tests simulate a crash with it).
+    output
+        What the model outputs (:func:`deeplift_genomics.model_io.output_kind`): ``logit`` gives
+        probabilities and log-odds; ``log_counts`` and ``profile`` give NaN there.
 
     Returns
     -------
@@ -309,7 +313,7 @@ def score_variants(
     bank = load_bank(motif_path, BACKGROUND)
     plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
     _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
-    head = model_head(model, torch.zeros((1, 4, input_length)))
+    head = model_head(model, torch.zeros((1, 4, input_length))) if output == "logit" else output
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "fasta_sha256": file_checksum(fasta),

@@ -3,7 +3,8 @@
 Every record is read in file order, so no tabix index is needed. A record whose ALT lists several alleles
 gives one :class:`VcfAllele` per ALT. Alleles the model cannot score are skipped with a counted, named
 reason (:data:`SKIP_REASONS`): symbolic (``<DEL>``), breakend (``N[chr2:1[``), spanning deletion
-(``*``), missing ALT (``.``), letters other than A, C, G, T, N. A line htslib cannot parse is an
+(``*``), missing ALT (``.``), letters other than A, C, G, T (an ``N`` allele is an unknown base, which
+the model cannot be asked about: ``non_acgt_allele`` too). A line htslib cannot parse is an
 :class:`InputError` naming the file and line number; pysam itself reports neither, so the raw text is
 read beside it to count lines and to say what is wrong with the line.
 """
@@ -31,7 +32,7 @@ SKIP_SPANNING = "spanning_deletion"
 SKIP_NO_ALT = "no_alt_allele"
 SKIP_NON_ACGT = "non_acgt_allele"
 SKIP_REASONS = (SKIP_SYMBOLIC, SKIP_BREAKEND, SKIP_SPANNING, SKIP_NO_ALT, SKIP_NON_ACGT)
-_ALLELE = re.compile(r"^[ACGTNacgtn]+$")
+_ALLELE = re.compile(r"^[ACGTacgt]+$")
 _BREAKEND = re.compile(r"[\[\]]")
 
 
