@@ -113,6 +113,9 @@ def load_bpnet_lite_file(path: str | Path) -> nn.Module:
         The file is missing or unreadable, or asks for a class outside the allow-list (named).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected bpnet-lite's torch.save file (a model directory needs "
+                         "no import: give it as --model)")
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     _require_bpnetlite(str(path))

@@ -47,7 +47,7 @@ from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
-from .outputs_guard import as_os_error, check_unique_names
+from .outputs_guard import as_os_error, check_unique_names, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -428,6 +428,10 @@ def _locate(path: Path) -> tuple[Path, Path]:
         raise InputError(f"{path}: model directory not found")
     json_path = path / MODEL_JSON
     if not json_path.is_file():
+        made_by = (read_marker(path) or {}).get("command")
+        if made_by:
+            raise InputError(f"{path}: the output of `{made_by}`, not a model directory (no {MODEL_JSON}); give "
+                             "the directory `train` or `import-model` wrote")
         pickles = sorted(
             p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES + STATE_DICT_SUFFIXES
         )

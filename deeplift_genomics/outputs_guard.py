@@ -176,16 +176,17 @@ def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
     target = path or exc.filename or _filename_from_text(str(exc)) or "an output file"
     code = exc.errno if exc.errno is not None else _errno_from_text(str(exc))
     device = mount_point(target) if target != "an output file" else None
+    on = f" on {device}" if device is not None else ""  # the device is unknown when the file is
     if code == errno.ENOSPC:
-        return f"no space left on {device} while writing {target}; free space or pick another --out"
+        return f"no space left{on} while writing {target}; free space or pick another --out"
     if code == getattr(errno, "EDQUOT", -1):
-        return f"disk quota exceeded on {device} while writing {target}"
+        return f"disk quota exceeded{on} while writing {target}"
     if code == errno.EROFS:
-        return f"{device} is a read-only file system: cannot write {target}"
+        return f"{device or 'the output'} is a read-only file system: cannot write {target}"
     if code in (errno.EACCES, errno.EPERM):
         return f"permission denied: cannot write {target}"
     if code == errno.EFBIG:
-        return f"file too large for {device} while writing {target}"
+        return f"file too large{' for ' + str(device) if device is not None else ''} while writing {target}"
     if code == errno.ENOTDIR:
         return f"{target}: a part of the path is a file, not a directory"
     if code == errno.EISDIR:

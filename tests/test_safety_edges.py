@@ -392,3 +392,48 @@ def test_counts_model_gets_no_probability_or_log_odds(env, tmp_path):
     assert len(columns) == 4, list(tsv.columns)
     for column in columns:
         assert tsv[column].isna().all(), column
+
+
+def _bcf(path):
+    pysam = pytest.importorskip("pysam")
+    text = path.with_suffix(".txt")
+    text.write_text("##fileformat=VCFv4.2\n##contig=<ID=r0>\n" + _vcf_text(["r0\t5\t.\tA\tG\t.\t.\t."]).split("\n", 1)[1])
+    with pysam.VariantFile(str(text)) as src, pysam.VariantFile(str(path), "wb", header=src.header) as out:
+        for rec in src:
+            out.write(rec)
+    return path
+
+
+@pytest.mark.parametrize("case", ["mid_file_line", "bcf", "import_dir", "score_dir_as_model"])
+def test_messages_say_what_is_wrong(env, case, tmp_path, capsys):
+    if case in ("mid_file_line", "bcf"):
+        args = argv("variants", env, tmp_path / "o")
+        if case == "bcf":
+            vcf = _bcf(tmp_path / "v.bcf")
+        else:
+            vcf = tmp_path / "v.vcf"
+            lines = env["vcf"].read_text().splitlines()
+            vcf.write_text("\n".join([*lines[:3], "r0\t-3\t.\tA\tG\t.\t.\t.", *lines[3:]]) + "\n")
+        args[args.index("--vcf") + 1] = str(vcf)
+        expected, wrong = ("line 4: POS '-3' is not a positive integer", "truncated") if case == "mid_file_line" \
+            else ("BCF (binary VCF)", "line 1")
+    elif case == "import_dir":
+        args = argv("import-model", env, tmp_path / "o")
+        args[args.index("--in") + 1] = str(env["model"])
+        expected, wrong = "is a directory, expected bpnet-lite's torch.save file", "not found"
+    else:
+        args = argv("score", env, tmp_path / "o")
+        args[args.index("--model") + 1] = str(env["scores"])
+        expected, wrong = "the output of `score`, not a model directory", "unpickl"
+    assert main(args) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert expected in line and wrong not in line, line
+
+
+def test_no_space_message_never_names_a_device_none():
+    import errno
+
+    from deeplift_genomics.outputs_guard import describe_os_error
+
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+        assert "None" not in describe_os_error(OSError(code, "failed"))

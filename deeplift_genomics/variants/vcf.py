@@ -34,6 +34,7 @@ SKIP_NON_ACGT = "non_acgt_allele"
 SKIP_REASONS = (SKIP_SYMBOLIC, SKIP_BREAKEND, SKIP_SPANNING, SKIP_NO_ALT, SKIP_NON_ACGT)
 _ALLELE = re.compile(r"^[ACGTacgt]+$")
 _BREAKEND = re.compile(r"[\[\]]")
+_UNPARSED = "htslib could not parse the record"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _diagnose(line: str) -> str:
         return "REF is empty"
     if cols[5] != "." and not _is_number(cols[5]):
         return f"QUAL {cols[5]!r} is not a number"
-    return "htslib could not parse the record"
+    return _UNPARSED
 
 
 def _is_number(text: str) -> bool:
@@ -209,6 +210,11 @@ def read_vcf(path: str | Path) -> VcfContents:
         first = next(raw)[1]
     except (StopIteration, OSError, EOFError):
         raise InputError(f"{path}: cannot read as VCF text") from None
+    if first.startswith("BCF"):
+        raise InputError(
+            f"{path}: BCF (binary VCF), which is not read here; convert it to VCF text with "
+            f"bcftools view -Oz -o {path.stem}.vcf.gz {path.name}"
+        )
     if not first.startswith("##fileformat=VCF"):
         raise InputError(
             f"{path}: line 1: not a VCF file (expected '##fileformat=VCFv4.x', found {first[:40]!r})"
@@ -249,7 +255,10 @@ def read_vcf(path: str | Path) -> VcfContents:
                 except StopIteration:
                     raise InputError(f"{path}: line {lineno}: {_diagnose(text)}") from None
                 except (OSError, ValueError) as exc:
-                    raise InputError(f"{path}: line {lineno}: {_diagnose(text)} ({exc})") from None
+                    # htslib's own words ("truncated file" for any bad line) only when ours have none
+                    what = _diagnose(text)
+                    detail = f" ({exc})" if what == _UNPARSED else ""
+                    raise InputError(f"{path}: line {lineno}: {what}{detail}") from None
                 contents.n_records += 1
                 _add_record(contents, rec, lineno, text)
             with contextlib.suppress(StopIteration):
