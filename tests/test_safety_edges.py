@@ -437,3 +437,21 @@ def test_no_space_message_never_names_a_device_none():
 
     for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
         assert "None" not in describe_os_error(OSError(code, "failed"))
+
+
+# -- class 10: gathered outputs equal an unsharded run's, byte for byte ---------------------------------
+
+
+def test_gathered_variants_files_equal_the_unsharded_run_byte_for_byte(env, tmp_path):
+    # exact on any CPU: shards never split a chunk (--chunk-size 1 in every run), so the same batches
+    base = [*argv("variants", env, tmp_path / "full"), "--chunk-size", "1"]
+    assert main(base) == 0
+    shards = []
+    for k in (1, 2):
+        out = tmp_path / f"s{k}"
+        args = [*argv("variants", env, out), "--chunk-size", "1", "--shard", f"{k}/2"]
+        assert main(args) == 0
+        shards.append(str(out))
+    assert main(["variants", "--gather", *shards, "--out", str(tmp_path / "g"), "-q"]) == 0
+    for name in ("scores.h5", "variants.tsv", "skipped.tsv"):
+        assert (tmp_path / "g" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
