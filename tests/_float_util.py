@@ -24,5 +24,6 @@ def assert_close_to_scale(actual, desired, rel: float = OTHER_BATCH_REL, err_msg
     desired = np.asarray(desired, dtype=np.float64)
     finite = desired[np.isfinite(desired)]
     scale = float(np.abs(finite).max()) if finite.size else 0.0
+    # the stated tolerance of this helper (rel times the largest |desired|), not relative per element
     np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), desired, rtol=0,
                                atol=rel * max(scale, np.finfo(np.float32).tiny), err_msg=err_msg)

@@ -6,6 +6,8 @@ the fix.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from _safety_util import argv, bench_argv, one_error_line, shared_env
@@ -455,3 +457,27 @@ def test_gathered_variants_files_equal_the_unsharded_run_byte_for_byte(env, tmp_
     assert main(["variants", "--gather", *shards, "--out", str(tmp_path / "g"), "-q"]) == 0
     for name in ("scores.h5", "variants.tsv", "skipped.tsv"):
         assert (tmp_path / "g" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+
+
+# -- class 15: exact float comparisons say why they hold on any CPU ----------------------------------------
+
+_EXACT = ("assert_array_equal(", "torch.equal(", "np.array_equal(", "rtol=0", "array_equiv(")
+
+
+def test_every_exact_or_tight_float_comparison_states_why():
+    """An exact comparison (or ``rtol=0``) needs a comment within the 3 lines above saying why equality holds
+    on any CPU (pure copies, integer or one-hot data, same shapes and kernels) or where its tolerance comes
+    from; a file may say it once ("exact throughout this file")."""
+    missing = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if any("exact throughout this file" in line for line in lines) or path.name == Path(__file__).name:
+            continue
+        for i, line in enumerate(lines):
+            code = line.split("#", 1)[0]
+            if not any(k in code for k in _EXACT) or "not np.array_equal" in code or "not torch.equal" in code:
+                continue
+            context = lines[max(0, i - 3): i + 1]
+            if not any("#" in c for c in context) and "def " not in code:
+                missing.append(f"{path.name}:{i + 1}: {line.strip()}")
+    assert not missing, "\n".join(missing)
