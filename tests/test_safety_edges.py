@@ -481,3 +481,27 @@ def test_every_exact_or_tight_float_comparison_states_why():
             if not any("#" in c for c in context) and "def " not in code:
                 missing.append(f"{path.name}:{i + 1}: {line.strip()}")
     assert not missing, "\n".join(missing)
+
+
+# -- class 3: a record's scores and the other records in its file -----------------------------------------
+
+
+def test_a_record_scored_alone_or_in_company_keeps_the_promise(env, tmp_path):
+    """docs/scoring.md: bit-identical in the same batches (a re-run), within OTHER_BATCH_REL of the record's
+    largest |score| in other company (a subset of the file), on any CPU."""
+    from _float_util import assert_close_to_scale
+
+    from deeplift_genomics.score import read_record
+
+    lines = env["fasta"].read_text().splitlines()
+    alone = tmp_path / "alone.fa"
+    alone.write_text("\n".join(lines[3:6]) + "\n")  # record r1 alone
+    for name, fasta in (("full", env["fasta"]), ("again", env["fasta"]), ("alone", alone)):
+        args = argv("score", env, tmp_path / name)
+        args[args.index("--fasta") + 1] = str(fasta)
+        assert main(args) == 0
+    full, again, single = (read_record(tmp_path / n / "scores.h5", "r1") for n in ("full", "again", "alone"))
+    # exact on any CPU: the same command twice, the same batches (same shapes, same company, same kernels)
+    np.testing.assert_array_equal(full["projected"], again["projected"])
+    assert_close_to_scale(single["projected"], full["projected"])
+    assert_close_to_scale(single["hypothetical"], full["hypothetical"])
