@@ -505,3 +505,21 @@ def test_a_record_scored_alone_or_in_company_keeps_the_promise(env, tmp_path):
     np.testing.assert_array_equal(full["projected"], again["projected"])
     assert_close_to_scale(single["projected"], full["projected"])
     assert_close_to_scale(single["hypothetical"], full["hypothetical"])
+
+
+def test_training_on_one_class_warns(env, tmp_path, capsys):
+    """What `dataset --negatives-per-positive 0` gives a single task: train says there is no auROC."""
+    import shutil
+
+    import pandas as pd
+
+    sim = tmp_path / "sim"
+    shutil.copytree(env["sim"], sim)
+    labels = pd.read_csv(sim / "labels.tsv", sep="\t")
+    task = labels.columns[-1]
+    labels[task] = 1
+    labels.to_csv(sim / "labels.tsv", sep="\t", index=False)
+    args = argv("train", env, tmp_path / "o")
+    args[args.index("--data") + 1] = str(sim)
+    main(args)
+    assert f"task '{task}': every training label is 1" in capsys.readouterr().err
