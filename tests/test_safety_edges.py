@@ -207,6 +207,13 @@ def test_two_different_motifs_of_one_name_are_not_merged_silently(tmp_path, capl
         names, _, _ = load_database([meme])
     assert names == ["dup"]
     assert "2 different motifs are named 'dup'" in caplog.text
+    other = tmp_path / "other.meme"
+    other.write_text(meme.read_text().split("MOTIF dup", 2)[0] + "MOTIF dup" + meme.read_text().split("MOTIF dup")[2])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        names, _, sources = load_database([meme, other])
+    assert names == ["dup"] and sources == ["db.meme"]
+    assert "repeat an earlier file's and are not used" in caplog.text and "dup (other.meme)" in caplog.text
 
 
 # -- class 8: task names that break files ----------------------------------------------------------------
