@@ -47,7 +47,7 @@ from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
-from .outputs_guard import as_os_error, check_unique_names, read_marker
+from .outputs_guard import as_os_error, check_task_name, check_unique_names, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def _task_names(task_names: Sequence[str] | None, n_tasks: int | None) -> list[s
         if n_tasks is None:
             raise ValueError("task_names is required")
         return [f"task_{i}" for i in range(n_tasks)]
-    names = [str(name) for name in task_names]
+    names = [check_task_name(str(name), "task_names") for name in task_names]  # they name output files
     if len(set(names)) != len(names):
         raise ValueError(f"task names must be distinct, got {names}")
     if n_tasks is not None and len(names) != n_tasks:
