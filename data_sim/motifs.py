@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,8 @@ import numpy as np
 
 from .errors import InputError
 from .fasta_io import read_text
+
+log = logging.getLogger(__name__)
 
 ALPHABET = "ACGT"
 BUILTIN_FILE = "encode_motifs.txt.gz"
@@ -429,15 +432,23 @@ def parse_motifs(lines: list[str], path: str | Path = "<text>", fmt: str = "auto
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown motif format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not any(ln.strip() and not ln.startswith("#") for ln in lines):
+        raise InputError(f"{path}: empty file, no motifs in it")
     if fmt == "auto":
         fmt = detect_format(lines)
     motifs = _PARSERS[fmt](lines, path)
     if not motifs:
         raise InputError(f"{path}: no motifs found (read as {fmt} format)")
     out: dict[str, Motif] = {}
+    repeats: dict[str, int] = {}
     for motif in motifs:
-        # Keep the first of duplicated ids, as a lookup by id must be unambiguous.
-        out.setdefault(motif.name, motif)
+        # Keep the first of duplicated ids, as a lookup by id must be unambiguous; say so when they differ.
+        first = out.setdefault(motif.name, motif)
+        if first is not motif and not np.array_equal(first.probs, motif.probs):
+            repeats[motif.name] = repeats.get(motif.name, 1) + 1
+    for name, n in repeats.items():
+        log.warning("%s: %d different motifs are named %r; only the first is used (give them distinct names "
+                    "to use the others)", path, n, name)
     return out
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
+from .outputs_guard import check_task_name
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ def load_bpnet_lite_file(path: str | Path) -> nn.Module:
         The file is missing or unreadable, or asks for a class outside the allow-list (named).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected bpnet-lite's torch.save file (a model directory needs "
+                         "no import: give it as --model)")
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     _require_bpnetlite(str(path))
@@ -125,6 +129,12 @@ def describe_architecture(model: nn.Module, where: str) -> dict[str, Any]:
             "accessibility": describe_architecture(inner.accessibility, f"{where}: accessibility model"),
         }
     elif type(inner) is BPNet:
+        missing = [k for k in _BPNET_ARGS if not hasattr(inner, k)]
+        if missing:
+            raise InputError(
+                f"{where}: a BPNet saved by another bpnet-lite version (it lacks {', '.join(missing)}, which "
+                "the installed bpnet-lite's BPNet has); install the version it was saved with"
+            )
         kwargs = {k: getattr(inner, k) for k in _BPNET_ARGS}
         fconv, linear = inner.fconv, inner.linear
         assert isinstance(fconv, nn.Module) and isinstance(linear, nn.Module)  # submodules, not tensors
@@ -274,6 +284,8 @@ def import_bpnet_lite(
     names = list(task_names) if task_names is not None else ["counts" if wrapper == "count" else "profile"]
     if len(names) != 1:
         raise InputError(f"task_names: the {wrapper} wrapper has one output, got {len(names)} names")
+    for name in names:
+        check_task_name(str(name), "--task-name")
     with atomic_directory(out, "import-model") as tmp:
         export_user_model(
             net, tmp, input_length=input_length, task_names=names,

@@ -466,13 +466,7 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
         coordinates, an unknown record, a region outside its record, or a duplicate region name.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: BED file not found")
-    if not path.is_file():
-        raise InputError(
-            f"{path}: not a regular file (a directory, pipe, FIFO or <(...)); the BED file is read twice "
-            "(regions, then its checksum for resuming), so save it to a file first"
-        )
+    require_regular_file(path, "BED file", "is read twice (regions, then its checksum for resuming)")
     regions: list[Region] = []
     seen: dict[str, int] = {}
     for lineno, cols in bed_lines(path):
@@ -501,3 +495,18 @@ def read_bed(path: str | Path, fasta: FastaFile) -> list[Region]:
     if not regions:
         raise InputError(f"{path}: no regions found (empty BED file)")
     return regions
+
+
+def require_regular_file(path: Path, what: str, why: str) -> None:
+    """Refuse a missing ``path``, a directory, or a pipe, FIFO or ``<(...)`` (which reads as empty or once).
+
+    ``what`` names the kind of file ("VCF file"), ``why`` says why a stream will not do ("is read twice").
+    """
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():
+        raise InputError(
+            f"{path}: not a regular file (a pipe, FIFO or <(...)); the {what} {why}, so save it to a file first"
+        )

@@ -47,7 +47,7 @@ from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
-from .outputs_guard import as_os_error, check_unique_names
+from .outputs_guard import as_os_error, check_task_name, check_unique_names, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def _task_names(task_names: Sequence[str] | None, n_tasks: int | None) -> list[s
         if n_tasks is None:
             raise ValueError("task_names is required")
         return [f"task_{i}" for i in range(n_tasks)]
-    names = [str(name) for name in task_names]
+    names = [check_task_name(str(name), "task_names") for name in task_names]  # they name output files
     if len(set(names)) != len(names):
         raise ValueError(f"task names must be distinct, got {names}")
     if n_tasks is not None and len(names) != n_tasks:
@@ -291,6 +291,17 @@ def _sha256(path: Path) -> str:
 
 
 # -- reading ------------------------------------------------------------------------------------------
+
+
+def output_kind(metadata: dict[str, Any]) -> str:
+    """What the model's outputs are: ``logit`` (our nets and users' modules: logits of binary tasks),
+    ``log_counts`` (bpnet-lite's count wrapper) or ``profile`` (its profile wrapper). Probabilities and
+    log-odds exist only for ``logit``.
+    """
+    kwargs = metadata.get("kwargs") or {}
+    if str(metadata.get("module", "")).endswith(":BpnetLiteModel") and isinstance(kwargs, dict):
+        return "log_counts" if kwargs.get("wrapper") == "count" else "profile"
+    return "logit"
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -417,6 +428,10 @@ def _locate(path: Path) -> tuple[Path, Path]:
         raise InputError(f"{path}: model directory not found")
     json_path = path / MODEL_JSON
     if not json_path.is_file():
+        made_by = (read_marker(path) or {}).get("command")
+        if made_by:
+            raise InputError(f"{path}: the output of `{made_by}`, not a model directory (no {MODEL_JSON}); give "
+                             "the directory `train` or `import-model` wrote")
         pickles = sorted(
             p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES + STATE_DICT_SUFFIXES
         )

@@ -16,16 +16,19 @@ Every command that writes calls these (see "Safety helpers" in the plan and the 
 - :func:`check_free_space` before large writes (HDF5 crashes at exit after a failed write on a full
   disk, so a ``scores.h5`` is never started without room for it), :func:`hdf5_write` around HDF5
   writers, :func:`remove_stale_parts` for ``.part`` files of a killed run.
-- :func:`check_unique_names` for task names (a model's, ``--tasks``).
+- :func:`check_unique_names` for task names (a model's, ``--tasks``); :func:`check_task_name` for a
+  task name that names files and columns (:data:`TASK_NAME`, the rule ``dataset`` set).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -173,16 +176,17 @@ def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
     target = path or exc.filename or _filename_from_text(str(exc)) or "an output file"
     code = exc.errno if exc.errno is not None else _errno_from_text(str(exc))
     device = mount_point(target) if target != "an output file" else None
+    on = f" on {device}" if device is not None else ""  # the device is unknown when the file is
     if code == errno.ENOSPC:
-        return f"no space left on {device} while writing {target}; free space or pick another --out"
+        return f"no space left{on} while writing {target}; free space or pick another --out"
     if code == getattr(errno, "EDQUOT", -1):
-        return f"disk quota exceeded on {device} while writing {target}"
+        return f"disk quota exceeded{on} while writing {target}"
     if code == errno.EROFS:
-        return f"{device} is a read-only file system: cannot write {target}"
+        return f"{device or 'the output'} is a read-only file system: cannot write {target}"
     if code in (errno.EACCES, errno.EPERM):
         return f"permission denied: cannot write {target}"
     if code == errno.EFBIG:
-        return f"file too large for {device} while writing {target}"
+        return f"file too large{' for ' + str(device) if device is not None else ''} while writing {target}"
     if code == errno.ENOTDIR:
         return f"{target}: a part of the path is a file, not a directory"
     if code == errno.EISDIR:
@@ -547,8 +551,25 @@ def guarded_output(
     if kind == "dir":
         check_replaceable(out)
     with output_lock(out, command) as lock:
+        remove_stale_siblings(out)
         with writing(out):
             yield lock
+
+
+def remove_stale_siblings(out: str | Path) -> list[Path]:
+    """Remove the temporary ``.NAME.XXXX.part`` files and folders a killed run left beside ``out``.
+
+    Call it holding :func:`output_lock` on ``out``: no live run writes them then. Returns what it removed.
+    """
+    final = Path(out)
+    removed = []
+    for part in final.parent.glob(f".{glob.escape(final.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            remove_entry(part)
+            removed.append(part)
+    if removed:
+        log.info("removed %d temporary file(s) of an earlier, killed run beside %s", len(removed), final)
+    return removed
 
 
 def check_unique_names(names: Sequence[str], what: str) -> None:
@@ -558,3 +579,18 @@ def check_unique_names(names: Sequence[str], what: str) -> None:
         if name in seen:
             raise InputError(f"{what}: task name {name!r} is given twice; task names must be distinct")
         seen.add(name)
+
+
+#: A task name that becomes file and column names: starts with a letter or digit, then letters, digits,
+#: '_', '.' or '-' (no '/', no leading '.', never empty). One rule for every command that names tasks.
+TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_task_name(name: str, what: str) -> str:
+    """``name`` when it follows :data:`TASK_NAME`; else an :class:`InputError` naming ``what``."""
+    if not TASK_NAME.match(name):
+        raise InputError(
+            f"{what}: task name {name!r} must start with a letter or digit, then letters, digits, '_', '.' "
+            "or '-' (it becomes file and column names)"
+        )
+    return name

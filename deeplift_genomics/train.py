@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -254,6 +254,18 @@ def predict_logits(
     return torch.cat(outputs).numpy()
 
 
+def _warn_one_class(y_train: np.ndarray, y_valid: np.ndarray, task_names: Sequence[str]) -> None:
+    """Warn for each task whose training or validation labels are all one class: nothing to learn, or no
+    auROC to report (the history's column stays blank)."""
+    for t, name in enumerate(task_names):
+        for split, labels in (("training", y_train), ("validation", y_valid)):
+            column = np.asarray(labels)[:, t]
+            if len(column) and np.all(column == column[0]):
+                log.warning("task '%s': every %s label is %g, so %s; the data needs negatives and positives "
+                            "(dataset --negatives-per-positive 1 or more)", name, split, float(column[0]),
+                            "there is nothing to learn" if split == "training" else "no auROC can be measured")
+
+
 def _fit(
     model: nn.Module,
     x: np.ndarray,
@@ -277,6 +289,7 @@ def _fit(
     x_train = torch.from_numpy(x[train_idx]).to(dev)
     y_train = torch.from_numpy(y[train_idx]).to(dev)
     x_valid, y_valid = x[valid_idx], y[valid_idx]
+    _warn_one_class(y[train_idx], y_valid, task_names)
     # A private generator for shuffling, so the order depends on the seed alone.
     shuffler = torch.Generator().manual_seed(int(seed))
     n_train = x_train.shape[0]

@@ -124,6 +124,7 @@ def test_stratified_subset_is_deterministic_and_proportional(n):
     classes = np.array(["both"] * 10 + ["gata"] * 10 + ["tal1"] * 10 + ["neither"] * 10)
     classes = np.random.default_rng(0).permutation(classes)
     a = bm.stratified_subset(classes, n, seed=5)
+    # exact: integer indices
     assert np.array_equal(a, bm.stratified_subset(classes, n, seed=5))
     assert len(a) == n and len(set(a.tolist())) == n and np.all(np.diff(a) > 0)
     counts = pd.Series(classes[a]).value_counts()

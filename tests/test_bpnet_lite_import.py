@@ -63,8 +63,11 @@ def test_imported_directory_loads_and_attributes_like_the_original(tmp_path, nam
     original = (CountWrapper if wrapper == "count" else ProfileWrapper)(ControlWrapper(model)).eval()
     x = onehot(2, LENGTH, 5, torch.float32)
     with torch.no_grad():
+        # exact on any CPU: the imported module is the original architecture with the same weights (pure
+        # copies), run on the same shapes, so the same kernels
         torch.testing.assert_close(lm.model(x), original(x), rtol=0, atol=0)
     kw = dict(references="shuffle", n_references=2, device="cpu")
+    # exact: same architecture, same weights (pure copies), same shapes, same kernels
     torch.testing.assert_close(attribute(lm.model, x, **kw).contributions, attribute(original, x, **kw).contributions,
                                rtol=0, atol=0)
 

@@ -112,6 +112,7 @@ def test_subset_and_checksum(sim_dir):
     test = ds.subset("test")
     assert len(test) == 16 and set(test.split) == {"test"}
     assert set(test.embeddings["id"]) <= set(test.ids)
+    # exact: one-hot data (0/1), a pure copy
     np.testing.assert_array_equal(test.onehot, ds.onehot[ds.split == "test"])
     assert test.checksum != ds.checksum and len(ds.subset("all")) == len(ds)
     assert len(ds.subset(ds.classes == "gata")) == 40 and ds.subset([0, 2]).ids == [ds.ids[0], ds.ids[2]]

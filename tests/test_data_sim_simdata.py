@@ -30,6 +30,7 @@ def test_round_trip(tmp_path, suffix):
     assert (path.read_bytes()[:2] == b"\x1f\x8b") == suffix.endswith(".gz")
     back = read_simdata(path)
     assert back.ids == sim.ids and back.sequences == sim.sequences and back.task_names == sim.task_names
+    # exact: labels are 0/1 read back from the file
     np.testing.assert_array_equal(back.labels, sim.labels)
     cols = ["id", "motif", "start", "end", "strand", "string"]
     assert back.embeddings[cols].equals(sim.embeddings[cols].reset_index(drop=True))
@@ -48,6 +49,7 @@ def test_reads_a_hand_written_simdna_file(tmp_path):
     path.write_bytes(gzip.compress(HAND_WRITTEN.encode()))
     sim = read_simdata(path)
     assert sim.ids == ["synth0", "synth1", "synth2"] and sim.task_names == ["task1", "task2", "task3"]
+    # exact: labels are 0/1
     np.testing.assert_array_equal(sim.labels, [[1, 1, 1], [0, 1, 0], [0, 0, 0]])
     rows = sim.embeddings.to_dict("records")
     assert rows[0] == dict(id="synth0", motif="GATA_disc1", start=2, end=12, strand="+", string="GCAGATAAGG")

@@ -72,5 +72,7 @@ def test_shuffles_drawn_for_several_blocks_at_once_change_nothing(monkeypatch):
     one = attribute(model, x, **kwargs)
     monkeypatch.setattr(attribute_module, "_shuffle_group", lambda dev, cells: 3)
     grouped = attribute(model, x, **kwargs)
+    # exact on any CPU: references are one-hot (0/1), and the contributions come from the same attribution
+    # batches (only the grouping of the shuffle draws changes), so the same kernels
     assert torch.equal(one.references, grouped.references)
     assert torch.equal(one.contributions, grouped.contributions)

@@ -188,6 +188,7 @@ def test_product_is_the_shapley_split():
     res = attribute(P(), x, references=r, dtype=F64, device="cpu")
     expected = torch.stack([(x[:, 0] - r[:, 0]) * (x[:, 1] + r[:, 1]) / 2,
                             (x[:, 1] - r[:, 1]) * (x[:, 0] + r[:, 0]) / 2], dim=1)
+    # float64 rounding of a few products of O(1) values: 1e-14 is ~45 units of 2^-53
     torch.testing.assert_close(res.contributions[:, 0], expected, rtol=0, atol=1e-14)
 
 
@@ -240,6 +241,8 @@ def test_rescale_equals_tangermeme(name):
         warnings.simplefilter("ignore")
         theirs = tdls.deep_lift_shap(model, x, target=1, references=refs, device="cpu", warning_threshold=1e9)
     mine = ours.hypothetical[:, 0] * x
+    # tangermeme sums the same float64 terms in another order: 1e-7 of the largest score leaves room for its
+    # float32 steps
     torch.testing.assert_close(mine, theirs.to(F64), rtol=0, atol=1e-7 * float(theirs.abs().max()))
 
 

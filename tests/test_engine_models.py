@@ -29,6 +29,8 @@ def test_functional_and_reused_nonlinearities_give_the_same_numbers_as_modules(r
     base = dl(seq, x, refs, rule=rule)
     for other in (FunctionalNet(seq), ReusedReluNet(seq)):
         res = dl(other, x, refs, rule=rule)
+        # float64: the two graphs sum the same terms in another order; 1e-12 is ~4,500 units of 2^-53 on O(1)
+        # scores
         torch.testing.assert_close(res.contributions, base.contributions, rtol=0, atol=1e-12)
         torch.testing.assert_close(res.hypothetical, base.hypothetical, rtol=0, atol=1e-12)
 
@@ -70,6 +72,8 @@ def test_float32_agrees_with_float64():
         model.double()
         assert r32.contributions.dtype == torch.float32
         scale = float(r64.contributions.abs().max())
+        # float32 against float64: 2^-24 per rounding over reductions of hundreds of terms, 1e-4 of the
+        # largest score (3e-6 measured on the benchmark net, docs/development.md)
         torch.testing.assert_close(r32.contributions.double(), r64.contributions, rtol=0, atol=1e-4 * scale)
 
 
@@ -79,10 +83,12 @@ def test_final_sigmoid_is_stripped_and_softmax_is_mean_normalised():
     refs = random_refs(x, 2, 7)
     base = dl(logits, x, refs)
     sig = dl(nn.Sequential(logits, nn.Sigmoid()), x, refs)
+    # float64, another graph for the same function: 1e-12 is ~4,500 units of 2^-53 on O(1) scores
     torch.testing.assert_close(sig.contributions, base.contributions, rtol=0, atol=1e-12)
     torch.testing.assert_close(sig.outputs, base.outputs)
     soft = dl(nn.Sequential(logits, nn.Softmax(dim=1)), x, refs)
     expected = base.contributions - base.contributions.mean(1, keepdim=True)
+    # float64, softmax's mean-centring sums in another order: 1e-12 is ~4,500 units of 2^-53 on O(1) scores
     torch.testing.assert_close(soft.contributions, expected, rtol=0, atol=1e-12)
     assert float(soft.contributions.sum(1).abs().max()) < 1e-12  # normalised over the classes
     assert float(soft.deltas.abs().max()) < 1e-9  # against the mean-normalised logits

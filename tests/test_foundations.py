@@ -117,6 +117,7 @@ def test_one_hot_round_trip_and_unknowns():
     assert x.shape == (2, 4, 5)
     expected = np.zeros((4, 5), dtype=np.float32)
     expected[[0, 1, 2, 3], [0, 1, 2, 3]] = 1
+    # exact: one-hot data (0/1)
     np.testing.assert_array_equal(x[0], expected)
     np.testing.assert_array_equal(x[1], expected)
     assert decode(x) == ["ACGTN", "ACGTN"]

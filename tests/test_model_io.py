@@ -52,6 +52,8 @@ def test_round_trip_gives_identical_outputs_and_metadata(saved):
     lm = load_model(out)
     x = torch.rand(5, 4, 40)
     model.eval()
+    # exact on any CPU: the weights are a pure copy (safetensors), same module, same input shapes, so the same
+    # kernels
     assert torch.equal(lm.model(x), model(x))
     assert not lm.model.training
     assert (lm.input_length, lm.alphabet, lm.task_names) == (40, "ACGT", ["a", "b"])
@@ -62,6 +64,7 @@ def test_round_trip_gives_identical_outputs_and_metadata(saved):
     assert meta["package_version"]
     assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
     # Loading through model.json itself is the same model.
+    # exact: same weights (pure copies), same module, same shapes, same kernels
     assert torch.equal(load_model(out / "model.json").model(x), lm.model(x))
 
 
@@ -175,6 +178,7 @@ def test_user_module_by_import_path_loads_and_runs(tmp_path):
     lm = load_model(out)
     assert isinstance(lm.model, TinyUserNet) and lm.spec is None
     x = torch.rand(4, 4, 30)
+    # exact: same weights (pure copies), same module, same shapes, same kernels
     assert torch.equal(lm.model(x), net(x))
     # The same model as a hand-written model.json beside a torch.save'd state_dict (.pt).
     hand = tmp_path / "hand"
@@ -194,6 +198,7 @@ def test_user_module_by_import_path_loads_and_runs(tmp_path):
             }
         )
     )
+    # exact: same weights (pure copies), same module, same shapes, same kernels
     assert torch.equal(load_model(hand).model(x), net(x))
     # Wrong kwargs: the weights no longer fit, named by tensor.
     _edit_json(hand, kwargs={"channels": 6, "n_tasks": 3})

@@ -59,6 +59,7 @@ def test_default_model_is_fx_traceable_with_identical_outputs():
     ops = [node.op for node in traced.graph.nodes]
     assert set(ops) == {"placeholder", "call_module", "output"}
     x = torch.rand(4, 4, 200)
+    # exact on any CPU: the traced graph calls the same modules on the same shapes, so the same kernels
     assert torch.equal(traced(x), model(x))
 
 

@@ -71,9 +71,12 @@ def test_same_seed_same_weights_on_cpu_and_caller_rng_untouched(data, trained):
     before = torch.random.get_rng_state()
     threads = torch.get_num_threads()
     again, history_again, _ = train_model(data, spec, FAST, seed=0)
+    # exact: the RNG state is integers
     assert torch.equal(torch.random.get_rng_state(), before)
     assert torch.get_num_threads() == threads
     for name, tensor in model.state_dict().items():
+        # exact on any CPU: the same training (same seed, threads and batch shapes) in one process, same kernels
+        # and sums
         assert torch.equal(tensor, again.state_dict()[name]), name
     assert history_again[-1]["valid_loss"] == history[-1]["valid_loss"]
     other, _, _ = train_model(data, spec, TrainConfig(lr=1e-2, batch_size=32, epochs=1), seed=1)

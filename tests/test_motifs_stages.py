@@ -179,6 +179,7 @@ def test_ism_scores_sit_on_the_observed_base():
         np.testing.assert_allclose((out * onehot[:, None]).sum(axis=2), projected, rtol=1e-6)
         assert np.all(out[np.broadcast_to(onehot[:, None] == 0, out.shape)] == 0)
     # a method with hypothetical contributions gets them back as they are
+    # exact: the same array handed back (a pure copy)
     np.testing.assert_array_equal(hypothetical_or_projected(hyp, projected, onehot, "deeplift"), hyp)
 
 

@@ -26,6 +26,7 @@ def test_shuffle_references_are_dinucleotide_shuffles(x):
     for i, seq in enumerate(SEQS):
         for ref in decode(refs[i].numpy()):
             assert Counter(zip(ref, ref[1:])) == Counter(zip(seq, seq[1:]))
+    # exact: shuffled references are one-hot (0/1)
     torch.testing.assert_close(refs, make_references(x.numpy(), "shuffle", n=5, seed=1), rtol=0, atol=0)
 
 

@@ -11,6 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from _float_util import assert_close_to_scale
 from _safety_util import (
     LENGTH,
     argv,
@@ -189,6 +190,8 @@ def test_truncated_chunk_and_part_files_of_a_killed_run_are_redone(env, tmp_path
     assert not list(out.rglob("*.part"))
     for i in range(3):
         a, b = read_record(ref / "scores.h5", i), read_record(out / "scores.h5", i)
+        # exact on any CPU: --chunk-size 1 in both runs, so each record is attributed in the same batch (same
+        # shapes, same company, same kernels); the promise of docs/scoring.md
         np.testing.assert_array_equal(a["projected"], b["projected"])
         assert a["name"] == b["name"]
 
@@ -323,10 +326,12 @@ def test_minus_strand_region_is_scored_as_the_reverse_complement(env, tmp_path):
     assert _score(env, rc, tmp_path / "ref") == 0
     minus = read_record(tmp_path / "out" / "scores.h5", "minus")
     assert minus["sequence"] == read_record(tmp_path / "ref" / "scores.h5", "rc")["sequence"]
-    np.testing.assert_array_equal(minus["projected"], read_record(tmp_path / "ref" / "scores.h5", "rc")["projected"])
+    # batches of 3 and of 2 records: float32 sums in another order on some CPUs (docs/scoring.md), so the
+    # promised tolerance, not equality (issue 25, class 3)
+    assert_close_to_scale(minus["projected"], read_record(tmp_path / "ref" / "scores.h5", "rc")["projected"])
     for name in ("plus", "none"):
         fw = read_record(tmp_path / "out" / "scores.h5", name)
-        np.testing.assert_array_equal(fw["projected"], read_record(tmp_path / "ref" / "scores.h5", "fw")["projected"])
+        assert_close_to_scale(fw["projected"], read_record(tmp_path / "ref" / "scores.h5", "fw")["projected"])
     import h5py
 
     with h5py.File(tmp_path / "out" / "scores.h5") as h5:

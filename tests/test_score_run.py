@@ -48,6 +48,8 @@ def _assert_same(a, b):
     assert a.keys() == b.keys()
     for key in a:
         if isinstance(a[key], np.ndarray) and a[key].dtype.kind == "f":
+            # exact on any CPU: both runs use the same chunks, so the same batches (same shapes, same company,
+            # same kernels); the promise of docs/scoring.md
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
         elif isinstance(a[key], np.ndarray):
             assert a[key].tolist() == b[key].tolist(), key
@@ -84,6 +86,7 @@ def test_scores_of_model_length_records_equal_attribute_on_the_same_sequences(tm
     ohe = np.load(tmp_path / "out" / "ohe.npz")["arr_0"]
     shap = np.load(tmp_path / "out" / "shap.npz")["arr_0"]
     assert ohe.shape == shap.shape == (7, 4, LENGTH)
+    # exact: one-hot data (0/1)
     np.testing.assert_array_equal(ohe, one_hot(seqs))
     np.testing.assert_allclose(shap, direct.hypothetical[:, 0].numpy(), rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "out" / WORK_DIR).exists()
@@ -258,6 +261,7 @@ def test_shap_npz_loads_the_way_modisco_lite_reads_it(tmp_path):
     ohe = cli._load_input(tmp_path / "out" / "ohe.npz")
     shap = cli._load_input(tmp_path / "out" / "shap_t1.npz")
     assert ohe.shape == shap.shape == (4, 4, LENGTH)
+    # exact: one-hot data (0/1)
     np.testing.assert_array_equal(ohe, one_hot(seqs))
     direct = gradient_attribute(TinyNet(), one_hot(seqs))
     np.testing.assert_allclose(shap, direct.hypothetical[:, 1].numpy(), rtol=1e-5, atol=1e-6)

@@ -39,6 +39,7 @@ def test_crop_keeps_the_centre_window():
     assert plan.action == "cropped" and plan.offsets.tolist() == [3]
     assert (plan.scored_start, plan.scored_end) == (3, 7)
     seq = "AAACGTGAAAA"
+    # exact: one-hot data (0/1)
     assert np.array_equal(window_inputs(seq, plan, 4)[0], one_hot("CGTG")[0])
 
 
@@ -47,6 +48,7 @@ def test_pad_centres_the_record_and_fills_pad_value(pad_value):
     plan = plan_windows(3, 8, short="pad")
     assert plan.action == "padded" and plan.offsets.tolist() == [-2]
     x = window_inputs("CGT", plan, 8, pad_value=pad_value)[0]
+    # exact: one-hot data (0/1)
     assert np.array_equal(x[:, 2:5], one_hot("CGT")[0])
     assert np.all(x[:, :2] == pad_value) and np.all(x[:, 5:] == pad_value)
     values = np.arange(8, dtype=np.float32)[None, None, :]

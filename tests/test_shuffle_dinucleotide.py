@@ -118,6 +118,7 @@ def test_deterministic_given_seed_and_independent_of_batch():
     rng = np.random.default_rng(0)
     x = one_hot(random_sequences(rng, 6, 120))
     a = dinucleotide_shuffle(x, 5, seed=3)
+    # exact throughout this file: shuffles are one-hot (0/1) data, a permutation of the input's columns
     np.testing.assert_array_equal(a, dinucleotide_shuffle(x, 5, seed=3))
     np.testing.assert_array_equal(a[2:4], dinucleotide_shuffle(x[2:4], 5, seed=3))
     np.testing.assert_array_equal(a[:, :2], dinucleotide_shuffle(x, 2, seed=3))

@@ -158,6 +158,7 @@ def test_snv_effect_equals_ism_score_of_that_base_exactly():
     effect = got.logits_alt - got.logits_ref
     ism = ism_scores(model, torch.from_numpy(one_hot(refs, dtype=np.float64)), batch_size=1).numpy()
     expected = np.stack([ism[i, :, b, p] for i, (p, b) in enumerate(where)])
+    # float64, ISM in batches of one against the pair batch: 1e-12 is ~4,500 units of 2^-53 on O(1) logits
     np.testing.assert_allclose(effect, expected, rtol=0, atol=1e-12)
 
 
@@ -291,12 +292,15 @@ def test_strict_error_leaves_no_output(tmp_path, genome, vcf_mixed, model_dir):
 
 
 def _same_outputs(a, b):
+    # exact on any CPU: shards never split a chunk, so every allele is attributed in the same batch as
+    # unsharded (docs/scoring.md)
     assert (a / "variants.tsv").read_bytes() == (b / "variants.tsv").read_bytes()
     assert (a / "skipped.tsv").read_bytes() == (b / "skipped.tsv").read_bytes()
     with h5py.File(a / "scores.h5") as ha, h5py.File(b / "scores.h5") as hb:
         keys = []
         ha.visit(lambda k: keys.append(k) if isinstance(ha[k], h5py.Dataset) else None)
         for k in keys:
+            # exact on any CPU: same chunks, same batches (see above)
             np.testing.assert_array_equal(ha[k][()], hb[k][()], err_msg=k)
 
 

@@ -113,6 +113,11 @@ def save_attributions(path: str | Path, att: Attributions) -> None:
 def load_attributions(path: str | Path) -> Attributions:
     """Read an attribution file; a file that is not one is an :class:`InputError` naming it and the field."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an .npz attribution file")
+    if path.is_file() and _magic(path) != b"PK\x03\x04":
+        # numpy would try it as a pickle and advise allow_pickle: never right for an attribution file
+        raise InputError(f"{path}: not an .npz attribution file (not a zip archive; `attribute` writes .npz)")
     try:
         with np.load(path, allow_pickle=False) as z:
             fields = {k: z[k] for k in z.files}
@@ -134,6 +139,25 @@ def load_attributions(path: str | Path) -> Attributions:
     hyp = fields.get("hypothetical", np.zeros((n, projected.shape[1], 4, 0), dtype=np.float16))
     deltas = fields.get("deltas_max_abs", np.zeros(n, dtype=np.float32))
     return Attributions(fields["ids"].astype(str), projected, hyp, fields["outputs"], deltas, settings)
+
+
+def _magic(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4)
+
+
+def check_same_data(att: Attributions, ds: Dataset, source: str | Path, data: str | Path) -> None:
+    """Refuse an attribution file made on other data than ``ds``: its recorded ``data_checksum`` must match.
+
+    Ids alone do not tell (simulations reuse ids such as ``tal1_6``), so the file's letters would be
+    paired with another dataset's. A file that records no checksum (older versions) is accepted as before.
+    """
+    recorded = att.settings.get("data_checksum")
+    if recorded is not None and recorded != ds.checksum:
+        raise InputError(
+            f"{source}: made on other data than {data} (its data_checksum {str(recorded)[:12]}... is not the "
+            f"dataset's {ds.checksum[:12]}...); give the --data it was computed on"
+        )
 
 
 # --------------------------------------------------------------------------------------------- compute

@@ -180,7 +180,13 @@ def run_benchmark(s: dict[str, Any]) -> None:
     from ..atomic import atomic_directory
     from ..dataset import load_dataset
     from ..model_io import load_model
-    from .attributions import check_model_fits, load_attributions, model_checksum, select_sequences
+    from .attributions import (
+        check_model_fits,
+        check_same_data,
+        load_attributions,
+        model_checksum,
+        select_sequences,
+    )
 
     t_start = time.perf_counter()
     # Attribution files without a method list mean "compare these": computing the default list on top
@@ -202,6 +208,8 @@ def run_benchmark(s: dict[str, Any]) -> None:
 
     files = [load_attributions(p) for p in (s["attributions"] or [])]
     file_paths = list(s["attributions"] or [])
+    for path, att in zip(file_paths, files):
+        check_same_data(att, full, path, s["data"])
     used_names: set[str] = set()
     per_model: list[ModelResult] = []
     timings: list[dict] = []

@@ -3,17 +3,22 @@
 Each sub-command lives in its own module ``deeplift_genomics/cli/<name>.py`` with two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``; its settings are merged by
 :func:`deeplift_genomics.cli.settings.resolve_settings`. This file only parses flags, sets up logging and
-turns :class:`~deeplift_genomics.errors.InputError` into one clear line and exit status 2.
+turns :class:`~deeplift_genomics.errors.InputError` into one clear line and exit status 2. SIGTERM and
+SIGHUP become :class:`Terminated`, a ``KeyboardInterrupt``, so every command removes its temporary
+outputs on them exactly as on Ctrl-C (exit status 128 + the signal's number).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 from .. import __version__
@@ -79,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .. import outputs_guard
 
     try:
-        return int(args._module.run(args) or 0)
+        with signals_as_interrupts():
+            return int(args._module.run(args) or 0)
+    except Terminated as exc:
+        log.error("terminated by %s", signal.Signals(exc.signum).name)
+        return 128 + exc.signum
     except InputError as exc:
         log.error("%s", exc)
         return _leave(EXIT_INPUT_ERROR, argv is None)
@@ -92,6 +101,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so the same cleanup as Ctrl-C's runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` for the block (main thread only; else nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, _raise_terminated) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _leave(status: int, program: bool) -> int:

@@ -11,7 +11,7 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .settings import Setting, comma_list, none_defaults, resolve_settings
+from .settings import Setting, none_defaults, resolve_settings, task_list
 
 if TYPE_CHECKING:
     from ..motifs.run import MotifSettings
@@ -26,15 +26,15 @@ SETTINGS: dict[str, Setting] = {
     "out": Setting(kind=str),
     "tasks": Setting(kind=None),
     "motif_db": Setting(kind=list),
-    "max_seqlets": Setting(2000, int),
+    "max_seqlets": Setting(2000, int, low=1),
     "seed": Setting(0, int),
-    "window": Setting(15, int),
-    "flank": Setting(5, int),
-    "fdr": Setting(0.05, float),
-    "min_seqlets": Setting(20, int),
-    "max_q": Setting(0.05, float),
-    "instance_pvalue": Setting(0.01, float),
-    "instance_similarity": Setting(0.6, float),
+    "window": Setting(15, int, low=1),
+    "flank": Setting(5, int, low=0),
+    "fdr": Setting(0.05, float, low=0.0, high=1.0),
+    "min_seqlets": Setting(20, int, low=1),
+    "max_q": Setting(0.05, float, low=0.0, high=1.0),
+    "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0),
+    "instance_similarity": Setting(0.6, float, low=-1.0, high=1.0),  # a cosine
     "report": Setting(True, bool),
 }
 REQUIRED = ("out",)
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     with guarded_output(s["out"], "motifs", inputs):
         results = run_motifs(s["out"], scores=s["scores"], attributions=s["attributions"], data=s["data"],
                              test_ids=s["test_ids"],
-                             tasks=comma_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
+                             tasks=task_list(s["tasks"]), motif_db=s["motif_db"] or None, settings=settings,
                              report=bool(s["report"]))
     for row in results.pattern_table.itertuples(index=False):
         log.info("%s/%s: %d seqlets, %d instances, best match %s", row.task, row.pattern, row.n_seqlets,

@@ -22,7 +22,7 @@ from ..devices import DEVICE_CHOICES
 from ..errors import InputError
 from ..onehot import ALPHABET
 from ..score.options import UNKNOWN_CHOICES
-from .settings import Setting, comma_list, none_defaults, resolve_settings
+from .settings import Setting, none_defaults, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def resolve_score_settings(args: argparse.Namespace) -> dict[str, Any]:
         missing = [f"--{k}" for k in REQUIRED if not settings[k]]
         if missing:
             raise InputError(f"score: missing {', '.join(missing)} (give the flag or set it in --config)")
-    settings["tasks"] = comma_list(settings["tasks"])
+    settings["tasks"] = task_list(settings["tasks"])
     return settings
 
 

@@ -12,7 +12,10 @@ to :class:`Setting` (default and type). :func:`resolve_settings` then applies th
 - values from the file are checked against the declared type (numeric strings such as ``1e-3``, which
   YAML reads as text, are accepted for numbers), so ``n_references: "two"`` is one clear line naming the
   file and the key, never a traceback;
-- required settings still missing are named with their flags.
+- required settings still missing are named with their flags;
+- a number outside its declared range (:attr:`Setting.low`, :attr:`Setting.high`) is one line naming
+  the flag or the file's key and the range, whichever gave it; every setting named ``seed`` has one
+  range in every command, :data:`SEED_RANGE` (what numpy and torch both take).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from ..config_file import read_yaml_mapping
 from ..errors import InputError
+from ..outputs_guard import check_unique_names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +44,41 @@ class Setting:
         values are checked (and numeric strings converted) against it; ``None`` is always allowed.
     choices
         Allowed values, when the setting is one of a few words.
+    low, high
+        Smallest and largest allowed number (inclusive), when values outside can only give nothing or
+        fail later; ``None`` for no bound.
     """
 
     default: Any = None
     kind: type | None = None
     choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+#: Seeds: non-negative integers below 2**32, for every command (numpy's generators refuse negatives).
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def check_range(value: Any, key: str, setting: Setting, source: str) -> Any:
+    """``value`` when it lies in the setting's range (and, for ``seed``, in :data:`SEED_RANGE`); else an
+    :class:`InputError` naming ``source`` (a flag or a file's key)."""
+    low, high = (SEED_RANGE if key == "seed" else (setting.low, setting.high))
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            want = f"from {low} to {high}"
+        else:
+            want = f">= {low}" if low is not None else f"<= {high}"
+        rule = " (one rule for every command's seed)" if key == "seed" else ""
+        raise InputError(f"{source}: must be {want}, got {value}{rule}")
+    return value
+
+
+def check_seed(value: Any, source: str = "--seed") -> Any:
+    """``value`` when it is a seed every command takes (:data:`SEED_RANGE`); else an :class:`InputError`."""
+    return check_range(value, "seed", Setting(0, int), source)
 
 
 def _key(name: Any) -> str:
@@ -166,14 +200,15 @@ def resolve_settings(
     InputError
         See :func:`read_config_settings`; also a required setting that is missing, named by its flag.
     """
-    config = read_config_settings(getattr(args, "config", None), command, settings)
+    config_path = getattr(args, "config", None)
+    config = read_config_settings(config_path, command, settings)
     out: dict[str, Any] = {}
     for key, setting in settings.items():
         flag = getattr(args, key, None)
         if flag is not None:
-            out[key] = flag
+            out[key] = check_range(flag, key, setting, f"--{key.replace('_', '-')}")
         elif config.get(key) is not None:
-            out[key] = config[key]
+            out[key] = check_range(config[key], key, setting, f"{config_path}: '{key}'")
         else:
             out[key] = setting.default
     missing = [key for key in required if out.get(key) in (None, "", [])]
@@ -194,3 +229,11 @@ def comma_list(value: Any) -> list[str] | None:
         return None
     items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
     return [item.strip() for item in items if item.strip()]
+
+
+def task_list(value: Any, flag: str = "--tasks") -> list[str] | None:
+    """:func:`comma_list` of task names, each given once (a repeat would write every page or row twice)."""
+    names = comma_list(value)
+    if names is not None:
+        check_unique_names(names, flag)
+    return names

@@ -28,7 +28,7 @@ from data_sim.simulate import (
 from ..dataset_writer import write_simulation
 from ..errors import InputError
 from ..progress import progress_bar
-from .settings import Setting, resolve_settings
+from .settings import Setting, check_seed, resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
     if "background" in flags and "background_preset" in flags:
         raise InputError("give --background or --background-preset, not both")
     values.update(flags)
+    if "seed" in flags:  # from the file, resolve_settings checked it
+        check_seed(flags["seed"])
     out = args.out if args.out is not None else values.get("out")
     values.pop("out", None)
     if not out:

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..onehot import ALPHABET
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
-from .settings import Setting, comma_list, none_defaults, resolve_settings
+from .settings import Setting, none_defaults, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
         missing = [f"--{k}" for k in REQUIRED if not s[k]]
         if missing:
             raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
-    s["tasks"] = comma_list(s["tasks"])
+    s["tasks"] = task_list(s["tasks"])
     return s
 
 
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(s: dict[str, Any]) -> int:
-    from ..model_io import load_model
+    from ..model_io import load_model, output_kind
     from ..variants import VariantOptions, gather_shards, score_variants
 
     if s["gather"]:
@@ -149,6 +149,7 @@ def _run(s: dict[str, Any]) -> int:
     summary = score_variants(
         lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,
         motifs=s["motifs"], shard=s["shard"], keep_work=bool(s["keep_work"]), model_name=str(s["model"]),
+        output=output_kind(lm.metadata),
     )  # fmt: skip
     log.info(
         "%d allele(s) scored (%.1f/s), %d skipped %s; outputs in %s",

@@ -108,9 +108,16 @@ class ScoreTracks:
                                    task_names=[self.task_names[i] for i in idx])
 
 
-def _clean(a: np.ndarray) -> np.ndarray:
+def _clean(a: np.ndarray, where: str = "scores") -> np.ndarray:
+    """``a`` as float32 with NaN (documented: scores at N bases) as 0; an infinite score is an
+    :class:`InputError` naming ``where`` and its first base, never read as 0."""
     a = np.asarray(a, dtype=np.float32)
-    return np.where(np.isfinite(a), a, np.float32(0))
+    inf = np.isinf(a)
+    if inf.any():
+        first = np.argwhere(inf)[0]
+        raise InputError(f"{where}: {int(inf.sum())} infinite score(s) (first at index {tuple(int(i) for i in first)}, "
+                         f"{a[tuple(first)]}); the scores are broken (NaN marks N bases, inf never)")
+    return np.where(np.isnan(a), np.float32(0), a)
 
 
 def onehot_from_ascii(sequence: np.ndarray) -> np.ndarray:
@@ -144,7 +151,7 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
         Label for messages.
     """
     onehot = np.asarray(onehot, dtype=np.float32)
-    hyp = _clean(hypothetical)
+    hyp = _clean(hypothetical, f"{source}: hypothetical")
     if onehot.ndim != 3 or onehot.shape[1] != 4:
         raise InputError(f"{source}: one-hot must be (N, 4, L), got shape {onehot.shape}")
     n, _, length = onehot.shape
@@ -153,7 +160,7 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
     t = hyp.shape[1]
     if len(task_names) != t:
         raise InputError(f"{source}: {len(task_names)} task names for {t} tasks")
-    proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected)
+    proj = (hyp * onehot[:, None]).sum(axis=2) if projected is None else _clean(projected, f"{source}: projected")
     if proj.shape != (n, t, length):
         raise InputError(f"{source}: projected scores must be ({n}, {t}, {length}), got shape {proj.shape}")
     name_arr = np.asarray([str(i) for i in range(n)] if names is None else list(names), dtype=str)
@@ -175,7 +182,7 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
     """
     import h5py
 
-    from ..score.outputs import SCORES_FORMAT
+    from ..score.outputs import SCORES_FORMAT, check_offsets
 
     root = Path(path)
     h5_path = root / SCORES_FILE
@@ -195,8 +202,8 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
             names = h5["records/name"].asstr()[:].astype(str)
             offsets = h5["records/offset"][:].astype(np.int64)
             onehot = onehot_from_ascii(h5["sequence"][:])
-            hyp = _clean(h5["hypothetical"][:])
-            proj = _clean(h5["projected"][:])
+            hyp = _clean(h5["hypothetical"][:], f"{h5_path}: 'hypothetical'")
+            proj = _clean(h5["projected"][:], f"{h5_path}: 'projected'")
             rec = h5["records"]
             chrom = rec["chrom"].asstr()[:].astype(str) if "chrom" in rec else None
             chrom_start = rec["chrom_start"][:].astype(np.int64) if "chrom_start" in rec else None
@@ -205,7 +212,8 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"{h5_path}: not a readable scores file ({exc})") from None
-    b = int(offsets[-1]) if len(offsets) else 0
+    offsets = check_offsets(offsets, onehot.shape[1], str(h5_path))
+    b = int(offsets[-1])
     if len(offsets) != len(names) + 1 or onehot.shape[1] != b or proj.shape[1:] != (b,) \
             or hyp.shape[1:] != (4, b) or proj.shape[0] != len(task_names) or hyp.shape[0] != len(task_names):
         raise InputError(f"{h5_path}: dataset shapes do not agree (records/offset ends at {b}, sequence has "
@@ -224,13 +232,15 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
     Raises
     ------
     InputError
-        The file is not an attribution file or names sequences the dataset does not have.
+        The file is not an attribution file, was made on other data (its ``data_checksum``) or names
+        sequences the dataset does not have.
     """
-    from ..benchmark.attributions import load_attributions
+    from ..benchmark.attributions import check_same_data, load_attributions
     from ..dataset import load_dataset
 
     att = load_attributions(path)
     ds = load_dataset(data, test_ids=test_ids)
+    check_same_data(att, ds, path, data)
     index = {sid: k for k, sid in enumerate(ds.ids)}
     missing = [sid for sid in att.ids.tolist() if sid not in index]
     if missing:

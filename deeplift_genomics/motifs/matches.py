@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..fasta import require_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def load_database(paths: Sequence[str | Path] | None = None) -> tuple[list[str],
     -------
     names, probs, sources : list
         Motif ids, ``(4, W)`` probability matrices and the database each came from. Ids repeated across
-        files keep the first.
+        files keep the first, with a warning naming them (as repeats within one file do).
 
     Raises
     ------
@@ -59,18 +59,22 @@ def load_database(paths: Sequence[str | Path] | None = None) -> tuple[list[str],
     else:
         collections = []
         for path in paths:
-            if not Path(path).is_file():
-                raise InputError(f"{path}: no such motif file")
+            require_regular_file(Path(path), "motif file", "must be a file on disk")
             collections.append((Path(path).name, load_motifs(path)))
     seen: set[str] = set()
+    repeated: list[str] = []
     for source, motifs in collections:
         for name, motif in motifs.items():
             if name in seen:
+                repeated.append(f"{name} ({source})")
                 continue
             seen.add(name)
             names.append(name)
             probs.append(np.ascontiguousarray(motif.probs.T))
             sources.append(source)
+    if repeated:
+        log.warning("%d motif id(s) repeat an earlier file's and are not used (the first is kept): %s",
+                    len(repeated), ", ".join(repeated[:5]) + (", ..." if len(repeated) > 5 else ""))
     return names, probs, sources
 
 

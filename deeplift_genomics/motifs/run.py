@@ -257,6 +257,10 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
         assert attributions is not None  # exactly one of scores and attributions, checked above
         tracks = read_attributions(attributions, data, test_ids)
     tracks = tracks.select_tasks(list(tasks) if tasks else None)
+    longest = int(tracks.lengths.max()) if tracks.n_records else 0
+    if settings.seqlets.width > longest:
+        raise InputError(f"motifs: --window {settings.seqlets.width} is longer than every record (the longest has "
+                         f"{longest} bp): no seqlet can be found")
     database = load_database(motif_db)
     name = ", ".join(Path(p).name for p in motif_db) if motif_db else BUILTIN_NAME
     results = find_motifs(tracks, settings, database, name)

@@ -15,7 +15,6 @@ a peak called on another assembly).
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import outputs_guard
 from ..errors import InputError
 from ..fasta import bed_interval, bed_lines
 
 log = logging.getLogger(__name__)
 
 # Task names become labels.tsv columns and file names (shap_<task>.npz, <task>.bedGraph).
-TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TASK_NAME = outputs_guard.TASK_NAME  # one rule for every command's task names
 RESERVED_COLUMNS = frozenset({"id", "split"})
 
 

@@ -379,7 +379,20 @@ def build_peak_dataset(
             neg = _shuffled(pos, config)
         else:
             neg = _from_bed(fasta, lengths, split_of, exclude, config, verbose)
+    if not len(neg.split):
+        _warn_one_class(pos.labels, task_names)
     return _assemble(pos, neg, task_names, split_of, lengths, counts, config, genome, beds)
+
+
+def _warn_one_class(labels: np.ndarray, task_names: Sequence[str]) -> None:
+    """Warn for each task whose windows are all positive: no model can be judged on it (auROC undefined)."""
+    for t, name in enumerate(task_names):
+        if labels.shape[0] and bool(np.all(labels[:, t] == 1)):
+            log.warning(
+                "task '%s': every window is positive (no negatives were made: --negatives-per-positive 0); "
+                "`train` can learn nothing and report no auROC on it; give --negatives-per-positive 1 or more",
+                name,
+            )
 
 
 @dataclasses.dataclass

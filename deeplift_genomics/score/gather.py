@@ -28,7 +28,14 @@ from ..jobs.shards import check_shards as check_run_shards
 from ..jobs.shards import first_difference
 from ..outputs_guard import check_free_space, hdf5_write
 from .options import SHARD_FORMAT
-from .outputs import NpzStreamWriter, closing_all, create_scores_h5, estimated_output_bytes, safe_name
+from .outputs import (
+    NpzStreamWriter,
+    check_offsets,
+    closing_all,
+    create_scores_h5,
+    estimated_output_bytes,
+    safe_name,
+)
 from .tracks import write_score_tracks
 
 log = logging.getLogger(__name__)
@@ -122,6 +129,7 @@ def _shard_counts(path: Path) -> tuple[tuple[int, int, int], dict[str, Any]]:
     try:
         with h5py.File(path / "scores.h5", "r") as h5:
             counts = (len(h5["records/name"]), len(h5["sequence"]), len(h5["windows/record"]))
+            check_offsets(h5["records/offset"][:], counts[1], f"score --gather: {path / 'scores.h5'}")
             return counts, _h5_attrs(h5)
     except (OSError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

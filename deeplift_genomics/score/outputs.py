@@ -53,11 +53,29 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ..atomic import atomic_path
+from ..errors import InputError
 from ..fasta import Region
 from ..outputs_guard import check_free_space, hdf5_write
 
 SCORES_FORMAT = "deeplift-genomics-scores"
 SCORES_FORMAT_VERSION = 1
+
+
+def check_offsets(offsets: np.ndarray, n_bases: int, where: str) -> np.ndarray:
+    """``records/offset`` when it slices the base axis (0 first, never decreasing, ``n_bases`` last);
+    otherwise an :class:`InputError` naming ``where`` and the first record whose slice is wrong."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if len(offsets) == 0 or offsets[0] != 0:
+        raise InputError(f"{where}: 'records/offset' must start at 0; the file is damaged or not a scores file")
+    bad = np.flatnonzero(np.diff(offsets) < 0)
+    if len(bad):
+        i = int(bad[0])
+        raise InputError(f"{where}: 'records/offset' decreases at record {i} ({offsets[i]} then {offsets[i + 1]}); "
+                         "the file is damaged")
+    if offsets[-1] != n_bases:
+        raise InputError(f"{where}: 'records/offset' ends at {offsets[-1]}, the base axis has {n_bases}; "
+                         "the file is damaged")
+    return offsets
 
 
 class NpzStreamWriter:
@@ -179,6 +197,8 @@ def read_record(path: str | Path, name: str | int) -> dict[str, Any]:
                 raise KeyError(f"{path}: no record named {name!r}")
             i = int(hits[0])
         lo, hi = (int(v) for v in h5["records/offset"][i : i + 2])
+        if not 0 <= lo <= hi <= len(h5["sequence"]):
+            raise InputError(f"{path}: 'records/offset' gives record {i} the bases {lo}:{hi}; the file is damaged")
         rec = h5["records"]
         return {
             "name": str(names[i]),

@@ -8,7 +8,11 @@ extended), so the length stays ``L``; the ``note`` column of the outputs says wh
 
 ``edge="shift"`` (default) moves a window that would run past a record end back inside the record (the
 variant then sits off centre; ``note`` says so); ``edge="skip"`` skips such variants as
-``near_record_end``. A record shorter than ``L`` is always a skip (``record_shorter_than_input``).
+``near_record_end``. Whatever the edge, both windows always hold every base of both alleles (the far end
+trimmed or extended is never part of the variant): an indel so close to a record's right end that its
+ALT bases (insertion) or its deleted bases plus the bases pulled in (deletion) cannot fit is skipped as
+``near_record_end``. A variant whose REF lies outside the record (VCF ``POS`` 0, or past the end) is
+``outside_record``. A record shorter than ``L`` is always a skip (``record_shorter_than_input``).
 With ``strict``, REF mismatches, missing records and edge skips are :class:`InputError` instead.
 """
 
@@ -30,7 +34,9 @@ SKIP_REF_MISMATCH = "ref_mismatch"
 SKIP_NEAR_END = "near_record_end"
 SKIP_SHORT_RECORD = "record_shorter_than_input"
 SKIP_TOO_LONG = "indel_too_long"
-SKIP_REASONS = (SKIP_MISSING_CONTIG, SKIP_REF_MISMATCH, SKIP_NEAR_END, SKIP_SHORT_RECORD, SKIP_TOO_LONG)
+SKIP_OUTSIDE = "outside_record"
+SKIP_REASONS = (SKIP_MISSING_CONTIG, SKIP_REF_MISMATCH, SKIP_NEAR_END, SKIP_SHORT_RECORD, SKIP_TOO_LONG,
+                SKIP_OUTSIDE)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class AlleleWindows:
     ref_seq, alt_seq
         The two windows (length ``L``), upper case.
     note
-        ``centred`` or ``shifted by k``, plus for indels ``far end trimmed by k`` / ``extended by k``.
+        ``centred`` or ``shifted by k``, plus for indels ``far end trimmed by k`` / ``extended by k``, plus
+        ``k N in window`` when the window holds unknown bases.
     """
 
     allele: VcfAllele
@@ -59,8 +66,14 @@ class AlleleWindows:
     note: str
 
 
-def window_start(pos: int, length: int, record_length: int, delta: int, edge: str) -> int | None:
-    """First base of the windows of a variant at ``pos``, or None when ``edge="skip"`` and it does not fit.
+def window_start(
+    pos: int, length: int, record_length: int, delta: int, edge: str, ref_length: int = 1
+) -> int | None:
+    """First base of the windows of a variant at ``pos``, or None when it cannot be placed.
+
+    The windows start at the same base and must (a) stay inside the record, including the ``-delta``
+    bases a deletion's ALT window pulls in on the right, and (b) hold every base of both alleles, so
+    that trimming or extending the far end never touches the variant itself.
 
     Parameters
     ----------
@@ -73,16 +86,20 @@ def window_start(pos: int, length: int, record_length: int, delta: int, edge: st
     delta
         ``len(ALT) - len(REF)``; a deletion needs ``-delta`` more bases on the right for its ALT window.
     edge
-        ``shift`` or ``skip``.
+        ``shift`` or ``skip`` (None whenever the centred window does not fit).
+    ref_length
+        ``len(REF)``; the variant spans ``max(len(REF), len(ALT))`` bases of the longer window.
     """
     start = pos - length // 2
     need = length + max(0, -delta)  # bases of the record the two windows read from start on
     last = record_length - need  # highest start that keeps both windows inside the record
-    if 0 <= start <= last:
+    span = max(ref_length, ref_length + delta)  # bases of the longer allele
+    first = max(0, pos + span - length)  # lowest start whose windows still hold the whole variant
+    if first <= start <= last:
         return start
-    if edge == "skip" or last < 0:
+    if edge == "skip" or first > last:
         return None
-    return min(max(start, 0), last)
+    return min(max(start, first), last)
 
 
 def alt_window(seq: str, start: int, pos: int, ref: str, alt: str, length: int) -> str:
@@ -131,6 +148,7 @@ def build_windows(
     if edge not in EDGE_CHOICES:
         raise InputError(f"--edge {edge!r}: expected one of {', '.join(EDGE_CHOICES)}")
     known = set(fasta.names)
+    n_windows_with_n = 0
     out: list[AlleleWindows] = []
     skipped: list[Skip] = []
 
@@ -148,8 +166,9 @@ def build_windows(
         if max(len(a.ref), len(a.alt)) > length // 2:
             skip(a, SKIP_TOO_LONG, f"allele longer than half the model's input ({length // 2} bp)")
             continue
-        if a.pos + len(a.ref) > rec_len:
-            skip(a, SKIP_NEAR_END, f"REF runs past the end of record '{a.chrom}' (length {rec_len})")
+        if a.pos < 0 or a.pos + len(a.ref) > rec_len:
+            where = f"POS {a.pos + 1} is before the first base" if a.pos < 0 else "REF runs past the end"
+            skip(a, SKIP_OUTSIDE, f"{where} of record '{a.chrom}' (length {rec_len})")
             continue
         genome_ref = fasta.fetch(a.chrom, a.pos, a.pos + len(a.ref)).upper()
         if genome_ref != a.ref:
@@ -158,9 +177,14 @@ def build_windows(
         if rec_len < length + max(0, -delta):
             skip(a, SKIP_SHORT_RECORD, f"record '{a.chrom}' ({rec_len} bp) is shorter than the model's input ({length})")
             continue
-        start = window_start(a.pos, length, rec_len, delta, edge)
+        start = window_start(a.pos, length, rec_len, delta, edge, len(a.ref))
         if start is None:
-            skip(a, SKIP_NEAR_END, f"the centred {length} bp window runs past an end of record '{a.chrom}' (length {rec_len})")
+            if edge == "skip":
+                detail = f"the centred {length} bp window runs past an end of record '{a.chrom}' (length {rec_len})"
+            else:
+                detail = (f"no {length} bp window inside record '{a.chrom}' (length {rec_len}) holds both alleles "
+                          f"whole: the variant is too close to the record's end")
+            skip(a, SKIP_NEAR_END, detail)
             continue
         stop = start + length + max(0, -delta)
         seq = fasta.fetch(a.chrom, start, stop).upper()
@@ -173,5 +197,28 @@ def build_windows(
             note += f"; far end trimmed by {delta}"
         elif delta < 0:
             note += f"; far end extended by {-delta}"
+        n_unknown = max(ref_seq.count("N"), alt_seq.count("N"))
+        if n_unknown:  # scored as all-zero columns, as score does; said, as score counts them
+            note += f"; {n_unknown} N in window"
+            n_windows_with_n += 1
         out.append(AlleleWindows(a, start, local, ref_seq, alt_seq, note))
+    if n_windows_with_n:
+        log.warning("%s: %d variant(s) have N bases in their window (scored as unknown, all-zero columns; the "
+                    "note column gives the count)", vcf_name, n_windows_with_n)
     return out, skipped
+
+
+def contig_hint(missing: Sequence[str], fasta_names: Sequence[str]) -> str:
+    """A sentence suggesting the prefix when VCF records are named ``1`` and the FASTA ``chr1`` (or the
+    reverse); empty when renaming would not find them."""
+    names = set(fasta_names)
+    missing = sorted(set(missing))
+    added = [c for c in missing if f"chr{c}" in names]
+    removed = [c for c in missing if c.startswith("chr") and c[3:] in names]
+    if added:
+        return (f"; the FASTA names them with a 'chr' prefix ({added[0]} is chr{added[0]} there): rename the VCF's "
+                "records (bcftools annotate --rename-chrs) or the FASTA's")
+    if removed:
+        return (f"; the FASTA names them without the 'chr' prefix ({removed[0]} is {removed[0][3:]} there): rename "
+                "the VCF's records (bcftools annotate --rename-chrs) or the FASTA's")
+    return ""

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # attribute's methods but ISM, whose effect is the prediction change itself
 METHODS = tuple(m for m in ATTRIBUTION_METHODS if m != "ism")
+#: Heads whose outputs are not logits (bpnet-lite's log counts and profiles): no probability, no log-odds.
+NO_PROBABILITY_HEADS = ("log_counts", "profile")
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def prediction_effects(
         ``effect`` = ``logit_alt - logit_ref`` (the prediction change, what ISM measures);
         ``prob_diff`` = ``prob_alt - prob_ref``; ``log_odds_change`` = change of ``log(p / (1 - p))``,
         which for sigmoid (and logit-only) heads is the effect itself, computed so; for a softmax head
-        it is computed from the probabilities.
+        it is computed from the probabilities; for :data:`NO_PROBABILITY_HEADS` (log counts, profiles)
+        both are NaN: ``effect`` is then the change of the model's output itself.
     """
     lr = np.asarray(logits_ref, dtype=np.float64)
     la = np.asarray(logits_alt, dtype=np.float64)
@@ -97,6 +100,8 @@ def prediction_effects(
     if head == "softmax":
         with np.errstate(divide="ignore", invalid="ignore"):
             log_odds = (np.log(pa) - np.log1p(-pa)) - (np.log(pr) - np.log1p(-pr))
+    elif head in NO_PROBABILITY_HEADS:
+        log_odds = np.full_like(effect, np.nan)
     else:
         log_odds = effect.copy()
     return {"effect": effect, "prob_diff": pa - pr, "log_odds_change": log_odds}
@@ -249,6 +254,8 @@ def score_alleles(
         finally:
             model.train(was)
         probs = full[:, res.targets]
+    elif head in NO_PROBABILITY_HEADS:
+        probs = np.full_like(logits, np.nan)  # log counts or profiles have no probability
     else:
         # the project's models output logits of independent binary tasks
         probs = sigmoid(logits)

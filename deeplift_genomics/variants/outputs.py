@@ -148,7 +148,8 @@ def write_h5(path: Path, table: VariantTable, attrs: Mapping[str, Any]) -> None:
     with h5py.File(path, "w") as h5:
         h5.attrs["format"] = FORMAT
         h5.attrs["format_version"] = FORMAT_VERSION
-        for k, v in attrs.items():
+        for k in sorted(attrs):  # one order, so a gathered file equals an unsharded run's byte for byte
+            v = attrs[k]
             h5.attrs[k] = list(v) if isinstance(v, (list, tuple)) else v
         for k, v in table.alleles.items():
             h5.create_dataset(f"alleles/{k}", data=list(v) if k in STR_FIELDS else v,

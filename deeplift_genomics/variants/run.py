@@ -34,7 +34,7 @@ from ..jobs.work import ChunkedWork, finish_output_dir, save_npz
 from ..model_io import model_fingerprint
 from ..outputs_guard import check_output_path, open_output_dir
 from ..progress import progress_bar
-from .alleles import EDGE_CHOICES, AlleleWindows, build_windows
+from .alleles import EDGE_CHOICES, SKIP_MISSING_CONTIG, AlleleWindows, build_windows, contig_hint
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
 from .outputs import VariantTable, read_h5, read_skipped, write_all
@@ -257,6 +257,7 @@ def score_variants(
     index_dir: str | Path | None = None,
     model_name: str = "",
     after_chunk: Callable[[int], None] | None = None,
+    output: str = "logit",
 ) -> VariantSummary:
     """Score every allele of ``vcf`` against ``fasta`` with ``model`` and write OUT_DIR.
 
@@ -285,6 +286,9 @@ def score_variants(
         Recorded in the outputs.
     after_chunk
         Called with the chunk index after each chunk is saved (tests simulate a crash with it).
+    output
+        What the model outputs (:func:`deeplift_genomics.model_io.output_kind`): ``logit`` gives
+        probabilities and log-odds; ``log_counts`` and ``profile`` give NaN there.
 
     Returns
     -------
@@ -311,7 +315,8 @@ def score_variants(
     mine = entries[first:end]
     bank = load_bank(motif_path, BACKGROUND)
     plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
-    head = model_head(model, torch.zeros((1, 4, input_length)))
+    _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
+    head = model_head(model, torch.zeros((1, 4, input_length))) if output == "logit" else output
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "fasta_sha256": file_checksum(fasta),
@@ -380,6 +385,30 @@ def score_variants(
 
 Plan = tuple[list[AlleleWindows], list[Skip]]
 """One chunk's scorable windows and its skipped entries (in file order)."""
+
+
+def _check_something_scored(
+    plans: Sequence[Plan], fasta: Path, vcf: Path, n_entries: int, *, sharded: bool, index_dir: str | Path | None
+) -> None:
+    """Say when records are missing from the FASTA (with the 'chr' prefix hint when it applies), and refuse
+    a run that can score nothing at all (a shard may hold only skips: it warns)."""
+    skipped = [k for _, ks in plans for k in ks]
+    missing = sorted({k.chrom for k in skipped if k.reason == SKIP_MISSING_CONTIG})
+    hint = ""
+    if missing:
+        with FastaFile(fasta, index_dir=index_dir) as fa:
+            hint = contig_hint(missing, fa.names)
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        log.warning("%s: %d record name(s) are not in %s (%s)%s", vcf, len(missing), fasta, shown, hint)
+    if any(wins for wins, _ in plans) or n_entries == 0 and sharded:
+        return
+    counts = skip_counts(skipped)
+    what = ", ".join(f"{n} {reason}" for reason, n in counts.items()) or "no alleles in it"
+    message = f"{vcf}: nothing could be scored ({what}){hint}"
+    if sharded:
+        log.warning("%s (in this shard)", message)
+        return
+    raise InputError(message)
 
 
 def _plan_chunks(

@@ -3,7 +3,8 @@
 Every record is read in file order, so no tabix index is needed. A record whose ALT lists several alleles
 gives one :class:`VcfAllele` per ALT. Alleles the model cannot score are skipped with a counted, named
 reason (:data:`SKIP_REASONS`): symbolic (``<DEL>``), breakend (``N[chr2:1[``), spanning deletion
-(``*``), missing ALT (``.``), letters other than A, C, G, T, N. A line htslib cannot parse is an
+(``*``), missing ALT (``.``), letters other than A, C, G, T (an ``N`` allele is an unknown base, which
+the model cannot be asked about: ``non_acgt_allele`` too). A line htslib cannot parse is an
 :class:`InputError` naming the file and line number; pysam itself reports neither, so the raw text is
 read beside it to count lines and to say what is wrong with the line.
 """
@@ -14,13 +15,14 @@ import contextlib
 import gzip
 import logging
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..fasta import compression_kind
+from ..fasta import compression_kind, require_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,9 @@ SKIP_SPANNING = "spanning_deletion"
 SKIP_NO_ALT = "no_alt_allele"
 SKIP_NON_ACGT = "non_acgt_allele"
 SKIP_REASONS = (SKIP_SYMBOLIC, SKIP_BREAKEND, SKIP_SPANNING, SKIP_NO_ALT, SKIP_NON_ACGT)
-_ALLELE = re.compile(r"^[ACGTNacgtn]+$")
+_ALLELE = re.compile(r"^[ACGTacgt]+$")
 _BREAKEND = re.compile(r"[\[\]]")
+_UNPARSED = "htslib could not parse the record"
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def _diagnose(line: str) -> str:
         return "REF is empty"
     if cols[5] != "." and not _is_number(cols[5]):
         return f"QUAL {cols[5]!r} is not a number"
-    return "htslib could not parse the record"
+    return _UNPARSED
 
 
 def _is_number(text: str) -> bool:
@@ -193,10 +196,7 @@ def read_vcf(path: str | Path) -> VcfContents:
     except ImportError:
         raise InputError("reading a VCF needs pysam (pip install pysam)") from None
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: VCF file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a VCF file")
+    require_regular_file(path, "VCF file", "is read twice (its lines, then htslib's records)")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file, expected a VCF ('##fileformat=VCF...' header, then records)")
     kind = compression_kind(path)
@@ -210,6 +210,11 @@ def read_vcf(path: str | Path) -> VcfContents:
         first = next(raw)[1]
     except (StopIteration, OSError, EOFError):
         raise InputError(f"{path}: cannot read as VCF text") from None
+    if first.startswith("BCF"):
+        raise InputError(
+            f"{path}: BCF (binary VCF), which is not read here; convert it to VCF text with "
+            f"bcftools view -Oz -o {path.stem}.vcf.gz {path.name}"
+        )
     if not first.startswith("##fileformat=VCF"):
         raise InputError(
             f"{path}: line 1: not a VCF file (expected '##fileformat=VCFv4.x', found {first[:40]!r})"
@@ -217,14 +222,23 @@ def read_vcf(path: str | Path) -> VcfContents:
     header_lines = 1
     data_lines: list[tuple[int, str]] = []
     header_done = False
-    for lineno, text in raw:
-        if not header_done and text.startswith("#"):
-            header_lines += 1
-            if not text.startswith("##") and not text.startswith("#CHROM"):
-                raise InputError(f"{path}: line {lineno}: header line starts with '#' but is not '##...' or '#CHROM'")
-            continue
-        header_done = True
-        data_lines.append((lineno, text))
+    try:
+        for lineno, text in raw:
+            if not header_done and text.startswith("#"):
+                header_lines += 1
+                if not text.startswith("##") and not text.startswith("#CHROM"):
+                    raise InputError(
+                        f"{path}: line {lineno}: header line starts with '#' but is not '##...' or '#CHROM'"
+                    )
+                continue
+            header_done = True
+            data_lines.append((lineno, text))
+    except (EOFError, OSError, zlib.error) as exc:
+        last = header_lines + len(data_lines)
+        raise InputError(
+            f"{path}: compressed data ends or breaks after line {last} ({exc}); the file is truncated or "
+            "damaged"
+        ) from None
     if header_lines < 2:
         raise InputError(f"{path}: no '#CHROM POS ID REF ALT ...' header line")
     contents = VcfContents(alleles=[])
@@ -241,7 +255,10 @@ def read_vcf(path: str | Path) -> VcfContents:
                 except StopIteration:
                     raise InputError(f"{path}: line {lineno}: {_diagnose(text)}") from None
                 except (OSError, ValueError) as exc:
-                    raise InputError(f"{path}: line {lineno}: {_diagnose(text)} ({exc})") from None
+                    # htslib's own words ("truncated file" for any bad line) only when ours have none
+                    what = _diagnose(text)
+                    detail = f" ({exc})" if what == _UNPARSED else ""
+                    raise InputError(f"{path}: line {lineno}: {what}{detail}") from None
                 contents.n_records += 1
                 _add_record(contents, rec, lineno, text)
             with contextlib.suppress(StopIteration):
