@@ -9,17 +9,10 @@ The engine's public entry points are re-exported here; the modules beside this f
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .attribute import AttributionResult, attribute
 from .rules import register_rule, unregister_rule
 from .shuffle import dinucleotide_shuffle
-
-try:
-    # The version is written once, in pyproject.toml; the installed metadata carries it here.
-    __version__ = version("deeplift-genomics")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    __version__ = "0+unknown"
+from .version import __version__
 
 __all__ = [
     "AttributionResult",

@@ -15,9 +15,9 @@ import pandas as pd
 from data_sim.simdata import simdata_bytes
 from data_sim.simulate import SimulatedData, render_outputs
 
-from . import __version__
 from .atomic import atomic_directory, atomic_write_bytes
 from .errors import InputError
+from .version import __version__
 
 
 def write_simulation(data: SimulatedData, out_dir: str | Path) -> dict[str, Path]:

@@ -42,12 +42,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
 from .atomic import atomic_path, atomic_write_text
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
 from .outputs_guard import as_os_error, check_task_name, check_unique_names, read_marker
+from .version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -384,8 +385,6 @@ def remove_stale_parts(directory: str | Path, recursive: bool = False) -> list[P
 
 
 def marker_document(command: str, files: Sequence[str] = ()) -> dict[str, Any]:
-    from . import __version__
-
     return {
         "format": MARKER_FORMAT,
         "command": command,

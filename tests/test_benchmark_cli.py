@@ -12,7 +12,7 @@ import torch
 from _benchmark_util import save, simulate, write_config
 
 from deeplift_genomics.benchmark import methods as bench_methods
-from deeplift_genomics.benchmark.attributions import load_attributions
+from deeplift_genomics.attribution_files import load_attributions
 from deeplift_genomics.cli import main
 from deeplift_genomics.errors import InputError
 
@@ -202,7 +202,7 @@ def test_benchmark_compares_exactly_the_given_files_without_a_method_list(tiny, 
 def test_model_checksum_covers_the_model_not_the_training_log(tiny, tmp_path):
     import shutil
 
-    from deeplift_genomics.benchmark.attributions import model_checksum
+    from deeplift_genomics.attribution_files import model_checksum
 
     copy = tmp_path / "model"
     shutil.copytree(tiny["model"], copy)

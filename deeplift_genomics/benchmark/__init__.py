@@ -1,7 +1,7 @@
 """The paper's simulated GATA1/TAL1 benchmark (Section 4.2, Fig. 5), one module per stage.
 
 - :mod:`.methods`: the compared attribution methods, their labels and display names;
-- :mod:`.attributions`: the attribution file format (what ``attribute`` writes), computing and selecting;
+- :mod:`.attributions`: computing and selecting attributions (their file: :mod:`deeplift_genomics.attribution_files`);
 - :mod:`.analysis`: pure tables (hits, Fig. 5b, per-base metrics, claims);
 - :mod:`.run`: :func:`run_benchmark`, which wires data, models and attributions to the analysis;
 - :mod:`.figures`, :mod:`.logos`: figures and sequence logos; :mod:`.report`: the HTML pages.
@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from .attributions import Attributions, load_attributions, save_attributions
-from .methods import DEFAULT_METHODS, MethodSpec, display_name, method_label
+from ..attribution_files import Attributions, load_attributions, method_label, save_attributions
+from .methods import DEFAULT_METHODS, MethodSpec, display_name
 from .run import run_benchmark
 
 __all__ = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..attribution_files import method_label
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
@@ -55,17 +57,6 @@ class MethodSpec:
         if self.method == "integrated_gradients":
             kwargs["n_steps"] = self.n_steps
         return kwargs
-
-
-def method_label(method: str, rule: str | None = None, references: str | None = "background",
-                 n_references: int | None = 1) -> str:
-    """Machine name of a method setting; the background reference is the benchmark's and gets no suffix."""
-    base = f"deeplift_{rule}" if method == "deeplift" else method
-    if method == "ism" or references in (None, "background"):
-        return base
-    if references == "shuffle":
-        return f"{base}_shuffle{int(n_references or 0)}"
-    return f"{base}_{references}"
 
 
 _DISPLAY = {

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
 from ..errors import InputError
+from ..version import __version__
 from . import analysis as bm
 from .attributions import Attributions, compute_attributions
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
@@ -178,15 +178,10 @@ def model_attributions(
 def run_benchmark(s: dict[str, Any]) -> None:
     """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
     from ..atomic import atomic_directory
+    from ..attribution_files import check_same_data, load_attributions, model_checksum
     from ..dataset import load_dataset
     from ..model_io import load_model
-    from .attributions import (
-        check_model_fits,
-        check_same_data,
-        load_attributions,
-        model_checksum,
-        select_sequences,
-    )
+    from .attributions import check_model_fits, select_sequences
 
     t_start = time.perf_counter()
     # Attribution files without a method list mean "compare these": computing the default list on top
@@ -209,7 +204,7 @@ def run_benchmark(s: dict[str, Any]) -> None:
     files = [load_attributions(p) for p in (s["attributions"] or [])]
     file_paths = list(s["attributions"] or [])
     for path, att in zip(file_paths, files):
-        check_same_data(att, full, path, s["data"])
+        check_same_data(att, full.checksum, path, s["data"])
     used_names: set[str] = set()
     per_model: list[ModelResult] = []
     timings: list[dict] = []

@@ -21,9 +21,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
-from .. import __version__
 from ..errors import InputError
 from ..logs import setup_logging, verbosity_to_level
+from ..version import __version__
 
 log = logging.getLogger("deeplift_genomics")
 

@@ -82,13 +82,8 @@ def check_max_sequences(value: int | None, flag: str = "--max-sequences") -> Non
 
 
 def _run(s: dict) -> int:
-    from ..benchmark.attributions import (
-        check_model_fits,
-        compute_attributions,
-        model_checksum,
-        save_attributions,
-        select_sequences,
-    )
+    from ..attribution_files import model_checksum, save_attributions
+    from ..benchmark.attributions import check_model_fits, compute_attributions, select_sequences
     from ..dataset import load_dataset
     from ..model_io import load_model
 

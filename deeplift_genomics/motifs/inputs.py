@@ -19,15 +19,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..attribution_files import Attributions, check_same_data, load_attributions
+from ..dataset import load_dataset
 from ..errors import InputError
 from ..onehot import sequence_indices
-
-if TYPE_CHECKING:
-    from ..benchmark.attributions import Attributions
+from ..score.outputs import SCORES_FORMAT, check_offsets
 
 SCORES_FILE = "scores.h5"
 
@@ -182,8 +181,6 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
     """
     import h5py
 
-    from ..score.outputs import SCORES_FORMAT, check_offsets
-
     root = Path(path)
     h5_path = root / SCORES_FILE
     if not root.is_dir():
@@ -235,12 +232,9 @@ def read_attributions(path: str | Path, data: str | Path, test_ids: str | Path |
         The file is not an attribution file, was made on other data (its ``data_checksum``) or names
         sequences the dataset does not have.
     """
-    from ..benchmark.attributions import check_same_data, load_attributions
-    from ..dataset import load_dataset
-
     att = load_attributions(path)
     ds = load_dataset(data, test_ids=test_ids)
-    check_same_data(att, ds, path, data)
+    check_same_data(att, ds.checksum, path, data)
     index = {sid: k for k, sid in enumerate(ds.ids)}
     missing = [sid for sid in att.ids.tolist() if sid not in index]
     if missing:

@@ -38,6 +38,7 @@ from ..config_file import dataclass_from_mapping
 from ..errors import InputError
 from ..fasta import FastaFile
 from ..progress import progress
+from ..version import __version__
 from .bed import (
     IntervalIndex,
     Peak,
@@ -540,8 +541,6 @@ def _assemble(
     beds: Mapping[str, Path],
 ) -> PeakDataset:
     """Positives and negatives in genome order, with the report of ``dataset.json``."""
-    from .. import __version__
-
     length = config.length
     p, q = pos.windows, neg.windows
     n_pos, n_neg = len(p.starts), len(q.starts)
