@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..render.figures import pyplot_agg, save_figure, wrap_label
-from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS
+from .analysis import CLASS_LABELS, CLASSES, MOTIF_LABELS, importance_columns
 from .methods import display_name
 
 if TYPE_CHECKING:
@@ -62,8 +62,6 @@ def fig5_grid(
     min_log_odds
         Draw the Fig. 5b threshold as a dashed vertical line (None: no line).
     """
-    from .analysis import importance_columns
-
     plt = pyplot_agg()
     hits = importance[(importance["source"] == "scan") & (importance["motif"] == motif)]
     columns = importance_columns(importance)

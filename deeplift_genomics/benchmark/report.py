@@ -6,10 +6,12 @@ and can be mailed as files. Everything comes from the benchmark directory's ``su
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_directory
 from ..render.html import embed_png, escape_html, page, table
 from .methods import display_name
 
@@ -210,10 +212,6 @@ def write_report(summary: Mapping[str, Any], bench_dir: str | Path, out_dir: str
     ``motif_dirs``: output directories of ``deeplift-genomics motifs``; the index links to their reports
     (relative links, so the folders can move together).
     """
-    import os
-
-    from ..atomic import atomic_directory
-
     bench_dir = Path(bench_dir)
     links = [(Path(d).name, os.path.relpath(Path(d) / "report" / "index.html", Path(out_dir)))
              for d in motif_dirs]

@@ -20,10 +20,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from data_sim.motifs import builtin_motifs
+from data_sim.scan import scan_motif
+
+from ..atomic import atomic_directory
+from ..attribution_files import Attributions, check_same_data, load_attributions, model_checksum
+from ..dataset import load_dataset
 from ..errors import InputError
+from ..model_io import load_model
+from ..motifs.inputs import tracks_of_attributions
+from ..motifs.recovery import method_recovery, truth_from_embeddings
 from ..version import __version__
 from . import analysis as bm
-from .attributions import Attributions, compute_attributions
+from . import figures as fg
+from . import logos as lg
+from .attributions import check_model_fits, compute_attributions, select_sequences
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
 
 if TYPE_CHECKING:
@@ -115,9 +126,6 @@ def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> 
 
     Methods without hypothetical contributions (ISM) use their per-base scores on the observed base.
     """
-    from ..motifs.inputs import tracks_of_attributions
-    from ..motifs.recovery import method_recovery, truth_from_embeddings
-
     truth = truth_from_embeddings(ds.embeddings)
     relevant = {task_names[t]: list(m) for t, m in bm.DEFAULT_RELEVANT.items() if t < len(task_names)}
     onehot = ds.onehot.astype(np.float32)
@@ -134,9 +142,6 @@ def motif_recovery(ds: Dataset, atts: dict[str, Any], task_names: list[str]) -> 
 def motif_hits(ds: Dataset, top_n: int) -> tuple[dict[str, Any], pd.DataFrame, dict[str, np.ndarray]]:
     """The benchmark's motifs, its hits (the ``top_n`` best scan hits per sequence and motif, marked
     embedded or not, plus every embedded instance) and the per-base masks of the embedded instances."""
-    from data_sim.motifs import builtin_motifs
-    from data_sim.scan import scan_motif
-
     motifs = builtin_motifs(list(MOTIFS))
     scans = {m: scan_motif(ds.onehot, motifs[m], top_n=top_n) for m in MOTIFS}
     scan_hits = bm.scanned_hits(scans, ds.ids, ds.classes)
@@ -177,12 +182,6 @@ def model_attributions(
 
 def run_benchmark(s: dict[str, Any]) -> None:
     """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
-    from ..atomic import atomic_directory
-    from ..attribution_files import check_same_data, load_attributions, model_checksum
-    from ..dataset import load_dataset
-    from ..model_io import load_model
-    from .attributions import check_model_fits, select_sequences
-
     t_start = time.perf_counter()
     # Attribution files without a method list mean "compare these": computing the default list on top
     # would redo, slowly, whatever a workflow chose to leave out.
@@ -302,9 +301,6 @@ def run_benchmark(s: dict[str, Any]) -> None:
 
 
 def _write_figures(out: Path, ds, first: ModelResult, methods, task_names, motifs, logo_hits, min_log_odds, metrics):
-    from . import figures as fg
-    from . import logos as lg
-
     fig_dir, logo_dir = out / "figures", out / "logos"
     fig_dir.mkdir()
     logo_dir.mkdir()

@@ -29,6 +29,7 @@ from typing import Any
 from ..config_file import read_yaml_mapping
 from ..errors import InputError
 from ..outputs_guard import check_unique_names
+from .commands import SUBCOMMANDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +97,6 @@ def read_config_settings(path: str | Path | None, command: str, settings: Mappin
     """
     if not path:
         return {}
-    from . import SUBCOMMANDS
-
     data = read_yaml_mapping(path)
     # section names compare like keys (dashes or underscores): "import-model:" and "import_model:" alike
     sections = {_key(name) for name in SUBCOMMANDS} | {_key(command)}

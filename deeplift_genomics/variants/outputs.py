@@ -42,7 +42,9 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import InputError
 from .effects import contribution_changes, prediction_effects
+from .report import write_report
 from .vcf import Skip
 
 FORMAT = "deeplift-genomics-variants"
@@ -167,8 +169,6 @@ def read_h5(path: str | Path) -> tuple[VariantTable, dict[str, Any]]:
     """The table and root attributes of a ``scores.h5`` written by :func:`write_h5`."""
     with h5py.File(path, "r") as h5:
         if h5.attrs.get("format") != FORMAT:
-            from ..errors import InputError
-
             raise InputError(f"{path}: not a variants scores.h5 (format {h5.attrs.get('format')!r})")
         table = VariantTable.from_mapping({k: h5[k][()] for k in _h5_keys(h5)})
         attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h5.attrs.items()}
@@ -252,8 +252,6 @@ def write_all(
     report_top: int,
 ) -> list[Path]:
     """Write scores.h5, variants.tsv, skipped.tsv, summary.json and report.html, each atomically."""
-    from .report import write_report
-
     tasks = list(attrs["task_names"])
     files = [out_dir / n for n in ("scores.h5", "variants.tsv", "skipped.tsv", "summary.json", "report.html")]
     # effects and contribution changes once, for the table, the summary and the report

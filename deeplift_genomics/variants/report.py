@@ -12,14 +12,16 @@ import base64
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..render.figures import draw_logo, pyplot_agg
 from ..render.html import STYLE, escape_html, table
-from .outputs import VariantTable
+
+if TYPE_CHECKING:
+    from .outputs import VariantTable  # outputs.write_all writes the report: no import back at run time
 
 ALPHABET = "ACGT"
 
