@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
+from .. import outputs_guard
 from ..errors import InputError
 from ..logs import setup_logging, verbosity_to_level
 from ..version import __version__
@@ -68,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
     setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
-    from .. import outputs_guard
 
     try:
         with signals_as_interrupts():
@@ -120,8 +120,6 @@ def signals_as_interrupts() -> Iterator[None]:
 def _leave(status: int, program: bool) -> int:
     """``status``; as a program, after a failed HDF5 write, exit at once (the HDF5 library crashes in
     its exit handler)."""
-    from .. import outputs_guard
-
     if program and outputs_guard.HDF5_WRITE_FAILED:
         logging.shutdown()
         sys.stdout.flush()

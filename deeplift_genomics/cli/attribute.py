@@ -10,8 +10,13 @@ import argparse
 import logging
 
 from ..attribute import PRECISIONS
+from ..attribution_files import model_checksum, save_attributions
+from ..benchmark.attributions import check_model_fits, compute_attributions, select_sequences
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..dataset import load_dataset
 from ..errors import InputError
+from ..model_io import load_model
+from ..outputs_guard import guarded_output
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -64,8 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load data and model, attribute, write the .npz."""
-    from ..outputs_guard import guarded_output
-
     s = resolve_settings(args, "attribute", SETTINGS, REQUIRED)
     check_max_sequences(s["max_sequences"])
     inputs = (s["data"], s["test_ids"], s["model"], getattr(args, "config", None))
@@ -82,11 +85,6 @@ def check_max_sequences(value: int | None, flag: str = "--max-sequences") -> Non
 
 
 def _run(s: dict) -> int:
-    from ..attribution_files import model_checksum, save_attributions
-    from ..benchmark.attributions import check_model_fits, compute_attributions, select_sequences
-    from ..dataset import load_dataset
-    from ..model_io import load_model
-
     full = load_dataset(s["data"], test_ids=s["test_ids"])
     ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
     lm = load_model(s["model"], device="cpu")

@@ -23,7 +23,8 @@ from __future__ import annotations
 import argparse
 
 from ..benchmark.run import run_benchmark
-from .attribute import SPLIT_CHOICES
+from ..outputs_guard import guarded_output
+from .attribute import SPLIT_CHOICES, check_max_sequences
 from .settings import Setting, none_defaults, resolve_settings
 
 SETTINGS: dict[str, Setting] = {
@@ -69,9 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve settings and run :func:`run_benchmark`."""
-    from ..outputs_guard import guarded_output
-    from .attribute import check_max_sequences
-
     s = resolve_settings(args, "benchmark", SETTINGS, REQUIRED)
     s["config"] = getattr(args, "config", None)
     check_max_sequences(s["max_sequences"])

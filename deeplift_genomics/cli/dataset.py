@@ -15,7 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..peaks import PeakDatasetConfig
+from ..errors import InputError
+from ..outputs_guard import guarded_output
+from ..peaks import PeakDatasetConfig, make_peak_dataset
+from ..peaks.bed import parse_task_specs
+from ..peaks.build import peak_dataset_inputs
 from .settings import Setting, comma_list, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -83,12 +87,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the dataset and write it atomically into ``--out``."""
-    from ..errors import InputError
-    from ..outputs_guard import guarded_output
-    from ..peaks import make_peak_dataset
-    from ..peaks.bed import parse_task_specs
-    from ..peaks.build import peak_dataset_inputs
-
     settings = resolve_settings(args, "dataset", SETTINGS, REQUIRED)
     source = str(args.config) if args.config else "dataset options"
     peaks = settings["peaks"]

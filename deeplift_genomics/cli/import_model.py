@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..bpnet_lite import import_bpnet_lite
+from ..outputs_guard import guarded_output
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the file safely, write the model directory."""
-    from ..bpnet_lite import import_bpnet_lite
-    from ..outputs_guard import guarded_output
-
     s = resolve_settings(args, "import-model", SETTINGS, REQUIRED)
     with guarded_output(s["out"], "import-model", (s["in"], getattr(args, "config", None))):
         path = import_bpnet_lite(s["in"], s["out"], wrapper=s["wrapper"], input_length=s["input_length"],

@@ -11,6 +11,12 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
+from ..motifs.instances import InstanceSettings
+from ..motifs.patterns import PatternSettings
+from ..motifs.run import MotifSettings, run_motifs
+from ..motifs.seqlets import SeqletSettings
+from ..outputs_guard import guarded_output
 from .settings import Setting, none_defaults, resolve_settings, task_list
 
 if TYPE_CHECKING:
@@ -70,12 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(s: dict[str, Any]) -> MotifSettings:
     """:class:`~deeplift_genomics.motifs.run.MotifSettings` from resolved command settings."""
-    from ..errors import InputError
-    from ..motifs.instances import InstanceSettings
-    from ..motifs.patterns import PatternSettings
-    from ..motifs.run import MotifSettings
-    from ..motifs.seqlets import SeqletSettings
-
     for key in ("max_seqlets", "window", "min_seqlets"):
         if s[key] < 1:
             raise InputError(f"motifs: --{key.replace('_', '-')} must be >= 1, got {s[key]}")
@@ -94,9 +94,6 @@ def settings_from(s: dict[str, Any]) -> MotifSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Find motifs and write OUT_DIR."""
-    from ..motifs.run import run_motifs
-    from ..outputs_guard import guarded_output
-
     s = resolve_settings(args, "motifs", SETTINGS, REQUIRED)
     settings = settings_from(s)
     inputs = (s["scores"], s["attributions"], s["data"], s["test_ids"], *(s["motif_db"] or []),

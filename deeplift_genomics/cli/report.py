@@ -7,7 +7,9 @@ import json
 import logging
 from pathlib import Path
 
+from ..benchmark.report import write_report
 from ..errors import InputError
+from ..outputs_guard import check_complete, guarded_output
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,6 @@ def load_summary(bench_dir: str | Path) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report."""
-    from ..benchmark.report import write_report
-    from ..outputs_guard import check_complete, guarded_output
-
     s = resolve_settings(args, "report", SETTINGS, ("benchmark", "out"))
     motif_dirs = list(s["motifs"] or [])
     with guarded_output(s["out"], "report", (s["benchmark"], *motif_dirs, getattr(args, "config", None))):

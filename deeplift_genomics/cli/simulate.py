@@ -27,6 +27,7 @@ from data_sim.simulate import (
 
 from ..dataset_writer import write_simulation
 from ..errors import InputError
+from ..outputs_guard import guarded_output
 from ..progress import progress_bar
 from .settings import Setting, check_seed, resolve_settings
 
@@ -132,8 +133,6 @@ def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the outputs; returns 0."""
-    from ..outputs_guard import guarded_output
-
     config, out = build_config(args)
     inputs = (config.motif_file, getattr(args, "config", None))
     with guarded_output(out, "simulate", inputs):

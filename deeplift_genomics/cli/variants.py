@@ -20,7 +20,10 @@ from typing import Any
 
 from ..devices import DEVICE_CHOICES
 from ..errors import InputError
+from ..model_io import load_model, output_kind
 from ..onehot import ALPHABET
+from ..outputs_guard import guarded_output
+from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
 from .settings import Setting, none_defaults, resolve_settings, task_list
@@ -110,8 +113,6 @@ def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Score the VCF (or gather shards); returns 0."""
-    from ..outputs_guard import guarded_output
-
     s = resolve_variants_settings(args)
     config = getattr(args, "config", None)
     # A foreign non-empty directory is refused; an interrupted run's directory carries our marker (written
@@ -125,9 +126,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(s: dict[str, Any]) -> int:
-    from ..model_io import load_model, output_kind
-    from ..variants import VariantOptions, gather_shards, score_variants
-
     if s["gather"]:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
         files = gather_shards(dirs, s["out"])
