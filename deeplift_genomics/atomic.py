@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .outputs_guard import check_replaceable, write_marker
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -71,8 +73,6 @@ def atomic_directory(path: str | Path, command: str = "deeplift-genomics") -> It
     empty or carry our marker (:data:`~deeplift_genomics.outputs_guard.MARKER_NAME`), so a user's own
     folder is never replaced. The new directory gets the marker (``command``, version, its files).
     """
-    from .outputs_guard import check_replaceable, write_marker
-
     final = Path(path)
     check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_directory
 from .errors import InputError
+from .model_io import MODEL_JSON, check_finite_weights, export_user_model
 from .outputs_guard import check_task_name
 
 log = logging.getLogger(__name__)
@@ -252,9 +254,6 @@ def import_bpnet_lite(
         Unsafe or unreadable file (the class it asked for is named), a model that is not bpnet-lite's,
         an ``out_dir`` that holds the input, or an input length the model cannot take.
     """
-    from .atomic import atomic_directory
-    from .model_io import MODEL_JSON, check_finite_weights, export_user_model
-
     path, out = Path(path), Path(out_dir)
     if wrapper not in WRAPPERS:
         raise InputError(f"wrapper: expected one of {', '.join(WRAPPERS)}, got {wrapper!r}")

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path, atomic_write_text
+from .devices import resolve_device
 from .errors import InputError
 from .model import ModelSpec, build_model
 from .onehot import ALPHABET
@@ -327,8 +328,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         architecture (the message names the tensor and both shapes), or the model's output shape does
         not match its task names.
     """
-    from .devices import resolve_device
-
     model_dir, json_path = _locate(Path(path))
     meta = _read_json(json_path)
     where = str(json_path)

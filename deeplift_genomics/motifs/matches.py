@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data_sim.motifs import builtin_motifs, load_motifs
+
 from ..fasta import require_regular_file
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,6 @@ def load_database(paths: Sequence[str | Path] | None = None) -> tuple[list[str],
     InputError
         A file that is missing, unreadable or malformed.
     """
-    from data_sim.motifs import builtin_motifs, load_motifs
-
     names: list[str] = []
     probs: list[np.ndarray] = []
     sources: list[str] = []

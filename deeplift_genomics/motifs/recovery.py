@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .instances import call_instances
+from .patterns import discover_patterns
+from .run import MotifSettings
+from .seqlets import call_seqlets
+
 if TYPE_CHECKING:
     from .inputs import ScoreTracks
     from .run import MotifSettings
@@ -144,11 +149,6 @@ def method_recovery(tracks: ScoreTracks, truth: pd.DataFrame, relevant: Mapping[
     pandas.DataFrame
         :func:`recovery_table` rows plus ``n_patterns`` (positive patterns of the task).
     """
-    from .instances import call_instances
-    from .patterns import discover_patterns
-    from .run import MotifSettings
-    from .seqlets import call_seqlets
-
     settings = settings or MotifSettings()
     frames, inst_frames, n_patterns = [], [], {}
     for t, task in enumerate(tracks.task_names):

@@ -37,6 +37,7 @@ import numpy as np
 from ..config_file import dataclass_from_mapping
 from ..errors import InputError
 from ..fasta import FastaFile
+from ..outputs_guard import check_output_path
 from ..progress import progress
 from ..version import __version__
 from .bed import (
@@ -52,6 +53,7 @@ from .bed import (
 )
 from .negatives import gc_fraction, gc_matched_negatives, shuffled_negatives
 from .splits import SPLIT_NAMES, assign_splits, parse_chroms
+from .writer import write_peak_dataset
 
 log = logging.getLogger(__name__)
 
@@ -654,9 +656,6 @@ def make_peak_dataset(
         Also when ``out`` would destroy an input (it is replaced as a whole), is a file, or is not ours
         (see :mod:`deeplift_genomics.outputs_guard`).
     """
-    from ..outputs_guard import check_output_path
-    from .writer import write_peak_dataset
-
     config = config or PeakDatasetConfig()
     beds = parse_task_specs(peaks)
     check_output_path(out, peak_dataset_inputs(genome, beds, config))

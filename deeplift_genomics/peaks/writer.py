@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from data_sim.fasta_io import format_fasta
+
 from ..atomic import atomic_directory
 from ..dataset import FASTA_NAME, LABELS_NAME
 
@@ -54,8 +56,6 @@ def write_peak_dataset(ds: PeakDataset, out: str | Path, line_width: int = 60) -
     pathlib.Path
         ``out``.
     """
-    from data_sim.fasta_io import format_fasta
-
     out = Path(out)
     with atomic_directory(out, "dataset") as tmp:
         (tmp / FASTA_NAME).write_text(format_fasta(ds.ids, ds.sequences, line_width), encoding="utf-8")

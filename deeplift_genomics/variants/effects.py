@@ -24,9 +24,11 @@ import torch
 from torch import nn
 
 from ..attribute import METHODS as ATTRIBUTION_METHODS
+from ..attribute import attribute
 from ..errors import InputError
+from ..graph import build_plan
 from ..onehot import one_hot
-from ..references import REFERENCE_KINDS
+from ..references import REFERENCE_KINDS, make_references
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ class AlleleScores:
 
 def model_head(model: nn.Module, example: torch.Tensor) -> str:
     """``none``, ``sigmoid`` or ``softmax``: the model's final activation as the engine sees it."""
-    from ..graph import build_plan
-
     was = model.training
     model.eval()
     param = next(iter(model.parameters()), None)
@@ -170,8 +170,6 @@ def shared_references(
     ref_x: torch.Tensor, kind: str, n_references: int, seed: int, background: Sequence[float]
 ) -> torch.Tensor:
     """``(A, R, 4, L)`` references made from the REF windows, to be used for both alleles."""
-    from ..references import make_references
-
     if kind not in REFERENCE_KINDS:
         raise InputError(f"--references {kind!r}: expected one of {', '.join(REFERENCE_KINDS)}")
     return make_references(ref_x, kind, n_references, background, seed)
@@ -215,8 +213,6 @@ def score_alleles(
     -------
     AlleleScores
     """
-    from ..attribute import attribute
-
     if method not in METHODS:
         raise InputError(
             f"--method {method!r}: expected one of {', '.join(METHODS)} (ISM needs no references: the "

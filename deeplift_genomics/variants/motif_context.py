@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data_sim.motifs import builtin_motifs, load_motifs, log_odds_matrix
+
 from ..errors import InputError
 from ..onehot import one_hot
 
@@ -118,8 +120,6 @@ def load_bank(
     ids
         Keep only these motif ids.
     """
-    from data_sim.motifs import builtin_motifs, load_motifs, log_odds_matrix
-
     if path is None:
         motifs = builtin_motifs(ids)
         source = "ENCODE motifs (Kheradpour & Kellis 2014), shipped"
