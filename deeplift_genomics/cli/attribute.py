@@ -17,54 +17,37 @@ from ..dataset import load_dataset
 from ..errors import InputError
 from ..model_io import load_model
 from ..outputs_guard import guarded_output
-from .settings import Setting, none_defaults, resolve_settings
+from .settings import Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
 SPLIT_CHOICES = ("test", "valid", "train", "all")
 
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(kind=str),
-    "test_ids": Setting(kind=str),
-    "model": Setting(kind=str),
-    "out": Setting(kind=str),
-    "method": Setting(kind=str, choices=METHOD_CHOICES),
-    "rule": Setting("genomics_default", str, RULE_CHOICES),
-    "references": Setting("shuffle", str, REFERENCE_CHOICES),
-    "n_references": Setting(20, int),
-    "n_steps": Setting(10, int),
-    "split": Setting("test", str, SPLIT_CHOICES),
-    "max_sequences": Setting(None, int),
-    "batch_size": Setting(128, int),
-    "device": Setting("auto", str),
-    "precision": Setting("fp32", str, PRECISIONS),
-    "seed": Setting(0, int),
+    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file'),
+    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)'),
+    "model": Setting(kind=str, help='model directory (model.json + model.safetensors)'),
+    "out": Setting(kind=str, help='output .npz file'),
+    "method": Setting(kind=str, choices=METHOD_CHOICES, help='attribution method'),
+    "rule": Setting("genomics_default", str, RULE_CHOICES, help='DeepLIFT rule'),
+    "references": Setting("shuffle", str, REFERENCE_CHOICES, help='reference kind'),
+    "n_references": Setting(20, int, help='shuffled references per sequence'),
+    "n_steps": Setting(10, int, help='integrated-gradients steps'),
+    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences'),
+    "max_sequences": Setting(None, int,
+                help='at most N sequences, a deterministic class-stratified subset (seeded by --seed)'),
+    "batch_size": Setting(128, int, help='sequence-reference pairs per batch'),
+    "device": Setting("auto", str, help='auto | cpu | cuda'),
+    "precision": Setting("fp32", str, PRECISIONS,
+                help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged'),
+    "seed": Setting(0, int, help='seed of shuffles and the subset'),
 }
 REQUIRED = ("data", "model", "out", "method")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics attribute``."""
-    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
-    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
-    parser.add_argument("--model", help="model directory (model.json + model.safetensors)")
-    parser.add_argument("--out", help="output .npz file")
-    parser.add_argument("--method", choices=METHOD_CHOICES, help="attribution method")
-    parser.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
-    parser.add_argument("--references", choices=REFERENCE_CHOICES, help="reference kind (default shuffle)")
-    parser.add_argument("--n-references", type=int, help="shuffled references per sequence (default 20)")
-    parser.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
-    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
-    parser.add_argument("--max-sequences", type=int,
-                        help="at most N sequences, a deterministic class-stratified subset (seeded by --seed)")
-    parser.add_argument("--batch-size", type=int, help="sequence-reference pairs per batch (default 128)")
-    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="fp32 (default); on CUDA, opt-in tf32 or bf16, whose error against fp32 on the "
-                             "first sequences is logged")
-    parser.add_argument("--seed", type=int, help="seed of shuffles and the subset (default 0)")
-    parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "attribute")
 
 
 def run(args: argparse.Namespace) -> int:

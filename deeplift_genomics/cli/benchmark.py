@@ -25,47 +25,34 @@ import argparse
 from ..benchmark.run import run_benchmark
 from ..outputs_guard import guarded_output
 from .attribute import SPLIT_CHOICES, check_max_sequences
-from .settings import Setting, none_defaults, resolve_settings
+from .settings import Setting, add_setting_flags, resolve_settings
 
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(kind=str),
-    "test_ids": Setting(kind=str),
-    "model": Setting(kind=list),
-    "out": Setting(kind=str),
-    "attributions": Setting([], list),
-    "max_sequences": Setting(None, int),
-    "device": Setting("auto", str),
-    "seed": Setting(0, int),
-    "split": Setting("test", str, SPLIT_CHOICES),
-    "batch_size": Setting(128, int),
-    "methods": Setting(None, list),
-    "top_n": Setting(5, int),
-    "min_log_odds": Setting(7.0, float),
-    "logo_hits": Setting(50, int),
-    "figures": Setting(True, bool),
-    "motif_recovery": Setting(True, bool),
+    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file'),
+    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)'),
+    "model": Setting(kind=list, nargs="+", help='model directory; several give mean and spread over models'),
+    "out": Setting(kind=str, help='output directory (replaced as a whole)'),
+    "attributions": Setting([], list, metavar="FILE.npz", nargs="+",
+                help='attribution files from `attribute` to use instead of computing those methods'),
+    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences'),
+    "max_sequences": Setting(None, int, help='at most N sequences, class-stratified (seeded)'),
+    "batch_size": Setting(128, int, help='engine batch size'),
+    "device": Setting("auto", str, help='auto | cpu | cuda'),
+    "seed": Setting(0, int, help='seed of shuffled references and the subset'),
+    "motif_recovery": Setting(True, bool,
+                help="find motifs in each method's scores and score them against the embedded instances"),
+    "methods": Setting(None, list, config_only=True),
+    "top_n": Setting(5, int, config_only=True),
+    "min_log_odds": Setting(7.0, float, config_only=True),
+    "logo_hits": Setting(50, int, config_only=True),
+    "figures": Setting(True, bool, config_only=True),
 }
 REQUIRED = ("data", "model", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics benchmark`` ."""
-    parser.add_argument("--data", help="simulate output directory or .simdata(.gz) file")
-    parser.add_argument("--test-ids", help="file with one test-set id per line (for .simdata input)")
-    parser.add_argument("--model", nargs="+", help="model directory; several give mean and spread over models")
-    parser.add_argument("--out", help="output directory (replaced as a whole)")
-    parser.add_argument("--attributions", nargs="+", metavar="FILE.npz",
-                        help="attribution files from `attribute` to use instead of computing those methods")
-    parser.add_argument("--split", choices=SPLIT_CHOICES, help="which sequences (default test)")
-    parser.add_argument("--max-sequences", type=int, help="at most N sequences, class-stratified (seeded)")
-    parser.add_argument("--batch-size", type=int, help="engine batch size (default 128)")
-    parser.add_argument("--device", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--seed", type=int, help="seed of shuffled references and the subset (default 0)")
-    parser.add_argument("--motif-recovery", action=argparse.BooleanOptionalAction,
-                        help="find motifs in each method's scores and score them against the embedded instances "
-                             "(default on)")
-    parser.add_argument("--config", help="YAML config; key 'methods' lists the methods to compare")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "benchmark")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,69 +20,34 @@ from ..outputs_guard import guarded_output
 from ..peaks import PeakDatasetConfig, make_peak_dataset
 from ..peaks.bed import parse_task_specs
 from ..peaks.build import peak_dataset_inputs
-from .settings import Setting, comma_list, none_defaults, resolve_settings
+from .settings import Setting, add_setting_flags, comma_list, resolve_settings
 
 log = logging.getLogger(__name__)
 
 _DEFAULTS = PeakDatasetConfig()
 SETTINGS: dict[str, Setting] = {
-    "genome": Setting(kind=str),
-    # task -> BED file (config), or ["task=file.bed", ...] (flags)
-    "peaks": Setting(),
-    "out": Setting(kind=str),
-    "length": Setting(_DEFAULTS.length, int),
-    "negatives": Setting(_DEFAULTS.negatives, str),
-    "negatives_per_positive": Setting(_DEFAULTS.negatives_per_positive, int),
-    "test_chroms": Setting(None, list),
-    "valid_chroms": Setting(None, list),
-    "blacklist": Setting(None, str),
-    "seed": Setting(_DEFAULTS.seed, int),
+    "genome": Setting(kind=str, metavar="G.fa", help='genome FASTA (plain or bgzip; indexed if needed)'),
+    "peaks": Setting(metavar="TASK=FILE.bed", nargs="+",
+                help='one peak BED file per task (narrowPeak column 10 gives the summit, else the centre)'),
+    "out": Setting(kind=str, metavar="DIR", help='output directory (replaced as a whole)'),
+    "length": Setting(_DEFAULTS.length, int, help='window length centred on each summit', metavar="L"),
+    "negatives": Setting(_DEFAULTS.negatives, str, metavar="KIND",
+                help="gc-matched (genome windows with the positives' GC), shuffled (dinucleotide shuffles of the positives) or a BED file of negative regions"),
+    "negatives_per_positive": Setting(_DEFAULTS.negatives_per_positive, int,
+                help='negatives per peak window, gc-matched or shuffled', metavar="K"),
+    "test_chroms": Setting(None, list, metavar="C1,C2", shown_default='picked, ~10%% of peaks',
+                help='contigs held out for testing'),
+    "valid_chroms": Setting(None, list, metavar="C1,C2", shown_default='picked',
+                help='contigs held out for validation'),
+    "blacklist": Setting(None, str, metavar="FILE.bed", help='regions no window may overlap'),
+    "seed": Setting(_DEFAULTS.seed, int, metavar="N", help='seed of the negatives and any automatic split'),
 }
 REQUIRED = ("genome", "peaks", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics dataset``."""
-    parser.add_argument("--genome", metavar="G.fa", help="genome FASTA (plain or bgzip; indexed if needed)")
-    parser.add_argument(
-        "--peaks",
-        nargs="+",
-        metavar="TASK=FILE.bed",
-        help="one peak BED file per task (narrowPeak column 10 gives the summit, else the centre)",
-    )
-    parser.add_argument("--out", metavar="DIR", help="output directory (replaced as a whole)")
-    parser.add_argument(
-        "--length",
-        type=int,
-        metavar="L",
-        help=f"window length centred on each summit (default {_DEFAULTS.length})",
-    )
-    parser.add_argument(
-        "--negatives",
-        metavar="KIND",
-        help="gc-matched (default: genome windows with the positives' GC), shuffled (dinucleotide "
-        "shuffles of the positives) or a BED file of negative regions",
-    )
-    parser.add_argument(
-        "--negatives-per-positive",
-        type=int,
-        metavar="K",
-        help=f"negatives per peak window, gc-matched or shuffled (default {_DEFAULTS.negatives_per_positive})",
-    )
-    parser.add_argument(
-        "--test-chroms",
-        metavar="C1,C2",
-        help="contigs held out for testing (default: picked, ~10%% of peaks)",
-    )
-    parser.add_argument(
-        "--valid-chroms", metavar="C1,C2", help="contigs held out for validation (default: picked)"
-    )
-    parser.add_argument("--blacklist", metavar="FILE.bed", help="regions no window may overlap")
-    parser.add_argument(
-        "--seed", type=int, metavar="N", help="seed of the negatives and any automatic split (0)"
-    )
-    parser.add_argument("--config", metavar="FILE", help="YAML with these options (peaks: {task: file.bed})")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "dataset")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,33 +13,27 @@ import logging
 
 from ..bpnet_lite import import_bpnet_lite
 from ..outputs_guard import guarded_output
-from .settings import Setting, none_defaults, resolve_settings
+from .settings import Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
 WRAPPER_CHOICES = ("count", "profile")
 
 SETTINGS: dict[str, Setting] = {
-    "in": Setting(kind=str),
-    "out": Setting(kind=str),
-    "wrapper": Setting("count", str, WRAPPER_CHOICES),
-    "input_length": Setting(2114, int),
-    "task_name": Setting(None, str),
+    "in": Setting(kind=str, metavar="FILE",
+                help='bpnet-lite model file written by torch.save (BPNet or ChromBPNet)'),
+    "out": Setting(kind=str, metavar="DIR", help='model directory to write (replaced as a whole)'),
+    "wrapper": Setting("count", str, WRAPPER_CHOICES,
+                help="output to explain: count (log total count) or profile (bpnet-lite's ProfileWrapper score)"),
+    "input_length": Setting(2114, int, help='sequence length the model takes'),
+    "task_name": Setting(None, str, shown_default='counts / profile', help='name of the output'),
 }
 REQUIRED = ("in", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics import-model``."""
-    parser.add_argument("--in", metavar="FILE", help="bpnet-lite model file written by torch.save (BPNet or ChromBPNet)")
-    parser.add_argument("--out", metavar="DIR", help="model directory to write (replaced as a whole)")
-    parser.add_argument("--wrapper", choices=WRAPPER_CHOICES,
-                        help="output to explain: count (log total count, default) or profile (bpnet-lite's "
-                             "ProfileWrapper score)")
-    parser.add_argument("--input-length", type=int, help="sequence length the model takes (default 2114)")
-    parser.add_argument("--task-name", help="name of the output (default counts / profile)")
-    parser.add_argument("--config", help="YAML config (keys = flag names with underscores)")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "import-model")
 
 
 def run(args: argparse.Namespace) -> int:

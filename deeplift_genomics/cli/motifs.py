@@ -17,7 +17,7 @@ from ..motifs.patterns import PatternSettings
 from ..motifs.run import MotifSettings, run_motifs
 from ..motifs.seqlets import SeqletSettings
 from ..outputs_guard import guarded_output
-from .settings import Setting, none_defaults, resolve_settings, task_list
+from .settings import Setting, add_setting_flags, resolve_settings, task_list
 
 if TYPE_CHECKING:
     from ..motifs.run import MotifSettings
@@ -25,53 +25,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SETTINGS: dict[str, Setting] = {
-    "scores": Setting(kind=str),
-    "attributions": Setting(kind=str),
-    "data": Setting(kind=str),
-    "test_ids": Setting(kind=str),
-    "out": Setting(kind=str),
-    "tasks": Setting(kind=None),
-    "motif_db": Setting(kind=list),
-    "max_seqlets": Setting(2000, int, low=1),
-    "seed": Setting(0, int),
-    "window": Setting(15, int, low=1),
-    "flank": Setting(5, int, low=0),
-    "fdr": Setting(0.05, float, low=0.0, high=1.0),
-    "min_seqlets": Setting(20, int, low=1),
-    "max_q": Setting(0.05, float, low=0.0, high=1.0),
-    "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0),
-    "instance_similarity": Setting(0.6, float, low=-1.0, high=1.0),  # a cosine
-    "report": Setting(True, bool),
+    "scores": Setting(kind=str, metavar="DIR", group='input and output',
+                help='output directory of `deeplift-genomics score`'),
+    "attributions": Setting(kind=str, metavar="NPZ", group='input and output',
+                help='instead: an `attribute` file (needs --data)'),
+    "data": Setting(kind=str, group='input and output',
+                help='the dataset of --attributions (simulate directory or .simdata)'),
+    "test_ids": Setting(kind=str, group='input and output',
+                help='test-set ids of a .simdata --data (as for `attribute`)'),
+    "out": Setting(kind=str, metavar="OUT_DIR", group='input and output',
+                help='output directory (replaced as a whole)'),
+    "tasks": Setting(kind=None, group='input and output', shown_default='all', help='comma-separated task names'),
+    "motif_db": Setting(kind=list, metavar="FILE", nargs="+", group='input and output', shown_default='the packaged ENCODE motifs',
+                help='MEME, JASPAR, ENCODE or PFM motif files to match'),
+    "report": Setting(True, bool, negative='--no-report', group='input and output', help='skip the HTML pages'),
+    "max_seqlets": Setting(2000, int, low=1, help='seqlets clustered per task and sign'),
+    "seed": Setting(0, int, help='seed of the null permutations and the seqlet sample'),
+    "window": Setting(15, int, low=1, help='seqlet core width in bp'),
+    "flank": Setting(5, int, low=0, help='bp added each side of a seqlet core'),
+    "fdr": Setting(0.05, float, low=0.0, high=1.0, help='false-discovery rate of seqlet and instance windows'),
+    "min_seqlets": Setting(20, int, low=1, help='smallest pattern, in seqlets'),
+    "max_q": Setting(0.05, float, low=0.0, high=1.0, help='q-value below which a known match counts'),
+    "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0, help='PFM p-value an instance needs'),
+    "instance_similarity": Setting(0.6, float, low=-1.0, high=1.0,
+                help='cosine similarity to the CWM an instance needs'),
 }
 REQUIRED = ("out",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics motifs``."""
-    io = parser.add_argument_group("input and output")
-    io.add_argument("--scores", metavar="DIR", help="output directory of `deeplift-genomics score`")
-    io.add_argument("--attributions", metavar="NPZ", help="instead: an `attribute` file (needs --data)")
-    io.add_argument("--data", help="the dataset of --attributions (simulate directory or .simdata)")
-    io.add_argument("--test-ids", help="test-set ids of a .simdata --data (as for `attribute`)")
-    io.add_argument("--out", metavar="OUT_DIR", help="output directory (replaced as a whole)")
-    io.add_argument("--tasks", help="comma-separated task names (default: all)")
-    io.add_argument("--motif-db", nargs="+", metavar="FILE",
-                    help="MEME, JASPAR, ENCODE or PFM motif files to match (default: the packaged ENCODE motifs)")
-    io.add_argument("--no-report", dest="report", action="store_false", default=None,
-                    help="skip the HTML pages")
-    st = parser.add_argument_group("settings")
-    st.add_argument("--max-seqlets", type=int, help="seqlets clustered per task and sign (default 2000)")
-    st.add_argument("--seed", type=int, help="seed of the null permutations and the seqlet sample (default 0)")
-    st.add_argument("--window", type=int, help="seqlet core width in bp (default 15)")
-    st.add_argument("--flank", type=int, help="bp added each side of a seqlet core (default 5)")
-    st.add_argument("--fdr", type=float, help="false-discovery rate of seqlet and instance windows (default 0.05)")
-    st.add_argument("--min-seqlets", type=int, help="smallest pattern, in seqlets (default 20)")
-    st.add_argument("--max-q", type=float, help="q-value below which a known match counts (default 0.05)")
-    st.add_argument("--instance-pvalue", type=float, help="PFM p-value an instance needs (default 0.01)")
-    st.add_argument("--instance-similarity", type=float,
-                    help="cosine similarity to the CWM an instance needs (default 0.6)")
-    parser.add_argument("--config", help="YAML config (keys = flag names with underscores, or under 'motifs:')")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "motifs")
 
 
 def settings_from(s: dict[str, Any]) -> MotifSettings:

@@ -10,22 +10,21 @@ from pathlib import Path
 from ..benchmark.report import write_report
 from ..errors import InputError
 from ..outputs_guard import check_complete, guarded_output
-from .settings import Setting, none_defaults, resolve_settings
+from .settings import Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
-SETTINGS: dict[str, Setting] = {"benchmark": Setting(kind=str), "out": Setting(kind=str),
-                                "motifs": Setting([], list)}
+SETTINGS: dict[str, Setting] = {
+    "benchmark": Setting(kind=str, help='output directory of `deeplift-genomics benchmark`'),
+    "out": Setting(kind=str, help='output directory: index.html, task_0.html, ...'),
+    "motifs": Setting([], list, metavar="DIR", nargs="+",
+                help='output directories of `deeplift-genomics motifs` to link from the index'),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics report``."""
-    parser.add_argument("--benchmark", help="output directory of `deeplift-genomics benchmark`")
-    parser.add_argument("--out", help="output directory: index.html, task_0.html, ...")
-    parser.add_argument("--motifs", nargs="+", metavar="DIR",
-                        help="output directories of `deeplift-genomics motifs` to link from the index")
-    parser.add_argument("--config", help="YAML config: benchmark, out, motifs (flags win)")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "report")
 
 
 def load_summary(bench_dir: str | Path) -> dict:

@@ -48,6 +48,17 @@ class Setting:
     low, high
         Smallest and largest allowed number (inclusive), when values outside can only give nothing or
         fail later; ``None`` for no bound.
+    help, metavar, group
+        What ``--help`` says of it (the default is added: :meth:`help_text`), the value's name there,
+        and the heading it is listed under.
+    nargs
+        ``"+"`` when the flag takes several values (a list); else one value (lists: comma-separated).
+    negative
+        For a setting that is on by default and only turned off: its one flag (``--no-report``).
+    shown_default
+        What ``--help`` says the default is, when ``default`` is ``None`` but means something ("all").
+    config_only
+        Set only in ``--config`` (a structured value such as a list of methods): no flag.
     """
 
     default: Any = None
@@ -55,6 +66,24 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     low: float | None = None
     high: float | None = None
+    help: str = ""
+    metavar: str | None = None
+    group: str = "settings"
+    nargs: str | None = None
+    negative: str | None = None
+    shown_default: str | None = None
+    config_only: bool = False
+
+    def flag(self, name: str) -> str:
+        """The long flag of the setting called ``name``."""
+        return "--" + name.replace("_", "-")
+
+    def help_text(self) -> str:
+        """The ``--help`` line: the description and the declared default (or what it means)."""
+        default = self.shown_default if self.shown_default is not None else _shown(self.default)
+        if default is None or self.negative:
+            return self.help
+        return f"{self.help} (default {default})" if self.help else f"default {default}"
 
 
 #: Seeds: non-negative integers below 2**32, for every command (numpy's generators refuse negatives).
@@ -215,6 +244,55 @@ def resolve_settings(
         flags = ", ".join("--" + key.replace("_", "-") for key in missing)
         raise InputError(f"{command}: missing {flags} (give the flag or set it in --config)")
     return out
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, settings: Mapping[str, Setting], command: str) -> None:
+    """The flags of ``settings``, built from their declarations, plus ``--config``.
+
+    Every flag defaults to ``None`` ("not given"), so that :func:`resolve_settings` can take the rest from
+    ``--config`` and the declared defaults; ``--help`` shows each declared default.
+    """
+    groups: dict[str, Any] = {}
+    for name, setting in settings.items():
+        if setting.config_only:
+            continue
+        group = groups.get(setting.group)
+        if group is None:
+            group = groups[setting.group] = parser.add_argument_group(setting.group)
+        kwargs: dict[str, Any] = {"dest": name, "help": setting.help_text()}
+        if setting.kind is bool:
+            if setting.negative:
+                group.add_argument(setting.negative, action="store_false", **kwargs)
+                continue
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            if setting.kind in (int, float):
+                kwargs["type"] = setting.kind
+            if setting.choices is not None:
+                kwargs["choices"] = setting.choices
+            if setting.metavar is not None:
+                kwargs["metavar"] = setting.metavar
+            if setting.nargs is not None:
+                kwargs["nargs"] = setting.nargs
+        group.add_argument(setting.flag(name), **kwargs)
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help=f"YAML file of these settings: keys are the flags' names with underscores, at the top level or "
+             f"under '{command}:'",
+    )  # fmt: skip
+    none_defaults(parser, settings)
 
 
 def none_defaults(parser: argparse.ArgumentParser, settings: Mapping[str, Setting]) -> None:

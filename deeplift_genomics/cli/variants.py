@@ -26,76 +26,52 @@ from ..outputs_guard import guarded_output
 from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
-from .settings import Setting, none_defaults, resolve_settings, task_list
+from .settings import Setting, add_setting_flags, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
 
 SETTINGS: dict[str, Setting] = {
-    "model": Setting(kind=str),
-    "fasta": Setting(kind=str),
-    "vcf": Setting(kind=str),
-    "out": Setting(kind=str),
-    "motifs": Setting(kind=str),
-    "method": Setting("deeplift", str, METHODS),
-    "rule": Setting("genomics_default", str, ("rescale", "reveal_cancel", "genomics_default")),
-    "references": Setting("shuffle", str, REFERENCE_KINDS),
-    "n_references": Setting(20, int),
-    "n_steps": Setting(10, int),
-    "tasks": Setting(None, list),
-    "edge": Setting("shift", str, EDGE_CHOICES),
-    "strict": Setting(False, bool),
-    "flank": Setting(10, int),
-    "motif_threshold": Setting(1e-4, float),
-    "report_top": Setting(20, int),
-    "batch_size": Setting(64, int),
-    "chunk_size": Setting(500, int),
-    "device": Setting("auto", str, DEVICE_CHOICES),
-    "seed": Setting(0, int),
-    "keep_work": Setting(False, bool),
-    "shard": Setting(None, str),
-    "gather": Setting(None, list),
+    "model": Setting(kind=str, metavar="MODEL_DIR", group='input and output',
+                help='trained model directory (model.json + weights)'),
+    "fasta": Setting(kind=str, metavar="FILE", group='input and output',
+                help='genome FASTA, plain or bgzip-compressed'),
+    "vcf": Setting(kind=str, metavar="FILE", group='input and output',
+                help='variants, VCF plain or bgzip (no index needed)'),
+    "out": Setting(kind=str, metavar="OUT_DIR", group='input and output', help='output directory'),
+    "motifs": Setting(kind=str, metavar="FILE_OR_DIR", group='input and output', shown_default='the shipped ENCODE collection',
+                help='MEME (or ENCODE/JASPAR) motif file, or a motifs output directory with one *.meme'),
+    "shard": Setting(None, str, metavar="K/N", group='input and output',
+                help="score only the K-th of N blocks of the VCF's entries"),
+    "gather": Setting(None, list, metavar="SHARD_DIR", nargs="+", group='input and output',
+                help='merge --shard 1/N..N/N outputs into --out'),
+    "method": Setting("deeplift", str, METHODS, group='attribution', help='attribution method'),
+    "rule": Setting("genomics_default", str, ("rescale", "reveal_cancel", "genomics_default"), group='attribution',
+                help='DeepLIFT rule'),
+    "references": Setting("shuffle", str, REFERENCE_KINDS, group='attribution',
+                help='references made from the REF window and shared by both alleles'),
+    "n_references": Setting(20, int, group='attribution', help='references per variant'),
+    "n_steps": Setting(10, int, group='attribution', help='integrated-gradients steps'),
+    "tasks": Setting(None, list, group='attribution', shown_default='all',
+                help='comma-separated task names to keep'),
+    "edge": Setting("shift", str, EDGE_CHOICES, group='variants',
+                help='variants whose centred window leaves the record: shift the window inside, or skip them'),
+    "strict": Setting(False, bool, group='variants',
+                help='stop at a REF mismatch, missing record, record end or long indel instead of skipping it'),
+    "flank": Setting(10, int, group='variants', help='bases each side counted as around the variant'),
+    "motif_threshold": Setting(1e-4, float, group='variants', help='motif match p-value'),
+    "report_top": Setting(20, int, group='variants', help='variants shown in report.html'),
+    "batch_size": Setting(64, int, group='running', help='alleles per attribution call'),
+    "chunk_size": Setting(500, int, group='running', help='VCF entries per resumable chunk'),
+    "device": Setting("auto", str, DEVICE_CHOICES, group='running', help='auto, cpu or cuda'),
+    "seed": Setting(0, int, group='running', help='seed of the reference shuffles'),
+    "keep_work": Setting(False, bool, group='running', help='keep the resumable chunks'),
 }
 REQUIRED = ("model", "fasta", "vcf", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``variants``; every default is None here so that config keys can fill what was not given."""
-    io = parser.add_argument_group("input and output")
-    io.add_argument("--model", metavar="MODEL_DIR", help="trained model directory (model.json + weights)")
-    io.add_argument("--fasta", metavar="FILE", help="genome FASTA, plain or bgzip-compressed")
-    io.add_argument("--vcf", metavar="FILE", help="variants, VCF plain or bgzip (no index needed)")
-    io.add_argument("--out", metavar="OUT_DIR", help="output directory")
-    io.add_argument(
-        "--motifs", metavar="FILE_OR_DIR",
-        help="MEME (or ENCODE/JASPAR) motif file, or a motifs output directory with one *.meme "
-        "(default: the shipped ENCODE collection)",
-    )  # fmt: skip
-    io.add_argument("--shard", metavar="K/N", help="score only the K-th of N blocks of the VCF's entries")
-    io.add_argument("--gather", nargs="+", metavar="SHARD_DIR", help="merge --shard 1/N..N/N outputs into --out")
-    io.add_argument("--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'variants:'")
-    att = parser.add_argument_group("attribution")
-    att.add_argument("--method", choices=METHODS, help="attribution method (default deeplift)")
-    att.add_argument("--rule", choices=SETTINGS["rule"].choices, help="DeepLIFT rule (default genomics_default)")
-    att.add_argument("--references", choices=REFERENCE_KINDS,
-                     help="references made from the REF window and shared by both alleles (default shuffle)")  # fmt: skip
-    att.add_argument("--n-references", type=int, help="references per variant (default 20)")
-    att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
-    att.add_argument("--tasks", help="comma-separated task names to keep (default: all)")
-    var = parser.add_argument_group("variants")
-    var.add_argument("--edge", choices=EDGE_CHOICES,
-                     help="variants whose centred window leaves the record: shift the window inside (default) or skip")  # fmt: skip
-    var.add_argument("--strict", action=argparse.BooleanOptionalAction,
-                     help="stop at a REF mismatch, missing record, record end or long indel instead of skipping it")  # fmt: skip
-    var.add_argument("--flank", type=int, help="bases each side counted as around the variant (default 10)")
-    var.add_argument("--motif-threshold", type=float, help="motif match p-value (default 1e-4)")
-    var.add_argument("--report-top", type=int, help="variants shown in report.html (default 20)")
-    run = parser.add_argument_group("running")
-    run.add_argument("--batch-size", type=int, help="alleles per attribution call (default 64)")
-    run.add_argument("--chunk-size", type=int, help="VCF entries per resumable chunk (default 500)")
-    run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
-    run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
-    run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "variants")
 
 
 def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
