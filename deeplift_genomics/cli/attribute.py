@@ -17,30 +17,30 @@ from ..dataset import load_dataset
 from ..errors import InputError
 from ..model_io import load_model
 from ..outputs_guard import guarded_output
-from .settings import Setting, add_setting_flags, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
 SPLIT_CHOICES = ("test", "valid", "train", "all")
 
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file'),
-    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)'),
-    "model": Setting(kind=str, help='model directory (model.json + model.safetensors)'),
-    "out": Setting(kind=str, help='output .npz file'),
-    "method": Setting(kind=str, choices=METHOD_CHOICES, help='attribution method'),
-    "rule": Setting("genomics_default", str, RULE_CHOICES, help='DeepLIFT rule'),
-    "references": Setting("shuffle", str, REFERENCE_CHOICES, help='reference kind'),
-    "n_references": Setting(20, int, help='shuffled references per sequence'),
-    "n_steps": Setting(10, int, help='integrated-gradients steps'),
-    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences'),
+    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file', workflow=BY_RULE),
+    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)', workflow=BY_RULE),
+    "model": Setting(kind=str, help='model directory (model.json + model.safetensors)', workflow=BY_RULE),
+    "out": Setting(kind=str, help='output .npz file', workflow=BY_RULE),
+    "method": Setting(kind=str, choices=METHOD_CHOICES, help='attribution method', workflow=BY_RULE),
+    "rule": Setting("genomics_default", str, RULE_CHOICES, help='DeepLIFT rule', workflow=BY_RULE),
+    "references": Setting("shuffle", str, REFERENCE_CHOICES, help='reference kind', workflow=BY_RULE),
+    "n_references": Setting(20, int, help='shuffled references per sequence', workflow=BY_RULE),
+    "n_steps": Setting(10, int, help='integrated-gradients steps', workflow=BY_RULE),
+    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences', workflow="attribute.split"),
     "max_sequences": Setting(None, int,
-                help='at most N sequences, a deterministic class-stratified subset (seeded by --seed)'),
-    "batch_size": Setting(128, int, help='sequence-reference pairs per batch'),
-    "device": Setting("auto", str, help='auto | cpu | cuda'),
+                help='at most N sequences, a deterministic class-stratified subset (seeded by --seed)', workflow="attribute.max_sequences"),
+    "batch_size": Setting(128, int, help='sequence-reference pairs per batch', workflow="attribute.batch_size"),
+    "device": Setting("auto", str, help='auto | cpu | cuda', workflow="device"),
     "precision": Setting("fp32", str, PRECISIONS,
-                help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged'),
-    "seed": Setting(0, int, help='seed of shuffles and the subset'),
+                help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged', workflow="attribute.precision"),
+    "seed": Setting(0, int, help='seed of shuffles and the subset', workflow="attribute.seed"),
 }
 REQUIRED = ("data", "model", "out", "method")
 

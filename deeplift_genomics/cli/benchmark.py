@@ -25,27 +25,27 @@ import argparse
 from ..benchmark.run import run_benchmark
 from ..outputs_guard import guarded_output
 from .attribute import SPLIT_CHOICES, check_max_sequences
-from .settings import Setting, add_setting_flags, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file'),
-    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)'),
-    "model": Setting(kind=list, nargs="+", help='model directory; several give mean and spread over models'),
-    "out": Setting(kind=str, help='output directory (replaced as a whole)'),
+    "data": Setting(kind=str, help='simulate output directory or .simdata(.gz) file', workflow=BY_RULE),
+    "test_ids": Setting(kind=str, help='file with one test-set id per line (for .simdata input)', workflow=BY_RULE),
+    "model": Setting(kind=list, nargs="+", help='model directory; several give mean and spread over models', workflow=BY_RULE),
+    "out": Setting(kind=str, help='output directory (replaced as a whole)', workflow=BY_RULE),
     "attributions": Setting([], list, metavar="FILE.npz", nargs="+",
-                help='attribution files from `attribute` to use instead of computing those methods'),
-    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences'),
-    "max_sequences": Setting(None, int, help='at most N sequences, class-stratified (seeded)'),
-    "batch_size": Setting(128, int, help='engine batch size'),
-    "device": Setting("auto", str, help='auto | cpu | cuda'),
-    "seed": Setting(0, int, help='seed of shuffled references and the subset'),
+                help='attribution files from `attribute` to use instead of computing those methods', workflow=BY_RULE),
+    "split": Setting("test", str, SPLIT_CHOICES, help='which sequences', workflow="attribute.split"),
+    "max_sequences": Setting(None, int, help='at most N sequences, class-stratified (seeded)', workflow="attribute.max_sequences"),
+    "batch_size": Setting(128, int, help='engine batch size', workflow="attribute.batch_size"),
+    "device": Setting("auto", str, help='auto | cpu | cuda', workflow="device"),
+    "seed": Setting(0, int, help='seed of shuffled references and the subset', workflow="attribute.seed"),
     "motif_recovery": Setting(True, bool,
-                help="find motifs in each method's scores and score them against the embedded instances"),
-    "methods": Setting(None, list, config_only=True),
-    "top_n": Setting(5, int, config_only=True),
-    "min_log_odds": Setting(7.0, float, config_only=True),
-    "logo_hits": Setting(50, int, config_only=True),
-    "figures": Setting(True, bool, config_only=True),
+                help="find motifs in each method's scores and score them against the embedded instances", workflow="none: always on in the workflow (the report shows it)"),
+    "methods": Setting(None, list, config_only=True, workflow="none: the workflow attributes attribute.methods with `attribute` and passes the files"),
+    "top_n": Setting(5, int, config_only=True, workflow="none: the paper's values"),
+    "min_log_odds": Setting(7.0, float, config_only=True, workflow="none: the paper's values"),
+    "logo_hits": Setting(50, int, config_only=True, workflow="none: the paper's values"),
+    "figures": Setting(True, bool, config_only=True, workflow="none: the report needs them"),
 }
 REQUIRED = ("data", "model", "out")
 

@@ -20,27 +20,27 @@ from ..outputs_guard import guarded_output
 from ..peaks import PeakDatasetConfig, make_peak_dataset
 from ..peaks.bed import parse_task_specs
 from ..peaks.build import peak_dataset_inputs
-from .settings import Setting, add_setting_flags, comma_list, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, comma_list, resolve_settings
 
 log = logging.getLogger(__name__)
 
 _DEFAULTS = PeakDatasetConfig()
 SETTINGS: dict[str, Setting] = {
-    "genome": Setting(kind=str, metavar="G.fa", help='genome FASTA (plain or bgzip; indexed if needed)'),
+    "genome": Setting(kind=str, metavar="G.fa", help='genome FASTA (plain or bgzip; indexed if needed)', workflow=BY_RULE),
     "peaks": Setting(metavar="TASK=FILE.bed", nargs="+",
-                help='one peak BED file per task (narrowPeak column 10 gives the summit, else the centre)'),
-    "out": Setting(kind=str, metavar="DIR", help='output directory (replaced as a whole)'),
-    "length": Setting(_DEFAULTS.length, int, help='window length centred on each summit', metavar="L"),
+                help='one peak BED file per task (narrowPeak column 10 gives the summit, else the centre)', workflow=BY_RULE),
+    "out": Setting(kind=str, metavar="DIR", help='output directory (replaced as a whole)', workflow=BY_RULE),
+    "length": Setting(_DEFAULTS.length, int, help='window length centred on each summit', metavar="L", workflow="data.peaks.length"),
     "negatives": Setting(_DEFAULTS.negatives, str, metavar="KIND",
-                help="gc-matched (genome windows with the positives' GC), shuffled (dinucleotide shuffles of the positives) or a BED file of negative regions"),
+                help="gc-matched (genome windows with the positives' GC), shuffled (dinucleotide shuffles of the positives) or a BED file of negative regions", workflow="data.peaks.negatives"),
     "negatives_per_positive": Setting(_DEFAULTS.negatives_per_positive, int,
-                help='negatives per peak window, gc-matched or shuffled', metavar="K"),
+                help='negatives per peak window, gc-matched or shuffled', metavar="K", workflow="data.peaks.negatives_per_positive"),
     "test_chroms": Setting(None, list, metavar="C1,C2", shown_default='picked, ~10%% of peaks',
-                help='contigs held out for testing'),
+                help='contigs held out for testing', workflow="data.peaks.test_chroms"),
     "valid_chroms": Setting(None, list, metavar="C1,C2", shown_default='picked',
-                help='contigs held out for validation'),
-    "blacklist": Setting(None, str, metavar="FILE.bed", help='regions no window may overlap'),
-    "seed": Setting(_DEFAULTS.seed, int, metavar="N", help='seed of the negatives and any automatic split'),
+                help='contigs held out for validation', workflow="data.peaks.valid_chroms"),
+    "blacklist": Setting(None, str, metavar="FILE.bed", help='regions no window may overlap', workflow="data.peaks.blacklist"),
+    "seed": Setting(_DEFAULTS.seed, int, metavar="N", help='seed of the negatives and any automatic split', workflow="data.peaks.seed"),
 }
 REQUIRED = ("genome", "peaks", "out")
 

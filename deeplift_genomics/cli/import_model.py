@@ -21,12 +21,12 @@ WRAPPER_CHOICES = ("count", "profile")
 
 SETTINGS: dict[str, Setting] = {
     "in": Setting(kind=str, metavar="FILE",
-                help='bpnet-lite model file written by torch.save (BPNet or ChromBPNet)'),
-    "out": Setting(kind=str, metavar="DIR", help='model directory to write (replaced as a whole)'),
+                help='bpnet-lite model file written by torch.save (BPNet or ChromBPNet)', workflow="none: import-model runs by hand, before the workflow (its directory is model.dir)"),
+    "out": Setting(kind=str, metavar="DIR", help='model directory to write (replaced as a whole)', workflow="none: import-model runs by hand, before the workflow (its directory is model.dir)"),
     "wrapper": Setting("count", str, WRAPPER_CHOICES,
-                help="output to explain: count (log total count) or profile (bpnet-lite's ProfileWrapper score)"),
-    "input_length": Setting(2114, int, help='sequence length the model takes'),
-    "task_name": Setting(None, str, shown_default='counts / profile', help='name of the output'),
+                help="output to explain: count (log total count) or profile (bpnet-lite's ProfileWrapper score)", workflow="none: import-model runs by hand, before the workflow (its directory is model.dir)"),
+    "input_length": Setting(2114, int, help='sequence length the model takes', workflow="none: import-model runs by hand, before the workflow (its directory is model.dir)"),
+    "task_name": Setting(None, str, shown_default='counts / profile', help='name of the output', workflow="none: import-model runs by hand, before the workflow (its directory is model.dir)"),
 }
 REQUIRED = ("in", "out")
 

@@ -17,7 +17,7 @@ from ..motifs.patterns import PatternSettings
 from ..motifs.run import MotifSettings, run_motifs
 from ..motifs.seqlets import SeqletSettings
 from ..outputs_guard import guarded_output
-from .settings import Setting, add_setting_flags, resolve_settings, task_list
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
 if TYPE_CHECKING:
     from ..motifs.run import MotifSettings
@@ -26,29 +26,29 @@ log = logging.getLogger(__name__)
 
 SETTINGS: dict[str, Setting] = {
     "scores": Setting(kind=str, metavar="DIR", group='input and output',
-                help='output directory of `deeplift-genomics score`'),
+                help='output directory of `deeplift-genomics score`', workflow=BY_RULE),
     "attributions": Setting(kind=str, metavar="NPZ", group='input and output',
-                help='instead: an `attribute` file (needs --data)'),
+                help='instead: an `attribute` file (needs --data)', workflow=BY_RULE),
     "data": Setting(kind=str, group='input and output',
-                help='the dataset of --attributions (simulate directory or .simdata)'),
+                help='the dataset of --attributions (simulate directory or .simdata)', workflow=BY_RULE),
     "test_ids": Setting(kind=str, group='input and output',
-                help='test-set ids of a .simdata --data (as for `attribute`)'),
+                help='test-set ids of a .simdata --data (as for `attribute`)', workflow=BY_RULE),
     "out": Setting(kind=str, metavar="OUT_DIR", group='input and output',
-                help='output directory (replaced as a whole)'),
-    "tasks": Setting(kind=None, group='input and output', shown_default='all', help='comma-separated task names'),
+                help='output directory (replaced as a whole)', workflow=BY_RULE),
+    "tasks": Setting(kind=None, group='input and output', shown_default='all', help='comma-separated task names', workflow="motifs.tasks"),
     "motif_db": Setting(kind=list, metavar="FILE", nargs="+", group='input and output', shown_default='the packaged ENCODE motifs',
-                help='MEME, JASPAR, ENCODE or PFM motif files to match'),
-    "report": Setting(True, bool, negative='--no-report', group='input and output', help='skip the HTML pages'),
-    "max_seqlets": Setting(2000, int, low=1, help='seqlets clustered per task and sign'),
-    "seed": Setting(0, int, help='seed of the null permutations and the seqlet sample'),
-    "window": Setting(15, int, low=1, help='seqlet core width in bp'),
-    "flank": Setting(5, int, low=0, help='bp added each side of a seqlet core'),
-    "fdr": Setting(0.05, float, low=0.0, high=1.0, help='false-discovery rate of seqlet and instance windows'),
-    "min_seqlets": Setting(20, int, low=1, help='smallest pattern, in seqlets'),
-    "max_q": Setting(0.05, float, low=0.0, high=1.0, help='q-value below which a known match counts'),
-    "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0, help='PFM p-value an instance needs'),
+                help='MEME, JASPAR, ENCODE or PFM motif files to match', workflow="motifs.motif_db"),
+    "report": Setting(True, bool, negative='--no-report', group='input and output', help='skip the HTML pages', workflow="none: the workflow always writes the report pages"),
+    "max_seqlets": Setting(2000, int, low=1, help='seqlets clustered per task and sign', workflow="motifs.max_seqlets"),
+    "seed": Setting(0, int, help='seed of the null permutations and the seqlet sample', workflow="motifs.seed"),
+    "window": Setting(15, int, low=1, help='seqlet core width in bp', workflow="motifs.window"),
+    "flank": Setting(5, int, low=0, help='bp added each side of a seqlet core', workflow="motifs.flank"),
+    "fdr": Setting(0.05, float, low=0.0, high=1.0, help='false-discovery rate of seqlet and instance windows', workflow="motifs.fdr"),
+    "min_seqlets": Setting(20, int, low=1, help='smallest pattern, in seqlets', workflow="motifs.min_seqlets"),
+    "max_q": Setting(0.05, float, low=0.0, high=1.0, help='q-value below which a known match counts', workflow="motifs.max_q"),
+    "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0, help='PFM p-value an instance needs', workflow="motifs.instance_pvalue"),
     "instance_similarity": Setting(0.6, float, low=-1.0, high=1.0,
-                help='cosine similarity to the CWM an instance needs'),
+                help='cosine similarity to the CWM an instance needs', workflow="motifs.instance_similarity"),
 }
 REQUIRED = ("out",)
 

@@ -10,15 +10,15 @@ from pathlib import Path
 from ..benchmark.report import write_report
 from ..errors import InputError
 from ..outputs_guard import check_complete, guarded_output
-from .settings import Setting, add_setting_flags, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
 SETTINGS: dict[str, Setting] = {
-    "benchmark": Setting(kind=str, help='output directory of `deeplift-genomics benchmark`'),
-    "out": Setting(kind=str, help='output directory: index.html, task_0.html, ...'),
+    "benchmark": Setting(kind=str, help='output directory of `deeplift-genomics benchmark`', workflow=BY_RULE),
+    "out": Setting(kind=str, help='output directory: index.html, task_0.html, ...', workflow=BY_RULE),
     "motifs": Setting([], list, metavar="DIR", nargs="+",
-                help='output directories of `deeplift-genomics motifs` to link from the index'),
+                help='output directories of `deeplift-genomics motifs` to link from the index', workflow=BY_RULE),
 }
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,10 @@ class Setting:
         What ``--help`` says the default is, when ``default`` is ``None`` but means something ("all").
     config_only
         Set only in ``--config`` (a structured value such as a list of methods): no flag.
+    workflow
+        Where the Snakemake workflow's config sets it: a dotted key path (``variants.flank``; the rule's
+        command line gets the flag from :func:`workflow_flags`), :data:`BY_RULE` when the rule gives it
+        (inputs, outputs, shards), or ``"none: <why>"`` when the workflow leaves it at its default.
     """
 
     default: Any = None
@@ -73,6 +79,7 @@ class Setting:
     negative: str | None = None
     shown_default: str | None = None
     config_only: bool = False
+    workflow: str | None = None
 
     def flag(self, name: str) -> str:
         """The long flag of the setting called ``name``."""
@@ -85,6 +92,9 @@ class Setting:
             return self.help
         return f"{self.help} (default {default})" if self.help else f"default {default}"
 
+
+#: ``Setting.workflow`` of a setting the workflow's rule gives itself (an input, the output, a shard).
+BY_RULE = "rule"
 
 #: Seeds: non-negative integers below 2**32, for every command (numpy's generators refuse negatives).
 SEED_RANGE = (0, 2**32 - 1)
@@ -293,6 +303,55 @@ def add_setting_flags(parser: argparse.ArgumentParser, settings: Mapping[str, Se
              f"under '{command}:'",
     )  # fmt: skip
     none_defaults(parser, settings)
+
+
+def config_value(config: Mapping[str, Any], path: str) -> Any:
+    """The value at dotted ``path`` of a nested mapping (``KeyError`` naming the path when absent)."""
+    value: Any = config
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise KeyError(f"config has no '{path}'")
+        value = value[part]
+    return value
+
+
+def _flag_text(name: str, setting: Setting, value: Any) -> str | None:
+    flag = setting.flag(name)
+    if setting.kind is bool:
+        if setting.negative:
+            return None if value else setting.negative
+        if value == bool(setting.default):
+            return flag if value else None
+        return flag if value else "--no-" + flag[2:]
+    if isinstance(value, Mapping):
+        return f"{flag} {shlex.quote(json.dumps(value, separators=(',', ':')))}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        if setting.nargs:
+            return " ".join([flag, *(shlex.quote(str(v)) for v in value)])
+        return f"{flag} {shlex.quote(','.join(str(v) for v in value))}"
+    return f"{flag} {shlex.quote(str(value))}"
+
+
+def workflow_flags(settings: Mapping[str, Setting], config: Mapping[str, Any]) -> str:
+    """The command-line flags of every setting the workflow config sets (``Setting.workflow`` paths).
+
+    A rule's shell command is its inputs and outputs plus these, so every command ``snakemake -p``
+    prints runs by hand. ``None`` (the default) and empty lists give no flag.
+    """
+    parts = []
+    for name, setting in settings.items():
+        path = setting.workflow
+        if path is None or path == BY_RULE or path.startswith("none:"):
+            continue
+        value = config_value(config, path)
+        if value is None:
+            continue
+        text = _flag_text(name, setting, value)
+        if text:
+            parts.append(text)
+    return " ".join(parts)
 
 
 def none_defaults(parser: argparse.ArgumentParser, settings: Mapping[str, Setting]) -> None:

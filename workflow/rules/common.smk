@@ -8,6 +8,9 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from deeplift_genomics.benchmark.methods import method_label as package_method_label
+from deeplift_genomics.cli.motifs import SETTINGS as MOTIFS_SETTINGS
+from deeplift_genomics.cli.settings import workflow_flags
+from deeplift_genomics.cli.variants import SETTINGS as VARIANTS_SETTINGS
 
 OUT = config["outdir"].rstrip("/")
 LOGS = f"{OUT}/logs"
@@ -245,28 +248,8 @@ def variants_inputs(wildcards):
 
 
 def variants_flags():
-    """Every setting of `variants` but the inputs, the output and the shard."""
-    opts = config["variants"]
-    # A dict, not keywords: `rule` is a keyword of the Snakefile grammar.
-    return cli_flags(
-        **{
-            "method": opts["method"],
-            "rule": opts["rule"],
-            "references": opts["references"],
-            "n_references": opts["n_references"],
-            "motifs": opts["motifs"],
-            "tasks": ",".join(opts["tasks"]) if opts["tasks"] else None,
-            "edge": opts["edge"],
-            "strict": opts["strict"],
-            "flank": opts["flank"],
-            "motif_threshold": opts["motif_threshold"],
-            "report_top": opts["report_top"],
-            "batch_size": opts["batch_size"],
-            "chunk_size": opts["chunk_size"],
-            "device": DEVICE,
-            "seed": opts["seed"],
-        }
-    )
+    """Every setting of `variants` but the inputs, the output and the shard (declared in its SETTINGS)."""
+    return workflow_flags(VARIANTS_SETTINGS, config)
 
 
 def _alternatives(names):
@@ -282,17 +265,5 @@ wildcard_constraints:
 
 # ----------------------------------------------------------------------------------------------- motifs
 def motifs_flags():
-    """The settings of config `motifs:` as flags of `deeplift-genomics motifs`."""
-    opts = config["motifs"]
-    return cli_flags(
-        motif_db=opts["motif_db"] or None,
-        max_seqlets=opts["max_seqlets"],
-        seed=opts["seed"],
-        window=opts["window"],
-        flank=opts["flank"],
-        fdr=opts["fdr"],
-        min_seqlets=opts["min_seqlets"],
-        max_q=opts["max_q"],
-        instance_pvalue=opts["instance_pvalue"],
-        instance_similarity=opts["instance_similarity"],
-    )
+    """The settings of config `motifs:` as flags of `deeplift-genomics motifs` (declared in its SETTINGS)."""
+    return workflow_flags(MOTIFS_SETTINGS, config)
