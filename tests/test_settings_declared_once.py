@@ -124,15 +124,22 @@ def test_a_bad_value_is_refused_in_one_line_naming_the_key(command, name, tmp_pa
     assert len(lines) == 1 and name in lines[0] and str(config) in lines[0], lines
 
 
-@pytest.mark.parametrize("command", ["motifs", "variants"])
-def test_the_rules_flags_come_from_the_declarations(command):
+PEAKS_CONFIG = {**CONFIG, "data": {**CONFIG["data"], "peaks": {
+    "genome": "g.fa", "tasks": {"a": "a.bed"}, "length": 500, "negatives": "shuffled", "negatives_per_positive": 2,
+    "test_chroms": ["chr2", "chr3"], "valid_chroms": ["chr4"], "blacklist": "bl.bed", "seed": 3}}}
+
+
+@pytest.mark.parametrize("command,config", [("motifs", CONFIG), ("variants", CONFIG), ("dataset", PEAKS_CONFIG)])
+def test_the_rules_flags_come_from_the_declarations(command, config):
     settings = _module(command).SETTINGS
-    flags = workflow_flags(settings, CONFIG)
+    flags = workflow_flags(settings, config)
     for name, setting in settings.items():
         where = setting.workflow
         if where and where != BY_RULE and not where.startswith("none:"):
-            value = CONFIG
+            value = config
             for part in where.split("."):
                 value = value[part]
             if value not in (None, [], False):
                 assert setting.flag(name) in flags, (name, flags)
+    if command == "dataset":
+        assert "--test-chroms chr2,chr3" in flags and "--length 500" in flags

@@ -8,6 +8,7 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from deeplift_genomics.benchmark.methods import method_label as package_method_label
+from deeplift_genomics.cli.dataset import SETTINGS as DATASET_SETTINGS
 from deeplift_genomics.cli.motifs import SETTINGS as MOTIFS_SETTINGS
 from deeplift_genomics.cli.settings import workflow_flags
 from deeplift_genomics.cli.variants import SETTINGS as VARIANTS_SETTINGS

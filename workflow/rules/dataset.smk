@@ -25,15 +25,7 @@ if PEAKS is not None:
         params:
             out=lambda wildcards, output: os.path.dirname(output.fasta),
             peaks=" ".join(shlex.quote(f"{task}={path}") for task, path in PEAKS["tasks"].items()),
-            flags=cli_flags(
-                length=PEAKS["length"],
-                negatives=PEAKS["negatives"],
-                negatives_per_positive=PEAKS["negatives_per_positive"],
-                test_chroms=",".join(PEAKS["test_chroms"]) if PEAKS["test_chroms"] else None,
-                valid_chroms=",".join(PEAKS["valid_chroms"]) if PEAKS["valid_chroms"] else None,
-                blacklist=PEAKS["blacklist"],
-                seed=PEAKS["seed"],
-            ),
+            flags=workflow_flags(DATASET_SETTINGS, config),
         shell:
             "deeplift-genomics dataset --genome {input.genome} --peaks {params.peaks} --out {params.out}"
             " {params.flags} 2> {log}"
