@@ -154,31 +154,14 @@ def attribute(
     UnsupportedModelError
         An op the engine cannot attribute exactly (raised before any computation).
     """
-    _check_choice("method", method, METHODS)
-    _check_choice("rule", rule, RULES)
-    _check_choice("maxpool", maxpool, MAXPOOL_MODES)
-    _check_choice("precision", precision, PRECISIONS)
-    for name, value in (("n_references", n_references), ("n_steps", n_steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name}: expected a positive integer, got {value!r}")
+    _check_arguments(method, rule, maxpool, precision, n_references, n_steps, batch_size)
     x = _as_input(x, dtype)
     dev = resolve_device(device)
     _check_precision(precision, dev, dtype, method)
     if method == "ism":
         return _ism(model, x, target, batch_size, dev, dtype, verbose)
+    want_hyp = _want_hypothetical(x, references, hypothetical)
 
-    one_hot = _is_one_hot(x)
-    if isinstance(references, str):
-        _check_choice("references", references, REFERENCE_KINDS)
-        if not one_hot:
-            raise InputError(
-                f"x: references={references!r} need one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}"
-            )
-    if hypothetical and not one_hot:
-        raise InputError(f"x: hypothetical contributions need one-hot (N, 4, L) input; {_why_not_one_hot(x)}")
-    want_hyp = one_hot if hypothetical is None else bool(hypothetical)
-
-    n_total = x.shape[0]
     with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
         plan = build_plan(m, x[:1].to(dev), method)
         targets = _targets(target, plan.n_outputs)
@@ -191,37 +174,13 @@ def attribute(
             return _attribute_block(plan, xb, rb, E, method, rules, need_s, maxpool, n_steps, batch_size, dev,
                                     want_hyp, bar)
 
-        T = len(targets)
-        contrib = torch.empty((n_total, T, *x.shape[1:]), dtype=dtype)
-        hyp = torch.empty_like(contrib) if want_hyp else None
-        outputs = torch.empty((n_total, T), dtype=dtype)
-        deltas_parts, refs_parts = [], []
-        check = None
-        host = _HostCopies(dev)
-        bar = progress_bar(total=n_total, desc=f"attribute ({method})", unit="seq", verbose=verbose)
+        bar = progress_bar(total=x.shape[0], desc=f"attribute ({method})", unit="seq", verbose=verbose)
         try:
-            for start in range(0, n_total, REFERENCE_BLOCK):
-                stop = min(n_total, start + REFERENCE_BLOCK)
-                xb = _to_device(x[start:stop], dev)
-                rb = ref_source(xb, start // REFERENCE_BLOCK)
-                with _numerics(precision, dev):
-                    c, h, d, o = block(xb, rb, bar)
-                if precision != "fp32" and check is None:
-                    k = min(PRECISION_CHECK_SEQUENCES, stop - start)
-                    c32, _, d32, _ = block(xb[:k], rb[:k])
-                    check = _precision_report(precision, c[:k], d[:k], c32, d32)
-                host.put(contrib[start:stop], c)
-                if hyp is not None:
-                    host.put(hyp[start:stop], h)
-                host.put(outputs[start:stop], o[:, targets])
-                deltas_parts.append(host.get(d))
-                if return_references:
-                    refs_parts.append(host.get(rb))
-                host.end_block()
-            host.wait()
+            contrib, hyp, outputs, deltas, refs, check = _attribute_all_blocks(
+                x, block, ref_source, targets, dtype, dev, precision, want_hyp, return_references, bar
+            )
         finally:
             bar.close()
-    deltas = torch.cat(deltas_parts) if deltas_parts else None
     projected = contrib.sum(2) if x.ndim == 3 else None
     return AttributionResult(
         contributions=contrib,
@@ -229,13 +188,86 @@ def attribute(
         projected=projected,
         deltas=deltas,
         outputs=outputs,
-        references=torch.cat(refs_parts) if return_references else None,
+        references=refs,
         targets=targets,
         method=method,
         rule=rule if method == "deeplift" else None,
         precision=precision,
         precision_check=check,
     )
+
+
+def _check_arguments(
+    method: str, rule: str, maxpool: str, precision: str, n_references: int, n_steps: int, batch_size: int
+) -> None:
+    """Raise InputError for an unknown choice or a count that is not a positive integer."""
+    _check_choice("method", method, METHODS)
+    _check_choice("rule", rule, RULES)
+    _check_choice("maxpool", maxpool, MAXPOOL_MODES)
+    _check_choice("precision", precision, PRECISIONS)
+    for name, value in (("n_references", n_references), ("n_steps", n_steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name}: expected a positive integer, got {value!r}")
+
+
+def _want_hypothetical(x: torch.Tensor, references: object, hypothetical: bool | None) -> bool:
+    """Whether to compute hypothetical contributions; raise when the references or hypothetical need one-hot x."""
+    one_hot = _is_one_hot(x)
+    if isinstance(references, str):
+        _check_choice("references", references, REFERENCE_KINDS)
+        if not one_hot:
+            raise InputError(
+                f"x: references={references!r} need one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}"
+            )
+    if hypothetical and not one_hot:
+        raise InputError(f"x: hypothetical contributions need one-hot (N, 4, L) input; {_why_not_one_hot(x)}")
+    return one_hot if hypothetical is None else bool(hypothetical)
+
+
+def _attribute_all_blocks(
+    x: torch.Tensor,
+    block: Callable,
+    ref_source: Callable,
+    targets: list[int],
+    dtype: torch.dtype,
+    dev: torch.device,
+    precision: str,
+    want_hyp: bool,
+    return_references: bool,
+    bar,
+) -> tuple:
+    """Run ``block`` over ``x`` in blocks of REFERENCE_BLOCK sequences, gathering the results on the host."""
+    n_total = x.shape[0]
+    T = len(targets)
+    contrib = torch.empty((n_total, T, *x.shape[1:]), dtype=dtype)
+    hyp = torch.empty_like(contrib) if want_hyp else None
+    outputs = torch.empty((n_total, T), dtype=dtype)
+    deltas_parts: list[torch.Tensor] = []
+    refs_parts: list[torch.Tensor] = []
+    check = None
+    host = _HostCopies(dev)
+    for start in range(0, n_total, REFERENCE_BLOCK):
+        stop = min(n_total, start + REFERENCE_BLOCK)
+        xb = _to_device(x[start:stop], dev)
+        rb = ref_source(xb, start // REFERENCE_BLOCK)
+        with _numerics(precision, dev):
+            c, h, d, o = block(xb, rb, bar)
+        if precision != "fp32" and check is None:
+            k = min(PRECISION_CHECK_SEQUENCES, stop - start)
+            c32, _, d32, _ = block(xb[:k], rb[:k])
+            check = _precision_report(precision, c[:k], d[:k], c32, d32)
+        host.put(contrib[start:stop], c)
+        if hyp is not None:
+            host.put(hyp[start:stop], h)
+        host.put(outputs[start:stop], o[:, targets])
+        deltas_parts.append(host.get(d))
+        if return_references:
+            refs_parts.append(host.get(rb))
+        host.end_block()
+    host.wait()
+    deltas = torch.cat(deltas_parts) if deltas_parts else None
+    refs = torch.cat(refs_parts) if return_references else None
+    return contrib, hyp, outputs, deltas, refs, check
 
 
 def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, batch_size, dev, want_hyp, bar):

@@ -204,6 +204,22 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
     rules = active_rules(model)
     gm = trace(model, rules)
     modules = dict(gm.named_modules())
+    input_node, target_node, head = _input_and_head(gm, model, modules)
+    values = _record_values(gm, model, example)
+    n_outputs = _output_count(model, values[target_node], head, example)
+    ops, by_node = _classify_ops(gm, _ancestors(target_node), values, modules, rules)
+    for op in ops:
+        if method not in KINDS[op.kind].methods:
+            raise UnsupportedModelError(f"unsupported op: {op.where}: method {method!r} has no rule for it")
+        if op.kind == "nonlinear":
+            op.fed_by = _fed_by(resolve_main(op.node), by_node)
+    return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
+
+
+def _input_and_head(
+    gm: fx.GraphModule, model: nn.Module, modules: dict[str, nn.Module]
+) -> tuple[fx.Node, fx.Node, str]:
+    """The graph's one input node, the node to attribute and the head (none, sigmoid or softmax) stripped off it."""
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != 1:
         raise UnsupportedModelError(
@@ -223,7 +239,11 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
         head, target_node = "sigmoid", resolve_main(result)
     elif is_softmax(result, modules):
         head, target_node = "softmax", resolve_main(result)
+    return input_node, target_node, head
 
+
+def _record_values(gm: fx.GraphModule, model: nn.Module, example: torch.Tensor) -> dict:
+    """Run ``gm`` once on ``example`` and return the value every node took."""
     rec = _Recorder(gm)
     try:
         with torch.no_grad():
@@ -233,8 +253,11 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
             f"x: model {type(model).__name__} does not run on input of shape {tuple(example.shape[1:])} "
             f"per example ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from exc
-    values = rec.values
-    target_value = values[target_node]
+    return rec.values
+
+
+def _output_count(model: nn.Module, target_value: object, head: str, example: torch.Tensor) -> int:
+    """K, the number of outputs per input; raise unless the target is an (N, K) tensor with one row per input."""
     if not isinstance(target_value, torch.Tensor) or target_value.ndim < 1 or target_value.shape[0] != example.shape[0]:
         raise UnsupportedModelError(
             f"model {type(model).__name__}: the output must be a tensor (N, K) with one row per input"
@@ -243,8 +266,11 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
         raise UnsupportedModelError(
             f"model {type(model).__name__}: a softmax head needs (N, K) logits, got shape {tuple(target_value.shape)}"
         )
-    n_outputs = int(target_value[0].numel())
+    return int(target_value[0].numel())
 
+
+def _ancestors(target_node: fx.Node) -> set[fx.Node]:
+    """The nodes ``target_node`` depends on, itself included."""
     ancestors: set[fx.Node] = set()
     stack = [target_node]
     while stack:
@@ -253,7 +279,13 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
             continue
         ancestors.add(n)
         stack.extend(n.all_input_nodes)
+    return ancestors
 
+
+def _classify_ops(
+    gm: fx.GraphModule, ancestors: set[fx.Node], values: dict, modules: dict[str, nn.Module], rules: dict
+) -> tuple[list[Op], dict[fx.Node, Op]]:
+    """Classify every node the target depends on, in graph order, noting which arguments depend on the input."""
     dep: dict[fx.Node, bool] = {}
     ops: list[Op] = []
     by_node: dict[fx.Node, Op] = {}
@@ -279,13 +311,7 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
                 op.dep_args = dep_args
         ops.append(op)
         by_node[node] = op
-
-    for op in ops:
-        if method not in KINDS[op.kind].methods:
-            raise UnsupportedModelError(f"unsupported op: {op.where}: method {method!r} has no rule for it")
-        if op.kind == "nonlinear":
-            op.fed_by = _fed_by(resolve_main(op.node), by_node)
-    return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
+    return ops, by_node
 
 
 def _shape_only(node: fx.Node) -> bool:

@@ -183,16 +183,11 @@ def model_attributions(
 def run_benchmark(s: dict[str, Any]) -> None:
     """The benchmark with resolved settings ``s`` (see :data:`DEFAULTS`); writes ``s['out']``."""
     t_start = time.perf_counter()
-    # Attribution files without a method list mean "compare these": computing the default list on top
-    # would redo, slowly, whatever a workflow chose to leave out.
-    if s["methods"] is None and s["attributions"]:
-        specs = []
-    else:
-        specs = parse_methods(s["methods"], s.get("config") or "config")
+    specs = _method_specs(s)
     models = s["model"] if isinstance(s["model"], list) else [s["model"]]
     full = load_dataset(s["data"], test_ids=s["test_ids"])
     ds = select_sequences(full, s["split"], s["max_sequences"], s["seed"])
-    n, length = len(ds.ids), ds.onehot.shape[2]
+    n = len(ds.ids)
     if n == 0:
         raise InputError(f"{s['data']}: no sequences to benchmark in split '{s['split']}'")
     log.info("benchmarking %d sequences (%s split) with %d methods on %d model(s)", n, s["split"], len(specs),
@@ -200,37 +195,15 @@ def run_benchmark(s: dict[str, Any]) -> None:
 
     motifs, hits, masks = motif_hits(ds, int(s["top_n"]))
 
-    files = [load_attributions(p) for p in (s["attributions"] or [])]
-    file_paths = list(s["attributions"] or [])
-    for path, att in zip(file_paths, files):
-        check_same_data(att, full.checksum, path, s["data"])
+    file_paths, files = _attribution_files(s, full.checksum)
     used_names: set[str] = set()
     per_model: list[ModelResult] = []
     timings: list[dict] = []
     for model_dir in models:
-        lm = load_model(model_dir, device="cpu")
-        check_model_fits(lm, ds, s["data"])
-        checksum = model_checksum(model_dir)
-        name = _model_name(model_dir, used_names)
-        provided: dict[str, Any] = {}
-        for path, att in zip(file_paths, files):
-            recorded = att.settings.get("model_checksum")
-            if recorded not in (None, checksum):
-                continue
-            provided[att.label] = att.select(ds.ids, source=str(path))
-            log.info("%s: using %s for %s", name, path, att.label)
-        settings = {"model_checksum": checksum, "data_checksum": full.checksum}
-        atts = model_attributions(lm.model, name, ds, specs, provided, s, settings, timings)
-        if not atts:
-            raise InputError("benchmark: no methods to compare")
-        projected = {k: a.projected.astype(np.float32) for k, a in atts.items()}
-        importance, fig5b, metrics, spearman = analyse_model(ds, projected, hits, masks, float(s["min_log_odds"]))
-        for frame in (importance, fig5b, metrics, spearman):
-            frame.insert(0, "model", name)
-        per_model.append(ModelResult(name, str(model_dir), checksum, list(lm.task_names), atts, importance,
-                                     fig5b, metrics, spearman))
+        per_model.append(_benchmark_model(model_dir, ds, full.checksum, specs, s, file_paths, files, hits, masks,
+                                          used_names, timings))  # fmt: skip
         if len(per_model) > 1:  # figures and logos use the first model only: free the others' memory
-            for a in atts.values():
+            for a in per_model[-1].atts.values():
                 a.hypothetical = a.hypothetical[:, :, :, :0]
 
     first = per_model[0]
@@ -239,50 +212,18 @@ def run_benchmark(s: dict[str, Any]) -> None:
     fig5b_first = first.fig5b.drop(columns="model")
     metrics_all = pd.concat([m.metrics for m in per_model], ignore_index=True)
     claims = bm.evaluate_claims(fig5b_first, first.metrics)
-    recovery = None
-    if s.get("motif_recovery", True):
-        t0 = time.perf_counter()
-        recovery = motif_recovery(ds, first.atts, task_names)
-        timings.append({"model": first.name, "method": "motif recovery", "source": "computed",
-                        "seconds": time.perf_counter() - t0})
+    recovery = _motif_recovery_timed(s, ds, first, task_names, timings)
 
-    summary_tables: dict[str, Any] = {}
     with atomic_directory(s["out"], "benchmark") as out:
-        _tsv(pd.concat([m.importance for m in per_model], ignore_index=True), out / "hits.tsv")
-        _tsv(metrics_all, out / "metrics.tsv")
-        _tsv(pd.concat([m.spearman for m in per_model], ignore_index=True), out / "spearman.tsv")
-        _tsv(fig5b_first[["method", "motif", "n_hits", "false_negative_rate"]], out / "fig5b.tsv")
-        _tsv(claims, out / "claims.tsv")
-        if recovery is not None:
-            _tsv(recovery, out / "motif_recovery.tsv")
-            summary_tables["motif_recovery"] = _records(recovery)
-        if len(per_model) > 1:
-            ms = bm.summarise_models([m.metrics.drop(columns="model") for m in per_model])
-            fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in per_model], keys=("method", "motif"))
-            _tsv(ms, out / "metrics_summary.tsv")
-            _tsv(fs, out / "fig5b_summary.tsv")
-            _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
-            summary_tables |= {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
-        figures: dict[str, Any] = {}
-        if s.get("figures", True):
-            t0 = time.perf_counter()
-            figures = _write_figures(out, ds, first, methods, task_names, motifs, int(s["logo_hits"]),
-                                     float(s["min_log_odds"]), metrics_all if len(per_model) == 1 else None)
-            timings.append({"model": first.name, "method": "figures", "source": "computed",
-                            "seconds": time.perf_counter() - t0})
+        summary_tables = _write_tables(out, per_model, metrics_all, fig5b_first, claims, recovery)
+        figures = _figures_timed(out, s, ds, first, methods, task_names, motifs, per_model, metrics_all, timings)
         summary = {
             "version": __version__,
-            "settings": {k: v for k, v in s.items() if k not in ("attributions",)} | {
-                "attributions": [str(p) for p in file_paths], "model": [str(m) for m in models]},
-            "data": {"path": str(s["data"]), "checksum": full.checksum, "n_sequences": n, "length": length,
-                     "split": s["split"],
-                     "class_counts": {c: int(np.sum(np.asarray(ds.classes) == c)) for c in bm.CLASSES}},
+            "settings": _settings_summary(s, file_paths, models),
+            "data": _data_summary(s, full.checksum, ds),
             "models": [{"name": m.name, "dir": m.dir, "checksum": m.checksum} for m in per_model],
             "task_names": task_names,
-            "tasks": [{"index": t, "name": task_names[t],
-                       "relevant": [bm.MOTIF_LABELS[x] for x in bm.DEFAULT_RELEVANT.get(t, ())],
-                       "irrelevant": bm.MOTIF_LABELS.get(bm.DEFAULT_IRRELEVANT.get(t, ""), "")}
-                      for t in range(len(task_names))],
+            "tasks": _tasks_summary(task_names),
             "methods": [{"label": k, "display": display_name(k)} for k in methods],
             "motifs": {m: bm.MOTIF_LABELS[m] for m in MOTIFS},
             "min_log_odds": float(s["min_log_odds"]),
@@ -298,6 +239,148 @@ def run_benchmark(s: dict[str, Any]) -> None:
         } | summary_tables
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default), encoding="utf-8")
     log.info("wrote %s in %.1f s", s["out"], time.perf_counter() - t_start)
+
+
+def _method_specs(s: dict[str, Any]) -> list[MethodSpec]:
+    """The methods to compute: none when attribution files are given without a method list."""
+    # Attribution files without a method list mean "compare these": computing the default list on top
+    # would redo, slowly, whatever a workflow chose to leave out.
+    if s["methods"] is None and s["attributions"]:
+        specs = []
+    else:
+        specs = parse_methods(s["methods"], s.get("config") or "config")
+    return specs
+
+
+def _attribution_files(s: dict[str, Any], data_checksum: str) -> tuple[list, list[Attributions]]:
+    """The attribution files given and their contents, each checked to be of the benchmark's data."""
+    files = [load_attributions(p) for p in (s["attributions"] or [])]
+    file_paths = list(s["attributions"] or [])
+    for path, att in zip(file_paths, files):
+        check_same_data(att, data_checksum, path, s["data"])
+    return file_paths, files
+
+
+def _benchmark_model(
+    model_dir: Any,
+    ds: Dataset,
+    data_checksum: str,
+    specs: list[MethodSpec],
+    s: dict[str, Any],
+    file_paths: list,
+    files: list[Attributions],
+    hits: pd.DataFrame,
+    masks: dict[str, np.ndarray],
+    used_names: set[str],
+    timings: list[dict],
+) -> ModelResult:
+    """Attribute one model (computing or taking from the files its methods) and analyse its scores."""
+    lm = load_model(model_dir, device="cpu")
+    check_model_fits(lm, ds, s["data"])
+    checksum = model_checksum(model_dir)
+    name = _model_name(model_dir, used_names)
+    provided: dict[str, Any] = {}
+    for path, att in zip(file_paths, files):
+        recorded = att.settings.get("model_checksum")
+        if recorded not in (None, checksum):
+            continue
+        provided[att.label] = att.select(ds.ids, source=str(path))
+        log.info("%s: using %s for %s", name, path, att.label)
+    settings = {"model_checksum": checksum, "data_checksum": data_checksum}
+    atts = model_attributions(lm.model, name, ds, specs, provided, s, settings, timings)
+    if not atts:
+        raise InputError("benchmark: no methods to compare")
+    projected = {k: a.projected.astype(np.float32) for k, a in atts.items()}
+    importance, fig5b, metrics, spearman = analyse_model(ds, projected, hits, masks, float(s["min_log_odds"]))
+    for frame in (importance, fig5b, metrics, spearman):
+        frame.insert(0, "model", name)
+    return ModelResult(name, str(model_dir), checksum, list(lm.task_names), atts, importance, fig5b, metrics,
+                       spearman)  # fmt: skip
+
+
+def _motif_recovery_timed(
+    s: dict[str, Any], ds: Dataset, first: ModelResult, task_names: list[str], timings: list[dict]
+) -> pd.DataFrame | None:
+    """The first model's motif recovery table, timed (None when switched off)."""
+    recovery = None
+    if s.get("motif_recovery", True):
+        t0 = time.perf_counter()
+        recovery = motif_recovery(ds, first.atts, task_names)
+        timings.append({"model": first.name, "method": "motif recovery", "source": "computed",
+                        "seconds": time.perf_counter() - t0})
+    return recovery
+
+
+def _write_tables(
+    out: Path,
+    per_model: list[ModelResult],
+    metrics_all: pd.DataFrame,
+    fig5b_first: pd.DataFrame,
+    claims: pd.DataFrame,
+    recovery: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """Write the TSV tables to ``out``; return those summary.json also holds."""
+    summary_tables: dict[str, Any] = {}
+    _tsv(pd.concat([m.importance for m in per_model], ignore_index=True), out / "hits.tsv")
+    _tsv(metrics_all, out / "metrics.tsv")
+    _tsv(pd.concat([m.spearman for m in per_model], ignore_index=True), out / "spearman.tsv")
+    _tsv(fig5b_first[["method", "motif", "n_hits", "false_negative_rate"]], out / "fig5b.tsv")
+    _tsv(claims, out / "claims.tsv")
+    if recovery is not None:
+        _tsv(recovery, out / "motif_recovery.tsv")
+        summary_tables["motif_recovery"] = _records(recovery)
+    if len(per_model) > 1:
+        ms = bm.summarise_models([m.metrics.drop(columns="model") for m in per_model])
+        fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in per_model], keys=("method", "motif"))
+        _tsv(ms, out / "metrics_summary.tsv")
+        _tsv(fs, out / "fig5b_summary.tsv")
+        _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
+        summary_tables |= {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
+    return summary_tables
+
+
+def _figures_timed(
+    out: Path,
+    s: dict[str, Any],
+    ds: Dataset,
+    first: ModelResult,
+    methods: list[str],
+    task_names: list[str],
+    motifs: dict[str, Any],
+    per_model: list[ModelResult],
+    metrics_all: pd.DataFrame,
+    timings: list[dict],
+) -> dict[str, Any]:
+    """Write the figures and logos of the first model, timed; return what summary.json says of them."""
+    figures: dict[str, Any] = {}
+    if s.get("figures", True):
+        t0 = time.perf_counter()
+        figures = _write_figures(out, ds, first, methods, task_names, motifs, int(s["logo_hits"]),
+                                 float(s["min_log_odds"]), metrics_all if len(per_model) == 1 else None)
+        timings.append({"model": first.name, "method": "figures", "source": "computed",
+                        "seconds": time.perf_counter() - t0})
+    return figures
+
+
+def _settings_summary(s: dict[str, Any], file_paths: list, models: list) -> dict[str, Any]:
+    """The resolved settings, with the attribution files and models as strings."""
+    return {k: v for k, v in s.items() if k not in ("attributions",)} | {
+        "attributions": [str(p) for p in file_paths], "model": [str(m) for m in models]}
+
+
+def _data_summary(s: dict[str, Any], data_checksum: str, ds: Dataset) -> dict[str, Any]:
+    """The benchmarked data: path, checksum, size, split and class counts."""
+    return {"path": str(s["data"]), "checksum": data_checksum, "n_sequences": len(ds.ids),
+            "length": ds.onehot.shape[2], "split": s["split"],
+            "class_counts": {c: int(np.sum(np.asarray(ds.classes) == c)) for c in bm.CLASSES}}
+
+
+def _tasks_summary(task_names: list[str]) -> list[dict[str, Any]]:
+    """Each task with the motifs relevant and irrelevant to it."""
+    return [{"index": t, "name": task_names[t],
+             "relevant": [bm.MOTIF_LABELS[x] for x in bm.DEFAULT_RELEVANT.get(t, ())],
+             "irrelevant": bm.MOTIF_LABELS.get(bm.DEFAULT_IRRELEVANT.get(t, ""), "")}
+            for t in range(len(task_names))]
 
 
 def _write_figures(out: Path, ds, first: ModelResult, methods, task_names, motifs, logo_hits, min_log_odds, metrics):

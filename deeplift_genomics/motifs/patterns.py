@@ -372,43 +372,15 @@ def discover_patterns(tracks: ScoreTracks, task: int, seqlets: pd.DataFrame, sig
     rec_all = seqlets["record_index"].to_numpy(dtype=np.int64)
     core_all = tracks.offsets[rec_all] + seqlets["core_start"].to_numpy(dtype=np.int64)
 
-    rng = np.random.default_rng(seed)
-    sample = (np.sort(rng.choice(n_all, settings.max_seqlets, replace=False))
-              if n_all > settings.max_seqlets else np.arange(n_all))
-    core = core_all[sample]
-    rec = rec_all[sample]
-    lo, hi = tracks.offsets[rec], tracks.offsets[rec + 1]
-    ext = width + 2 * flank
-    oh = gather(tracks.onehot, core - flank, ext, lo, hi)
-    contrib = gather(tracks.hypothetical[task], core - flank, ext, lo, hi) * oh * s
-    sim, shift, minus = pairwise_similarity(contrib, width, flank)
+    core, sim, shift, minus = _sample_similarity(tracks, task, s, rec_all, core_all, width, flank,
+                                                 settings.max_seqlets, seed)  # fmt: skip
     labels = cluster_seqlets(sim, settings.cluster_similarity)
-
-    # One draft per cluster, aligned on its medoid; its "match" CWM is the trimmed core +- pad.
-    drafts: list[np.ndarray] = []
-    for lab in range(int(labels.max()) + 1 if len(labels) else 0):
-        members = np.flatnonzero(labels == lab)
-        if len(members) < settings.min_seqlets:
-            break  # labels are ordered by size
-        sub = sim[np.ix_(members, members)]
-        medoid = members[int(np.maximum(sub, sub.T).sum(axis=1).argmax())]
-        sh = shift[medoid, members].astype(np.int64)
-        mi = minus[medoid, members]
-        starts = np.where(mi, core[members] - sh, core[members] + sh)
-        (cwm, _, _), _, (m0, m1) = _build(tracks, task, starts, mi, width, settings.trim_fraction, settings.pad)
-        if m1 > m0 and np.abs(cwm).sum() > 0:
-            drafts.append(cwm[:, m0:m1])
+    drafts = _draft_cwms(tracks, task, core, labels, sim, shift, minus, width, settings)
     del sim, shift, minus
-
-    # Merge drafts that are the same motif (keep the larger cluster's; drafts come largest first).
-    kept: list[np.ndarray] = []
-    for cwm in drafts:
-        if all(pattern_similarity(k, cwm) < settings.merge_similarity for k in kept):
-            kept.append(cwm)
+    kept = _merge_drafts(drafts, settings.merge_similarity)
 
     # Assign every seqlet to its best pattern and rebuild each pattern from all its seqlets; patterns
     # left with too few seqlets are dropped and the assignment redone.
-    patterns: list[Pattern] = []
     # a scan depends only on its own CWM, so a drop keeps the survivors' scans
     scans = [_scan_seqlets(tracks, task, s, core_all, width, flank, cwm) for cwm in kept]
     while kept:
@@ -422,29 +394,121 @@ def discover_patterns(tracks: ScoreTracks, task: int, seqlets: pd.DataFrame, sig
             kept = [c for c, good in zip(kept, ok) if good]
             scans = [sc for sc, good in zip(scans, ok) if good]
             continue
-        built = []
-        for p, cwm in enumerate(kept):
-            rows = np.flatnonzero(assigned & (best == p))
-            starts, mi = scans[p][1][rows], scans[p][2][rows]
-            (c, h, f), (a, b), _ = _build(tracks, task, starts, mi, cwm.shape[1], settings.trim_fraction,
-                                          settings.pad)
-            # plus-strand start of the trimmed window [a, b) of the widened window starting at start - pad
-            full = cwm.shape[1] + 2 * settings.pad
-            tstart = np.where(mi, starts - settings.pad + full - b, starts - settings.pad + a)
-            built.append((c[:, a:b], h[:, a:b], f[:, a:b], rows, tstart, mi, best_sim[rows]))
-        order = sorted(range(len(built)), key=lambda p: (-len(built[p][3]), p))
-        names = np.full(n_all, "", dtype=object)
-        strand = np.full(n_all, ".", dtype=object)
-        pstart = np.full(n_all, -1, dtype=np.int64)
-        simv = np.full(n_all, np.nan)
-        for rank, p in enumerate(order):
-            c, h, f, rows, tstart, mi, bs = built[p]
-            name = f"{sign}_{rank}"
-            patterns.append(Pattern(name, task_name, sign, c, h, f, len(rows)))
-            names[rows] = name
-            strand[rows] = np.where(mi, "-", "+")
-            pstart[rows] = tstart - tracks.offsets[rec_all[rows]]
-            simv[rows] = bs
-        return patterns, pd.DataFrame({"seqlet": seqlets["seqlet"].to_numpy(), "pattern": names,
-                                       "similarity": simv, "strand": strand, "pattern_start": pstart})
+        built = _rebuild_patterns(tracks, task, kept, scans, assigned, best, best_sim, settings)
+        return _named_patterns(built, sign, task_name, tracks.offsets, rec_all, seqlets["seqlet"].to_numpy())
     return [], empty
+
+
+def _sample_similarity(
+    tracks: ScoreTracks,
+    task: int,
+    s: float,
+    rec_all: np.ndarray,
+    core_all: np.ndarray,
+    width: int,
+    flank: int,
+    max_seqlets: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cores of a seeded sample of at most ``max_seqlets`` seqlets and their pairwise similarity, shift and strand."""
+    n_all = len(core_all)
+    rng = np.random.default_rng(seed)
+    sample = (np.sort(rng.choice(n_all, max_seqlets, replace=False))
+              if n_all > max_seqlets else np.arange(n_all))
+    core = core_all[sample]
+    rec = rec_all[sample]
+    lo, hi = tracks.offsets[rec], tracks.offsets[rec + 1]
+    ext = width + 2 * flank
+    oh = gather(tracks.onehot, core - flank, ext, lo, hi)
+    contrib = gather(tracks.hypothetical[task], core - flank, ext, lo, hi) * oh * s
+    sim, shift, minus = pairwise_similarity(contrib, width, flank)
+    return core, sim, shift, minus
+
+
+def _draft_cwms(
+    tracks: ScoreTracks,
+    task: int,
+    core: np.ndarray,
+    labels: np.ndarray,
+    sim: np.ndarray,
+    shift: np.ndarray,
+    minus: np.ndarray,
+    width: int,
+    settings: PatternSettings,
+) -> list[np.ndarray]:
+    """One draft CWM per large enough cluster, aligned on its medoid: the trimmed core +- pad."""
+    drafts: list[np.ndarray] = []
+    for lab in range(int(labels.max()) + 1 if len(labels) else 0):
+        members = np.flatnonzero(labels == lab)
+        if len(members) < settings.min_seqlets:
+            break  # labels are ordered by size
+        sub = sim[np.ix_(members, members)]
+        medoid = members[int(np.maximum(sub, sub.T).sum(axis=1).argmax())]
+        sh = shift[medoid, members].astype(np.int64)
+        mi = minus[medoid, members]
+        starts = np.where(mi, core[members] - sh, core[members] + sh)
+        (cwm, _, _), _, (m0, m1) = _build(tracks, task, starts, mi, width, settings.trim_fraction, settings.pad)
+        if m1 > m0 and np.abs(cwm).sum() > 0:
+            drafts.append(cwm[:, m0:m1])
+    return drafts
+
+
+def _merge_drafts(drafts: list[np.ndarray], merge_similarity: float) -> list[np.ndarray]:
+    """Drafts that are the same motif merged: the larger cluster's kept (drafts come largest first)."""
+    kept: list[np.ndarray] = []
+    for cwm in drafts:
+        if all(pattern_similarity(k, cwm) < merge_similarity for k in kept):
+            kept.append(cwm)
+    return kept
+
+
+def _rebuild_patterns(
+    tracks: ScoreTracks,
+    task: int,
+    kept: list[np.ndarray],
+    scans: list,
+    assigned: np.ndarray,
+    best: np.ndarray,
+    best_sim: np.ndarray,
+    settings: PatternSettings,
+) -> list[tuple]:
+    """Each pattern rebuilt from all the seqlets assigned to it, with their rows, trimmed starts and strands."""
+    built = []
+    for p, cwm in enumerate(kept):
+        rows = np.flatnonzero(assigned & (best == p))
+        starts, mi = scans[p][1][rows], scans[p][2][rows]
+        (c, h, f), (a, b), _ = _build(tracks, task, starts, mi, cwm.shape[1], settings.trim_fraction,
+                                      settings.pad)
+        # plus-strand start of the trimmed window [a, b) of the widened window starting at start - pad
+        full = cwm.shape[1] + 2 * settings.pad
+        tstart = np.where(mi, starts - settings.pad + full - b, starts - settings.pad + a)
+        built.append((c[:, a:b], h[:, a:b], f[:, a:b], rows, tstart, mi, best_sim[rows]))
+    return built
+
+
+def _named_patterns(
+    built: list[tuple],
+    sign: str,
+    task_name: str,
+    offsets: np.ndarray,
+    rec_all: np.ndarray,
+    seqlet_ids: np.ndarray,
+) -> tuple[list[Pattern], pd.DataFrame]:
+    """The patterns named ``<sign>_<rank>``, most seqlets first, and every seqlet's assignment."""
+    patterns: list[Pattern] = []
+    n_all = len(seqlet_ids)
+    order = sorted(range(len(built)), key=lambda p: (-len(built[p][3]), p))
+    names = np.full(n_all, "", dtype=object)
+    strand = np.full(n_all, ".", dtype=object)
+    pstart = np.full(n_all, -1, dtype=np.int64)
+    simv = np.full(n_all, np.nan)
+    for rank, p in enumerate(order):
+        c, h, f, rows, tstart, mi, bs = built[p]
+        name = f"{sign}_{rank}"
+        patterns.append(Pattern(name, task_name, sign, c, h, f, len(rows)))
+        names[rows] = name
+        strand[rows] = np.where(mi, "-", "+")
+        pstart[rows] = tstart - offsets[rec_all[rows]]
+        simv[rows] = bs
+    return patterns, pd.DataFrame({"seqlet": seqlet_ids, "pattern": names, "similarity": simv, "strand": strand,
+                                   "pattern_start": pstart})

@@ -553,19 +553,8 @@ def _assemble(
     split = np.concatenate([pos.split, np.asarray(neg.split, dtype="<U5")]) if n_neg else pos.split
     kind = np.asarray(["peak"] * n_pos + [neg.kind] * n_neg)
     gc = np.concatenate([pos.gc, gc_fraction(q.sequences)])
-    ids = [f"{c}:{s}-{s + length}" for c, s in zip(p.chroms, p.starts)]
-    if neg.kind == "shuffled":
-        k_of: Counter = Counter()
-        for i in neg.source:
-            k_of[i] += 1
-            ids.append(f"{ids[i]}:shuf{k_of[i]}")
-    else:
-        ids.extend(f"{c}:{s}-{s + length}" for c, s in zip(q.chroms, q.starts))
-    # Genome order (contig order of the FASTA, then start); a shuffle right after its window.
-    contig_rank = {c: i for i, c in enumerate(lengths)}
-    order = sorted(
-        range(len(ids)), key=lambda i: (contig_rank[chroms[i]], int(starts[i]), kind[i] != "peak", ids[i])
-    )
+    ids = _window_ids(p, q, neg, length)
+    order = _genome_order(lengths, chroms, starts, kind, ids)
     idx = np.asarray(order, dtype=np.int64)
     chroms = [chroms[i] for i in order]
     ids = [ids[i] for i in order]
@@ -573,20 +562,8 @@ def _assemble(
     labels, split, kind, gc, starts = labels[idx], split[idx], kind[idx], gc[idx], starts[idx]
 
     is_pos = kind == "peak"
-    with_windows = set(chroms)
-    by_split = {}
-    for s in SPLIT_NAMES:
-        sel = split == s
-        by_split[s] = {
-            # held-out contigs as named; train contigs only where they hold windows (not every scaffold)
-            "contigs": [c for c in lengths if split_of[c] == s and (s != "train" or c in with_windows)],
-            "windows": int(sel.sum()),
-            "peak_windows": int((sel & is_pos).sum()),
-            "negatives": int((sel & ~is_pos).sum()),
-            "positives_per_task": {t: int(labels[sel, j].sum()) for j, t in enumerate(task_names)},
-        }
-    gc_report = {"overall": _ks(gc[is_pos], gc[~is_pos])}
-    gc_report.update({s: _ks(gc[is_pos & (split == s)], gc[~is_pos & (split == s)]) for s in SPLIT_NAMES})
+    by_split = _split_report(lengths, split_of, set(chroms), split, is_pos, labels, task_names)
+    gc_report = _gc_report(gc, is_pos, split)
     report = {
         "tool": "deeplift-genomics dataset",
         "version": __version__,
@@ -606,15 +583,7 @@ def _assemble(
         "gc": gc_report,
         "labels": "a window is positive for a task when it contains the summit of one of the task's peaks",
     }
-    ks = gc_report["overall"]["ks_statistic"]
-    log.info(
-        "%d windows: %d peak windows, %d negatives (%s); GC KS statistic positives vs negatives %s",
-        len(ids),
-        int(is_pos.sum()),
-        int((~is_pos).sum()),
-        ", ".join(f"{s} {by_split[s]['windows']}" for s in SPLIT_NAMES),
-        "n/a" if ks is None else f"{ks:.3f}",
-    )
+    _log_dataset(len(ids), is_pos, by_split, gc_report["overall"]["ks_statistic"])
     return PeakDataset(
         ids=ids,
         sequences=sequences,
@@ -627,6 +596,72 @@ def _assemble(
         kind=kind,
         gc=gc,
         report=report,
+    )
+
+
+def _window_ids(p: _Windows, q: _Windows, neg: _Negatives, length: int) -> list[str]:
+    """Ids of the positive windows then the negatives (``chrom:start-end``, or a shuffle's ``<id>:shufK``)."""
+    ids = [f"{c}:{s}-{s + length}" for c, s in zip(p.chroms, p.starts)]
+    if neg.kind == "shuffled":
+        k_of: Counter = Counter()
+        for i in neg.source:
+            k_of[i] += 1
+            ids.append(f"{ids[i]}:shuf{k_of[i]}")
+    else:
+        ids.extend(f"{c}:{s}-{s + length}" for c, s in zip(q.chroms, q.starts))
+    return ids
+
+
+def _genome_order(
+    lengths: Mapping[str, int], chroms: list[str], starts: np.ndarray, kind: np.ndarray, ids: list[str]
+) -> list[int]:
+    """Indices of the windows in genome order (FASTA contig order, then start); a shuffle right after its window."""
+    contig_rank = {c: i for i, c in enumerate(lengths)}
+    return sorted(
+        range(len(ids)), key=lambda i: (contig_rank[chroms[i]], int(starts[i]), kind[i] != "peak", ids[i])
+    )
+
+
+def _split_report(
+    lengths: Mapping[str, int],
+    split_of: Mapping[str, str],
+    with_windows: set[str],
+    split: np.ndarray,
+    is_pos: np.ndarray,
+    labels: np.ndarray,
+    task_names: list[str],
+) -> dict[str, dict]:
+    """Per split: its contigs, and its windows, peak windows, negatives and positives per task."""
+    by_split = {}
+    for s in SPLIT_NAMES:
+        sel = split == s
+        by_split[s] = {
+            # held-out contigs as named; train contigs only where they hold windows (not every scaffold)
+            "contigs": [c for c in lengths if split_of[c] == s and (s != "train" or c in with_windows)],
+            "windows": int(sel.sum()),
+            "peak_windows": int((sel & is_pos).sum()),
+            "negatives": int((sel & ~is_pos).sum()),
+            "positives_per_task": {t: int(labels[sel, j].sum()) for j, t in enumerate(task_names)},
+        }
+    return by_split
+
+
+def _gc_report(gc: np.ndarray, is_pos: np.ndarray, split: np.ndarray) -> dict[str, dict[str, Any]]:
+    """KS comparison of the GC of positives and negatives, overall and per split."""
+    gc_report = {"overall": _ks(gc[is_pos], gc[~is_pos])}
+    gc_report.update({s: _ks(gc[is_pos & (split == s)], gc[~is_pos & (split == s)]) for s in SPLIT_NAMES})
+    return gc_report
+
+
+def _log_dataset(n_windows: int, is_pos: np.ndarray, by_split: dict[str, dict], ks: float | None) -> None:
+    """Log the window counts, per split, and the GC KS statistic of positives vs negatives."""
+    log.info(
+        "%d windows: %d peak windows, %d negatives (%s); GC KS statistic positives vs negatives %s",
+        n_windows,
+        int(is_pos.sum()),
+        int((~is_pos).sum()),
+        ", ".join(f"{s} {by_split[s]['windows']}" for s in SPLIT_NAMES),
+        "n/a" if ks is None else f"{ks:.3f}",
     )
 
 

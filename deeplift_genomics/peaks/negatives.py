@@ -134,19 +134,7 @@ def gc_matched_negatives(
     """
     draw = NegativeDraw()
     need = np.bincount(gc_bin(target_gc, n_bins), minlength=n_bins) * int(per_positive)
-    stats = dict.fromkeys(
-        (
-            "requested",
-            "chosen",
-            "gc_fallback",
-            "short",
-            "candidates",
-            "rejected_overlap",
-            "rejected_letters",
-            "rounds",
-        ),
-        0,
-    )
+    stats = _empty_stats()
     stats["requested"] = int(need.sum())
     draw.stats = stats
     names = [c for c in contigs if contig_lengths[c] >= length]
@@ -169,59 +157,118 @@ def gc_matched_negatives(
                 break
             stats["rounds"] += 1
             n_draw = max(256, oversample * missing)
-            which = rng.choice(len(names), size=n_draw, p=probs)
-            offsets = rng.random(n_draw)
-            starts = np.floor(offsets * weights[which]).astype(np.int64)
-            stats["candidates"] += n_draw
-            for k in np.unique(which):
-                chrom = names[k]
-                sel = np.flatnonzero(which == k)
-                bad = exclude.overlaps(chrom, starts[sel], starts[sel] + length)
-                stats["rejected_overlap"] += int(bad.sum())
-                which[sel[bad]] = -1
-            # Visit candidates in draw order (the draw is random), fetching each window once.
-            for i in np.flatnonzero(which >= 0):
-                chrom, start = names[which[i]], int(starts[i])
-                if chosen.overlaps(chrom, start):
-                    stats["rejected_overlap"] += 1
-                    continue
-                seq = genome.fetch(chrom, start, start + length).upper()
-                if not set(seq) <= _ACGT:
-                    stats["rejected_letters"] += 1
-                    continue
-                gc = float(gc_fraction([seq])[0])
-                b = int(gc_bin(np.asarray([gc]), n_bins)[0])
-                if need[b] > 0:
-                    need[b] -= 1
-                    chosen.add(chrom, start)
-                    _append(draw, chrom, start, seq, gc)
-                    bar.update(1)
-                else:
-                    spare_gc.append(gc)
-                    spare_at.append((int(which[i]), start))
+            which, starts = _draw_candidates(rng, names, weights, probs, exclude, length, n_draw, stats)
+            _take_candidates(genome, names, which, starts, length, n_bins, need, chosen, draw, stats, spare_gc,
+                             spare_at, bar)  # fmt: skip
         if need.sum() > 0 and spare_gc:
-            gcs = np.asarray(spare_gc)
-            used = np.zeros(gcs.size, dtype=bool)
-            centres = (np.arange(n_bins) + 0.5) / n_bins
-            for b in np.flatnonzero(need).tolist():
-                for j in np.argsort(np.abs(gcs - centres[b]), kind="stable").tolist():
-                    if need[b] == 0:
-                        break
-                    chrom, start = names[spare_at[j][0]], spare_at[j][1]
-                    if used[j] or chosen.overlaps(chrom, start):
-                        continue
-                    used[j] = True
-                    need[b] -= 1
-                    chosen.add(chrom, start)
-                    seq = genome.fetch(chrom, start, start + length).upper()
-                    _append(draw, chrom, start, seq, float(gcs[j]))
-                    stats["gc_fallback"] += 1
-                    bar.update(1)
+            _gc_fallback(genome, names, spare_gc, spare_at, length, n_bins, need, chosen, draw, stats, bar)
     finally:
         bar.close()
     stats["chosen"] = len(draw.starts)
     stats["short"] = int(need.sum())
     return draw
+
+
+def _empty_stats() -> dict[str, int]:
+    """Zeroed counters of a negative draw."""
+    keys = ("requested", "chosen", "gc_fallback", "short", "candidates", "rejected_overlap", "rejected_letters",
+            "rounds")  # fmt: skip
+    return dict.fromkeys(keys, 0)
+
+
+def _draw_candidates(
+    rng: np.random.Generator,
+    names: list[str],
+    weights: np.ndarray,
+    probs: np.ndarray,
+    exclude: IntervalIndex,
+    length: int,
+    n_draw: int,
+    stats: dict[str, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n_draw`` random windows (contig index, start); those overlapping ``exclude`` get index -1."""
+    which = rng.choice(len(names), size=n_draw, p=probs)
+    offsets = rng.random(n_draw)
+    starts = np.floor(offsets * weights[which]).astype(np.int64)
+    stats["candidates"] += n_draw
+    for k in np.unique(which):
+        chrom = names[k]
+        sel = np.flatnonzero(which == k)
+        bad = exclude.overlaps(chrom, starts[sel], starts[sel] + length)
+        stats["rejected_overlap"] += int(bad.sum())
+        which[sel[bad]] = -1
+    return which, starts
+
+
+def _take_candidates(
+    genome: FastaFile,
+    names: list[str],
+    which: np.ndarray,
+    starts: np.ndarray,
+    length: int,
+    n_bins: int,
+    need: np.ndarray,
+    chosen: _Chosen,
+    draw: NegativeDraw,
+    stats: dict[str, int],
+    spare_gc: list[float],
+    spare_at: list[tuple[int, int]],
+    bar,
+) -> None:
+    """Keep the candidates whose GC bin still needs negatives; set the other valid ones aside as spares."""
+    # Visit candidates in draw order (the draw is random), fetching each window once.
+    for i in np.flatnonzero(which >= 0):
+        chrom, start = names[which[i]], int(starts[i])
+        if chosen.overlaps(chrom, start):
+            stats["rejected_overlap"] += 1
+            continue
+        seq = genome.fetch(chrom, start, start + length).upper()
+        if not set(seq) <= _ACGT:
+            stats["rejected_letters"] += 1
+            continue
+        gc = float(gc_fraction([seq])[0])
+        b = int(gc_bin(np.asarray([gc]), n_bins)[0])
+        if need[b] > 0:
+            need[b] -= 1
+            chosen.add(chrom, start)
+            _append(draw, chrom, start, seq, gc)
+            bar.update(1)
+        else:
+            spare_gc.append(gc)
+            spare_at.append((int(which[i]), start))
+
+
+def _gc_fallback(
+    genome: FastaFile,
+    names: list[str],
+    spare_gc: list[float],
+    spare_at: list[tuple[int, int]],
+    length: int,
+    n_bins: int,
+    need: np.ndarray,
+    chosen: _Chosen,
+    draw: NegativeDraw,
+    stats: dict[str, int],
+    bar,
+) -> None:
+    """Fill the bins still short with the spare candidates of nearest GC."""
+    gcs = np.asarray(spare_gc)
+    used = np.zeros(gcs.size, dtype=bool)
+    centres = (np.arange(n_bins) + 0.5) / n_bins
+    for b in np.flatnonzero(need).tolist():
+        for j in np.argsort(np.abs(gcs - centres[b]), kind="stable").tolist():
+            if need[b] == 0:
+                break
+            chrom, start = names[spare_at[j][0]], spare_at[j][1]
+            if used[j] or chosen.overlaps(chrom, start):
+                continue
+            used[j] = True
+            need[b] -= 1
+            chosen.add(chrom, start)
+            seq = genome.fetch(chrom, start, start + length).upper()
+            _append(draw, chrom, start, seq, float(gcs[j]))
+            stats["gc_fallback"] += 1
+            bar.update(1)
 
 
 def _append(draw: NegativeDraw, chrom: str, start: int, seq: str, gc: float) -> None:

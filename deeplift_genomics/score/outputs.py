@@ -288,6 +288,7 @@ def estimated_output_bytes(n_records: int, n_bases: int, n_windows: int, n_tasks
 
 
 def _assemble(paths, files, task_files, regions, tasks, input_length, attrs, n_bases, n_windows):
+    """Write scores.h5, ohe.npz, shap*.npz and records.tsv from the chunk files ``paths``."""
     n_t = len(tasks)
     n_scored = 0
     with (
@@ -311,86 +312,126 @@ def _assemble(paths, files, task_files, regions, tasks, input_length, attrs, n_b
                 h5, n_records=len(regions), n_bases=n_bases, n_windows=n_windows, n_tasks=n_t, attrs=attrs
             )
             writer = csv.writer(tsv, delimiter="\t", lineterminator="\n")
-            writer.writerow(
-                [
-                    "name",
-                    "record",
-                    "length",
-                    "action",
-                    "scored_start",
-                    "scored_end",
-                    "n_windows",
-                    "n_unknown",
-                    "chrom",
-                    "chrom_start",
-                    "chrom_end",
-                ]
-                + [f"prediction_{t}" for t in tasks]
-                + [f"total_contribution_{t}" for t in tasks]
-                + ["max_delta_error"]
-            )
+            writer.writerow(_tsv_header(tasks))
             r0 = b0 = w0 = 0
             for path in paths:
                 with np.load(path) as stored:
                     part = {key: stored[key] for key in stored.files}  # one read per member, not per row
-                    n = len(part["action"])
-                    nb = int(part["offset"][-1])
-                    nw = len(part["win_region"])
-                    rec = h5["records"]
-                    chunk_regions = regions[r0 : r0 + n]
-                    genomic = [
-                        _genomic_interval(reg, int(s), int(e))
-                        for reg, s, e in zip(chunk_regions, part["scored_start"], part["scored_end"])
-                    ]
-                    rec["name"][r0 : r0 + n] = [reg.name for reg in chunk_regions]
-                    rec["record"][r0 : r0 + n] = [reg.record for reg in chunk_regions]
-                    rec["length"][r0 : r0 + n] = [reg.length for reg in chunk_regions]
-                    rec["action"][r0 : r0 + n] = list(part["action"])
-                    rec["strand"][r0 : r0 + n] = [reg.strand for reg in chunk_regions]
-                    rec["chrom"][r0 : r0 + n] = [g[0] for g in genomic]
-                    rec["chrom_start"][r0 : r0 + n] = [g[1] for g in genomic]
-                    rec["chrom_end"][r0 : r0 + n] = [g[2] for g in genomic]
-                    for key in ("scored_start", "scored_end", "n_windows", "n_unknown"):
-                        rec[key][r0 : r0 + n] = part[key]
-                    rec["offset"][r0 : r0 + n + 1] = part["offset"] + b0
-                    h5["predictions"][r0 : r0 + n] = part["predictions"]
-                    h5["total_contribution"][r0 : r0 + n] = part["total"]
-                    h5["max_delta_error"][r0 : r0 + n] = part["max_delta"]
-                    if nb:
-                        h5["sequence"][b0 : b0 + nb] = part["sequence"]
-                        h5["projected"][:, b0 : b0 + nb] = part["projected"]
-                        h5["hypothetical"][:, :, b0 : b0 + nb] = part["hypothetical"]
-                    if nw:
-                        h5["windows/record"][w0 : w0 + nw] = part["win_region"] + r0
-                        h5["windows/offset"][w0 : w0 + nw] = part["win_offset"]
-                        h5["windows/predictions"][w0 : w0 + nw] = part["win_pred"]
-                        ohe_w.write(part["win_ohe"])
-                        shap = part["win_shap"]
-                        shap_w.write(shap[:, 0])
-                        for t, tw in enumerate(task_w):
-                            tw.write(shap[:, t])
-                    for j, reg in enumerate(chunk_regions):
-                        writer.writerow(
-                            [
-                                reg.name,
-                                reg.record,
-                                reg.length,
-                                part["action"][j],
-                                int(part["scored_start"][j]),
-                                int(part["scored_end"][j]),
-                                int(part["n_windows"][j]),
-                                int(part["n_unknown"][j]),
-                                genomic[j][0],
-                                genomic[j][1],
-                                genomic[j][2],
-                            ]
-                            + [_fmt(v) for v in part["predictions"][j]]
-                            + [_fmt(v) for v in part["total"][j]]
-                            + [_fmt(part["max_delta"][j])]
-                        )
+                    chunk_regions = regions[r0 : r0 + len(part["action"])]
+                    n, nb, nw = _write_chunk(h5, writer, part, chunk_regions, r0, b0, w0, ohe_w, shap_w, task_w)
                     n_scored += int((part["n_windows"] > 0).sum())
                     r0, b0, w0 = r0 + n, b0 + nb, w0 + nw
     return files + task_files, n_scored, n_windows
+
+
+def _tsv_header(tasks: Sequence[str]) -> list[str]:
+    """The column names of records.tsv."""
+    return (
+        [
+            "name",
+            "record",
+            "length",
+            "action",
+            "scored_start",
+            "scored_end",
+            "n_windows",
+            "n_unknown",
+            "chrom",
+            "chrom_start",
+            "chrom_end",
+        ]
+        + [f"prediction_{t}" for t in tasks]
+        + [f"total_contribution_{t}" for t in tasks]
+        + ["max_delta_error"]
+    )
+
+
+def _write_chunk(
+    h5: h5py.File,
+    writer: Any,
+    part: dict[str, np.ndarray],
+    chunk_regions: Sequence[Region],
+    r0: int,
+    b0: int,
+    w0: int,
+    ohe_w: NpzStreamWriter,
+    shap_w: NpzStreamWriter,
+    task_w: list[NpzStreamWriter],
+) -> tuple[int, int, int]:
+    """Write one chunk's records, bases and windows at rows ``r0``, ``b0``, ``w0``; return how many of each."""
+    n = len(part["action"])
+    nb = int(part["offset"][-1])
+    nw = len(part["win_region"])
+    genomic = [
+        _genomic_interval(reg, int(s), int(e))
+        for reg, s, e in zip(chunk_regions, part["scored_start"], part["scored_end"])
+    ]
+    _write_records(h5, part, chunk_regions, genomic, r0, b0)
+    if nb:
+        h5["sequence"][b0 : b0 + nb] = part["sequence"]
+        h5["projected"][:, b0 : b0 + nb] = part["projected"]
+        h5["hypothetical"][:, :, b0 : b0 + nb] = part["hypothetical"]
+    if nw:
+        h5["windows/record"][w0 : w0 + nw] = part["win_region"] + r0
+        h5["windows/offset"][w0 : w0 + nw] = part["win_offset"]
+        h5["windows/predictions"][w0 : w0 + nw] = part["win_pred"]
+        ohe_w.write(part["win_ohe"])
+        shap = part["win_shap"]
+        shap_w.write(shap[:, 0])
+        for t, tw in enumerate(task_w):
+            tw.write(shap[:, t])
+    for j, reg in enumerate(chunk_regions):
+        writer.writerow(_tsv_row(reg, part, j, genomic[j]))
+    return n, nb, nw
+
+
+def _write_records(
+    h5: h5py.File,
+    part: dict[str, np.ndarray],
+    chunk_regions: Sequence[Region],
+    genomic: list[tuple[str, int, int]],
+    r0: int,
+    b0: int,
+) -> None:
+    """Write one chunk's rows of the records table and of the per-record datasets of scores.h5."""
+    n = len(part["action"])
+    rec = h5["records"]
+    rec["name"][r0 : r0 + n] = [reg.name for reg in chunk_regions]
+    rec["record"][r0 : r0 + n] = [reg.record for reg in chunk_regions]
+    rec["length"][r0 : r0 + n] = [reg.length for reg in chunk_regions]
+    rec["action"][r0 : r0 + n] = list(part["action"])
+    rec["strand"][r0 : r0 + n] = [reg.strand for reg in chunk_regions]
+    rec["chrom"][r0 : r0 + n] = [g[0] for g in genomic]
+    rec["chrom_start"][r0 : r0 + n] = [g[1] for g in genomic]
+    rec["chrom_end"][r0 : r0 + n] = [g[2] for g in genomic]
+    for key in ("scored_start", "scored_end", "n_windows", "n_unknown"):
+        rec[key][r0 : r0 + n] = part[key]
+    rec["offset"][r0 : r0 + n + 1] = part["offset"] + b0
+    h5["predictions"][r0 : r0 + n] = part["predictions"]
+    h5["total_contribution"][r0 : r0 + n] = part["total"]
+    h5["max_delta_error"][r0 : r0 + n] = part["max_delta"]
+
+
+def _tsv_row(reg: Region, part: dict[str, np.ndarray], j: int, genomic: tuple[str, int, int]) -> list:
+    """Row ``j`` of a chunk in records.tsv."""
+    return (
+        [
+            reg.name,
+            reg.record,
+            reg.length,
+            part["action"][j],
+            int(part["scored_start"][j]),
+            int(part["scored_end"][j]),
+            int(part["n_windows"][j]),
+            int(part["n_unknown"][j]),
+            genomic[0],
+            genomic[1],
+            genomic[2],
+        ]
+        + [_fmt(v) for v in part["predictions"][j]]
+        + [_fmt(v) for v in part["total"][j]]
+        + [_fmt(part["max_delta"][j])]
+    )
 
 
 def _fmt(value: float) -> str:

@@ -317,18 +317,7 @@ def score_variants(
     plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
     _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
     head = model_head(model, torch.zeros((1, 4, input_length))) if output == "logit" else output
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "fasta_sha256": file_checksum(fasta),
-        "vcf_sha256": file_checksum(vcf),
-        "motifs_sha256": file_checksum(motif_path) if motif_path else "shipped-encode",
-        "model_sha256": model_fingerprint(model),
-        "input_length": int(input_length),
-        "task_names": kept,
-        "n_entries": len(entries),
-        "shard": list(shard) if shard else None,
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(opt).items()},
-    }
+    manifest = _manifest(model, fasta, vcf, motif_path, input_length, kept, len(entries), shard, opt)
     score = functools.partial(
         _chunk_table, model, task_idx=task_idx, head=head, opt=opt, bank=bank, n_tasks=len(kept),
         length=input_length,
@@ -338,20 +327,7 @@ def score_variants(
     tables, skips = _run_chunks(job, model, plans, score, after_chunk)
     table = VariantTable.concat(tables, len(kept), input_length)
     seconds = time.perf_counter() - started
-    attrs = {
-        "task_names": kept,
-        "method": opt.method,
-        "rule": opt.rule,
-        "references": opt.references,
-        "n_references": opt.n_references,
-        "input_length": int(input_length),
-        "head": head,
-        "fasta": str(fasta),
-        "vcf": str(vcf),
-        "model": model_name,
-        "motifs": bank.source,
-        "options": json.dumps(manifest["options"], sort_keys=True),
-    }
+    attrs = _output_attrs(kept, opt, input_length, head, fasta, vcf, model_name, bank.source, manifest["options"])
     counts = skip_counts(skips)
     summary = {
         "n_records": contents.n_records if shard is None else None,
@@ -372,15 +348,74 @@ def score_variants(
         # written last: its presence says the shard's other files are complete
         files.append(write_shard_info(out_dir, SHARD_FORMAT, shard, "entry", (first, end), len(entries), shard_info))
     job.finish(files, keep_work)
+    _log_rate(len(table), seconds, len(skips), counts)
+    return VariantSummary(len(mine), len(table), counts, time.perf_counter() - started, files)
+
+
+def _manifest(
+    model: nn.Module,
+    fasta: Path,
+    vcf: Path,
+    motif_path: Path | None,
+    input_length: int,
+    kept: list[str],
+    n_entries: int,
+    shard: tuple[int, int] | None,
+    opt: VariantOptions,
+) -> dict:
+    """The settings a resumed run must share with the chunks it finds (checksums, tasks, shard, options)."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "fasta_sha256": file_checksum(fasta),
+        "vcf_sha256": file_checksum(vcf),
+        "motifs_sha256": file_checksum(motif_path) if motif_path else "shipped-encode",
+        "model_sha256": model_fingerprint(model),
+        "input_length": int(input_length),
+        "task_names": kept,
+        "n_entries": n_entries,
+        "shard": list(shard) if shard else None,
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(opt).items()},
+    }
+
+
+def _output_attrs(
+    kept: list[str],
+    opt: VariantOptions,
+    input_length: int,
+    head: str,
+    fasta: Path,
+    vcf: Path,
+    model_name: str,
+    motifs_source: str,
+    options: dict,
+) -> dict:
+    """The attributes recorded with the scores: tasks, method, inputs and options."""
+    return {
+        "task_names": kept,
+        "method": opt.method,
+        "rule": opt.rule,
+        "references": opt.references,
+        "n_references": opt.n_references,
+        "input_length": int(input_length),
+        "head": head,
+        "fasta": str(fasta),
+        "vcf": str(vcf),
+        "model": model_name,
+        "motifs": motifs_source,
+        "options": json.dumps(options, sort_keys=True),
+    }
+
+
+def _log_rate(n_scored: int, seconds: float, n_skipped: int, counts: dict) -> None:
+    """Log how many alleles were scored, how fast, and how many were skipped and why."""
     log.info(
         "scored %d allele(s) in %.1f s (%.1f alleles/s); skipped %d %s",
-        len(table),
+        n_scored,
         seconds,
-        len(table) / seconds if seconds else float("nan"),
-        len(skips),
+        n_scored / seconds if seconds else float("nan"),
+        n_skipped,
         counts or "",
     )
-    return VariantSummary(len(mine), len(table), counts, time.perf_counter() - started, files)
 
 
 Plan = tuple[list[AlleleWindows], list[Skip]]

@@ -196,6 +196,30 @@ def read_vcf(path: str | Path) -> VcfContents:
     except ImportError:
         raise InputError("reading a VCF needs pysam (pip install pysam)") from None
     path = Path(path)
+    kind = _check_file(path)
+    raw = _raw_lines(path, kind == "bgzf")
+    _check_first_line(path, raw)
+    data_lines = _data_lines(path, raw)
+    with _quiet_htslib():
+        try:
+            handle = pysam.VariantFile(str(path))
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{path}: not a readable VCF ({exc})") from None
+        with handle:
+            contents = _read_records(path, handle, data_lines)
+    log.info(
+        "%s: %d record(s), %d allele(s) to score, %d skipped %s",
+        path,
+        contents.n_records,
+        len(contents.alleles),
+        len(contents.skipped),
+        contents.skip_counts() or "",
+    )
+    return contents
+
+
+def _check_file(path: Path) -> str:
+    """Raise unless ``path`` is a non-empty regular file that is not plain gzip; return its compression kind."""
     require_regular_file(path, "VCF file", "is read twice (its lines, then htslib's records)")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file, expected a VCF ('##fileformat=VCF...' header, then records)")
@@ -205,7 +229,11 @@ def read_vcf(path: str | Path) -> VcfContents:
             f"{path}: plain gzip, which htslib cannot read as VCF; recompress it with bgzip "
             f"(gunzip {path.name} && bgzip {path.name.removesuffix('.gz')})"
         )
-    raw = _raw_lines(path, kind == "bgzf")
+    return kind
+
+
+def _check_first_line(path: Path, raw: Iterator[tuple[int, str]]) -> None:
+    """Read the first line from ``raw`` and raise unless it is a VCF text header."""
     try:
         first = next(raw)[1]
     except (StopIteration, OSError, EOFError):
@@ -219,6 +247,10 @@ def read_vcf(path: str | Path) -> VcfContents:
         raise InputError(
             f"{path}: line 1: not a VCF file (expected '##fileformat=VCFv4.x', found {first[:40]!r})"
         )
+
+
+def _data_lines(path: Path, raw: Iterator[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The rest of the header checked, then the data lines with their line numbers."""
     header_lines = 1
     data_lines: list[tuple[int, str]] = []
     header_done = False
@@ -241,37 +273,28 @@ def read_vcf(path: str | Path) -> VcfContents:
         ) from None
     if header_lines < 2:
         raise InputError(f"{path}: no '#CHROM POS ID REF ALT ...' header line")
+    return data_lines
+
+
+def _read_records(path: Path, handle, data_lines: list[tuple[int, str]]) -> VcfContents:
+    """The alleles of the records htslib reads from ``handle``, one per data line (or the line's error)."""
     contents = VcfContents(alleles=[])
-    with _quiet_htslib():
+    records = iter(handle)
+    for lineno, text in data_lines:
         try:
-            handle = pysam.VariantFile(str(path))
-        except (ValueError, OSError) as exc:
-            raise InputError(f"{path}: not a readable VCF ({exc})") from None
-        with handle:
-            records = iter(handle)
-            for lineno, text in data_lines:
-                try:
-                    rec = next(records)
-                except StopIteration:
-                    raise InputError(f"{path}: line {lineno}: {_diagnose(text)}") from None
-                except (OSError, ValueError) as exc:
-                    # htslib's own words ("truncated file" for any bad line) only when ours have none
-                    what = _diagnose(text)
-                    detail = f" ({exc})" if what == _UNPARSED else ""
-                    raise InputError(f"{path}: line {lineno}: {what}{detail}") from None
-                contents.n_records += 1
-                _add_record(contents, rec, lineno, text)
-            with contextlib.suppress(StopIteration):
-                next(records)
-                raise InputError(f"{path}: htslib read more records than the file has lines")
-    log.info(
-        "%s: %d record(s), %d allele(s) to score, %d skipped %s",
-        path,
-        contents.n_records,
-        len(contents.alleles),
-        len(contents.skipped),
-        contents.skip_counts() or "",
-    )
+            rec = next(records)
+        except StopIteration:
+            raise InputError(f"{path}: line {lineno}: {_diagnose(text)}") from None
+        except (OSError, ValueError) as exc:
+            # htslib's own words ("truncated file" for any bad line) only when ours have none
+            what = _diagnose(text)
+            detail = f" ({exc})" if what == _UNPARSED else ""
+            raise InputError(f"{path}: line {lineno}: {what}{detail}") from None
+        contents.n_records += 1
+        _add_record(contents, rec, lineno, text)
+    with contextlib.suppress(StopIteration):
+        next(records)
+        raise InputError(f"{path}: htslib read more records than the file has lines")
     return contents
 
 
