@@ -5,7 +5,8 @@ Genomes come from tests/_peak_genome.py, with seeds and motifs fixed here before
 to pass). Each grid case runs `dataset` -> `train` (defaults only) -> `score` -> `motifs` and checks the
 net's held-out auROC against two references it does not compute itself: the planted motif's PWM scan
 (best log-odds over both strands, scored here with data_sim's scanner) and the k-mer baseline; and that
-the task's top positive pattern is the planted motif by TOMTOM against the whole packaged collection.
+the planted motif is among the TOMTOM matches (q < 0.05, against the whole packaged collection) of the
+task's top positive pattern.
 A model trained on shuffled labels gets train's warning and motifs' explanation. The larger grid, with
 the old defaults beside the new, is bench/peaks_grid.py.
 """
@@ -94,13 +95,17 @@ def test_network_reaches_the_pwm_scan_and_the_kmer_baseline(grid_case):
 
 
 def test_motifs_names_the_planted_motif_of_each_task(grid_case):
+    # The collection holds several entries per factor (CTCF_known1, CTCF_disc2, ...): the planted one must be
+    # among the TOMTOM matches (q < 0.05) of the task's top positive pattern, not necessarily the first.
     genome, _, _, motifs = grid_case
     patterns = pd.read_csv(motifs / "patterns.tsv", sep="\t")
+    matches = pd.read_csv(motifs / "matches.tsv", sep="\t")
     for task, motif in genome.motifs.items():
         pos = patterns[(patterns["task"] == task) & (patterns["sign"] == "pos")]
         assert len(pos), f"{task}: no positive pattern\n{patterns.to_string()}"
         top = pos.sort_values("contribution_share", ascending=False).iloc[0]
-        assert top["best_match"] == motif.name and top["q_value"] < 0.05, f"{task}\n{patterns.to_string()}"
+        hits = matches[(matches["task"] == task) & (matches["pattern"] == top["pattern"])]
+        assert ((hits["match"] == motif.name) & (hits["q_value"] < 0.05)).any(), f"{task}\n{hits.to_string()}"
 
 
 def test_shuffled_labels_get_trains_warning_and_motifs_explanation(tmp_path, caplog):
