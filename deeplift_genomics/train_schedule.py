@@ -54,7 +54,7 @@ def resolve_defaults(choice: str, data: str | Path) -> str:
 def peak_architecture(length: int) -> dict[str, Any]:
     """A :class:`~deeplift_genomics.model.ModelSpec` dict for peak windows of ``length`` bp.
 
-    ``Conv1d(4, 64, 21) ReLU, MaxPool(size = stride = (L - 20) / 8), Linear(64 * 8, 32) ReLU Dropout(0.2)``;
+    ``Conv1d(4, 64, 21) ReLU, MaxPool(size = stride = (L - 20) // 8), Linear(64 * 8, 32) ReLU Dropout(0.2)``;
     windows shorter than 21 bp get a convolution as wide as the window.
 
     >>> peak_architecture(200)["pool_size"], peak_architecture(1000)["pool_size"]
@@ -62,7 +62,8 @@ def peak_architecture(length: int) -> dict[str, Any]:
     """
     width = min(CONV_WIDTH, length)
     remaining = length - width + 1
-    pool = max(1, math.ceil(remaining / POOLED_POSITIONS))
+    # floor, so the pools cover all but under 8 bp of the window (a ceiling would leave up to a pool out)
+    pool = max(1, remaining // POOLED_POSITIONS)
     return {
         "conv": [{"filters": CONV_FILTERS, "width": width}],
         "pooling": "max",
