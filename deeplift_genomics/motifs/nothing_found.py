@@ -8,7 +8,7 @@ what to check. ``motifs`` logs the line at WARNING and its report shows it; ``sc
 
 >>> explain_no_seqlets("t", {"fdr": 0.05, "width": 15, "n_null_windows": 1000, "max_pos": 0.1,
 ...                          "null_max_pos": 0.2}, None)[:60]
-"task 't': no seqlet: no 15-bp window's summed score passed th"
+"task 't': no seqlet: no 15-bp window's summed score passed t"
 """
 
 from __future__ import annotations
