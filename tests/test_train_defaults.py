@@ -117,13 +117,14 @@ def test_peak_dataset_gets_peak_defaults_and_given_flags_win(peak_data, tmp_path
 
 
 def test_train_warns_near_chance_and_below_the_kmer_baseline(caplog):
-    metrics = {"test": {"auroc": {"a": 0.55, "b": 0.80, "c": 0.95}},
-               "baselines": {"kmer": {"test": {"auroc": {"a": 0.5, "b": 0.9, "c": 0.96}}}}}
+    metrics = {"test": {"auroc": {"a": 0.55, "b": 0.80, "c": 0.95, "d": 0.52}},
+               "baselines": {"kmer": {"test": {"auroc": {"a": 0.7, "b": 0.9, "c": 0.96, "d": 0.5}}}}}
     with caplog.at_level(logging.WARNING):
-        assert check_against_baselines(metrics, "peaks") == ["a", "b"]
+        assert check_against_baselines(metrics, "peaks") == ["a", "b", "d"]
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2 and all("\n" not in line and "try" in line for line in lines)
+    assert len(lines) == 3 and all("\n" not in line and "try" in line for line in lines)
     assert "near chance" in lines[0] and "0.900" in lines[1]
+    assert "k-mer baseline's 0.500 too" in lines[2] and "check the labels" in lines[2]
 
 
 def test_nothing_found_lines_name_the_null_and_the_model():

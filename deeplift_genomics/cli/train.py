@@ -323,7 +323,17 @@ def check_against_baselines(metrics: Mapping[str, Any], defaults: str = "") -> l
         if auroc is None:
             continue
         base = kmer.get(task)
-        if auroc < NEAR_CHANCE or (base is not None and auroc < base - BASELINE_MARGIN):
+        if auroc < NEAR_CHANCE and base is not None and base < NEAR_CHANCE:
+            log.warning(
+                "task '%s': held-out auROC %.3f, near chance, and the k-mer baseline's %.3f too: the windows' "
+                "sequences may not tell the classes apart; %s",
+                task,
+                auroc,
+                base,
+                _HINT_NO_SIGNAL,
+            )
+            warned.append(task)
+        elif auroc < NEAR_CHANCE or (base is not None and auroc < base - BASELINE_MARGIN):
             versus = f"; the k-mer baseline reaches {base:.3f}" if base is not None else ""
             hint = _HINT_BENCHMARK if defaults == "benchmark" else _HINT_PEAKS
             log.warning(
@@ -343,6 +353,10 @@ BASELINE_MARGIN = 0.02
 _HINT_PEAKS = (
     "try more epochs (--min-epochs, --patience), another --lr or a wider net (--architecture), and check "
     "that the peaks carry a sequence signal (labels, summits, the GC check in dataset.json)"
+)
+_HINT_NO_SIGNAL = (
+    "check the labels (the right peak file per task), the summits and the GC check in dataset.json, then try "
+    "more epochs (--min-epochs, --patience) or a wider net (--architecture)"
 )
 _HINT_BENCHMARK = (
     "try --defaults peaks (a schedule and stopping that wait longer), more --patience or --epochs, another "
