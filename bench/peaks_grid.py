@@ -40,6 +40,7 @@ CASES = {
     "long_1000bp": PeakGenomeSpec(length=1000, seed=15),
     "overlap_gc": PeakGenomeSpec(overlap=0.5, gc_range=(0.25, 0.7), gc_block=2000, seed=16),
     "large_5000": PeakGenomeSpec(peaks_per_task=5000, seed=17),
+    "xl_20000": PeakGenomeSpec(peaks_per_task=20_000, n_contigs=8, seed=19),
 }
 
 
