@@ -41,6 +41,7 @@ CASES = {
     "overlap_gc": PeakGenomeSpec(overlap=0.5, gc_range=(0.25, 0.7), gc_block=2000, seed=16),
     "large_5000": PeakGenomeSpec(peaks_per_task=5000, seed=17),
     "xl_20000": PeakGenomeSpec(peaks_per_task=20_000, n_contigs=8, seed=19),
+    "xxl_50000": PeakGenomeSpec(peaks_per_task=50_000, n_contigs=10, seed=20),
 }
 
 
