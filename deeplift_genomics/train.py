@@ -30,6 +30,8 @@ from .progress import progress_bar
 log = logging.getLogger(__name__)
 
 POS_WEIGHT_BALANCED = "balanced"
+MONITORS = ("loss", "auprc")
+LR_SCHEDULES = (None, "plateau")
 
 
 class DatasetLike(Protocol):
@@ -79,6 +81,15 @@ class TrainConfig:
         Augment with reverse complements: each training sequence of each batch is replaced by its
         reverse complement with probability 1/2 (labels kept: for strand-symmetric assays such as
         ChIP-seq peaks). Needs the ACGT alphabet. The flips come from their own seeded generator.
+    min_epochs
+        Never stop early before this many epochs (1: stopping may come as early as ``patience`` allows).
+    monitor
+        What early stopping (and the learning-rate schedule) watches on the validation split: ``"loss"``
+        (default; the weighted loss when ``pos_weight`` is set) or ``"auprc"`` (the mean auPRC over tasks).
+        The best epoch by it gives the weights kept.
+    lr_schedule
+        ``None`` (default: a constant learning rate) or ``"plateau"``: halve the learning rate when the
+        monitored value has not improved for 2 epochs (torch's ``ReduceLROnPlateau``, floor ``lr / 64``).
     """
 
     lr: float = 1e-3
@@ -89,9 +100,18 @@ class TrainConfig:
     num_threads: int | None = 1
     pos_weight: str | float | list[float] | None = None
     reverse_complement: bool = False
+    min_epochs: int = 1
+    monitor: str = "loss"
+    lr_schedule: str | None = None
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "epochs", "patience", "eval_batch_size"):
+        if self.monitor not in MONITORS:
+            raise InputError(f"training option 'monitor' must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(
+                f"training option 'lr_schedule' must be plateau or null, got {self.lr_schedule!r}"
+            )
+        for key in ("batch_size", "epochs", "patience", "eval_batch_size", "min_epochs"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"training option '{key}' must be a positive integer, got {value!r}")
@@ -280,6 +300,13 @@ def _fit(
     pos_weight: np.ndarray | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]], int, bool]:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.5, patience=2, min_lr=config.lr / 64
+        )
+        if config.lr_schedule == "plateau"
+        else None
+    )
     if pos_weight is None:
         loss_fn = nn.BCEWithLogitsLoss()
     else:
@@ -293,7 +320,8 @@ def _fit(
     # A private generator for shuffling, so the order depends on the seed alone.
     shuffler = torch.Generator().manual_seed(int(seed))
     n_train = x_train.shape[0]
-    best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
+    # the monitored value, larger is better: -loss or the mean auPRC
+    best_score, best_state, best_epoch, waited = -math.inf, None, 0, 0
     history: list[dict[str, Any]] = []
     stopped = False
     for epoch in range(1, config.epochs + 1):
@@ -330,33 +358,43 @@ def _fit(
                 f"training diverged at epoch {epoch} (train loss {train_loss:.4g}, valid loss "
                 f"{valid_loss:.4g}): the weights are no longer finite; lower --lr (now {config.lr:g})"
             )
-        aurocs = {
-            name: task_auroc_auprc(y_valid[:, t], valid_logits[:, t])[0] for t, name in enumerate(task_names)
-        }
+        areas = [task_auroc_auprc(y_valid[:, t], valid_logits[:, t]) for t in range(len(task_names))]
+        aurocs = {name: a[0] for name, a in zip(task_names, areas)}
         row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss}
         row.update({f"valid_auroc_{name}": value for name, value in aurocs.items()})
+        score = -valid_loss
+        if config.monitor == "auprc":
+            row.update({f"valid_auprc_{name}": a[1] for name, a in zip(task_names, areas)})
+            score = float(np.nanmean([a[1] for a in areas])) if not all(math.isnan(a[1]) for a in areas) else 0.0
+        if scheduler is not None:
+            row["lr"] = optimizer.param_groups[0]["lr"]
+            scheduler.step(score)
         row["seconds"] = round(time.perf_counter() - epoch_start, 3)
         history.append(row)
-        improved = valid_loss < best_loss
+        improved = score > best_score
         log.info(
-            "epoch %d/%d  train loss %.4f  valid loss %.4f%s  valid auROC %s  (%.1fs)",
+            "epoch %d/%d  train loss %.4f  valid loss %.4f%s  valid auROC %s%s  (%.1fs)",
             epoch,
             config.epochs,
             train_loss,
             valid_loss,
             " *" if improved else "",
             _format_per_task(aurocs),
+            f"  mean auPRC {score:.4f}" if config.monitor == "auprc" else "",
             row["seconds"],
         )
         if improved:
-            best_loss, best_epoch, waited = valid_loss, epoch, 0
+            best_score, best_epoch, waited = score, epoch, 0
             best_state = {name: t.detach().clone() for name, t in model.state_dict().items()}
         else:
             waited += 1
-            if waited >= config.patience:
+            if waited >= config.patience and epoch >= config.min_epochs:
                 stopped = True
                 log.info(
-                    "early stop: no lower valid loss for %d epochs; keeping epoch %d", waited, best_epoch
+                    "early stop: no better valid %s for %d epochs; keeping epoch %d",
+                    config.monitor,
+                    waited,
+                    best_epoch,
                 )
                 break
     if best_state is not None:

@@ -20,6 +20,7 @@ from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
 from ..devices import DEVICE_CHOICES
 from ..errors import InputError
+from ..motifs.nothing_found import model_quality_line
 from ..onehot import ALPHABET
 from ..score.options import UNKNOWN_CHOICES
 from .settings import Setting, none_defaults, resolve_settings, task_list
@@ -224,6 +225,9 @@ def _run_score(s: dict[str, Any]) -> int:
         summary.windows_per_second,
         s["out"],
     )
+    quality = model_quality_line(s["model"])
+    if quality:
+        log.warning("%s", quality)
     if s["modisco"]:
         tasks = list(options.tasks or lm.task_names)
         window = int(s["modisco_window"] or min(400, lm.input_length))

@@ -5,7 +5,16 @@
 ``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
 ``--pos-weight balanced`` weighs each task's positives by its negatives/positives ratio on the train split
 (the weights used go into ``metrics.json``); ``--reverse-complement`` augments with reverse complements.
-On a ``dataset`` directory the test split is its held-out contigs, named in ``metrics.json``.
+On a ``dataset`` directory the test split is its held-out contigs, named in ``metrics.json``, and the
+peak defaults apply (``--defaults auto``; see :mod:`deeplift_genomics.train_schedule`): reverse
+complements, balanced weights, early stopping on the validation auPRC with a reduce-on-plateau learning
+rate, a minimum number of epochs and a patience scaled to the data, and a net sized for the window. Any
+flag or config key given wins over them; ``--defaults benchmark`` gives the authors' settings.
+
+Beside the net, a k-mer baseline (logistic regression on 6-mer counts, same splits) is trained and, for a
+simulation (its known motifs) or with ``--motifs FILE``, the test windows are scanned with the PWMs; their
+held-out auROC/auPRC go into ``metrics.json`` (``baselines``) and the log, and one WARNING line says when
+the net is near chance or worse than the k-mer model, and what to try.
 
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
 at the top level or under ``train:`` (which wins); flags win over both. ``num_threads`` (config only)
@@ -28,8 +37,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from data_sim.motifs import Motif, builtin_motifs, load_motifs
+
 from ..errors import InputError
-from ..train import TrainConfig
+from ..train import LR_SCHEDULES, MONITORS, TrainConfig
+from ..train_schedule import DEFAULTS_CHOICES, peak_architecture, peak_train_options, resolve_defaults
 from .settings import Setting, none_defaults, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -41,17 +55,28 @@ SETTINGS: dict[str, Setting] = {
     "out": Setting(kind=str),
     "seed": Setting(0, int),
     "device": Setting("auto", str),
-    "epochs": Setting(_TRAIN_DEFAULTS.epochs, int),
+    # auto: peak defaults for a `dataset` directory, the benchmark's otherwise (train_schedule.py)
+    "defaults": Setting("auto", str, DEFAULTS_CHOICES),
+    # The settings below default to None: "not given", so the chosen defaults fill them (PRESET_KEYS).
+    "epochs": Setting(None, int),
     "batch_size": Setting(_TRAIN_DEFAULTS.batch_size, int),
-    "patience": Setting(_TRAIN_DEFAULTS.patience, int),
-    "lr": Setting(_TRAIN_DEFAULTS.lr, float),
+    "patience": Setting(None, int),
+    "min_epochs": Setting(None, int),
+    "lr": Setting(None, float),
+    "lr_schedule": Setting(None, str, tuple(c for c in LR_SCHEDULES if c) + ("none",)),
+    "monitor": Setting(None, str, MONITORS),
     "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int),
     # balanced, a number, or a list of numbers (a flag gives w or w1,w2,...)
-    "pos_weight": Setting(_TRAIN_DEFAULTS.pos_weight),
-    "reverse_complement": Setting(_TRAIN_DEFAULTS.reverse_complement, bool),
+    "pos_weight": Setting(None),
+    "reverse_complement": Setting(None, bool),
     # the model spec (:class:`deeplift_genomics.model.ModelSpec` keys); no flag, config only
     "model": Setting(None, dict),
+    # PWMs (MEME, JASPAR, PFM or ENCODE text) whose scan of the test windows is reported beside the net
+    "motifs": Setting(None, str),
+    "kmer_baseline": Setting(True, bool),
 }
+# Settings whose default depends on --defaults (benchmark: TrainConfig's; peaks: train_schedule's).
+PRESET_KEYS = ("epochs", "patience", "min_epochs", "lr", "lr_schedule", "monitor", "pos_weight", "reverse_complement")
 REQUIRED = ("data", "out")
 
 
@@ -73,7 +98,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="D",
         help="auto, cpu, cuda or cuda:N (default auto; cpu is bit-for-bit reproducible)",
     )
-    parser.add_argument("--epochs", type=int, metavar="N", help=f"maximum epochs (default {defaults.epochs})")
+    parser.add_argument(
+        "--defaults",
+        choices=DEFAULTS_CHOICES,
+        help="auto (default): the peak defaults for a `dataset` directory (reverse complements, balanced "
+        "weights, auPRC early stopping, reduce-on-plateau, epochs scaled to the data, a net for the window), "
+        "the benchmark's for a simulation; flags and config keys win over either",
+    )
+    parser.add_argument(
+        "--epochs", type=int, metavar="N", help=f"maximum epochs (benchmark default {defaults.epochs})"
+    )
+    parser.add_argument(
+        "--min-epochs", type=int, metavar="N", help="never stop early before N epochs (benchmark default 1)"
+    )
+    parser.add_argument(
+        "--monitor", choices=MONITORS, help="what early stopping watches on the valid split (benchmark: loss)"
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("plateau", "none"),
+        help="plateau: halve the learning rate after 2 epochs without improvement (benchmark: none)",
+    )
+    parser.add_argument(
+        "--motifs",
+        metavar="FILE",
+        help="PWMs (MEME, JASPAR, PFM or ENCODE format) whose scan of the test windows is reported beside the net",
+    )
+    parser.add_argument(
+        "--kmer-baseline",
+        action=argparse.BooleanOptionalAction,
+        help="train the 6-mer logistic-regression baseline on the same splits (default on)",
+    )
     parser.add_argument(
         "--batch-size", type=int, metavar="N", help=f"batch size (default {defaults.batch_size})"
     )
@@ -81,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--patience",
         type=int,
         metavar="N",
-        help=f"early-stopping patience in epochs (default {defaults.patience})",
+        help=f"early-stopping patience in epochs (benchmark default {defaults.patience})",
     )
     parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
     parser.add_argument(
@@ -110,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs_guard import guarded_output
 
     settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
-    inputs = (settings["data"], settings["test_ids"], getattr(args, "config", None))
+    inputs = (settings["data"], settings["test_ids"], settings["motifs"], getattr(args, "config", None))
     with guarded_output(settings["out"], "train", inputs):
         return _run(args, settings)
 
@@ -119,43 +174,53 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
     import pandas as pd
 
     from ..atomic import atomic_directory, atomic_write_text
+    from ..dataset import load_dataset
     from ..metrics import metrics_table
     from ..model import ModelSpec
     from ..model_io import save_model
     from ..train import train_model
 
     source = str(args.config) if args.config else "train options"
-    options = {key: settings[key] for key in ("epochs", "batch_size", "patience", "lr", "num_threads")}
+    spec_dict, spec_source = _spec_dict(args, settings)
+    motifs = _read_motifs(settings["motifs"])
+    dataset = load_dataset(settings["data"], settings["test_ids"])
+    defaults = resolve_defaults(str(settings["defaults"]), settings["data"])
+    preset = _preset(defaults, int((dataset.split == "train").sum()), int(settings["batch_size"]))
+    options = {key: settings[key] for key in ("batch_size", "num_threads")}
     if options["num_threads"] == 0:
         options["num_threads"] = None  # 0: keep torch's own thread count
-    options["pos_weight"] = _pos_weight(settings["pos_weight"], source)
-    options["reverse_complement"] = settings["reverse_complement"]
+    given = [key for key in PRESET_KEYS if settings[key] is not None]
+    for key in PRESET_KEYS:
+        options[key] = settings[key] if settings[key] is not None else preset[key]
+    options["pos_weight"] = _pos_weight(options["pos_weight"], source)
+    if options["lr_schedule"] == "none":
+        options["lr_schedule"] = None
     config = TrainConfig.from_dict(options, source=source)
     seed = int(settings["seed"])
     device = str(settings["device"])
-    spec_dict = settings["model"]
-    spec_source = f"{args.config}: model" if args.config else "model spec"
-    if getattr(args, "architecture", None):
-        spec_source = "--architecture"
-        try:
-            spec_dict = json.loads(args.architecture)
-        except ValueError as exc:
-            raise InputError(f"--architecture: not valid JSON ({exc})") from None
-        if not isinstance(spec_dict, dict):
-            raise InputError("--architecture: must be a JSON object of model spec keys")
-
-    from ..dataset import load_dataset
-
-    dataset = load_dataset(settings["data"], settings["test_ids"])
+    architecture_from = "given" if spec_dict is not None else defaults
+    if spec_dict is None and defaults == "peaks":
+        spec_dict = peak_architecture(int(dataset.onehot.shape[-1]))
     spec_dict = dict(spec_dict or {})
     spec_dict.setdefault("input_length", int(dataset.onehot.shape[-1]))
     spec_dict.setdefault("n_tasks", len(dataset.task_names))
     spec = ModelSpec.from_dict(spec_dict, source=spec_source)
+    log.info(
+        "training with the %s defaults%s; architecture: %s",
+        defaults,
+        f" (given: {', '.join(given)})" if given else "",
+        architecture_from,
+    )
 
     model, history, metrics = train_model(dataset, spec, config, seed=seed, device=device)
+    metrics["training"]["defaults"] = {"applied": defaults, "given": given, "architecture": architecture_from}
+    metrics["training"].update({k: getattr(config, k) for k in ("min_epochs", "monitor", "lr_schedule", "lr")})
+    metrics["baselines"] = _baselines(dataset, motifs, settings, seed)
+    check_against_baselines(metrics, defaults)
 
     training = {
         **config.to_dict(),
+        "defaults": defaults,
         "seed": seed,
         "device": metrics["training"]["device"],
         "data": str(settings["data"]),
@@ -185,6 +250,118 @@ def _run(args: argparse.Namespace, settings: dict) -> int:
         rows.to_csv(tmp / "history.tsv", sep="\t", index=False, float_format="%.6f")
     log.info("wrote %s (test auROC %s)", out, _summary(metrics["test"]["auroc"]))
     return 0
+
+
+def _spec_dict(args: argparse.Namespace, settings: dict) -> tuple[dict | None, str]:
+    """The model spec given by ``--architecture`` or the config's ``model:`` (``None``: not given)."""
+    spec_dict = settings["model"]
+    spec_source = f"{args.config}: model" if args.config else "model spec"
+    if getattr(args, "architecture", None):
+        spec_source = "--architecture"
+        try:
+            spec_dict = json.loads(args.architecture)
+        except ValueError as exc:
+            raise InputError(f"--architecture: not valid JSON ({exc})") from None
+        if not isinstance(spec_dict, dict):
+            raise InputError("--architecture: must be a JSON object of model spec keys")
+    return spec_dict, spec_source
+
+
+def _preset(defaults: str, n_train: int, batch_size: int) -> dict[str, Any]:
+    """The values of :data:`PRESET_KEYS` under ``defaults`` (``peaks`` or ``benchmark``)."""
+    if defaults == "peaks":
+        return peak_train_options(n_train, batch_size)
+    return {key: getattr(_TRAIN_DEFAULTS, key) for key in PRESET_KEYS}
+
+
+def _read_motifs(path: Any) -> list[Motif] | None:
+    """The PWMs of ``--motifs`` (read before training, so a bad file fails at once)."""
+    if path is None:
+        return None
+    try:
+        return list(load_motifs(path).values())
+    except ValueError as exc:
+        raise InputError(f"--motifs {path}: {exc}") from None
+
+
+def _baselines(dataset: Any, motifs: list[Motif] | None, settings: dict, seed: int) -> dict[str, Any]:
+    """The k-mer baseline and the PWM scan of the test split (see :mod:`deeplift_genomics.baselines`)."""
+    # scikit-learn is imported here, not at the top: every command's start would pay for it
+    from ..baselines import kmer_baseline, pwm_scan_metrics
+
+    out: dict[str, Any] = {}
+    names = list(dataset.task_names)
+    if settings["kmer_baseline"]:
+        out["kmer"] = kmer_baseline(dataset.onehot, dataset.labels, dataset.split, names, seed=seed)
+        log.info("k-mer baseline: test auROC %s  auPRC %s", _summary(out["kmer"]["test"]["auroc"]),
+                 _summary(out["kmer"]["test"]["auprc"]))
+    task_motifs: dict[str, list[Motif]] = {}
+    if motifs:
+        task_motifs = {task: motifs for task in names}
+        source = str(settings["motifs"])
+    elif getattr(dataset, "task_motifs", None):
+        known = builtin_motifs()
+        task_motifs = {t: [known[m] for m in ids if m in known] for t, ids in dataset.task_motifs.items()}
+        source = "the simulation's motifs"
+    test = np.asarray(dataset.split) == "test"
+    if task_motifs and test.any():
+        scan = pwm_scan_metrics(dataset.onehot[test], dataset.labels[test], names, task_motifs)
+        out["pwm_scan"] = {"source": source, **scan}
+        log.info("PWM scan (%s): test auROC %s", source, _summary(scan["auroc"]))
+    return out
+
+
+def check_against_baselines(metrics: Mapping[str, Any], defaults: str = "") -> list[str]:
+    """Warn (one line per task) when the net's held-out auROC is near chance or below the k-mer baseline's.
+
+    Near chance is below :data:`NEAR_CHANCE`; below the baseline is more than :data:`BASELINE_MARGIN` under
+    the k-mer model's auROC. Returns the tasks warned about.
+    """
+    kmer = metrics.get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {})
+    warned = []
+    for task, auroc in metrics.get("test", {}).get("auroc", {}).items():
+        if auroc is None:
+            continue
+        base = kmer.get(task)
+        if auroc < NEAR_CHANCE and base is not None and base < NEAR_CHANCE:
+            log.warning(
+                "task '%s': held-out auROC %.3f, near chance, and the k-mer baseline's %.3f too: the windows' "
+                "sequences may not tell the classes apart; %s",
+                task,
+                auroc,
+                base,
+                _HINT_NO_SIGNAL,
+            )
+            warned.append(task)
+        elif auroc < NEAR_CHANCE or (base is not None and auroc < base - BASELINE_MARGIN):
+            versus = f"; the k-mer baseline reaches {base:.3f}" if base is not None else ""
+            hint = _HINT_BENCHMARK if defaults == "benchmark" else _HINT_PEAKS
+            log.warning(
+                "task '%s': the net did not learn what the data holds (held-out auROC %.3f%s%s); %s",
+                task,
+                auroc,
+                " (near chance)" if auroc < NEAR_CHANCE else "",
+                versus,
+                hint,
+            )
+            warned.append(task)
+    return warned
+
+
+NEAR_CHANCE = 0.6
+BASELINE_MARGIN = 0.02
+_HINT_PEAKS = (
+    "try more epochs (--min-epochs, --patience), another --lr or a wider net (--architecture), and check "
+    "that the peaks carry a sequence signal (labels, summits, the GC check in dataset.json)"
+)
+_HINT_NO_SIGNAL = (
+    "check the labels (the right peak file per task), the summits and the GC check in dataset.json, then try "
+    "more epochs (--min-epochs, --patience) or a wider net (--architecture)"
+)
+_HINT_BENCHMARK = (
+    "try --defaults peaks (a schedule and stopping that wait longer), more --patience or --epochs, another "
+    "--lr, --pos-weight balanced and --reverse-complement"
+)
 
 
 def _pos_weight(value: Any, source: str) -> Any:

@@ -122,6 +122,8 @@ def index_page(results: MotifResults, summary: Mapping[str, Any]) -> str:
                      ("patterns", "patterns"), ("instances", "instances")]),
         "<ul>" + "".join(f'<li><a href="task_{k}.html">{escape_html(t)}</a></li>'
                          for k, t in enumerate(results.task_names)) + "</ul>",
+        *(f'<p class="what"><b>{escape_html(summary["tasks"][t]["caveat"])}</b></p>'
+          for t in results.task_names if summary["tasks"][t].get("caveat")),
         "<h2>Patterns</h2>",
         table(pt.to_dict("records"), PATTERN_COLUMNS, percent=("contribution_share",)) if len(pt)
         else '<p class="what">No patterns were found in any task.</p>',
@@ -145,9 +147,13 @@ def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, data
              f"false-discovery rate against {null['n_null_windows']} windows of within-record permuted scores "
              f"is {null['fdr']:g}.</p>"]
     pats = [p for p in results.patterns if p.task == task]
+    if info.get("caveat") and n_pos + n_neg > 0:
+        parts.append(f'<p class="what"><b>{escape_html(info["caveat"])}</b></p>')
     if n_pos + n_neg == 0:
         parts.append('<p class="what"><b>No seqlets were found for this task</b>: no window of its scores stands '
                      "out from the permutation null, so there are no patterns or instances to show.</p>")
+        if info.get("caveat"):
+            parts.append(f'<p class="what">{escape_html(info["caveat"])}</p>')
         return page(f"Motifs: {task}", "".join(parts), _nav(results.task_names))
     if not pats:
         parts.append(f'<p class="what"><b>No patterns</b>: no cluster of at least {s.patterns.min_seqlets} '

@@ -43,6 +43,7 @@ from .instances import (
     contribution_share,
 )
 from .matches import BUILTIN_NAME, MATCH_COLUMNS, best_matches, load_database, match_patterns
+from .nothing_found import explain_no_seqlets, model_metrics, weak_model_line
 from .patterns import Pattern, PatternSettings, discover_patterns
 from .seqlets import SeqletSettings, call_seqlets
 
@@ -82,6 +83,9 @@ class MotifResults:
     n_records: int
     record_lengths: np.ndarray
     match_probs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # task -> one line on why it has no seqlet, or on the model's held-out auROC near chance
+    # (see nothing_found.py)
+    caveats: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def consensus(pfm: np.ndarray) -> str:
@@ -192,6 +196,8 @@ def summary_dict(results: MotifResults, inputs: dict[str, Any]) -> dict[str, Any
             "n_instances": int(len(inst)),
             "n_patterns": int(sum(p.task == task for p in results.patterns)),
         }
+        if task in results.caveats:
+            tasks[task]["caveat"] = results.caveats[task]
     patterns = json.loads(results.pattern_table.to_json(orient="records"))
     return {"format": "deeplift-genomics-motifs", "version": __version__, "inputs": inputs,
             "database": results.database, "settings": results.settings.to_dict(),
@@ -264,6 +270,14 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
     database = load_database(motif_db)
     name = ", ".join(Path(p).name for p in motif_db) if motif_db else BUILTIN_NAME
     results = find_motifs(tracks, settings, database, name)
+    metrics, metrics_path = model_metrics(scores) if scores is not None else (None, None)
+    for task in results.task_names:
+        sq = results.seqlets[results.seqlets["task"] == task] if len(results.seqlets) else results.seqlets
+        line = (explain_no_seqlets(task, results.nulls[task], metrics, metrics_path) if len(sq) == 0
+                else weak_model_line(task, len(sq), metrics, metrics_path))
+        if line:
+            results.caveats[task] = line
+            log.warning("%s", line)
     inputs = {"scores": str(scores) if scores else None, "attributions": str(attributions) if attributions else None,
               "data": str(data) if data else None, "tasks": list(tracks.task_names),
               "motif_db": [str(p) for p in motif_db] if motif_db else None}

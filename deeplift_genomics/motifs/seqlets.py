@@ -171,7 +171,8 @@ def call_seqlets(projected: np.ndarray, offsets: np.ndarray, names: np.ndarray, 
         per-base score (negative for ``neg``). Sorted by sign, then by |score| descending.
     null : dict
         ``threshold_pos``, ``threshold_neg`` (of the core sum; ``inf`` if none), ``n_windows``,
-        ``n_null_windows``, ``fdr``, ``width``, ``flank``.
+        ``n_null_windows``, ``fdr``, ``width``, ``flank``, and ``max_pos``/``max_neg``,
+        ``null_max_pos``/``null_max_neg``: the largest observed and permuted window sums of each sign.
     """
     w, flank = int(settings.width), int(settings.flank)
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -183,6 +184,10 @@ def call_seqlets(projected: np.ndarray, offsets: np.ndarray, names: np.ndarray, 
     obs = sums[valid]
     info: dict = {"n_windows": int(valid.sum()), "n_null_windows": int(len(null)), "fdr": settings.fdr,
                   "width": w, "flank": flank}
+    # the best observed and permuted windows, which say how far from the threshold a task without seqlets is
+    for sign, s in (("pos", 1.0), ("neg", -1.0)):
+        info[f"max_{sign}"] = float((s * obs).max()) if len(obs) else None
+        info[f"null_max_{sign}"] = float((s * null).max()) if len(null) else None
     frames = []
     for sign, s in (("pos", 1.0), ("neg", -1.0)):
         thr = fdr_threshold(s * obs, s * null, settings.fdr)

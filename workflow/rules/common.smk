@@ -143,6 +143,10 @@ def train_flags():
     opts = {k: v for k, v in config["model"]["train"].items() if k != "seeds"}
     if isinstance(opts.get("pos_weight"), list):
         opts["pos_weight"] = ",".join(str(w) for w in opts["pos_weight"])
+    for key in ("reverse_complement", "kmer_baseline"):
+        if opts.get(key) is False:  # the command's default may be on: say no explicitly
+            opts.pop(key)
+            opts[f"no_{key}"] = True
     if opts.get("architecture") is not None:
         opts["architecture"] = json.dumps(opts["architecture"], separators=(",", ":"))
     return cli_flags(device=DEVICE, **opts)

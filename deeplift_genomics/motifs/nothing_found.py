@@ -1,0 +1,110 @@
+"""Say so when there is nothing to find: a task without seqlets, or scores from a model that learned little.
+
+A task whose scores have no window beating the permutation null gets one line naming the null threshold
+(the FDR, and the best observed window against the best permuted one), the model's held-out auROC when the
+model directory of the scores has a ``metrics.json`` (``train`` writes it, with the k-mer baseline's), and
+what to check. ``motifs`` logs the line at WARNING and its report shows it; ``score`` warns with
+:func:`model_quality_line` when the model it scores did not learn.
+
+>>> explain_no_seqlets("t", {"fdr": 0.05, "width": 15, "n_null_windows": 1000, "max_pos": 0.1,
+...                          "null_max_pos": 0.2}, None)[:60]
+"task 't': no seqlet: no 15-bp window's summed score passed t"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+NEAR_CHANCE = 0.6  # as train's warning (deeplift_genomics.cli.train.NEAR_CHANCE)
+
+
+def model_metrics(scores_dir: str | Path) -> tuple[dict[str, Any] | None, Path | None]:
+    """``metrics.json`` of the model that made a ``score`` directory (``scores.h5``'s ``model`` attribute)."""
+    import h5py  # read only here, as every reader of scores.h5 does
+
+    h5_path = Path(scores_dir) / "scores.h5"
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            model = str(h5.attrs.get("model", ""))
+    except OSError:
+        return None, None
+    return read_model_metrics(model) if model else (None, None)
+
+
+def read_model_metrics(model_dir: str | Path) -> tuple[dict[str, Any] | None, Path | None]:
+    """A model directory's ``metrics.json`` (``None`` when it has none or it cannot be read)."""
+    path = Path(model_dir) / "metrics.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    return (data, path) if isinstance(data, dict) else (None, None)
+
+
+def held_out_auroc(metrics: dict[str, Any] | None, task: str) -> float | None:
+    """The task's test auROC in ``metrics`` (``None`` when absent)."""
+    if not metrics:
+        return None
+    value = metrics.get("test", {}).get("auroc", {}).get(task)
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def explain_no_seqlets(task: str, null: dict[str, Any], metrics: dict[str, Any] | None,
+                       metrics_path: Path | None = None) -> str:
+    """One line for a task without seqlets: the null threshold, the model's held-out auROC, what to check."""
+    best, null_best = null.get("max_pos"), null.get("null_max_pos")
+    against = ("" if best is None or null_best is None
+               else f"; the best window sums to {best:.4g} against {null_best:.4g} for the best permuted one")
+    auroc = held_out_auroc(metrics, task)
+    kmer = (metrics or {}).get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {}).get(task)
+    if auroc is None:
+        model = "the model's held-out auROC is unknown (no metrics.json beside it)"
+    else:
+        model = f"the model's held-out auROC is {auroc:.3f} ({metrics_path})"
+        if kmer is not None:
+            model += f", the k-mer baseline's {kmer:.3f}"
+    if auroc is not None and (auroc < NEAR_CHANCE or (kmer is not None and auroc < kmer - 0.02)):
+        check = ("the model learned little: retrain it (train's defaults for peaks, more epochs) before "
+                 "looking for motifs")
+    else:
+        check = ("check that the scored windows hold the task's positives (e.g. test_windows.bed, not random "
+                 "regions), that enough windows were scored, and the references")
+    return (f"task '{task}': no seqlet: no {null.get('width')}-bp window's summed score passed the permutation "
+            f"null at FDR {null.get('fdr')} ({null.get('n_null_windows')} permuted windows){against}; "
+            f"{model}; {check}")
+
+
+def weak_model_line(task: str, n_seqlets: int, metrics: dict[str, Any] | None,
+                    metrics_path: Path | None = None) -> str | None:
+    """One line for a task with seqlets whose model is near chance on held-out data (else ``None``)."""
+    auroc = held_out_auroc(metrics, task)
+    if auroc is None or auroc >= NEAR_CHANCE:
+        return None
+    return (f"task '{task}': the model's held-out auROC is {auroc:.3f} ({metrics_path}), near chance: its "
+            f"{n_seqlets} seqlet(s) and their patterns likely reflect noise, not a learned motif; retrain the "
+            "model (train's defaults for peaks, more epochs) and check the labels before reading them")
+
+
+def model_quality_line(model_dir: str | Path) -> str | None:
+    """A warning for ``score`` when the model's ``metrics.json`` says it is near chance or below its k-mer
+    baseline on some task, else ``None``."""
+    metrics, path = read_model_metrics(model_dir)
+    if not metrics:
+        return None
+    kmer = metrics.get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {})
+    weak = []
+    for task in metrics.get("test", {}).get("auroc", {}):
+        auroc = held_out_auroc(metrics, task)
+        base = kmer.get(task)
+        if auroc is not None and (auroc < NEAR_CHANCE or (base is not None and auroc < base - 0.02)):
+            weak.append(f"{task} {auroc:.3f}" + (f" (k-mer baseline {base:.3f})" if base is not None else ""))
+    if not weak:
+        return None
+    return (f"the model scored learned little: held-out auROC {', '.join(weak)} ({path}); its scores may hold "
+            "no motif: retrain before reading them")
