@@ -11,8 +11,8 @@ import pytest
 import torch
 from _benchmark_util import save, simulate, write_config
 
-from deeplift_genomics.benchmark import methods as bench_methods
 from deeplift_genomics.attribution_files import load_attributions
+from deeplift_genomics.benchmark import methods as bench_methods
 from deeplift_genomics.cli import main
 from deeplift_genomics.errors import InputError
 
