@@ -27,7 +27,8 @@ def fake_data(monkeypatch):
         calls.append((path, test_ids))
         return dataset
 
-    monkeypatch.setattr(importlib.import_module("deeplift_genomics.dataset"), "load_dataset", load_dataset)
+    # the command looks the loader up in its own module
+    monkeypatch.setattr(importlib.import_module("deeplift_genomics.cli.train"), "load_dataset", load_dataset)
     return dataset, calls
 
 

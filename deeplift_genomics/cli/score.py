@@ -20,112 +20,80 @@ from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
 from ..devices import DEVICE_CHOICES
 from ..errors import InputError
+from ..jobs.shards import parse_shard
+from ..model_io import load_model
 from ..motifs.nothing_found import model_quality_line
 from ..onehot import ALPHABET
-from ..score.options import UNKNOWN_CHOICES
-from .settings import Setting, none_defaults, resolve_settings, task_list
+from ..outputs_guard import guarded_output
+from ..score.gather import gather_shards
+from ..score.modisco import run_modisco
+from ..score.options import UNKNOWN_CHOICES, ScoreOptions
+from ..score.runner import score_fasta
+from ..score.tracks import require_pybigwig
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
 
 SETTINGS: dict[str, Setting] = {
-    "model": Setting(kind=str),
-    "fasta": Setting(kind=str),
-    "bed": Setting(kind=str),
-    "out": Setting(kind=str),
-    "method": Setting("deeplift", str, METHOD_CHOICES),
-    "rule": Setting("genomics_default", str, RULE_CHOICES),
-    "references": Setting("shuffle", str, REFERENCE_CHOICES),
-    "n_references": Setting(20, int),
-    "n_steps": Setting(10, int),
-    "long": Setting("tile", str, ("tile", "crop")),
-    "stride": Setting(None, int),
-    "short": Setting("pad", str, ("pad", "skip")),
-    "pad_value": Setting(0.0, float),
-    "unknown": Setting("zeros", str, UNKNOWN_CHOICES),
-    "batch_size": Setting(128, int),
-    "chunk_size": Setting(1000, int),
-    "device": Setting("auto", str, DEVICE_CHOICES),
-    "precision": Setting("fp32", str, PRECISIONS),
-    "seed": Setting(0, int),
-    "tasks": Setting(None, list),
-    "bedgraph": Setting(True, bool),
-    "bigwig": Setting(False, bool),
-    "modisco": Setting(False, bool),
-    "modisco_max_seqlets": Setting(2000, int),
-    "modisco_window": Setting(None, int),
-    "keep_work": Setting(False, bool),
-    "shard": Setting(None, str),
-    "gather": Setting(None, list),
+    "model": Setting(kind=str, metavar="MODEL_DIR", group='input and output',
+                help='trained model directory (model.json + weights)', workflow=BY_RULE),
+    "fasta": Setting(kind=str, metavar="FILE", group='input and output',
+                help='FASTA file, plain or bgzip-compressed', workflow=BY_RULE),
+    "bed": Setting(kind=str, metavar="FILE", group='input and output',
+                help='score these regions (BED, 3+ columns) instead of whole records', workflow=BY_RULE),
+    "out": Setting(kind=str, metavar="OUT_DIR", group='input and output',
+                help='output directory', workflow=BY_RULE),
+    "shard": Setting(None, str, metavar="K/N", group='input and output',
+                help='score only the K-th of N contiguous, balanced blocks of the records, cut between chunks of --chunk-size records (K counts from 1); the OUT_DIR is complete for them and carries shard.json for --gather', workflow=BY_RULE),
+    "gather": Setting(None, list, metavar="SHARD_DIR", nargs="+", group='input and output',
+                help='instead of scoring, merge the OUT_DIRs of --shard 1/N..N/N into --out (no --model/--fasta)', workflow=BY_RULE),
+    "method": Setting("deeplift", str, METHOD_CHOICES, group='attribution',
+                help='attribution method', workflow="score.method.method"),
+    "rule": Setting("genomics_default", str, RULE_CHOICES, group='attribution',
+                help='DeepLIFT rule', workflow="score.method.rule"),
+    "references": Setting("shuffle", str, REFERENCE_CHOICES, group='attribution',
+                help='references', workflow="score.method.references"),
+    "n_references": Setting(20, int, group='attribution',
+                help='references per sequence', workflow="score.method.n_references"),
+    "n_steps": Setting(10, int, group='attribution',
+                help='integrated-gradients steps', workflow="score.method.n_steps"),
+    "tasks": Setting(None, list, group='attribution', shown_default='all',
+                help='comma-separated task names to keep', workflow="score.tasks"),
+    "long": Setting("tile", str, ("tile", "crop"), group='sequence lengths and letters',
+                help='records longer than the model: tile or crop', workflow="score.long"),
+    "stride": Setting(None, int, group='sequence lengths and letters', shown_default='half the input length',
+                help='step between tiled windows', workflow="score.stride"),
+    "short": Setting("pad", str, ("pad", "skip"), group='sequence lengths and letters',
+                help='records shorter than the model: pad or skip', workflow="score.short"),
+    "pad_value": Setting(0.0, float, group='sequence lengths and letters',
+                help='value of every channel in padded columns', workflow="score.pad_value"),
+    "unknown": Setting("zeros", str, UNKNOWN_CHOICES, group='sequence lengths and letters',
+                help='N/IUPAC columns: zeros or uniform', workflow="score.unknown"),
+    "batch_size": Setting(128, int, group='running',
+                help='windows per attribution batch', workflow="score.batch_size"),
+    "chunk_size": Setting(1000, int, group='running',
+                help='records per resumable chunk', workflow="score.chunk_size"),
+    "device": Setting("auto", str, DEVICE_CHOICES, group='running', help='auto, cpu or cuda', workflow="device"),
+    "precision": Setting("fp32", str, PRECISIONS, group='running',
+                help='fp32; on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged)', workflow="score.precision"),
+    "seed": Setting(0, int, group='running', help='seed of the reference shuffles', workflow="score.seed"),
+    "keep_work": Setting(False, bool, group='running',
+                help='keep the resumable chunks', workflow="none: shard directories are temporary; an unfinished shard is rerun whole"),
+    "bedgraph": Setting(True, bool, group='extra outputs', help='bedGraph tracks', workflow=BY_RULE),
+    "bigwig": Setting(False, bool, group='extra outputs', help='bigWig tracks (needs pyBigWig)', workflow=BY_RULE),
+    "modisco": Setting(False, bool, group='extra outputs',
+                help='run modisco-lite on the scores', workflow="none: the workflow finds motifs with its motifs rules"),
+    "modisco_max_seqlets": Setting(2000, int, group='extra outputs',
+                help='modisco-lite -n', workflow="none: the workflow finds motifs with its motifs rules"),
+    "modisco_window": Setting(None, int, group='extra outputs', shown_default='min(400, input length)',
+                help='modisco-lite -w', workflow="none: the workflow finds motifs with its motifs rules"),
 }
 REQUIRED = ("model", "fasta", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``score``; every default is None here so that config keys can fill what was not given."""
-    io = parser.add_argument_group("input and output")
-    io.add_argument("--model", metavar="MODEL_DIR", help="trained model directory (model.json + weights)")
-    io.add_argument("--fasta", metavar="FILE", help="FASTA file, plain or bgzip-compressed")
-    io.add_argument(
-        "--bed", metavar="FILE", help="score these regions (BED, 3+ columns) instead of whole records"
-    )
-    io.add_argument("--out", metavar="OUT_DIR", help="output directory")
-    io.add_argument(
-        "--shard",
-        metavar="K/N",
-        help="score only the K-th of N contiguous, balanced blocks of the records, cut between chunks of "
-        "--chunk-size records (K counts from 1); the OUT_DIR is complete for them and carries shard.json "
-        "for --gather",
-    )
-    io.add_argument(
-        "--gather",
-        nargs="+",
-        metavar="SHARD_DIR",
-        help="instead of scoring, merge the OUT_DIRs of --shard 1/N..N/N into --out (no --model/--fasta)",
-    )
-    io.add_argument(
-        "--config", metavar="FILE", help="YAML config: flag names with underscores, optionally under 'score:'"
-    )
-    att = parser.add_argument_group("attribution")
-    att.add_argument("--method", choices=METHOD_CHOICES, help="attribution method (default deeplift)")
-    att.add_argument("--rule", choices=RULE_CHOICES, help="DeepLIFT rule (default genomics_default)")
-    att.add_argument(
-        "--references", choices=REFERENCE_CHOICES, help="references (default shuffle)"
-    )
-    att.add_argument("--n-references", type=int, help="references per sequence (default 20)")
-    att.add_argument("--n-steps", type=int, help="integrated-gradients steps (default 10)")
-    att.add_argument("--tasks", help="comma-separated task names to keep (default: all)")
-    fit = parser.add_argument_group("sequence lengths and letters")
-    fit.add_argument(
-        "--long", choices=("tile", "crop"), help="records longer than the model: tile (default) or crop"
-    )
-    fit.add_argument("--stride", type=int, help="step between tiled windows (default: half the input length)")
-    fit.add_argument(
-        "--short", choices=("pad", "skip"), help="records shorter than the model: pad (default) or skip"
-    )
-    fit.add_argument("--pad-value", type=float, help="value of every channel in padded columns (default 0)")
-    fit.add_argument(
-        "--unknown", choices=("zeros", "uniform"), help="N/IUPAC columns: zeros (default) or uniform"
-    )
-    run = parser.add_argument_group("running")
-    run.add_argument("--batch-size", type=int, help="windows per attribution batch (default 128)")
-    run.add_argument("--chunk-size", type=int, help="records per resumable chunk (default 1000)")
-    run.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default), cpu or cuda")
-    run.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="fp32 (default); on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged)",
-    )
-    run.add_argument("--seed", type=int, help="seed of the reference shuffles (default 0)")
-    run.add_argument("--keep-work", action=argparse.BooleanOptionalAction, help="keep the resumable chunks")
-    out = parser.add_argument_group("extra outputs")
-    out.add_argument("--bedgraph", action=argparse.BooleanOptionalAction, help="bedGraph tracks (default on)")
-    out.add_argument("--bigwig", action=argparse.BooleanOptionalAction, help="bigWig tracks (needs pyBigWig)")
-    out.add_argument(
-        "--modisco", action=argparse.BooleanOptionalAction, help="run modisco-lite on the scores"
-    )
-    out.add_argument("--modisco-max-seqlets", type=int, help="modisco-lite -n (default 2000)")
-    out.add_argument("--modisco-window", type=int, help="modisco-lite -w (default: min(400, input length))")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "score")
 
 
 def resolve_score_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,8 +110,6 @@ def resolve_score_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_model(model_dir: str, device: str):
-    from ..model_io import load_model
-
     return load_model(model_dir, device=device)
 
 
@@ -159,8 +125,6 @@ def _check_alphabet(lm: Any, fasta: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the FASTA; returns 0, or 1 when only the optional modisco-lite step failed."""
-    from ..outputs_guard import guarded_output
-
     s = resolve_score_settings(args)
     if s["modisco"] and importlib.util.find_spec("modiscolite") is None:
         raise InputError("--modisco needs modisco-lite (pip install modisco-lite); run without --modisco")
@@ -174,11 +138,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_score(s: dict[str, Any]) -> int:
-    from ..jobs.shards import parse_shard
-    from ..score.modisco import run_modisco
-    from ..score.options import ScoreOptions
-    from ..score.runner import score_fasta
-
     shard = parse_shard(s["shard"])
     for key in ("fasta", "bed"):
         if s[key] is not None and not Path(s[key]).exists():
@@ -237,10 +196,6 @@ def _run_score(s: dict[str, Any]) -> int:
 
 def run_gather(s: dict[str, Any]) -> int:
     """``--gather``: merge shard OUT_DIRs into ``--out``; tracks and modisco-lite as for a normal run."""
-    from ..score.gather import gather_shards
-    from ..score.modisco import run_modisco
-    from ..score.tracks import require_pybigwig
-
     gather = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
     ignored = [f"--{k}" for k in ("model", "fasta", "bed") if s[k]]
     if ignored:

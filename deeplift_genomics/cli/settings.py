@@ -338,14 +338,18 @@ def workflow_flags(settings: Mapping[str, Setting], config: Mapping[str, Any]) -
     """The command-line flags of every setting the workflow config sets (``Setting.workflow`` paths).
 
     A rule's shell command is its inputs and outputs plus these, so every command ``snakemake -p``
-    prints runs by hand. ``None`` (the default) and empty lists give no flag.
+    prints runs by hand. ``None`` (the default), a key the config leaves out (the schema's default, which
+    Snakemake fills in, is ``null`` then) and empty lists give no flag.
     """
     parts = []
     for name, setting in settings.items():
         path = setting.workflow
         if path is None or path == BY_RULE or path.startswith("none:"):
             continue
-        value = config_value(config, path)
+        try:
+            value = config_value(config, path)
+        except KeyError:
+            continue
         if value is None:
             continue
         text = _flag_text(name, setting, value)

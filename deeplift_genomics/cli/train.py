@@ -41,39 +41,73 @@ import numpy as np
 
 from data_sim.motifs import Motif, builtin_motifs, load_motifs
 
+from ..atomic import atomic_directory, atomic_write_text
+from ..baselines import kmer_baseline, pwm_scan_metrics
+from ..dataset import load_dataset
 from ..errors import InputError
-from ..train import LR_SCHEDULES, MONITORS, TrainConfig
+from ..metrics import metrics_table
+from ..model import ModelSpec
+from ..model_io import save_model
+from ..outputs_guard import guarded_output
+from ..train import LR_SCHEDULES, MONITORS, TrainConfig, train_model
 from ..train_schedule import DEFAULTS_CHOICES, peak_architecture, peak_train_options, resolve_defaults
-from .settings import Setting, none_defaults, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
 
 _TRAIN_DEFAULTS = TrainConfig()
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(kind=str),
-    "test_ids": Setting(kind=str),
-    "out": Setting(kind=str),
-    "seed": Setting(0, int),
-    "device": Setting("auto", str),
-    # auto: peak defaults for a `dataset` directory, the benchmark's otherwise (train_schedule.py)
-    "defaults": Setting("auto", str, DEFAULTS_CHOICES),
-    # The settings below default to None: "not given", so the chosen defaults fill them (PRESET_KEYS).
-    "epochs": Setting(None, int),
-    "batch_size": Setting(_TRAIN_DEFAULTS.batch_size, int),
-    "patience": Setting(None, int),
-    "min_epochs": Setting(None, int),
-    "lr": Setting(None, float),
-    "lr_schedule": Setting(None, str, tuple(c for c in LR_SCHEDULES if c) + ("none",)),
-    "monitor": Setting(None, str, MONITORS),
-    "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int),
-    # balanced, a number, or a list of numbers (a flag gives w or w1,w2,...)
-    "pos_weight": Setting(None),
-    "reverse_complement": Setting(None, bool),
-    # the model spec (:class:`deeplift_genomics.model.ModelSpec` keys); no flag, config only
-    "model": Setting(None, dict),
-    # PWMs (MEME, JASPAR, PFM or ENCODE text) whose scan of the test windows is reported beside the net
-    "motifs": Setting(None, str),
-    "kmer_baseline": Setting(True, bool),
+    "data": Setting(kind=str, metavar="DATA", workflow=BY_RULE,
+                    help="a `simulate` or `dataset` output directory, or a .simdata(.gz) file"),
+    "test_ids": Setting(kind=str, metavar="FILE", workflow=BY_RULE,
+                        help="file with one sequence id per line: the test split"),
+    "out": Setting(kind=str, metavar="MODEL_DIR", workflow=BY_RULE,
+                   help="model directory to write (replaced as a whole)"),
+    "seed": Setting(0, int, metavar="N", workflow=BY_RULE, help="seed of weights, shuffling and dropout"),
+    "device": Setting("auto", str, metavar="D", workflow="device",
+                      help="auto, cpu, cuda or cuda:N; cpu is bit-for-bit reproducible"),
+    "defaults": Setting("auto", str, DEFAULTS_CHOICES, workflow="model.train.defaults",
+                        help="auto: the peak defaults for a `dataset` directory (reverse complements, balanced "
+                        "weights, auPRC early stopping, reduce-on-plateau, epochs scaled to the data, a net for "
+                        "the window), the benchmark's for a simulation; flags and config keys win over either"),
+    "epochs": Setting(None, int, metavar="N", low=1, workflow="model.train.epochs",
+                      shown_default=f"benchmark {_TRAIN_DEFAULTS.epochs}; peaks: scaled to the data",
+                      help="maximum epochs"),
+    "min_epochs": Setting(None, int, metavar="N", low=1, workflow="model.train.min_epochs",
+                          shown_default="benchmark 1; peaks: scaled to the data",
+                          help="never stop early before N epochs"),
+    "monitor": Setting(None, str, MONITORS, workflow="model.train.monitor",
+                       shown_default="benchmark loss; peaks auprc",
+                       help="what early stopping watches on the valid split"),
+    "lr_schedule": Setting(None, str, tuple(c for c in LR_SCHEDULES if c) + ("none",),
+                           workflow="model.train.lr_schedule", shown_default="benchmark none; peaks plateau",
+                           help="plateau: halve the learning rate after 2 epochs without improvement"),
+    "motifs": Setting(None, str, metavar="FILE", workflow="model.train.motifs",
+                      help="PWMs (MEME, JASPAR, PFM or ENCODE format) whose scan of the test windows is "
+                      "reported beside the net"),
+    "kmer_baseline": Setting(True, bool, workflow="model.train.kmer_baseline",
+                             help="train the 6-mer logistic-regression baseline on the same splits"),
+    "batch_size": Setting(_TRAIN_DEFAULTS.batch_size, int, metavar="N", low=1, workflow="model.train.batch_size",
+                          help="batch size"),
+    "patience": Setting(None, int, metavar="N", low=1, workflow="model.train.patience",
+                        shown_default=f"benchmark {_TRAIN_DEFAULTS.patience}; peaks: scaled to the data",
+                        help="early-stopping patience in epochs"),
+    "lr": Setting(None, float, metavar="X", workflow="model.train.lr",
+                  shown_default=f"{_TRAIN_DEFAULTS.lr:g}", help="Adam learning rate"),
+    "pos_weight": Setting(None, metavar="W", workflow="model.train.pos_weight", shown_default="unweighted; peaks balanced",
+                          help="weight of positive examples in the loss: balanced (negatives/positives per task, on "
+                          "the train split), a number, or one number per task (w1,w2,...)"),
+    "architecture": Setting(None, None, metavar="JSON", workflow="model.train.architecture",
+                            shown_default="the config's model:, else the benchmark net; peaks: a net for the window",
+                            help='model spec as JSON, e.g. \'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, '
+                            '"dense": [32]}\''),
+    "reverse_complement": Setting(None, bool, workflow="model.train.reverse_complement",
+                                  shown_default="benchmark off; peaks on",
+                                  help="augment training with reverse complements (each sequence flipped with "
+                                  "probability 1/2)"),
+    "num_threads": Setting(_TRAIN_DEFAULTS.num_threads, int, config_only=True,
+                           workflow="none: torch's intra-op threads follow the rule's threads"),
+    "model": Setting(None, dict, config_only=True, workflow="none: the workflow gives the net as architecture"),
 }
 # Settings whose default depends on --defaults (benchmark: TrainConfig's; peaks: train_schedule's).
 PRESET_KEYS = ("epochs", "patience", "min_epochs", "lr", "lr_schedule", "monitor", "pos_weight", "reverse_complement")
@@ -82,88 +116,11 @@ REQUIRED = ("data", "out")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``deeplift-genomics train``."""
-    defaults = _TRAIN_DEFAULTS
-    parser.add_argument(
-        "--data", metavar="DATA", help="a `simulate` or `dataset` output directory, or a .simdata(.gz) file"
-    )
-    parser.add_argument(
-        "--test-ids", metavar="FILE", help="file with one sequence id per line: the test split"
-    )
-    parser.add_argument("--out", metavar="MODEL_DIR", help="model directory to write (replaced as a whole)")
-    parser.add_argument(
-        "--seed", type=int, metavar="N", help="seed of weights, shuffling and dropout (default 0)"
-    )
-    parser.add_argument(
-        "--device",
-        metavar="D",
-        help="auto, cpu, cuda or cuda:N (default auto; cpu is bit-for-bit reproducible)",
-    )
-    parser.add_argument(
-        "--defaults",
-        choices=DEFAULTS_CHOICES,
-        help="auto (default): the peak defaults for a `dataset` directory (reverse complements, balanced "
-        "weights, auPRC early stopping, reduce-on-plateau, epochs scaled to the data, a net for the window), "
-        "the benchmark's for a simulation; flags and config keys win over either",
-    )
-    parser.add_argument(
-        "--epochs", type=int, metavar="N", help=f"maximum epochs (benchmark default {defaults.epochs})"
-    )
-    parser.add_argument(
-        "--min-epochs", type=int, metavar="N", help="never stop early before N epochs (benchmark default 1)"
-    )
-    parser.add_argument(
-        "--monitor", choices=MONITORS, help="what early stopping watches on the valid split (benchmark: loss)"
-    )
-    parser.add_argument(
-        "--lr-schedule",
-        choices=("plateau", "none"),
-        help="plateau: halve the learning rate after 2 epochs without improvement (benchmark: none)",
-    )
-    parser.add_argument(
-        "--motifs",
-        metavar="FILE",
-        help="PWMs (MEME, JASPAR, PFM or ENCODE format) whose scan of the test windows is reported beside the net",
-    )
-    parser.add_argument(
-        "--kmer-baseline",
-        action=argparse.BooleanOptionalAction,
-        help="train the 6-mer logistic-regression baseline on the same splits (default on)",
-    )
-    parser.add_argument(
-        "--batch-size", type=int, metavar="N", help=f"batch size (default {defaults.batch_size})"
-    )
-    parser.add_argument(
-        "--patience",
-        type=int,
-        metavar="N",
-        help=f"early-stopping patience in epochs (benchmark default {defaults.patience})",
-    )
-    parser.add_argument("--lr", type=float, metavar="X", help=f"Adam learning rate (default {defaults.lr:g})")
-    parser.add_argument(
-        "--pos-weight",
-        metavar="W",
-        help="weight of positive examples in the loss: balanced (negatives/positives per task, on the "
-        "train split), a number, or one number per task (w1,w2,...); default unweighted",
-    )
-    parser.add_argument(
-        "--architecture",
-        metavar="JSON",
-        help='model spec as JSON, e.g. \'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, "dense": [32]}\' '
-        "(default: the config's model:, else the benchmark net)",
-    )
-    parser.add_argument(
-        "--reverse-complement",
-        action=argparse.BooleanOptionalAction,
-        help="augment training with reverse complements (each sequence flipped with probability 1/2)",
-    )
-    parser.add_argument("--config", metavar="FILE", help="YAML with these options (and a model: spec)")
-    none_defaults(parser, SETTINGS)
+    add_setting_flags(parser, SETTINGS, "train")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the data, train, and write MODEL_DIR atomically."""
-    from ..outputs_guard import guarded_output
-
     settings = resolve_settings(args, "train", SETTINGS, REQUIRED)
     inputs = (settings["data"], settings["test_ids"], settings["motifs"], getattr(args, "config", None))
     with guarded_output(settings["out"], "train", inputs):
@@ -172,13 +129,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, settings: dict) -> int:
     import pandas as pd
-
-    from ..atomic import atomic_directory, atomic_write_text
-    from ..dataset import load_dataset
-    from ..metrics import metrics_table
-    from ..model import ModelSpec
-    from ..model_io import save_model
-    from ..train import train_model
 
     source = str(args.config) if args.config else "train options"
     spec_dict, spec_source = _spec_dict(args, settings)
@@ -256,10 +206,12 @@ def _spec_dict(args: argparse.Namespace, settings: dict) -> tuple[dict | None, s
     """The model spec given by ``--architecture`` or the config's ``model:`` (``None``: not given)."""
     spec_dict = settings["model"]
     spec_source = f"{args.config}: model" if args.config else "model spec"
-    if getattr(args, "architecture", None):
+    if isinstance(settings["architecture"], dict):  # a --config file's architecture: a mapping
+        return settings["architecture"], f"{args.config}: architecture"
+    if settings["architecture"]:
         spec_source = "--architecture"
         try:
-            spec_dict = json.loads(args.architecture)
+            spec_dict = json.loads(settings["architecture"])
         except ValueError as exc:
             raise InputError(f"--architecture: not valid JSON ({exc})") from None
         if not isinstance(spec_dict, dict):
@@ -287,7 +239,6 @@ def _read_motifs(path: Any) -> list[Motif] | None:
 def _baselines(dataset: Any, motifs: list[Motif] | None, settings: dict, seed: int) -> dict[str, Any]:
     """The k-mer baseline and the PWM scan of the test split (see :mod:`deeplift_genomics.baselines`)."""
     # scikit-learn is imported here, not at the top: every command's start would pay for it
-    from ..baselines import kmer_baseline, pwm_scan_metrics
 
     out: dict[str, Any] = {}
     names = list(dataset.task_names)

@@ -34,7 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inputs import ScoreTracks
+from ..atomic import atomic_directory
+from ..errors import InputError
+from ..outputs_guard import check_output_path
+from ..version import __version__
+from .export import meme_text, write_bed, write_matrices, write_tsv
+from .inputs import ScoreTracks, read_attributions, read_score_dir
 from .instances import (
     INSTANCE_COLUMNS,
     InstanceSettings,
@@ -45,6 +50,7 @@ from .instances import (
 from .matches import BUILTIN_NAME, MATCH_COLUMNS, best_matches, load_database, match_patterns
 from .nothing_found import explain_no_seqlets, model_metrics, weak_model_line
 from .patterns import Pattern, PatternSettings, discover_patterns
+from .report import write_report_pages
 from .seqlets import SeqletSettings, call_seqlets
 
 log = logging.getLogger(__name__)
@@ -183,8 +189,6 @@ def instance_counts(instances: pd.DataFrame) -> pd.DataFrame:
 
 def summary_dict(results: MotifResults, inputs: dict[str, Any]) -> dict[str, Any]:
     """What ``summary.json`` holds: inputs, settings, per-task thresholds and counts, patterns."""
-    from .. import __version__
-
     tasks = {}
     for task in results.task_names:
         sq = results.seqlets[results.seqlets["task"] == task] if len(results.seqlets) else results.seqlets
@@ -208,9 +212,6 @@ def summary_dict(results: MotifResults, inputs: dict[str, Any]) -> dict[str, Any
 def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path,
                  inputs: dict[str, Any] | None = None, report: bool = True) -> Path:
     """Write every output (see the module docstring) into ``out_dir`` atomically, as a whole."""
-    from ..atomic import atomic_directory
-    from .export import meme_text, write_bed, write_matrices, write_tsv
-
     out = Path(out_dir)
     summary = summary_dict(results, inputs or {})
     best = dict(zip(results.pattern_table["task"] + "/" + results.pattern_table["pattern"],
@@ -232,8 +233,6 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
                       inst["contribution"].to_numpy(), tmp / "instances.bed")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if report:
-            from .report import write_report_pages
-
             write_report_pages(results, summary, tmp / "report")
     log.info("wrote %s", out)
     return out
@@ -248,10 +247,6 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
     Everything that can be refused (inputs, task names, motif files) is checked before any output is
     written.
     """
-    from ..errors import InputError
-    from ..outputs_guard import check_output_path
-    from .inputs import read_attributions, read_score_dir
-
     if (scores is None) == (attributions is None):
         raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
     check_output_path(out_dir, (scores, attributions, data, test_ids, *(motif_db or ())))

@@ -10,7 +10,9 @@ from snakemake.exceptions import WorkflowError
 from deeplift_genomics.benchmark.methods import method_label as package_method_label
 from deeplift_genomics.cli.dataset import SETTINGS as DATASET_SETTINGS
 from deeplift_genomics.cli.motifs import SETTINGS as MOTIFS_SETTINGS
+from deeplift_genomics.cli.score import SETTINGS as SCORE_SETTINGS
 from deeplift_genomics.cli.settings import workflow_flags
+from deeplift_genomics.cli.train import SETTINGS as TRAIN_SETTINGS
 from deeplift_genomics.cli.variants import SETTINGS as VARIANTS_SETTINGS
 
 OUT = config["outdir"].rstrip("/")
@@ -138,18 +140,9 @@ SEQUENCE_FLAGS = cli_flags(
 
 
 def train_flags():
-    """Flags of `train` from config model.train (seeds are the rule's wildcard; a weight list is w1,w2,...;
-    the architecture is JSON)."""
-    opts = {k: v for k, v in config["model"]["train"].items() if k != "seeds"}
-    if isinstance(opts.get("pos_weight"), list):
-        opts["pos_weight"] = ",".join(str(w) for w in opts["pos_weight"])
-    for key in ("reverse_complement", "kmer_baseline"):
-        if opts.get(key) is False:  # the command's default may be on: say no explicitly
-            opts.pop(key)
-            opts[f"no_{key}"] = True
-    if opts.get("architecture") is not None:
-        opts["architecture"] = json.dumps(opts["architecture"], separators=(",", ":"))
-    return cli_flags(device=DEVICE, **opts)
+    """Flags of `train` from config model.train and device (declared in its SETTINGS; the seed is the
+    rule's wildcard)."""
+    return workflow_flags(TRAIN_SETTINGS, config)
 
 
 # --------------------------------------------------------------------------------------------- FASTA files
@@ -210,25 +203,9 @@ def score_inputs(wildcards):
 
 
 def score_flags():
-    """Flags of the attribution and the sequence handling of `score` (tracks are the gather's business)."""
-    opts = config["score"]
-    spec = dict(opts["method"])
-    return " ".join(
-        [
-            method_flags_of(spec),
-            cli_flags(
-                tasks=",".join(opts["tasks"]) if opts["tasks"] else None,
-                long=opts["long"],
-                stride=opts["stride"],
-                short=opts["short"],
-                unknown=opts["unknown"],
-                batch_size=opts["batch_size"],
-                chunk_size=opts["chunk_size"],
-                device=DEVICE,
-                seed=opts["seed"],
-            ),
-        ]
-    )
+    """Flags of the attribution and the sequence handling of `score` (declared in its SETTINGS; the tracks
+    are the gather's business)."""
+    return workflow_flags(SCORE_SETTINGS, config)
 
 
 # ----------------------------------------------------------------------------------------------- VCF files
