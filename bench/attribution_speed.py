@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_probe_child(args)
         return 0
 
-    from deeplift_genomics.references import make_references
+    from deeplift_genomics.references.kinds import make_references
 
     device = torch.device(args.device)
     model = benchmark_model(args.seed).to(device)
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rec['outputs_mib']:12.1f} {above - rec['outputs_mib']:9.1f} {rec['seconds']:6.1f}"
             )
     if args.json:
-        from deeplift_genomics.atomic import atomic_write_text
+        from deeplift_genomics.io.atomic import atomic_write_text
 
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "memory_probe"}}
         report = {

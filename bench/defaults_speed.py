@@ -38,7 +38,7 @@ ATTRIBUTE = """
 import sys, time, numpy as np, torch
 torch.set_num_threads({threads})
 from deeplift_genomics import attribute
-from deeplift_genomics.model_io import load_model
+from deeplift_genomics.models.files import load_model
 model = load_model({model!r}).model
 x = torch.from_numpy(np.load({x!r}))
 attribute(model, x[:4], verbose=False)  # warm-up: imports, the tracer, first allocations

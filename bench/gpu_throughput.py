@@ -42,8 +42,8 @@ def random_onehot(n: int, length: int, seed: int) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> dict:
     from deeplift_genomics import attribute, dinucleotide_shuffle
-    from deeplift_genomics.devices import resolve_device
-    from deeplift_genomics.model import ModelSpec, build_model
+    from deeplift_genomics.core.devices import resolve_device
+    from deeplift_genomics.models.spec import ModelSpec, build_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")

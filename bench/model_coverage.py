@@ -64,7 +64,7 @@ def status(build, length: int) -> str:
     from _engine_util import onehot
 
     from deeplift_genomics import attribute
-    from deeplift_genomics.errors import UnsupportedModelError
+    from deeplift_genomics.core.errors import UnsupportedModelError
 
     model = build().double().eval()
     x = onehot(3, length, 1)

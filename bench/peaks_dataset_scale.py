@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--work", default=None)
     args = parser.parse_args()
 
-    from deeplift_genomics.peaks import PeakDatasetConfig, make_peak_dataset
+    from deeplift_genomics.datasets.peaks import PeakDatasetConfig, make_peak_dataset
 
     work = Path(args.work or tempfile.mkdtemp(prefix="peaks_scale_"))
     work.mkdir(parents=True, exist_ok=True)

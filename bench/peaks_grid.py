@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_sim.scan import motif_scores  # noqa: E402
 from deeplift_genomics.cli import main as cli  # noqa: E402
-from deeplift_genomics.dataset import load_dataset  # noqa: E402
-from deeplift_genomics.metrics import task_auroc_auprc  # noqa: E402
+from deeplift_genomics.datasets.load import load_dataset  # noqa: E402
+from deeplift_genomics.models.metrics import task_auroc_auprc  # noqa: E402
 from tests._peak_genome import PeakGenomeSpec, make_peak_genome  # noqa: E402
 
 CASES = {

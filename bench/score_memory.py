@@ -48,7 +48,7 @@ def write_fasta(path: Path, megabytes: float, seed: int = 0) -> int:
 def child(args: argparse.Namespace) -> None:
     import torch
 
-    from deeplift_genomics.model import ModelSpec, build_model
+    from deeplift_genomics.models.spec import ModelSpec, build_model
     from deeplift_genomics.score import ScoreOptions, score_fasta
 
     torch.manual_seed(0)

@@ -1,6 +1,6 @@
 """Dinucleotide shuffle throughput: ours, ours with the torch walk, ours before (numpy, 0.1), tangermeme.
 
-"ours" is :func:`deeplift_genomics.shuffle.dinucleotide_shuffle` as the CPU runs it (the compiled walk
+"ours" is :func:`deeplift_genomics.references.shuffle.dinucleotide_shuffle` as the CPU runs it (the compiled walk
 for calls of 2M walk steps or more, as the default 1,000 x 20 x 200 is);
 "ours, torch walk" is the same function with the batched torch walk that a GPU runs, here on the CPU
 (the same shuffles, bit for bit). One process, the same sequences (``--n-seqs`` random ``--length`` bp,
@@ -36,9 +36,9 @@ def random_onehot(n: int, length: int, seed: int) -> torch.Tensor:
 def methods(threads: int, n: int) -> dict:
     from tangermeme.ersatz import dinucleotide_shuffle as tangermeme_shuffle
 
-    from deeplift_genomics import shuffle
-    from deeplift_genomics.shuffle import dinucleotide_shuffle
-    from deeplift_genomics.shuffle_legacy import dinucleotide_shuffle_legacy
+    from deeplift_genomics.references import shuffle
+    from deeplift_genomics.references.shuffle import dinucleotide_shuffle
+    from deeplift_genomics.references.shuffle_legacy import dinucleotide_shuffle_legacy
 
     def tangermeme(x):
         with warnings.catch_warnings():

@@ -50,8 +50,8 @@ def main() -> None:
 
     from data_sim.motifs import builtin_motifs
     from data_sim.simulate import SimulationConfig, simulate
-    from deeplift_genomics.dataset_writer import write_simulation
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.datasets.write import write_simulation
+    from deeplift_genomics.models.files import load_model
     from deeplift_genomics.variants import VariantOptions, score_variants
     from deeplift_genomics.variants.motif_context import assign_motifs, load_bank
     from deeplift_genomics.variants.outputs import read_h5

@@ -41,15 +41,15 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from deeplift_genomics.fasta import FastaFile
+    from deeplift_genomics.io.fasta import FastaFile
+    from deeplift_genomics.io.onehot import one_hot
+    from deeplift_genomics.io.vcf import read_vcf
     from deeplift_genomics.ism import ism_scores
-    from deeplift_genomics.model_io import load_model
-    from deeplift_genomics.onehot import one_hot
+    from deeplift_genomics.models.files import load_model
     from deeplift_genomics.variants import VariantOptions, score_variants
     from deeplift_genomics.variants.alleles import build_windows
     from deeplift_genomics.variants.effects import model_head, score_alleles
     from deeplift_genomics.variants.motif_context import assign_motifs, load_bank
-    from deeplift_genomics.variants.vcf import read_vcf
 
     m = load_model(args.model)
     rng = np.random.default_rng(0)

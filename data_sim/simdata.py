@@ -133,7 +133,7 @@ def simdata_bytes(
     """A ``.simdata`` file's bytes, gzip-compressed (reproducibly) when ``compress``.
 
     See :func:`format_simdata` for the arguments; write them with
-    :func:`deeplift_genomics.dataset.write_simdata`.
+    :func:`deeplift_genomics.datasets.load.write_simdata`.
     """
     text = format_simdata(ids, sequences, embeddings, labels, task_names)
     return gzip_bytes(text) if compress else text.encode("utf-8")

@@ -543,7 +543,7 @@ def render_outputs(data: SimulatedData, version: str) -> dict[str, bytes]:
 
     The same data give the same bytes. ``version`` is the writing tool's version, recorded in
     ``simulation.json``. Writing them (atomically) is the caller's job:
-    :func:`deeplift_genomics.dataset.write_simulation`.
+    :func:`deeplift_genomics.datasets.load.write_simulation`.
     """
     rendered = {
         FASTA_NAME: format_fasta(data.ids, data.sequences, data.config.fasta_line_width).encode(),

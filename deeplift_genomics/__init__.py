@@ -1,18 +1,19 @@
 """deeplift-genomics: DeepLIFT for DNA-sequence models in PyTorch.
 
-The engine's public entry points are re-exported here; the modules beside this file are the engine
-(:mod:`.attribute`, :mod:`.engine`, :mod:`.graph`, :mod:`.rules`, :mod:`.references`, :mod:`.shuffle`,
-:mod:`.ism`), data and models (:mod:`.fasta`, :mod:`.dataset`, :mod:`.model`, :mod:`.model_io`,
-:mod:`.train`), and the foundations they share. The sub-packages are the applications built on them:
-:mod:`.score` (FASTA scoring), :mod:`.benchmark` (the paper's simulated benchmark) and :mod:`.cli`.
+The package face: the verbs (:func:`attribute`, :func:`register_rule`, :func:`dinucleotide_shuffle`) and
+``__version__``. The layers below it are folders (docs/architecture.md): :mod:`.engine`,
+:mod:`.references`, :mod:`.models`, :mod:`.datasets`, :mod:`.io`, :mod:`.render`, :mod:`.jobs`,
+:mod:`.core`, and the applications :mod:`.score`, :mod:`.motifs`, :mod:`.variants`, :mod:`.benchmark`
+and :mod:`.cli`.
 """
 
 from __future__ import annotations
 
 from .attribute import AttributionResult, attribute
-from .rules import register_rule, unregister_rule
-from .shuffle import dinucleotide_shuffle
-from .version import __version__
+from .core import legacy_paths
+from .core.version import __version__
+from .engine.rules import register_rule, unregister_rule
+from .references.shuffle import dinucleotide_shuffle
 
 __all__ = [
     "AttributionResult",
@@ -22,3 +23,6 @@ __all__ = [
     "register_rule",
     "unregister_rule",
 ]
+
+# 0.2's module paths (deeplift_genomics.model_io, ...) keep importing, with a DeprecationWarning
+legacy_paths.install()

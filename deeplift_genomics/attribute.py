@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import engine
-from .constants import PAPER_BACKGROUND
-from .devices import resolve_device
-from .errors import InputError
-from .graph import build_plan
+from .core.constants import PAPER_BACKGROUND
+from .core.devices import resolve_device
+from .core.errors import InputError
+from .core.progress import progress_bar
+from .engine import interpreter as engine
+from .engine.graph import build_plan
+from .engine.ops import METHODS
 from .ism import ism_importance, ism_scores
-from .ops import METHODS
-from .progress import progress_bar
-from .references import REFERENCE_KINDS, make_references
+from .references.kinds import REFERENCE_KINDS, make_references
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .devices import resolve_device
-from .errors import InputError
-from .progress import progress_bar
+from .core.devices import resolve_device
+from .core.errors import InputError
+from .core.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ def simulate(out: Path, n_per_class: int, seed: int) -> Path:
 
 def save(model, spec, ds, out: Path) -> Path:
     """Save ``model`` as a model directory."""
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.models.files import save_model
 
     save_model(model, out, spec=spec, task_names=list(ds.task_names), input_length=ds.onehot.shape[2],
                data_checksum=ds.checksum)

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from deeplift_genomics import attribute
-from deeplift_genomics.model_io import load_model
-from deeplift_genomics.onehot import one_hot
+from deeplift_genomics.io.onehot import one_hot
+from deeplift_genomics.models.files import load_model
 
 PAPER_MODEL = Path(__file__).resolve().parent / "data" / "benchmark_default_model"
 

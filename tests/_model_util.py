@@ -8,14 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from deeplift_genomics.onehot import one_hot
+from deeplift_genomics.io.onehot import one_hot
 
 MOTIFS = ("GATAAG", "CAGCTG")
 
 
 @dataclasses.dataclass
 class PlantedDataset:
-    """Duck-typed stand-in for ``deeplift_genomics.dataset.Dataset``: the fields training reads."""
+    """Duck-typed stand-in for ``deeplift_genomics.datasets.load.Dataset``: the fields training reads."""
 
     sequences: list[str]
     onehot: np.ndarray

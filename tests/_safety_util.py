@@ -29,9 +29,9 @@ ALL_COMMANDS = DIR_COMMANDS + FILE_COMMANDS
 def _build(base: Path) -> dict[str, Path]:
     import yaml
 
-    from deeplift_genomics.dataset import load_dataset
-    from deeplift_genomics.model import ConvLayerSpec, ModelSpec, build_model
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.datasets.load import load_dataset
+    from deeplift_genomics.models.files import save_model
+    from deeplift_genomics.models.spec import ConvLayerSpec, ModelSpec, build_model
 
     base.mkdir(parents=True, exist_ok=True)
     env: dict[str, Path] = {"base": base}

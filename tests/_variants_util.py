@@ -27,7 +27,7 @@ def snv_line(chrom: str, pos0: int, ref: str, alt: str, vid: str = ".", info: st
 def small_model(n_tasks: int = 2, length: int = LENGTH, seed: int = 3):
     import torch
 
-    from deeplift_genomics.model import ConvLayerSpec, ModelSpec, build_model
+    from deeplift_genomics.models.spec import ConvLayerSpec, ModelSpec, build_model
 
     torch.manual_seed(seed)
     spec = ModelSpec(input_length=length, n_tasks=n_tasks, conv=(ConvLayerSpec(6, 5),), dense=(8,), dropout=0.0)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from _benchmark_util import save, simulate, write_config
 
-from deeplift_genomics.attribution_files import load_attributions
 from deeplift_genomics.benchmark import methods as bench_methods
 from deeplift_genomics.cli import main
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.attributions import load_attributions
 
 METHODS = ["gradient_x_input", {"method": "deeplift", "rule": "rescale"},
            {"method": "deeplift", "rule": "genomics_default"}]
@@ -22,8 +22,8 @@ METHODS = ["gradient_x_input", {"method": "deeplift", "rule": "rescale"},
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from deeplift_genomics.dataset import load_dataset
-    from deeplift_genomics.model import ModelSpec, build_model
+    from deeplift_genomics.datasets.load import load_dataset
+    from deeplift_genomics.models.spec import ModelSpec, build_model
 
     root = tmp_path_factory.mktemp("tiny_benchmark")
     data = simulate(root / "data", n_per_class=20, seed=3)
@@ -165,7 +165,7 @@ def test_benchmark_refuses_unknown_method_key(tiny, tmp_path, caplog):
 
 
 def test_several_models_give_mean_and_spread(tiny, tmp_path):
-    from deeplift_genomics.model import ModelSpec, build_model
+    from deeplift_genomics.models.spec import ModelSpec, build_model
 
     spec = ModelSpec.from_dict({"conv": [[4, 11], [4, 5]], "dense": [4], "dropout": 0.0, "input_length": 200,
                                 "n_tasks": 3})
@@ -202,7 +202,7 @@ def test_benchmark_compares_exactly_the_given_files_without_a_method_list(tiny, 
 def test_model_checksum_covers_the_model_not_the_training_log(tiny, tmp_path):
     import shutil
 
-    from deeplift_genomics.attribution_files import model_checksum
+    from deeplift_genomics.io.attributions import model_checksum
 
     copy = tmp_path / "model"
     shutil.copytree(tiny["model"], copy)

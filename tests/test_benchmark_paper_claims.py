@@ -34,8 +34,8 @@ SEED = 7
 def claims_run(tmp_path_factory):
     from sklearn.metrics import roc_auc_score
 
-    from deeplift_genomics.dataset import load_dataset
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.datasets.load import load_dataset
+    from deeplift_genomics.models.files import load_model
 
     root = tmp_path_factory.mktemp("claims")
     data = simulate(root / "data", n_per_class=200, seed=SEED)

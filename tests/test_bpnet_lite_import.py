@@ -21,9 +21,9 @@ except ImportError as exc:
 from _engine_util import onehot
 
 from deeplift_genomics import attribute
-from deeplift_genomics.bpnet_lite import import_bpnet_lite, load_bpnet_lite_file
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.model_io import load_model
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.models.bpnet_lite import import_bpnet_lite, load_bpnet_lite_file
+from deeplift_genomics.models.files import load_model
 
 LENGTH = 120
 
@@ -55,7 +55,7 @@ def test_imported_directory_loads_and_attributes_like_the_original(tmp_path, nam
     torch.save(model, src)
     path = import_bpnet_lite(src, tmp_path / "out", wrapper=wrapper, input_length=LENGTH)
     meta = json.loads(path.read_text())
-    assert meta["module"] == "deeplift_genomics.bpnet_lite:BpnetLiteModel"
+    assert meta["module"] == "deeplift_genomics.models.bpnet_lite:BpnetLiteModel"
     assert meta["kwargs"]["architecture"]["class"].startswith("bpnetlite.")
     assert not any(p.suffix in (".pt", ".torch", ".pkl") for p in (tmp_path / "out").iterdir())
     lm = load_model(tmp_path / "out")
@@ -120,3 +120,16 @@ def test_bad_options_are_refused(tmp_path):
         import_bpnet_lite(src, tmp_path / "out", wrapper="counts", input_length=LENGTH)
     with pytest.raises(InputError, match="does not run on input_length 40"):
         import_bpnet_lite(src, tmp_path / "out", input_length=40)
+
+
+def test_a_model_directory_written_by_0_2_loads_without_a_warning(tmp_path, recwarn):
+    # 0.2 named the class by its old module path; the directory must load as it is
+    src = tmp_path / "bpnet.torch"
+    torch.save(bpnet(0, seed=2), src)
+    path = import_bpnet_lite(src, tmp_path / "out", input_length=LENGTH)
+    meta = json.loads(path.read_text())
+    meta["module"] = "deeplift_genomics.bpnet_lite:BpnetLiteModel"
+    path.write_text(json.dumps(meta))
+    lm = load_model(tmp_path / "out")
+    assert type(lm.model).__module__ == "deeplift_genomics.models.bpnet_lite"
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning) and "moved" in str(w.message)]

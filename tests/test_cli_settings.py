@@ -10,7 +10,7 @@ import yaml
 
 from deeplift_genomics.cli import SUBCOMMANDS, main
 from deeplift_genomics.cli.settings import Setting, read_config_settings, resolve_settings
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
 
 SETTINGS = {
     "n_references": Setting(20, int),

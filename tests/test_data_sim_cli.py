@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.dataset import load_dataset
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.datasets.load import load_dataset
 
 FILES = ["sequences.fa", "labels.tsv", "embeddings.tsv", "sequences.simdata.gz", "variants.vcf.gz"]
 

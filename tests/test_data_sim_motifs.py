@@ -17,7 +17,7 @@ from data_sim.motifs import (
     score_string,
     with_pseudocount,
 )
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
 
 # GATA_disc1 as printed in the ENCODE collection (Kheradpour & Kellis 2014).
 GATA_ROWS = [

@@ -9,7 +9,7 @@ from _data_sim_util import brute_greedy, brute_log_odds, small_simulation
 
 from data_sim.motifs import builtin_motifs
 from data_sim.scan import motif_scores, scan_motif, top_n_hits
-from deeplift_genomics.onehot import one_hot
+from deeplift_genomics.io.onehot import one_hot
 
 MOTIFS = builtin_motifs(["GATA_disc1", "TAL1_known1"])
 BG = (0.3, 0.2, 0.2, 0.3)

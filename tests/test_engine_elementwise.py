@@ -16,7 +16,7 @@ from _engine_util import init_, onehot, random_refs
 from torch import nn
 
 from deeplift_genomics import attribute
-from deeplift_genomics.errors import UnsupportedModelError
+from deeplift_genomics.core.errors import UnsupportedModelError
 
 F64 = torch.float64
 

@@ -9,7 +9,7 @@ from _engine_util import conv_net, onehot
 from torch import nn
 
 from deeplift_genomics import attribute
-from deeplift_genomics.errors import InputError, UnsupportedModelError
+from deeplift_genomics.core.errors import InputError, UnsupportedModelError
 
 LENGTH = 16
 

@@ -153,7 +153,7 @@ def test_user_registered_nonlinearity_is_used_and_sums_to_delta():
     model = init_(CubeNet().double(), seed=12)
     x = torch.randn(3, 3, dtype=F64)
     refs = torch.zeros(3, 1, 3, dtype=F64)
-    from deeplift_genomics.errors import UnsupportedModelError
+    from deeplift_genomics.core.errors import UnsupportedModelError
 
     with pytest.raises(UnsupportedModelError, match="where"):
         dl(model, x, refs)

@@ -1,4 +1,4 @@
-"""The op table (deeplift_genomics.ops): one entry per kind, read by the planner and the interpreter.
+"""The op table (deeplift_genomics.engine.ops): one entry per kind, read by the planner and the interpreter.
 
 Adding an op is one entry: the test below adds ``torch.cumsum`` (linear, non-negative weights) the way
 docs/development.md shows, and checks that a model using it goes from refused to exact.
@@ -13,9 +13,10 @@ import torch
 from _engine_util import onehot, random_refs
 from torch import nn
 
-from deeplift_genomics import attribute, ops
-from deeplift_genomics.errors import UnsupportedModelError
-from deeplift_genomics.graph import build_plan
+from deeplift_genomics import attribute
+from deeplift_genomics.core.errors import UnsupportedModelError
+from deeplift_genomics.engine import ops
+from deeplift_genomics.engine.graph import build_plan
 
 LENGTH = 12
 

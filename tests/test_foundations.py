@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from deeplift_genomics import cli
-from deeplift_genomics.atomic import atomic_directory, atomic_path, atomic_write_text
-from deeplift_genomics.devices import resolve_device
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.logs import setup_logging, verbosity_to_level
-from deeplift_genomics.onehot import decode, is_one_hot, one_hot
+from deeplift_genomics.core.devices import resolve_device
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.core.logs import setup_logging, verbosity_to_level
+from deeplift_genomics.io.atomic import atomic_directory, atomic_path, atomic_write_text
+from deeplift_genomics.io.onehot import decode, is_one_hot, one_hot
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -154,7 +154,7 @@ def test_atomic_outputs_get_umask_permissions(tmp_path):
 
 
 def test_read_yaml_mapping_names_the_file_on_every_failure(tmp_path):
-    from deeplift_genomics.config_file import read_yaml_mapping
+    from deeplift_genomics.io.config_file import read_yaml_mapping
 
     empty = tmp_path / "empty.yaml"
     empty.write_text("")

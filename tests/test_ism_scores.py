@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.onehot import one_hot
 from deeplift_genomics.ism import ism_importance, ism_scores
-from deeplift_genomics.onehot import one_hot
 
 SEQS = ["ACGTTGCAAGGA", "TTTNGGGGCCCA", "GATTACAGATTA"]
 

@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from deeplift_genomics.errors import InputError
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.output_dirs import MARKER_NAME, read_marker
 from deeplift_genomics.jobs.shards import check_shards, shard_range, write_shard_info
 from deeplift_genomics.jobs.work import ChunkedWork, save_npz
-from deeplift_genomics.outputs_guard import MARKER_NAME, read_marker
 
 
 @pytest.mark.parametrize("n_items", [0, 1, 7, 10, 23])

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.model_io import check_compatible, load_model
+from deeplift_genomics.models.files import check_compatible, load_model
 from tests._model_util import planted_dataset
 
 SMALL_MODEL = {"conv": [{"filters": 10, "width": 7}], "pooling": "global_max", "dense": [8], "dropout": 0.1}
@@ -106,7 +106,7 @@ def test_missing_required_flags_exit_2(tmp_path, caplog):
 
 
 def test_train_on_a_real_small_simulation(tmp_path):
-    from deeplift_genomics import dataset as dataset_module
+    from deeplift_genomics.datasets import load as dataset_module
 
     sim = tmp_path / "sim"
     assert main(["simulate", "--out", str(sim), "--n-per-class", "40", "--length", "120", "--seed", "1"]) == 0

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.model import ModelSpec, build_model
-from deeplift_genomics.model_io import check_compatible, export_user_model, load_model, save_model
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.models.files import check_compatible, export_user_model, load_model, save_model
+from deeplift_genomics.models.spec import ModelSpec, build_model
 from tests._model_util import TinyUserNet
 
 SPEC = ModelSpec(input_length=40, n_tasks=2, conv=((6, 5), (4, 3)), dense=(5,), dropout=0.5)

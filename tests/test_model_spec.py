@@ -7,8 +7,8 @@ import torch
 import torch.fx
 from torch import nn
 
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.model import ModelSpec, build_model
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.models.spec import ModelSpec, build_model
 
 
 def test_default_is_the_authors_architecture():

@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy.stats import mannwhitneyu
 
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.metrics import bce_with_logits, split_metrics, task_auroc_auprc
-from deeplift_genomics.model import ModelSpec
-from deeplift_genomics.train import TrainConfig, predict_logits, train_model
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.models.metrics import bce_with_logits, split_metrics, task_auroc_auprc
+from deeplift_genomics.models.spec import ModelSpec
+from deeplift_genomics.models.train import TrainConfig, predict_logits, train_model
 from tests._model_util import planted_dataset
 
 # A small net that finds a 6-mer quickly; global max pooling makes the planted motif's signal undiluted.

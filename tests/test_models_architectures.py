@@ -13,7 +13,7 @@ from _toy_models import LENGTH, toy_model
 from torch import nn
 
 from deeplift_genomics import attribute
-from deeplift_genomics.errors import UnsupportedModelError
+from deeplift_genomics.core.errors import UnsupportedModelError
 
 F64 = torch.float64
 

@@ -109,7 +109,7 @@ def test_outputs_are_the_wrapped_models_outputs():
 
 
 def test_nothing_is_registered_by_the_user():
-    from deeplift_genomics.rules import USER_RULES
+    from deeplift_genomics.engine.rules import USER_RULES
 
     assert not USER_RULES
     attribute(wrapped("profile_control").double(), onehot(1, LENGTH, 0), references="zeros",

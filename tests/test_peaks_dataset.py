@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from deeplift_genomics import fasta as fasta_module
-from deeplift_genomics.dataset import load_dataset
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.peaks import PeakDatasetConfig, build_peak_dataset, make_peak_dataset
-from deeplift_genomics.peaks.bed import IntervalIndex, contains_point, merge_intervals
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.datasets.load import load_dataset
+from deeplift_genomics.datasets.peaks import PeakDatasetConfig, build_peak_dataset, make_peak_dataset
+from deeplift_genomics.datasets.peaks.bed import IntervalIndex, contains_point, merge_intervals
+from deeplift_genomics.io import fasta as fasta_module
 from tests._peaks_util import make_genome
 
 CONFIG = dict(test_chroms=("chr7",), valid_chroms=("chr8",))
@@ -375,8 +375,8 @@ def test_interval_queries_match_brute_force():
 
 
 def test_gc_fallback_and_shortage_are_counted(tmp_path):
-    from deeplift_genomics.fasta import FastaFile
-    from deeplift_genomics.peaks.negatives import gc_matched_negatives
+    from deeplift_genomics.datasets.peaks.negatives import gc_matched_negatives
+    from deeplift_genomics.io.fasta import FastaFile
 
     rng = np.random.default_rng(0)
     at_rich = "".join(rng.choice(list("ACGT"), size=20_000, p=[0.4, 0.1, 0.1, 0.4]))

@@ -23,7 +23,7 @@ import pytest
 
 from data_sim.scan import motif_scores
 from deeplift_genomics.cli import main
-from deeplift_genomics.metrics import task_auroc_auprc
+from deeplift_genomics.models.metrics import task_auroc_auprc
 from tests._peak_genome import PeakGenomeSpec, make_peak_genome
 
 pytestmark = [pytest.mark.slow]

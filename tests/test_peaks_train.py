@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from deeplift_genomics.dataset import load_dataset
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.metrics import bce_with_logits, task_auroc_auprc
-from deeplift_genomics.model import ModelSpec
-from deeplift_genomics.peaks import PeakDatasetConfig, make_peak_dataset
-from deeplift_genomics.train import TrainConfig, predict_logits, resolve_pos_weight, train_model
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.datasets.load import load_dataset
+from deeplift_genomics.datasets.peaks import PeakDatasetConfig, make_peak_dataset
+from deeplift_genomics.models.metrics import bce_with_logits, task_auroc_auprc
+from deeplift_genomics.models.spec import ModelSpec
+from deeplift_genomics.models.train import TrainConfig, predict_logits, resolve_pos_weight, train_model
 from tests._model_util import planted_dataset
 from tests._peaks_util import make_genome
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.onehot import decode, one_hot
-from deeplift_genomics.references import make_references
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.onehot import decode, one_hot
+from deeplift_genomics.references.kinds import make_references
 
 SEQS = ["ACGTTGCAAGGATCCA", "TTTTGGGGCCCCAAAA", "GATTACAGATTACAGA"]
 

@@ -23,7 +23,7 @@ from _safety_util import (
 )
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.outputs_guard import free_bytes
+from deeplift_genomics.io.output_dirs import free_bytes
 
 env = pytest.fixture(scope="session")(shared_env)
 

@@ -15,10 +15,10 @@ from _score_util import write_fasta
 from _variants_util import LENGTH, random_genome, write_vcf
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.fasta import FastaFile
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.fasta import FastaFile
+from deeplift_genomics.io.vcf import read_vcf
 from deeplift_genomics.variants.alleles import build_windows
-from deeplift_genomics.variants.vcf import read_vcf
 
 GENOME = random_genome(seed=4, lengths=(60, 20))
 env = pytest.fixture(scope="session")(shared_env)
@@ -444,7 +444,7 @@ def test_messages_say_what_is_wrong(env, case, tmp_path, capsys):
 def test_no_space_message_never_names_a_device_none():
     import errno
 
-    from deeplift_genomics.outputs_guard import describe_os_error
+    from deeplift_genomics.io.output_dirs import describe_os_error
 
     for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
         assert "None" not in describe_os_error(OSError(code, "failed"))

@@ -23,8 +23,8 @@ from _safety_util import (
 )
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.fasta import fai_problem
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.fasta import fai_problem
 from deeplift_genomics.score import read_record
 
 env = pytest.fixture(scope="session")(shared_env)
@@ -117,7 +117,7 @@ def test_stale_index_never_puts_scores_under_wrong_names(env, tmp_path, stalenes
 def bad_models(env, tmp_path_factory):
     import torch
 
-    from deeplift_genomics.model_io import load_model, save_model
+    from deeplift_genomics.models.files import load_model, save_model
 
     lm = load_model(env["model"])
     made = {}
@@ -153,7 +153,7 @@ def test_nan_scores_never_become_zero_in_the_summary(env, tmp_path):
 
     import torch
 
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.models.files import load_model
     from deeplift_genomics.score.runner import score_fasta
 
     def nan_attribute(model, x, *, target=None, **_):
@@ -197,7 +197,7 @@ def test_truncated_chunk_and_part_files_of_a_killed_run_are_redone(env, tmp_path
 
 
 def test_bad_letter_in_the_last_record_is_found_before_any_work(env, tmp_path):
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.models.files import load_model
     from deeplift_genomics.score.options import ScoreOptions
     from deeplift_genomics.score.runner import score_fasta
 
@@ -258,7 +258,7 @@ def test_python_m_does_not_import_from_the_working_directory(env, tmp_path):
 
 
 def test_a_stated_pythonpath_still_imports_user_modules(env, tmp_path, monkeypatch):
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.models.files import load_model
 
     cwd, model, ran = _evil_model(env, tmp_path)
     monkeypatch.syspath_prepend(str(cwd))

@@ -25,7 +25,7 @@ from _safety_util import (
 )
 
 from deeplift_genomics.cli import main
-from deeplift_genomics.outputs_guard import MARKER_NAME, lock_path
+from deeplift_genomics.io.output_dirs import MARKER_NAME, lock_path
 
 env = pytest.fixture(scope="session")(shared_env)
 
@@ -106,7 +106,7 @@ def test_score_rerun_with_fewer_tasks_drops_the_other_tasks_files(env, tmp_path)
 
 _HOLDER = textwrap.dedent("""
     import contextlib, sys
-    from deeplift_genomics.outputs_guard import output_lock
+    from deeplift_genomics.io.output_dirs import output_lock
     stack = contextlib.ExitStack()
     for line in sys.stdin:
         verb, _, path = line.strip().partition(" ")
@@ -232,7 +232,7 @@ def test_incomplete_dataset_directory_is_refused(env, command, damage, tmp_path,
 
 def test_simulate_writes_its_directory_all_at_once(env, tmp_path, monkeypatch):
     # class 8: a failure while writing leaves no directory (and an earlier one untouched)
-    import deeplift_genomics.dataset_writer as writer
+    import deeplift_genomics.datasets.write as writer
 
     out = tmp_path / "sim"
     shutil.copytree(env["sim"], out)

@@ -13,8 +13,8 @@ from deeplift_genomics.score import runner as score_module
 
 
 def _save_model(path, alphabet="ACGT"):
-    from deeplift_genomics.model import ConvLayerSpec, ModelSpec, build_model
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.models.files import save_model
+    from deeplift_genomics.models.spec import ConvLayerSpec, ModelSpec, build_model
 
     spec = ModelSpec(
         input_length=LENGTH, n_tasks=2, alphabet=alphabet, conv=(ConvLayerSpec(4, 5),), dense=(), dropout=0.0

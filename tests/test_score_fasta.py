@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from _score_util import random_seqs, write_bgzf, write_fasta, write_gzip
 
-from deeplift_genomics import fasta as fasta_module
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.fasta import FastaFile, parse_coordinate_name, read_bed, record_regions
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io import fasta as fasta_module
+from deeplift_genomics.io.fasta import FastaFile, parse_coordinate_name, read_bed, record_regions
 
 
 def test_crlf_lowercase_and_wrapping_read_the_same_letters(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import torch
 from _score_util import LENGTH, TinyNet, gradient_attribute, random_seqs, write_fasta
 
-from deeplift_genomics.onehot import one_hot
+from deeplift_genomics.io.onehot import one_hot
 from deeplift_genomics.score import WORK_DIR, ScoreOptions, read_record, score_fasta
 
 TASKS = ["t0", "t1"]

@@ -18,8 +18,8 @@ from deeplift_genomics.score import SHARD_FILE, parse_shard, shard_range
 def model_dir(tmp_path_factory):
     import torch
 
-    from deeplift_genomics.model import ConvLayerSpec, ModelSpec, build_model
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.models.files import save_model
+    from deeplift_genomics.models.spec import ConvLayerSpec, ModelSpec, build_model
 
     torch.manual_seed(3)
     spec = ModelSpec(input_length=LENGTH, n_tasks=2, conv=(ConvLayerSpec(6, 5),), dense=(8,), dropout=0.0)

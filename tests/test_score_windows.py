@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeplift_genomics.onehot import one_hot
+from deeplift_genomics.io.onehot import one_hot
 from deeplift_genomics.score.windows import plan_windows, stitch, strict_one_hot, tile_offsets, window_inputs
 
 

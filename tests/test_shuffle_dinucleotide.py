@@ -1,8 +1,8 @@
 """Dinucleotide shuffles: exact counts, ends kept, determinism, uniformity, one-order warning.
 
-The shuffle (:mod:`deeplift_genomics.shuffle`) walks in compiled code on the CPU and in batched torch
+The shuffle (:mod:`deeplift_genomics.references.shuffle`) walks in compiled code on the CPU and in batched torch
 operations elsewhere; both walks, and the numpy shuffle they replaced
-(:mod:`deeplift_genomics.shuffle_legacy`), must keep every guarantee, so the tests of the facts they
+(:mod:`deeplift_genomics.references.shuffle_legacy`), must keep every guarantee, so the tests of the facts they
 share run on all three (the torch walk here on the CPU, as a GPU runs it).
 """
 
@@ -22,11 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from deeplift_genomics import shuffle as torch_shuffle
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.onehot import decode, is_one_hot, one_hot
-from deeplift_genomics.shuffle import dinucleotide_shuffle, n_orders, sequence_keys, shuffle_tokens
-from deeplift_genomics.shuffle_legacy import dinucleotide_shuffle_legacy
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.onehot import decode, is_one_hot, one_hot
+from deeplift_genomics.references import shuffle as torch_shuffle
+from deeplift_genomics.references.shuffle import dinucleotide_shuffle, n_orders, sequence_keys, shuffle_tokens
+from deeplift_genomics.references.shuffle_legacy import dinucleotide_shuffle_legacy
 
 
 def compiled_walk_shuffle(x, n, seed):
@@ -137,7 +137,7 @@ def test_one_order_sequence_warns_and_returns_copies(caplog):
     seqs = ["ACGTTGCA", "AAAACCCC", "GATTACAG"]
     assert [len(brute_force_orders(s)) for s in seqs] == [1, 1, 2]
     x = one_hot(seqs)
-    with caplog.at_level(logging.WARNING, logger="deeplift_genomics.shuffle"):
+    with caplog.at_level(logging.WARNING, logger="deeplift_genomics.references.shuffle"):
         out = dinucleotide_shuffle(x, 4, seed=0)
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "sequence index 0, 1" in messages
@@ -307,13 +307,13 @@ def test_only_large_calls_load_numba():
     numba's import and kernel load; a call of _COMPILED_MIN_STEPS steps or more walks compiled."""
     code = (
         "import sys, numpy as np\n"
-        "from deeplift_genomics import shuffle\n"
+        "from deeplift_genomics.references import shuffle\n"
         "x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, 200))].transpose(0, 2, 1)\n"
         "shuffle.dinucleotide_shuffle(x, 20)\n"
         "small = 'numba' in sys.modules\n"
         "big = np.repeat(x, -(-shuffle._COMPILED_MIN_STEPS // (20 * 200 * 64)), axis=0)\n"
         "shuffle.dinucleotide_shuffle(big, 20)\n"
-        "print(small, 'deeplift_genomics.shuffle_compiled' in sys.modules)\n"
+        "print(small, 'deeplift_genomics.references.shuffle_compiled' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"], done.stderr

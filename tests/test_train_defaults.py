@@ -11,16 +11,21 @@ import numpy as np
 import pytest
 
 from data_sim.motifs import Motif
-from deeplift_genomics.baselines import canonical_kmer_columns, kmer_baseline, kmer_counts, pwm_scan_metrics
 from deeplift_genomics.cli import main
 from deeplift_genomics.cli.train import check_against_baselines
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.model import ModelSpec
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.datasets.peaks import PeakDatasetConfig, make_peak_dataset
+from deeplift_genomics.io.onehot import one_hot
+from deeplift_genomics.models.baselines import (
+    canonical_kmer_columns,
+    kmer_baseline,
+    kmer_counts,
+    pwm_scan_metrics,
+)
+from deeplift_genomics.models.spec import ModelSpec
+from deeplift_genomics.models.train import TrainConfig, train_model
+from deeplift_genomics.models.train_schedule import peak_architecture, peak_train_options
 from deeplift_genomics.motifs.nothing_found import explain_no_seqlets, weak_model_line
-from deeplift_genomics.onehot import one_hot
-from deeplift_genomics.peaks import PeakDatasetConfig, make_peak_dataset
-from deeplift_genomics.train import TrainConfig, train_model
-from deeplift_genomics.train_schedule import peak_architecture, peak_train_options
 from tests._model_util import planted_dataset
 from tests._peaks_util import make_genome
 

@@ -12,15 +12,15 @@ import torch
 from _score_util import write_fasta
 from _variants_util import LENGTH, random_genome, small_model, snv_line, write_vcf
 
-from deeplift_genomics.errors import InputError
-from deeplift_genomics.fasta import FastaFile
+from deeplift_genomics.core.errors import InputError
+from deeplift_genomics.io.fasta import FastaFile
+from deeplift_genomics.io.onehot import one_hot
+from deeplift_genomics.io.vcf import read_vcf
 from deeplift_genomics.ism import ism_scores
-from deeplift_genomics.onehot import one_hot
 from deeplift_genomics.variants import VariantOptions, gather_shards, score_variants
 from deeplift_genomics.variants.alleles import build_windows
 from deeplift_genomics.variants.effects import contribution_changes, score_alleles
 from deeplift_genomics.variants.motif_context import assign_motifs, load_bank
-from deeplift_genomics.variants.vcf import read_vcf
 
 GENOME = random_genome()
 
@@ -231,7 +231,7 @@ def test_motif_broken_created_and_none(tmp_path):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.models.files import save_model
 
     model, spec = small_model()
     path = tmp_path_factory.mktemp("model") / "m"
@@ -256,7 +256,7 @@ def vcf_mixed(tmp_path_factory):
 
 
 def _load(model_dir):
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.models.files import load_model
 
     return load_model(model_dir)
 

@@ -14,7 +14,7 @@ GENOME = random_genome(seed=4)
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from deeplift_genomics.model_io import save_model
+    from deeplift_genomics.models.files import save_model
 
     d = tmp_path_factory.mktemp("cli")
     model, spec = small_model()
@@ -80,7 +80,7 @@ def test_skips_are_counted_without_strict_and_shards_gather(setup, tmp_path):
 def test_config_file_fills_what_flags_do_not_give(tmp_path):
     from deeplift_genomics.cli import build_parser
     from deeplift_genomics.cli.variants import resolve_variants_settings
-    from deeplift_genomics.errors import InputError
+    from deeplift_genomics.core.errors import InputError
 
     config = tmp_path / "c.yaml"
     config.write_text("variants:\n  n_references: 7\n  strict: true\n  tasks: [t1]\nscore:\n  chunk_size: 3\n")

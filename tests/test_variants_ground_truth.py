@@ -24,7 +24,7 @@ def test_core_snvs_outrank_matched_background_and_the_motif_is_named(tmp_path):
     from data_sim.motifs import builtin_motifs
     from data_sim.simulate import SimulationConfig, simulate
     from data_sim.variants import bgzip_bytes, format_vcf, simulated_variants
-    from deeplift_genomics.model_io import load_model
+    from deeplift_genomics.models.files import load_model
     from deeplift_genomics.variants import VariantOptions, score_variants
 
     data = simulate(SimulationConfig(seed=0))  # the model's training data; its test split

@@ -1,6 +1,6 @@
 """Attributions of a dataset's sequences for the benchmark and the ``attribute`` command.
 
-The file they are written to is :mod:`deeplift_genomics.attribution_files`.
+The file they are written to is :mod:`deeplift_genomics.io.attributions`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from ..attribute import attribute
-from ..attribution_files import Attributions
-from ..dataset import Dataset
-from ..errors import InputError
-from ..model_io import LoadedModel, check_compatible
-from ..version import __version__
+from ..core.errors import InputError
+from ..core.version import __version__
+from ..datasets.load import Dataset
+from ..io.attributions import Attributions
+from ..models.files import LoadedModel, check_compatible
 from .analysis import stratified_subset
 from .methods import MethodSpec
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..attribution_files import method_label
+from ..io.attributions import method_label
 
 
 @dataclasses.dataclass(frozen=True)

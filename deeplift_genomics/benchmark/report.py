@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_directory
+from ..io.atomic import atomic_directory
 from ..render.html import embed_png, escape_html, page, table
 from .methods import display_name
 

@@ -23,14 +23,14 @@ import pandas as pd
 from data_sim.motifs import builtin_motifs
 from data_sim.scan import scan_motif
 
-from ..atomic import atomic_directory
-from ..attribution_files import Attributions, check_same_data, load_attributions, model_checksum
-from ..dataset import load_dataset
-from ..errors import InputError
-from ..model_io import load_model
+from ..core.errors import InputError
+from ..core.version import __version__
+from ..datasets.load import load_dataset
+from ..io.atomic import atomic_directory
+from ..io.attributions import Attributions, check_same_data, load_attributions, model_checksum
+from ..models.files import load_model
 from ..motifs.inputs import tracks_of_attributions
 from ..motifs.recovery import method_recovery, truth_from_embeddings
-from ..version import __version__
 from . import analysis as bm
 from . import figures as fg
 from . import logos as lg
@@ -38,7 +38,7 @@ from .attributions import check_model_fits, compute_attributions, select_sequenc
 from .methods import DEEPLIFT_BACKGROUND, DEFAULT_METHODS, MethodSpec, display_name
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..datasets.load import Dataset
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Each sub-command lives in its own module ``deeplift_genomics/cli/<name>.py`` with two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``; its settings are merged by
 :func:`deeplift_genomics.cli.settings.resolve_settings`. This file only parses flags, sets up logging and
-turns :class:`~deeplift_genomics.errors.InputError` into one clear line and exit status 2. SIGTERM and
+turns :class:`~deeplift_genomics.core.errors.InputError` into one clear line and exit status 2. SIGTERM and
 SIGHUP become :class:`Terminated`, a ``KeyboardInterrupt``, so every command removes its temporary
 outputs on them exactly as on Ctrl-C (exit status 128 + the signal's number).
 """
@@ -21,10 +21,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
-from .. import outputs_guard
-from ..errors import InputError
-from ..logs import setup_logging, verbosity_to_level
-from ..version import __version__
+from ..core.errors import InputError
+from ..core.logs import setup_logging, verbosity_to_level
+from ..core.version import __version__
+from ..io import output_dirs as outputs_guard
 from .commands import SUBCOMMANDS
 
 log = logging.getLogger("deeplift_genomics")

@@ -10,13 +10,13 @@ import argparse
 import logging
 
 from ..attribute import PRECISIONS
-from ..attribution_files import model_checksum, save_attributions
 from ..benchmark.attributions import check_model_fits, compute_attributions, select_sequences
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
-from ..dataset import load_dataset
-from ..errors import InputError
-from ..model_io import load_model
-from ..outputs_guard import guarded_output
+from ..core.errors import InputError
+from ..datasets.load import load_dataset
+from ..io.attributions import model_checksum, save_attributions
+from ..io.output_dirs import guarded_output
+from ..models.files import load_model
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)

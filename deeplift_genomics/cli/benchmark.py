@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 from ..benchmark.run import run_benchmark
-from ..outputs_guard import guarded_output
+from ..io.output_dirs import guarded_output
 from .attribute import SPLIT_CHOICES, check_max_sequences
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 

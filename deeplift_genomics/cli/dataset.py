@@ -4,7 +4,7 @@
 [--negatives gc-matched|shuffled|FILE.bed] [--negatives-per-positive K] [--test-chroms chr8,chr9]
 [--valid-chroms chr10] [--blacklist FILE.bed] [--seed N] [--config FILE]``
 
-See :mod:`deeplift_genomics.peaks.build` for what is done, and :mod:`deeplift_genomics.peaks.writer`
+See :mod:`deeplift_genomics.datasets.peaks.build` for what is done, and :mod:`deeplift_genomics.datasets.peaks.writer`
 for the files. ``--config FILE`` is YAML with the long flag names with underscores, at the top level or under
 ``dataset:`` (which wins); ``peaks:`` there is a mapping of task name to BED file (its order is the task
 order) or a list of ``task=file.bed``; flags win over both (see :mod:`deeplift_genomics.cli.settings`).
@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..errors import InputError
-from ..outputs_guard import guarded_output
-from ..peaks import PeakDatasetConfig, make_peak_dataset
-from ..peaks.bed import parse_task_specs
-from ..peaks.build import peak_dataset_inputs
+from ..core.errors import InputError
+from ..datasets.peaks import PeakDatasetConfig, make_peak_dataset
+from ..datasets.peaks.bed import parse_task_specs
+from ..datasets.peaks.build import peak_dataset_inputs
+from ..io.output_dirs import guarded_output
 from .settings import BY_RULE, Setting, add_setting_flags, comma_list, resolve_settings
 
 log = logging.getLogger(__name__)

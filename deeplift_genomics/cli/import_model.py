@@ -1,7 +1,7 @@
 """``import-model``: a bpnet-lite / ChromBPNet file written by ``torch.save`` into a model directory.
 
 The file is read without running any code from it (``torch.load(weights_only=True)`` with an allow-list
-of bpnet-lite's classes; see :mod:`deeplift_genomics.bpnet_lite`). The directory it writes
+of bpnet-lite's classes; see :mod:`deeplift_genomics.models.bpnet_lite`). The directory it writes
 (``model.json`` + ``model.safetensors``) is what ``score`` and ``attribute`` take with ``--model``.
 Flags override ``--config`` keys (:mod:`.settings`), which override the defaults in :data:`SETTINGS`.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..bpnet_lite import import_bpnet_lite
-from ..outputs_guard import guarded_output
+from ..io.output_dirs import guarded_output
+from ..models.bpnet_lite import import_bpnet_lite
 from .settings import Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)

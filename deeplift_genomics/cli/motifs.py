@@ -11,12 +11,12 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..core.errors import InputError
+from ..io.output_dirs import guarded_output
 from ..motifs.instances import InstanceSettings
 from ..motifs.patterns import PatternSettings
 from ..motifs.run import MotifSettings, run_motifs
 from ..motifs.seqlets import SeqletSettings
-from ..outputs_guard import guarded_output
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 from ..benchmark.report import write_report
-from ..errors import InputError
-from ..outputs_guard import check_complete, guarded_output
+from ..core.errors import InputError
+from ..io.output_dirs import check_complete, guarded_output
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)

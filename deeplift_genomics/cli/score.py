@@ -18,13 +18,13 @@ from typing import Any
 
 from ..attribute import PRECISIONS
 from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
-from ..devices import DEVICE_CHOICES
-from ..errors import InputError
+from ..core.devices import DEVICE_CHOICES
+from ..core.errors import InputError
+from ..io.onehot import ALPHABET
+from ..io.output_dirs import guarded_output
 from ..jobs.shards import parse_shard
-from ..model_io import load_model
+from ..models.files import load_model
 from ..motifs.nothing_found import model_quality_line
-from ..onehot import ALPHABET
-from ..outputs_guard import guarded_output
 from ..score.gather import gather_shards
 from ..score.modisco import run_modisco
 from ..score.options import UNKNOWN_CHOICES, ScoreOptions

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config_file import read_yaml_mapping
-from ..errors import InputError
-from ..outputs_guard import check_unique_names
+from ..core.errors import InputError
+from ..io.config_file import read_yaml_mapping
+from ..io.output_dirs import check_unique_names
 from .commands import SUBCOMMANDS
 
 

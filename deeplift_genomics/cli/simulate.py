@@ -25,10 +25,10 @@ from data_sim.simulate import (
     simulate,
 )
 
-from ..dataset_writer import write_simulation
-from ..errors import InputError
-from ..outputs_guard import guarded_output
-from ..progress import progress_bar
+from ..core.errors import InputError
+from ..core.progress import progress_bar
+from ..datasets.write import write_simulation
+from ..io.output_dirs import guarded_output
 from .settings import Setting, check_seed, resolve_settings
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
 """``train``: fit the benchmark conv net (or a spec from ``--config``) on a ``simulate`` or ``dataset`` directory.
 
 ``MODEL_DIR`` is written all at once (nothing is left behind if training fails) and holds
-``model.json`` + ``model.safetensors`` (see :mod:`deeplift_genomics.model_io`), ``metrics.json`` and
+``model.json`` + ``model.safetensors`` (see :mod:`deeplift_genomics.models.files`), ``metrics.json`` and
 ``metrics.tsv`` (test and valid auROC/auPRC per task) and ``history.tsv`` (one row per epoch).
 ``--pos-weight balanced`` weighs each task's positives by its negatives/positives ratio on the train split
 (the weights used go into ``metrics.json``); ``--reverse-complement`` augments with reverse complements.
 On a ``dataset`` directory the test split is its held-out contigs, named in ``metrics.json``, and the
-peak defaults apply (``--defaults auto``; see :mod:`deeplift_genomics.train_schedule`): reverse
+peak defaults apply (``--defaults auto``; see :mod:`deeplift_genomics.models.train_schedule`): reverse
 complements, balanced weights, early stopping on the validation auPRC with a reduce-on-plateau learning
 rate, a minimum number of epochs and a patience scaled to the data, and a net sized for the window. Any
 flag or config key given wins over them; ``--defaults benchmark`` gives the authors' settings.
@@ -19,7 +19,7 @@ the net is near chance or worse than the k-mer model, and what to try.
 ``--config FILE`` is YAML whose keys are the long flag names with underscores (``batch_size: 100``),
 at the top level or under ``train:`` (which wins); flags win over both. ``num_threads`` (config only)
 sets the CPU threads used for training (default 1; 0 keeps torch's setting). A ``model:`` mapping there
-(under ``train:`` or at the top level) is a :class:`~deeplift_genomics.model.ModelSpec` dict, e.g.::
+(under ``train:`` or at the top level) is a :class:`~deeplift_genomics.models.spec.ModelSpec` dict, e.g.::
 
     train:
       epochs: 20
@@ -41,16 +41,16 @@ import numpy as np
 
 from data_sim.motifs import Motif, builtin_motifs, load_motifs
 
-from ..atomic import atomic_directory, atomic_write_text
-from ..baselines import kmer_baseline, pwm_scan_metrics
-from ..dataset import load_dataset
-from ..errors import InputError
-from ..metrics import metrics_table
-from ..model import ModelSpec
-from ..model_io import save_model
-from ..outputs_guard import guarded_output
-from ..train import LR_SCHEDULES, MONITORS, TrainConfig, train_model
-from ..train_schedule import DEFAULTS_CHOICES, peak_architecture, peak_train_options, resolve_defaults
+from ..core.errors import InputError
+from ..datasets.load import load_dataset
+from ..io.atomic import atomic_directory, atomic_write_text
+from ..io.output_dirs import guarded_output
+from ..models.baselines import kmer_baseline, pwm_scan_metrics
+from ..models.files import save_model
+from ..models.metrics import metrics_table
+from ..models.spec import ModelSpec
+from ..models.train import LR_SCHEDULES, MONITORS, TrainConfig, train_model
+from ..models.train_schedule import DEFAULTS_CHOICES, peak_architecture, peak_train_options, resolve_defaults
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def _read_motifs(path: Any) -> list[Motif] | None:
 
 
 def _baselines(dataset: Any, motifs: list[Motif] | None, settings: dict, seed: int) -> dict[str, Any]:
-    """The k-mer baseline and the PWM scan of the test split (see :mod:`deeplift_genomics.baselines`)."""
+    """The k-mer baseline and the PWM scan of the test split (see :mod:`deeplift_genomics.models.baselines`)."""
     # scikit-learn is imported here, not at the top: every command's start would pay for it
 
     out: dict[str, Any] = {}

@@ -18,11 +18,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..devices import DEVICE_CHOICES
-from ..errors import InputError
-from ..model_io import load_model, output_kind
-from ..onehot import ALPHABET
-from ..outputs_guard import guarded_output
+from ..core.devices import DEVICE_CHOICES
+from ..core.errors import InputError
+from ..io.onehot import ALPHABET
+from ..io.output_dirs import guarded_output
+from ..models.files import load_model, output_kind
 from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS

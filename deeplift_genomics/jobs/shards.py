@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from ..errors import InputError
+from ..core.errors import InputError
+from ..io.atomic import atomic_write_text
 
 SHARD_FILE = "shard.json"
 

@@ -21,9 +21,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from ..atomic import atomic_path, atomic_write_text
-from ..errors import InputError
-from ..outputs_guard import (
+from ..core.errors import InputError
+from ..io.atomic import atomic_path, atomic_write_text
+from ..io.output_dirs import (
     forget_failed_start,
     open_output_dir,
     read_marker,

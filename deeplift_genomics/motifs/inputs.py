@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..attribution_files import Attributions, check_same_data, load_attributions
-from ..dataset import load_dataset
-from ..errors import InputError
-from ..onehot import sequence_indices
+from ..core.errors import InputError
+from ..datasets.load import load_dataset
+from ..io.attributions import Attributions, check_same_data, load_attributions
+from ..io.onehot import sequence_indices
 from ..score.outputs import SCORES_FORMAT, check_offsets
 
 SCORES_FILE = "scores.h5"

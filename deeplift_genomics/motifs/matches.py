@@ -22,7 +22,7 @@ import pandas as pd
 
 from data_sim.motifs import builtin_motifs, load_motifs
 
-from ..fasta import require_regular_file
+from ..io.fasta import require_regular_file
 
 log = logging.getLogger(__name__)
 

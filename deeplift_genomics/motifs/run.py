@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_directory
-from ..errors import InputError
-from ..outputs_guard import check_output_path
-from ..version import __version__
+from ..core.errors import InputError
+from ..core.version import __version__
+from ..io.atomic import atomic_directory
+from ..io.output_dirs import check_output_path
 from .export import meme_text, write_bed, write_matrices, write_tsv
 from .inputs import ScoreTracks, read_attributions, read_score_dir
 from .instances import (

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path
-from ..constants import PAPER_BACKGROUND
+from ..core.constants import PAPER_BACKGROUND
+from ..io.atomic import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..attribute import REFERENCE_BLOCK
-from ..fasta import FastaFile, Region, reverse_complement
-from ..references import references_keeping_columns
+from ..io.fasta import FastaFile, Region, reverse_complement
+from ..references.kinds import references_keeping_columns
 from .options import ScoreOptions
 from .windows import WindowPlan, known_mask, plan_windows, stitch, strict_one_hot, window_inputs
 

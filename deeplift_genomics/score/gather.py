@@ -22,11 +22,11 @@ import h5py
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..atomic import atomic_directory
-from ..errors import InputError
+from ..core.errors import InputError
+from ..io.atomic import atomic_directory
+from ..io.output_dirs import check_free_space, hdf5_write
 from ..jobs.shards import check_shards as check_run_shards
 from ..jobs.shards import first_difference
-from ..outputs_guard import check_free_space, hdf5_write
 from .options import SHARD_FORMAT
 from .outputs import (
     NpzStreamWriter,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..atomic import atomic_directory
+from ..io.atomic import atomic_directory
 from .outputs import safe_name
 
 log = logging.getLogger(__name__)

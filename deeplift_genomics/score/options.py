@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 UNKNOWN_CHOICES = ("zeros", "uniform")
 SHARD_FORMAT = "deeplift-genomics-score-shard"

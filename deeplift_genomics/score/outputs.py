@@ -52,10 +52,10 @@ import h5py
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from ..fasta import Region
-from ..outputs_guard import check_free_space, hdf5_write
+from ..core.errors import InputError
+from ..io.atomic import atomic_path
+from ..io.fasta import Region
+from ..io.output_dirs import check_free_space, hdf5_write
 
 SCORES_FORMAT = "deeplift-genomics-scores"
 SCORES_FORMAT_VERSION = 1

@@ -32,13 +32,13 @@ import numpy as np
 from torch import nn
 
 from ..attribute import attribute
-from ..errors import InputError
-from ..fasta import FastaFile, Region, file_checksum, read_bed, record_regions
+from ..core.errors import InputError
+from ..core.progress import progress_bar
+from ..io.fasta import FastaFile, Region, file_checksum, read_bed, record_regions
+from ..io.output_dirs import check_unique_names, writing
 from ..jobs.shards import parse_shard, shard_range, write_shard_info
 from ..jobs.work import ChunkedWork, save_npz
-from ..model_io import model_fingerprint
-from ..outputs_guard import check_unique_names, writing
-from ..progress import progress_bar
+from ..models.files import model_fingerprint
 from .batcher import ChunkScorer
 from .options import SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions
 from .outputs import assemble_outputs

@@ -18,8 +18,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from ..core.errors import InputError
+from ..io.atomic import atomic_path
 from .outputs import safe_name
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..onehot import one_hot, sequence_indices
+from ..io.onehot import one_hot, sequence_indices
 
 LONG_CHOICES = ("tile", "crop")
 SHORT_CHOICES = ("pad", "skip")

@@ -22,9 +22,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import InputError
-from ..fasta import FastaFile
-from .vcf import Skip, VcfAllele
+from ..core.errors import InputError
+from ..io.fasta import FastaFile
+from ..io.vcf import Skip, VcfAllele
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from torch import nn
 
 from ..attribute import METHODS as ATTRIBUTION_METHODS
 from ..attribute import attribute
-from ..errors import InputError
-from ..graph import build_plan
-from ..onehot import one_hot
-from ..references import REFERENCE_KINDS, make_references
+from ..core.errors import InputError
+from ..engine.graph import build_plan
+from ..io.onehot import one_hot
+from ..references.kinds import REFERENCE_KINDS, make_references
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import torch
 
 from data_sim.motifs import builtin_motifs, load_motifs, log_odds_matrix
 
-from ..errors import InputError
-from ..onehot import one_hot
+from ..core.errors import InputError
+from ..io.onehot import one_hot
 
 DEFAULT_THRESHOLD = 1e-4
 SCORE_RESOLUTION = 0.1

@@ -41,11 +41,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from ..core.errors import InputError
+from ..io.atomic import atomic_path
+from ..io.vcf import Skip
 from .effects import contribution_changes, prediction_effects
 from .report import write_report
-from .vcf import Skip
 
 FORMAT = "deeplift-genomics-variants"
 FORMAT_VERSION = 1

@@ -27,18 +27,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from ..fasta import FastaFile, file_checksum
+from ..core.errors import InputError
+from ..core.progress import progress_bar
+from ..io.fasta import FastaFile, file_checksum
+from ..io.output_dirs import check_output_path, open_output_dir
+from ..io.vcf import Skip, VcfAllele, read_vcf, skip_counts
 from ..jobs.shards import check_shards, parse_shard, shard_range, write_shard_info
 from ..jobs.work import ChunkedWork, finish_output_dir, save_npz
-from ..model_io import model_fingerprint
-from ..outputs_guard import check_output_path, open_output_dir
-from ..progress import progress_bar
+from ..models.files import model_fingerprint
 from .alleles import EDGE_CHOICES, SKIP_MISSING_CONTIG, AlleleWindows, build_windows, contig_hint
 from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
 from .outputs import VariantTable, read_h5, read_skipped, write_all
-from .vcf import Skip, VcfAllele, read_vcf, skip_counts
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def score_variants(
     after_chunk
         Called with the chunk index after each chunk is saved (tests simulate a crash with it).
     output
-        What the model outputs (:func:`deeplift_genomics.model_io.output_kind`): ``logit`` gives
+        What the model outputs (:func:`deeplift_genomics.models.files.output_kind`): ``logit`` gives
         probabilities and log-odds; ``log_counts`` and ``profile`` give NaN there.
 
     Returns

@@ -1,0 +1,1 @@
+"""Foundations every layer uses: errors, constants, logging, progress bars, devices."""

@@ -1,0 +1,1 @@
+"""Datasets: loading and writing dataset directories, and building one from a genome and peaks (:mod:`.peaks`)."""

@@ -1,0 +1,1 @@
+"""Files in and out: FASTA, one-hot, VCF, YAML config files, atomic writes, guarded output directories."""

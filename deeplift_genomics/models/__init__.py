@@ -1,0 +1,1 @@
+"""Models: the architecture spec, model directories (JSON + safetensors), training, metrics, bpnet-lite import."""
