@@ -172,3 +172,24 @@ def test_read_yaml_mapping_names_the_file_on_every_failure(tmp_path):
         read_yaml_mapping(broken)
     with pytest.raises(InputError, match=r"missing\.yaml: cannot read config"):
         read_yaml_mapping(tmp_path / "missing.yaml")
+
+
+def test_a_signal_that_a_library_reports_as_bad_input_still_exits_as_terminated(monkeypatch, caplog):
+    # safetensors' loader, interrupted by SIGTERM, said the model file was corrupt (exit 2): the run was
+    # terminated, and says so
+    import signal
+
+    from deeplift_genomics.cli import motifs as motifs_command
+    from deeplift_genomics.core.errors import InputError
+
+    def run(args):
+        try:
+            cli._raise_terminated(signal.SIGTERM, None)
+        except cli.Terminated:
+            raise InputError("model.safetensors: not a readable safetensors file (truncated or corrupt)") from None
+
+    monkeypatch.setattr(motifs_command, "run", run)
+    assert cli.main(["motifs"]) == 128 + signal.SIGTERM
+    assert "terminated by SIGTERM" in caplog.text and "corrupt" not in caplog.text
+    monkeypatch.setattr(motifs_command, "run", lambda args: (_ for _ in ()).throw(InputError("bad input")))
+    assert cli.main(["motifs"]) == 2  # the next run's bad input is bad input again

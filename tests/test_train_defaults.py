@@ -39,6 +39,7 @@ def test_kmer_counts_collapse_reverse_complements_and_count_every_kmer():
     seqs = ["".join(rng.choice(list("ACGT"), size=40)) for _ in range(5)]
     fwd = kmer_counts(one_hot(seqs, dtype=np.float32), k=4).toarray()
     rev = kmer_counts(one_hot([_reverse_complement(s) for s in seqs], dtype=np.float32), k=4).toarray()
+    # exact: k-mer counts are integers
     np.testing.assert_array_equal(fwd, rev)
     assert (fwd.sum(axis=1) == 40 - 4 + 1).all()
     # 4^k k-mers, palindromes counted once: (4^k + 4^(k/2)) / 2 columns for even k

@@ -24,7 +24,7 @@ from types import ModuleType
 from ..core.errors import InputError
 from ..core.logs import setup_logging, verbosity_to_level
 from ..core.version import __version__
-from ..io import output_dirs as outputs_guard
+from ..io import output_dirs
 from .commands import SUBCOMMANDS
 
 log = logging.getLogger("deeplift_genomics")
@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT_ERROR
     setup_logging(verbosity_to_level(args.verbose, args.quiet), args.log)
 
+    _received.clear()
     try:
         with signals_as_interrupts():
             return int(args._module.run(args) or 0)
@@ -77,13 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("terminated by %s", signal.Signals(exc.signum).name)
         return 128 + exc.signum
     except InputError as exc:
+        if _received:
+            # the signal interrupted a library call that reported it as its own error (safetensors' loader
+            # says the file is corrupt): the run was terminated, the input is not at fault
+            log.error("terminated by %s", signal.Signals(_received[-1]).name)
+            return 128 + _received[-1]
         log.error("%s", exc)
         return _leave(EXIT_INPUT_ERROR, argv is None)
     except OSError as exc:
         # A full disk, a read-only mount, no permission: one line, never a traceback.
-        if not outputs_guard.is_fs_error(exc):
+        if not output_dirs.is_fs_error(exc):
             raise
-        log.error("%s", outputs_guard.describe_os_error(exc))
+        log.error("%s", output_dirs.describe_os_error(exc))
         return _leave(EXIT_INPUT_ERROR, argv is None)
     except KeyboardInterrupt:
         log.error("interrupted")
@@ -98,7 +104,12 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+#: Termination signals received during the current run (a library may turn the exception into its own).
+_received: list[int] = []
+
+
 def _raise_terminated(signum: int, _frame: object) -> None:
+    _received.append(signum)
     raise Terminated(signum)
 
 
@@ -120,7 +131,7 @@ def signals_as_interrupts() -> Iterator[None]:
 def _leave(status: int, program: bool) -> int:
     """``status``; as a program, after a failed HDF5 write, exit at once (the HDF5 library crashes in
     its exit handler)."""
-    if program and outputs_guard.HDF5_WRITE_FAILED:
+    if program and output_dirs.HDF5_WRITE_FAILED:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -2,7 +2,7 @@
 how to run it.
 
 This module sits below the op table (:mod:`.ops`), the planner (:mod:`.graph`) and the interpreter
-(:mod:`.engine`), so that each of them can use it without importing the others.
+(:mod:`.interpreter`), so that each of them can use it without importing the others.
 """
 
 from __future__ import annotations

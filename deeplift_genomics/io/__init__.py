@@ -1,1 +1,2 @@
-"""Files in and out: FASTA, one-hot, VCF, YAML config files, atomic writes, guarded output directories."""
+"""Files in and out: FASTA, one-hot, VCF, attribution files, YAML config files, atomic writes, guarded
+output directories."""

@@ -1,1 +1,11 @@
-"""Models: the architecture spec, model directories (JSON + safetensors), training, metrics, bpnet-lite import."""
+"""Models: the architecture spec (:mod:`.spec`), model directories of JSON + safetensors (:mod:`.files`),
+training (:mod:`.train`, :mod:`.train_schedule`), metrics and baselines, bpnet-lite import.
+
+``load_model`` and ``save_model`` are importable from here.
+"""
+
+from __future__ import annotations
+
+from .files import load_model, save_model
+
+__all__ = ["load_model", "save_model"]
