@@ -16,6 +16,7 @@ from .core.constants import PAPER_BACKGROUND
 from .core.devices import resolve_device
 from .core.errors import InputError
 from .core.progress import progress_bar
+from .core.targets import output_indices
 from .engine import interpreter as engine
 from .engine.graph import build_plan
 from .engine.ops import METHODS
@@ -164,7 +165,7 @@ def attribute(
 
     with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
         plan = build_plan(m, x[:1].to(dev), method)
-        targets = _targets(target, plan.n_outputs)
+        targets = output_indices(target, plan.n_outputs)
         E = _target_matrix(targets, plan.n_outputs, plan.head == "softmax", dtype, dev)
         rules = engine.choose_rules(plan, rule)
         need_s = engine.nodes_needing_s(plan, rules) if method == "deeplift" else set()
@@ -487,28 +488,6 @@ def _why_not_one_hot(x: torch.Tensor) -> str:
     return f"sequence {n_i}, position {l_i} holds {col}, not one 1 and three 0"
 
 
-def _targets(target, n_outputs: int) -> list[int]:
-    if target is None:
-        return list(range(n_outputs))
-    if isinstance(target, (torch.Tensor, np.ndarray)):
-        target = target.tolist()
-    items = [target] if isinstance(target, (int, np.integer)) and not isinstance(target, bool) else target
-    try:
-        items = list(items)
-    except TypeError:
-        raise InputError(f"target: expected an output index, a list of indices or None, got {target!r}") from None
-    if not items:
-        raise InputError("target: empty list of outputs")
-    out = []
-    for t in items:
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-            raise InputError(f"target: expected integer output indices, got {t!r}")
-        if not 0 <= int(t) < n_outputs:
-            raise InputError(f"target: index {int(t)} is out of range; the model has {n_outputs} outputs (0..{n_outputs - 1})")
-        out.append(int(t))
-    return out
-
-
 def _target_matrix(targets, k: int, softmax: bool, dtype, dev) -> torch.Tensor:
     """Rows select each target; for a softmax head they subtract the mean over classes (paper 3.6)."""
     E = torch.zeros((len(targets), k), dtype=dtype, device=dev)
@@ -653,7 +632,7 @@ def _ism(model, x, target, batch_size, device, dtype, verbose) -> AttributionRes
     dev = resolve_device(device)
     with _prepared(model, dev, dtype) as m:
         plan = build_plan(m, x[:1].to(dev), "ism")
-        targets = _targets(target, plan.n_outputs)
+        targets = output_indices(target, plan.n_outputs)
         logits = _Logits(plan).eval()
         scores = ism_scores(logits, x, targets, batch_size, dev, verbose=verbose).to("cpu", dtype)
         outputs = torch.cat([engine.forward(plan, x[i:i + batch_size].to(dev)).cpu()

@@ -17,6 +17,7 @@ from torch import nn
 from .core.devices import resolve_device
 from .core.errors import InputError
 from .core.progress import progress_bar
+from .core.targets import output_indices
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +29,6 @@ def _as_onehot_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     if not xt.is_floating_point():
         xt = xt.to(torch.float32)
     return xt.detach()
-
-
-def _targets(target: int | Sequence[int] | None, n_outputs: int) -> list[int]:
-    if target is None:
-        return list(range(n_outputs))
-    wanted = [int(target)] if isinstance(target, (int, np.integer)) else [int(t) for t in target]
-    if not wanted:
-        raise InputError("ism: target is an empty list")
-    for t in wanted:
-        if not -n_outputs <= t < n_outputs:
-            raise InputError(f"ism: target {t} is out of range; the model has {n_outputs} outputs")
-    return [t % n_outputs for t in wanted]
 
 
 def _forward(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -111,7 +100,7 @@ def ism_scores(
             ref_out = torch.cat(
                 [_forward(model, xt[i : i + batch_size].to(dev)).cpu() for i in range(0, n_seq, batch_size)]
             )
-            tasks = _targets(target, ref_out.shape[1])
+            tasks = output_indices(target, ref_out.shape[1])
             ref_out = ref_out[:, tasks].to(xt.dtype)
             scores = torch.zeros((n_seq, len(tasks), 4, length), dtype=xt.dtype)
             # A substitution is every (sequence, base, position) whose column is not already that base.

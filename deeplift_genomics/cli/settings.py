@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
+from ..core.targets import check_unique_names
 from ..io.config_file import read_yaml_mapping
-from ..io.output_dirs import check_unique_names
 from .commands import SUBCOMMANDS
 
 

@@ -42,8 +42,9 @@ from data_sim.splits import stratified_split
 
 from ..core.constants import PAPER_BACKGROUND
 from ..core.errors import InputError
+from ..core.targets import check_unique_names
 from ..io.onehot import one_hot
-from ..io.output_dirs import MARKER_NAME, check_complete, check_unique_names, read_marker
+from ..io.output_dirs import MARKER_NAME, check_complete, read_marker
 
 log = logging.getLogger(__name__)
 

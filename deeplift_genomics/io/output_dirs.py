@@ -16,8 +16,8 @@ Every command that writes calls these (see "Safety helpers" in the plan and the 
 - :func:`check_free_space` before large writes (HDF5 crashes at exit after a failed write on a full
   disk, so a ``scores.h5`` is never started without room for it), :func:`hdf5_write` around HDF5
   writers, :func:`remove_stale_parts` for ``.part`` files of a killed run.
-- :func:`check_unique_names` for task names (a model's, ``--tasks``); :func:`check_task_name` for a
-  task name that names files and columns (:data:`TASK_NAME`, the rule ``dataset`` set).
+- task names (repeats, the one rule for names that become files and columns) are
+  checked in :mod:`deeplift_genomics.core.targets`.
 """
 
 from __future__ import annotations
@@ -198,7 +198,6 @@ def describe_os_error(exc: OSError, path: str | Path | None = None) -> str:
 
 def _errno_from_text(text: str) -> int | None:
     # h5py: "... errno = 28, error message = 'No space left on device' ..."; Rust (safetensors): "(os error 28)"
-    import re
 
     match = re.search(r"errno = (\d+)|\(os error (\d+)\)", text)
     return int(match[1] or match[2]) if match else None
@@ -214,7 +213,6 @@ def as_os_error(exc: BaseException, path: str | Path) -> BaseException:
 
 
 def _filename_from_text(text: str) -> str | None:
-    import re
 
     match = re.search(r"filename = '([^']+)'", text)
     return match[1] if match else None
@@ -569,27 +567,3 @@ def remove_stale_siblings(out: str | Path) -> list[Path]:
     if removed:
         log.info("removed %d temporary file(s) of an earlier, killed run beside %s", len(removed), final)
     return removed
-
-
-def check_unique_names(names: Sequence[str], what: str) -> None:
-    """Refuse repeated names (task names of a model, ``--tasks``), naming the first repeat."""
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise InputError(f"{what}: task name {name!r} is given twice; task names must be distinct")
-        seen.add(name)
-
-
-#: A task name that becomes file and column names: starts with a letter or digit, then letters, digits,
-#: '_', '.' or '-' (no '/', no leading '.', never empty). One rule for every command that names tasks.
-TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def check_task_name(name: str, what: str) -> str:
-    """``name`` when it follows :data:`TASK_NAME`; else an :class:`InputError` naming ``what``."""
-    if not TASK_NAME.match(name):
-        raise InputError(
-            f"{what}: task name {name!r} must start with a letter or digit, then letters, digits, '_', '.' "
-            "or '-' (it becomes file and column names)"
-        )
-    return name

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from ..core.errors import InputError
+from ..core.targets import check_task_name
 from ..io.atomic import atomic_directory
-from ..io.output_dirs import check_task_name
 from .files import MODEL_JSON, check_finite_weights, export_user_model
 
 log = logging.getLogger(__name__)

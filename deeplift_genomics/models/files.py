@@ -45,10 +45,11 @@ from torch import nn
 from ..core.devices import resolve_device
 from ..core.errors import InputError
 from ..core.legacy_paths import current_module_name
+from ..core.targets import check_task_name, check_unique_names
 from ..core.version import __version__
 from ..io.atomic import atomic_path, atomic_write_text
 from ..io.onehot import ALPHABET
-from ..io.output_dirs import as_os_error, check_task_name, check_unique_names, read_marker
+from ..io.output_dirs import as_os_error, read_marker
 from .spec import ModelSpec, build_model
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,9 @@ from torch import nn
 from ..attribute import attribute
 from ..core.errors import InputError
 from ..core.progress import progress_bar
+from ..core.targets import task_indices
 from ..io.fasta import FastaFile, Region, file_checksum, read_bed, record_regions
-from ..io.output_dirs import check_unique_names, writing
+from ..io.output_dirs import writing
 from ..jobs.shards import parse_shard, shard_range, write_shard_info
 from ..jobs.work import ChunkedWork, save_npz
 from ..models.files import model_fingerprint
@@ -64,18 +65,6 @@ class ScoreSummary:
     @property
     def windows_per_second(self) -> float:
         return self.n_windows / self.seconds if self.seconds > 0 else float("nan")
-
-
-def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
-    if not wanted:
-        return list(range(len(task_names)))
-    check_unique_names(list(wanted), "--tasks")
-    missing = [t for t in wanted if t not in task_names]
-    if missing:
-        raise InputError(
-            f"--tasks: unknown task(s) {', '.join(missing)}; the model has {', '.join(task_names)}"
-        )
-    return [list(task_names).index(t) for t in wanted]
 
 
 
@@ -189,7 +178,7 @@ def score_fasta(
     options = options or ScoreOptions()
     options.check(input_length)
     shard = parse_shard(shard)
-    task_idx = _task_indices(task_names, options.tasks)
+    task_idx = task_indices(task_names, options.tasks)
     kept_tasks = [task_names[i] for i in task_idx]
     fasta, bed = Path(fasta), (Path(bed) if bed is not None else None)
     if bigwig:

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..core.errors import InputError
 from ..core.progress import progress_bar
+from ..core.targets import task_indices
 from ..io.fasta import FastaFile, file_checksum
 from ..io.output_dirs import check_output_path, open_output_dir
 from ..io.vcf import Skip, VcfAllele, read_vcf, skip_counts
@@ -129,15 +130,6 @@ class VariantSummary:
     @property
     def alleles_per_second(self) -> float:
         return self.n_scored / self.seconds if self.seconds > 0 else float("nan")
-
-
-def _task_indices(task_names: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
-    if not wanted:
-        return list(range(len(task_names)))
-    missing = [t for t in wanted if t not in task_names]
-    if missing:
-        raise InputError(f"--tasks: unknown task(s) {', '.join(missing)}; the model has {', '.join(task_names)}")
-    return [list(task_names).index(t) for t in wanted]
 
 
 def _chunk_table(
@@ -304,7 +296,7 @@ def score_variants(
     opt = options or VariantOptions()
     opt.check()
     shard = parse_shard(shard)
-    task_idx = _task_indices(task_names, opt.tasks)
+    task_idx = task_indices(task_names, opt.tasks)
     kept = [task_names[i] for i in task_idx]
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
     motif_path = motif_file_in(motifs) if motifs is not None else None

@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import InputError
-from ...io import output_dirs as outputs_guard
+from ...core.targets import TASK_NAME  # one rule for every command's task names
 from ...io.fasta import bed_interval, bed_lines
 
 log = logging.getLogger(__name__)
 
 # Task names become labels.tsv columns and file names (shap_<task>.npz, <task>.bedGraph).
-TASK_NAME = outputs_guard.TASK_NAME  # one rule for every command's task names
 RESERVED_COLUMNS = frozenset({"id", "split"})
 
 
