@@ -130,7 +130,8 @@ PEAKS_CONFIG = {**CONFIG, "data": {**CONFIG["data"], "peaks": {
 
 
 @pytest.mark.parametrize("command,config", [("motifs", CONFIG), ("variants", CONFIG), ("dataset", PEAKS_CONFIG),
-                                            ("train", CONFIG), ("score", CONFIG)])
+                                            ("train", CONFIG), ("score", CONFIG), ("attribute", CONFIG),
+                                            ("benchmark", CONFIG)])
 def test_the_rules_flags_come_from_the_declarations(command, config):
     settings = _module(command).SETTINGS
     flags = workflow_flags(settings, config)

@@ -19,7 +19,7 @@ rule attribute:
         data=DATA_FLAGS,
         model=lambda wildcards, input: os.path.dirname(input.model),
         method=lambda wildcards: method_flags(wildcards.method),
-        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], precision=config['attribute']['precision'], device=DEVICE)}",
+        flags=workflow_flags(ATTRIBUTE_SETTINGS, config),
     shell:
         "deeplift-genomics attribute {params.data} --model {params.model} --out {output} {params.method}"
         " {params.flags} 2> {log}"

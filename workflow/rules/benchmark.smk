@@ -26,7 +26,7 @@ rule benchmark:
     params:
         data=DATA_FLAGS,
         models=lambda wildcards, input: [os.path.dirname(path) for path in input.models],
-        flags=f"{SEQUENCE_FLAGS} {cli_flags(batch_size=config['attribute']['batch_size'], device=DEVICE)}",
+        flags=workflow_flags(BENCHMARK_SETTINGS, config),
     shell:
         "deeplift-genomics benchmark {params.data} --model {params.models} --out {output}"
         " --attributions {input.attributions} {params.flags} 2> {log}"

@@ -8,6 +8,8 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from deeplift_genomics.benchmark.methods import method_label as package_method_label
+from deeplift_genomics.cli.attribute import SETTINGS as ATTRIBUTE_SETTINGS
+from deeplift_genomics.cli.benchmark import SETTINGS as BENCHMARK_SETTINGS
 from deeplift_genomics.cli.dataset import SETTINGS as DATASET_SETTINGS
 from deeplift_genomics.cli.motifs import SETTINGS as MOTIFS_SETTINGS
 from deeplift_genomics.cli.score import SETTINGS as SCORE_SETTINGS
@@ -131,12 +133,8 @@ def method_flags(name):
 
 
 ATTRIBUTIONS = [f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in METHODS]
-# The benchmark compares on exactly the sequences that were attributed.
-SEQUENCE_FLAGS = cli_flags(
-    split=config["attribute"]["split"],
-    max_sequences=config["attribute"]["max_sequences"],
-    seed=config["attribute"]["seed"],
-)
+# The benchmark compares on exactly the sequences that were attributed: both rules take split,
+# max_sequences and seed from attribute: (their SETTINGS say so).
 
 
 def train_flags():
