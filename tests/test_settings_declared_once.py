@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "config" / "schema" / "config.schema.yaml").read_text())
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 RULES_TEXT = "\n".join(p.read_text() for p in sorted((ROOT / "workflow" / "rules").glob("*.smk")))
-# simulate's settings are data_sim's SimulationConfig (the workflow passes data.simulate as it is)
-DECLARED_ELSEWHERE = {"simulate"}
-COMMANDS = [name for name in SUBCOMMANDS if name not in DECLARED_ELSEWHERE]
+COMMANDS = list(SUBCOMMANDS)
 
 
 def _module(command: str) -> Any:
@@ -131,7 +129,7 @@ PEAKS_CONFIG = {**CONFIG, "data": {**CONFIG["data"], "peaks": {
 
 @pytest.mark.parametrize("command,config", [("motifs", CONFIG), ("variants", CONFIG), ("dataset", PEAKS_CONFIG),
                                             ("train", CONFIG), ("score", CONFIG), ("attribute", CONFIG),
-                                            ("benchmark", CONFIG)])
+                                            ("benchmark", CONFIG), ("simulate", CONFIG)])
 def test_the_rules_flags_come_from_the_declarations(command, config):
     settings = _module(command).SETTINGS
     flags = workflow_flags(settings, config)

@@ -53,8 +53,9 @@ class Setting:
     help, metavar, group
         What ``--help`` says of it (the default is added: :meth:`help_text`), the value's name there,
         and the heading it is listed under.
-    nargs
-        ``"+"`` when the flag takes several values (a list); else one value (lists: comma-separated).
+    nargs, item_kind, const
+        ``"+"`` (or a count) when the flag takes several values, ``item_kind`` the type of each; else one
+        value (lists: comma-separated). ``nargs="?"`` with ``const``: the value when the flag is given bare.
     negative
         For a setting that is on by default and only turned off: its one flag (``--no-report``).
     shown_default
@@ -73,9 +74,11 @@ class Setting:
     low: float | None = None
     high: float | None = None
     help: str = ""
-    metavar: str | None = None
+    metavar: str | tuple[str, ...] | None = None
     group: str = "settings"
-    nargs: str | None = None
+    nargs: str | int | None = None
+    item_kind: type | None = None
+    const: Any = None
     negative: str | None = None
     shown_default: str | None = None
     config_only: bool = False
@@ -288,8 +291,10 @@ def add_setting_flags(parser: argparse.ArgumentParser, settings: Mapping[str, Se
                 continue
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
-            if setting.kind in (int, float):
-                kwargs["type"] = setting.kind
+            if setting.kind in (int, float) or setting.item_kind is not None:
+                kwargs["type"] = setting.item_kind or setting.kind
+            if setting.const is not None:
+                kwargs["const"] = setting.const
             if setting.choices is not None:
                 kwargs["choices"] = setting.choices
             if setting.metavar is not None:

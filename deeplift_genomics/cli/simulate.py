@@ -29,7 +29,7 @@ from ..core.errors import InputError
 from ..core.progress import progress_bar
 from ..datasets.write import write_simulation
 from ..io.output_dirs import guarded_output
-from .settings import Setting, check_seed, resolve_settings
+from .settings import BY_RULE, Setting, add_setting_flags, check_seed, resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,65 +48,43 @@ _FLAG_FIELDS = (
 )
 
 
-# Every SimulationConfig key (checked by config_from_mapping), the output directory and the preset.
+_SIM = SimulationConfig()
+_PAPER_ONLY = "none: the workflow simulates the paper's benchmark (set it in a --config file of your own)"
+
+# The flags, with the simulation's own defaults (SimulationConfig) shown; every other SimulationConfig key
+# (classes, task_names, copies, pseudocounts, ...) is set in --config only. config_from_mapping checks all.
 SETTINGS: dict[str, Setting] = {
-    "out": Setting(kind=str),
-    "background_preset": Setting(kind=str),
-    **{key: Setting() for key in CONFIG_KEYS},
+    "out": Setting(kind=str, metavar="DIR", workflow=BY_RULE, help="output directory (here or in --config)"),
+    "seed": Setting(None, int, shown_default=str(_SIM.seed), workflow="data.simulate.seed", help="random seed"),
+    "n_per_class": Setting(None, int, metavar="N", low=1, shown_default=str(_SIM.n_per_class),
+                           workflow="data.simulate.n_per_class", help="sequences per class"),
+    "length": Setting(None, int, metavar="L", low=1, shown_default=str(_SIM.length),
+                      workflow="data.simulate.length", help="sequence length in bp"),
+    "background": Setting(None, list, nargs=4, item_kind=float, metavar=("A", "C", "G", "T"),
+                          shown_default="the paper's " + " ".join(f"{v:g}" for v in _SIM.background),
+                          workflow="data.simulate.background", help="background base probabilities"),
+    "background_preset": Setting(None, str, tuple(sorted(BACKGROUND_PRESETS)), workflow=_PAPER_ONLY,
+                                 help="paper = 0.3/0.2/0.2/0.3; released = 0.27/0.23/0.23/0.27, as in the "
+                                 "authors' released data"),
+    "reverse_complement": Setting(None, float, nargs="?", const=0.5, metavar="P", low=0.0, high=1.0,
+                                  shown_default=f"{_SIM.reverse_complement:g}, the paper's", workflow=_PAPER_ONLY,
+                                  help="put each motif copy on the reverse strand with probability P (0.5 if P "
+                                  "is omitted)"),
+    "test_fraction": Setting(None, float, metavar="F", low=0.0, high=1.0, shown_default=f"{_SIM.test_fraction:g}",
+                             workflow=_PAPER_ONLY, help="test share per class"),
+    "valid_fraction": Setting(None, float, metavar="F", low=0.0, high=1.0, shown_default=f"{_SIM.valid_fraction:g}",
+                              workflow=_PAPER_ONLY, help="validation share per class"),
+    "motif_file": Setting(None, str, metavar="FILE", shown_default="the packaged ENCODE motifs", workflow=_PAPER_ONLY,
+                          help="ENCODE, MEME or JASPAR motif file for the motif ids of the classes"),
+    "fasta_line_width": Setting(None, int, metavar="N", low=1, shown_default=str(_SIM.fasta_line_width),
+                                workflow=_PAPER_ONLY, help="letters per FASTA line"),
 }
+SETTINGS.update({key: Setting(config_only=True, workflow=_PAPER_ONLY) for key in CONFIG_KEYS if key not in SETTINGS})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``simulate`` flags (every default comes from the config file or the paper's settings)."""
-    parser.add_argument(
-        "--out", metavar="DIR", default=None, help="output directory (required here or in --config)"
-    )
-    parser.add_argument("--config", metavar="FILE", default=None, help="YAML settings; flags override it")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    parser.add_argument(
-        "--n-per-class", type=int, default=None, metavar="N", help="sequences per class (default 2000)"
-    )
-    parser.add_argument(
-        "--length", type=int, default=None, metavar="L", help="sequence length in bp (default 200)"
-    )
-    parser.add_argument(
-        "--background",
-        type=float,
-        nargs=4,
-        default=None,
-        metavar=("A", "C", "G", "T"),
-        help="background base probabilities (default the paper's 0.3 0.2 0.2 0.3)",
-    )
-    parser.add_argument(
-        "--background-preset",
-        choices=sorted(BACKGROUND_PRESETS),
-        default=None,
-        help="paper = 0.3/0.2/0.2/0.3; released = 0.27/0.23/0.23/0.27, as in the authors' released data",
-    )
-    parser.add_argument(
-        "--reverse-complement",
-        type=float,
-        nargs="?",
-        const=0.5,
-        default=None,
-        metavar="P",
-        help="put each motif copy on the reverse strand with probability P (0.5 if P is omitted; paper: 0)",
-    )
-    parser.add_argument(
-        "--test-fraction", type=float, default=None, metavar="F", help="test share per class (0.1)"
-    )
-    parser.add_argument(
-        "--valid-fraction", type=float, default=None, metavar="F", help="validation share per class (0.1)"
-    )
-    parser.add_argument(
-        "--motif-file",
-        default=None,
-        metavar="FILE",
-        help="ENCODE, MEME or JASPAR motif file for the motif ids of the classes (default: packaged ENCODE)",
-    )
-    parser.add_argument(
-        "--fasta-line-width", type=int, default=None, metavar="N", help="letters per FASTA line (60)"
-    )
+    """The ``simulate`` flags, built from :data:`SETTINGS` (defaults: the paper's, from SimulationConfig)."""
+    add_setting_flags(parser, SETTINGS, "simulate")
 
 
 def build_config(args: argparse.Namespace) -> tuple[SimulationConfig, str]:

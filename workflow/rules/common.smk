@@ -14,6 +14,7 @@ from deeplift_genomics.cli.dataset import SETTINGS as DATASET_SETTINGS
 from deeplift_genomics.cli.motifs import SETTINGS as MOTIFS_SETTINGS
 from deeplift_genomics.cli.score import SETTINGS as SCORE_SETTINGS
 from deeplift_genomics.cli.settings import workflow_flags
+from deeplift_genomics.cli.simulate import SETTINGS as SIMULATE_SETTINGS
 from deeplift_genomics.cli.train import SETTINGS as TRAIN_SETTINGS
 from deeplift_genomics.cli.variants import SETTINGS as VARIANTS_SETTINGS
 

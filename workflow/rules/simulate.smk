@@ -14,6 +14,6 @@ rule simulate:
         runtime=30,
     params:
         out=lambda wildcards, output: os.path.dirname(output.fasta),
-        flags=cli_flags(**config["data"]["simulate"]),
+        flags=workflow_flags(SIMULATE_SETTINGS, config),
     shell:
         "deeplift-genomics simulate --out {params.out} {params.flags} 2> {log}"
