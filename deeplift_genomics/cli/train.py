@@ -45,7 +45,7 @@ from ..core.errors import InputError
 from ..datasets.load import load_dataset
 from ..io.atomic import atomic_directory, atomic_write_text
 from ..io.output_dirs import guarded_output
-from ..models.baselines import kmer_baseline, pwm_scan_metrics
+from ..models.baselines import NEAR_CHANCE, kmer_baseline, kmer_test_auroc, learned_little, pwm_scan_metrics
 from ..models.files import save_model
 from ..models.metrics import metrics_table
 from ..models.spec import ModelSpec
@@ -265,10 +265,9 @@ def _baselines(dataset: Any, motifs: list[Motif] | None, settings: dict, seed: i
 def check_against_baselines(metrics: Mapping[str, Any], defaults: str = "") -> list[str]:
     """Warn (one line per task) when the net's held-out auROC is near chance or below the k-mer baseline's.
 
-    Near chance is below :data:`NEAR_CHANCE`; below the baseline is more than :data:`BASELINE_MARGIN` under
-    the k-mer model's auROC. Returns the tasks warned about.
+    The rule is :func:`deeplift_genomics.models.baselines.learned_little`'s. Returns the tasks warned about.
     """
-    kmer = metrics.get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {})
+    kmer = kmer_test_auroc(metrics)
     warned = []
     for task, auroc in metrics.get("test", {}).get("auroc", {}).items():
         if auroc is None:
@@ -284,7 +283,7 @@ def check_against_baselines(metrics: Mapping[str, Any], defaults: str = "") -> l
                 _HINT_NO_SIGNAL,
             )
             warned.append(task)
-        elif auroc < NEAR_CHANCE or (base is not None and auroc < base - BASELINE_MARGIN):
+        elif learned_little(auroc, base):
             versus = f"; the k-mer baseline reaches {base:.3f}" if base is not None else ""
             hint = _HINT_BENCHMARK if defaults == "benchmark" else _HINT_PEAKS
             log.warning(
@@ -299,8 +298,6 @@ def check_against_baselines(metrics: Mapping[str, Any], defaults: str = "") -> l
     return warned
 
 
-NEAR_CHANCE = 0.6
-BASELINE_MARGIN = 0.02
 _HINT_PEAKS = (
     "try more epochs (--min-epochs, --patience), another --lr or a wider net (--architecture), and check "
     "that the peaks carry a sequence signal (labels, summits, the GC check in dataset.json)"

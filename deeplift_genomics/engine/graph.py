@@ -210,7 +210,8 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
     ops, by_node = _classify_ops(gm, _ancestors(target_node), values, modules, rules)
     for op in ops:
         if method not in KINDS[op.kind].methods:
-            raise UnsupportedModelError(f"unsupported op: {op.where}: method {method!r} has no rule for it")
+            raise UnsupportedModelError(f"unsupported op: {op.where} ({KINDS[op.kind].rule}): method {method!r} has "
+                                        "no rule for it")
         if op.kind == "nonlinear":
             op.fed_by = _fed_by(resolve_main(op.node), by_node)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)

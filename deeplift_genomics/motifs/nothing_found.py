@@ -19,9 +19,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..models.baselines import NEAR_CHANCE, kmer_test_auroc, learned_little
+
 log = logging.getLogger(__name__)
 
-NEAR_CHANCE = 0.6  # as train's warning (deeplift_genomics.cli.train.NEAR_CHANCE)
 
 
 def model_metrics(scores_dir: str | Path) -> tuple[dict[str, Any] | None, Path | None]:
@@ -62,14 +63,14 @@ def explain_no_seqlets(task: str, null: dict[str, Any], metrics: dict[str, Any] 
     against = ("" if best is None or null_best is None
                else f"; the best window sums to {best:.4g} against {null_best:.4g} for the best permuted one")
     auroc = held_out_auroc(metrics, task)
-    kmer = (metrics or {}).get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {}).get(task)
+    kmer = kmer_test_auroc(metrics).get(task)
     if auroc is None:
         model = "the model's held-out auROC is unknown (no metrics.json beside it)"
     else:
         model = f"the model's held-out auROC is {auroc:.3f} ({metrics_path})"
         if kmer is not None:
             model += f", the k-mer baseline's {kmer:.3f}"
-    if auroc is not None and (auroc < NEAR_CHANCE or (kmer is not None and auroc < kmer - 0.02)):
+    if auroc is not None and learned_little(auroc, kmer):
         check = ("the model learned little: retrain it (train's defaults for peaks, more epochs) before "
                  "looking for motifs")
     else:
@@ -97,12 +98,12 @@ def model_quality_line(model_dir: str | Path) -> str | None:
     metrics, path = read_model_metrics(model_dir)
     if not metrics:
         return None
-    kmer = metrics.get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {})
+    kmer = kmer_test_auroc(metrics)
     weak = []
     for task in metrics.get("test", {}).get("auroc", {}):
         auroc = held_out_auroc(metrics, task)
         base = kmer.get(task)
-        if auroc is not None and (auroc < NEAR_CHANCE or (base is not None and auroc < base - 0.02)):
+        if auroc is not None and learned_little(auroc, base):
             weak.append(f"{task} {auroc:.3f}" + (f" (k-mer baseline {base:.3f})" if base is not None else ""))
     if not weak:
         return None
