@@ -263,7 +263,7 @@ def _load(model_dir):
 
 def test_end_to_end_outputs(tmp_path, genome, vcf_mixed, model_dir):
     m = _load(model_dir)
-    opt = VariantOptions(n_references=4, batch_size=8, chunk_size=10, device="cpu", report_top=3)
+    opt = VariantOptions(n_references=4, batch_size=8, chunk_size=10, device="cpu", report_top=3, explain="all")
     s = score_variants(m.model, m.input_length, m.task_names, genome, vcf_mixed, tmp_path / "o", options=opt)
     assert s.skip_counts == {"missing_contig": 1, "ref_mismatch": 1, "symbolic_allele": 1}
     tsv = pd.read_csv(tmp_path / "o" / "variants.tsv", sep="\t")

@@ -103,8 +103,9 @@ class ChunkedWork(Generic[T]):
         remove_stale_parts(self.chunks_dir)
         return self.chunks_dir
 
-    def chunk_path(self, k: int) -> Path:
-        return self.chunks_dir / f"chunk_{k:06d}.npz"
+    def chunk_path(self, k: int, series: str = "chunk") -> Path:
+        """Where chunk ``k`` of ``series`` is saved (a run of several passes names each pass's series)."""
+        return self.chunks_dir / f"{series}_{k:06d}.npz"
 
     def run(
         self,
@@ -112,16 +113,19 @@ class ChunkedWork(Generic[T]):
         compute: Callable[[int, Path], T],
         resume: Callable[[int, Path], T | None],
         after_chunk: Callable[[int], None] | None = None,
+        series: str = "chunk",
     ) -> list[T]:
         """Each chunk's result, in order: ``resume(k, path)`` for a chunk an earlier run saved (``None``: it
         is unreadable, compute it again), else ``compute(k, path)``, which saves the chunk to ``path``.
+        ``series`` names the chunk files (:meth:`chunk_path`), so that a second pass over the same chunks
+        resumes apart from the first.
 
         An :class:`InputError` before any chunk is saved leaves ``out_dir`` as it was before the run.
         """
         results: list[T] = []
         try:
             for k in range(n_chunks):
-                path = self.chunk_path(k)
+                path = self.chunk_path(k, series)
                 if path.exists():
                     done = resume(k, path)
                     if done is not None:

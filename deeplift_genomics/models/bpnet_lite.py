@@ -299,3 +299,18 @@ def _wrapped_state(loaded: nn.Module, wrapper: str) -> dict[str, torch.Tensor]:
     """The loaded network's weights under the wrapper's names (``model.model.`` + name)."""
     # CountWrapper(ControlWrapper(net)) and ProfileWrapper(ControlWrapper(net)) both hold net at .model.model
     return {"model.model." + k: v for k, v in _unwrap(loaded).state_dict().items()}
+
+
+def both_heads(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module] | None:
+    """``(network, counts model, profile model)`` of a :class:`BpnetLiteModel`; None for any other model.
+
+    ``network(x)`` returns bpnet-lite's ``(profile logits (N, S, L_out), log counts (N, C))`` with the
+    control tracks filled with 0; the two others are bpnet-lite's ``CountWrapper`` and ``ProfileWrapper``
+    around that same network (shared weights), each mapping ``(N, 4, L)`` to ``(N, 1)``.
+    """
+    if not isinstance(model, BpnetLiteModel):
+        return None
+    from bpnetlite.bpnet import CountWrapper, ProfileWrapper  # optional: only bpnet-lite models get here
+
+    network = model.model.model  # Count/ProfileWrapper(ControlWrapper(net)): the ControlWrapper
+    return network, CountWrapper(network).eval(), ProfileWrapper(network).eval()

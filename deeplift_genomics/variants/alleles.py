@@ -120,6 +120,7 @@ def build_windows(
     edge: str = "shift",
     strict: bool = False,
     vcf_name: str = "VCF",
+    warn: bool = True,
 ) -> tuple[list[AlleleWindows], list[Skip]]:
     """Both windows of every allele, or the reason it is skipped.
 
@@ -139,6 +140,8 @@ def build_windows(
         record, a variant near a record end or an indel longer than ``L // 2``.
     vcf_name
         Name of the VCF in messages.
+    warn
+        Log how many windows hold N bases (off when the windows are read a second time).
 
     Returns
     -------
@@ -202,7 +205,7 @@ def build_windows(
             note += f"; {n_unknown} N in window"
             n_windows_with_n += 1
         out.append(AlleleWindows(a, start, local, ref_seq, alt_seq, note))
-    if n_windows_with_n:
+    if n_windows_with_n and warn:
         log.warning("%s: %d variant(s) have N bases in their window (scored as unknown, all-zero columns; the "
                     "note column gives the count)", vcf_name, n_windows_with_n)
     return out, skipped

@@ -1,7 +1,9 @@
-"""Score the alleles of a VCF: chunks, resume, shards and gather, as ``score`` does for a FASTA.
+"""Screen the alleles of a VCF, explain the strongest: chunks, resume, shards and gather, as ``score`` does.
 
-VCF -> alleles (:mod:`vcf`) -> both windows from the FASTA (:mod:`alleles`) -> outputs and DeepLIFT with
-shared references (:mod:`effects`) -> motif context (:mod:`motif_context`) -> files (:mod:`outputs`).
+VCF -> alleles (:mod:`vcf`) -> both windows from the FASTA (:mod:`alleles`) -> effects of every allele
+and its matched null SNVs from forward passes (:mod:`screen`) -> the selected alleles explained with
+DeepLIFT against shared references (:mod:`effects`) and their motif context (:mod:`motif_context`) ->
+p- and q-values and files (:mod:`outputs`, :mod:`stats`).
 
 Every ALT of every record is one *entry*, in file order (scorable or skipped). Work is done in chunks of
 ``chunk_size`` entries, each saved to ``OUT_DIR/.variants_work/chunks`` when done; a rerun with the same
@@ -19,7 +21,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,17 @@ from ..io.output_dirs import check_output_path, open_output_dir
 from ..io.vcf import Skip, VcfAllele, read_vcf, skip_counts
 from ..jobs.shards import check_shards, parse_shard, shard_range, write_shard_info
 from ..jobs.work import ChunkedWork, finish_output_dir, save_npz
+from ..models.bpnet_lite import both_heads
 from ..models.files import model_fingerprint
 from .alleles import EDGE_CHOICES, SKIP_MISSING_CONTIG, AlleleWindows, build_windows, contig_hint
-from .effects import METHODS, REFERENCE_KINDS, model_head, score_alleles
+from .effects import METHODS, REFERENCE_KINDS, contribution_changes, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
-from .outputs import VariantTable, read_h5, read_skipped, write_all
+from .outputs import SUMS, VariantTable, no_motif, no_sums, read_explained, read_h5, read_skipped, write_all
+from .screen import PROFILE_HEADS, ForwardScorer, canonical_flip, chunk_rng, screen_alleles
+from .stats import NULL_KINDS, select_explained
+
+#: ``--explain`` choices: screen then explain the selected alleles, explain every allele, or none.
+EXPLAIN_CHOICES = ("screen", "all", "none")
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +67,16 @@ class VariantOptions:
     Attributes
     ----------
     method, rule, references, n_references, n_steps
-        As :func:`deeplift_genomics.attribute`; references are made from the REF window and shared.
+        As :func:`deeplift_genomics.attribute`; references are made from one window of each allele (the
+        alphabetically first, so that a swap of REF and ALT changes nothing but signs) and shared.
     batch_size
         Alleles per attribution call (each call runs ``2 x batch_size`` windows).
+    screen_batch_size
+        Alleles per screening forward pass (``2 x`` that many windows).
     chunk_size
         VCF entries per resumable chunk.
     device, seed
-        Where to run; seed of the reference shuffles.
+        Where to run; seed of the reference shuffles and of the null draws.
     tasks
         Task names to keep (default all).
     edge
@@ -79,6 +90,15 @@ class VariantOptions:
         P-value a motif match needs on REF or ALT (default 1e-4).
     report_top
         Variants shown in the HTML report.
+    explain
+        ``screen`` (explain the alleles that pass ``explain_top``/``explain_min_effect``, or by default
+        the strongest ``explain_share`` of each chunk), ``all`` or ``none``.
+    explain_top, explain_min_effect, explain_share
+        See :func:`deeplift_genomics.variants.stats.select_explained`.
+    null
+        ``matched`` (null SNVs in each allele's own window) or ``vcf`` (the run's own alleles).
+    null_per_variant
+        Matched null SNVs drawn per allele.
     """
 
     method: str = "deeplift"
@@ -87,6 +107,7 @@ class VariantOptions:
     n_references: int = 20
     n_steps: int = 10
     batch_size: int = 64
+    screen_batch_size: int = 256
     chunk_size: int = 500
     device: str = "auto"
     seed: int = 0
@@ -96,6 +117,12 @@ class VariantOptions:
     flank: int = 10
     motif_threshold: float = DEFAULT_THRESHOLD
     report_top: int = 20
+    explain: str = "screen"
+    explain_top: int | None = None
+    explain_min_effect: float | None = None
+    explain_share: float = 0.01
+    null: str = "matched"
+    null_per_variant: int = 1
 
     def check(self) -> None:
         """Raise :class:`InputError` for values that cannot work."""
@@ -108,11 +135,21 @@ class VariantOptions:
             raise InputError(f"--references {self.references!r}: expected one of {', '.join(REFERENCE_KINDS)}")
         if self.edge not in EDGE_CHOICES:
             raise InputError(f"--edge {self.edge!r}: expected one of {', '.join(EDGE_CHOICES)}")
-        for name in ("batch_size", "chunk_size", "n_references", "n_steps"):
+        if self.explain not in EXPLAIN_CHOICES:
+            raise InputError(f"--explain {self.explain!r}: expected one of {', '.join(EXPLAIN_CHOICES)}")
+        if self.null not in NULL_KINDS:
+            raise InputError(f"--null {self.null!r}: expected one of {', '.join(NULL_KINDS)}")
+        for name in ("batch_size", "screen_batch_size", "chunk_size", "n_references", "n_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
-        if self.flank < 0 or self.report_top < 0:
-            raise InputError("--flank and --report-top must be at least 0")
+        if self.flank < 0 or self.report_top < 0 or self.null_per_variant < 0:
+            raise InputError("--flank, --report-top and --null-per-variant must be at least 0")
+        if self.null == "matched" and self.null_per_variant < 1:
+            raise InputError("--null matched needs --null-per-variant of at least 1 (or use --null vcf)")
+        if self.explain_top is not None and self.explain_top < 0:
+            raise InputError(f"--explain-top {self.explain_top}: must be at least 0")
+        if not 0 <= self.explain_share <= 1:
+            raise InputError(f"--explain-share {self.explain_share}: expected a share in [0, 1]")
         if not 0 < self.motif_threshold <= 1:
             raise InputError(f"--motif-threshold {self.motif_threshold}: expected a p-value in (0, 1]")
 
@@ -126,57 +163,18 @@ class VariantSummary:
     skip_counts: dict[str, int]
     seconds: float
     files: list[Path]
+    n_explained: int = 0
+    seconds_screen: float = 0.0
+    seconds_explain: float = 0.0
 
     @property
     def alleles_per_second(self) -> float:
         return self.n_scored / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _chunk_table(
-    model: nn.Module,
-    windows: Sequence[AlleleWindows],
-    task_idx: list[int],
-    head: str,
-    opt: VariantOptions,
-    bank: MotifBank,
-    n_tasks: int,
-    length: int,
-    bar: Any,
-) -> VariantTable:
-    if not windows:
-        return VariantTable.empty(n_tasks, length)
-    parts = []
-    for lo in range(0, len(windows), opt.batch_size):
-        batch = windows[lo : lo + opt.batch_size]
-        s = score_alleles(
-            model,
-            [w.ref_seq for w in batch],
-            [w.alt_seq for w in batch],
-            target=task_idx,
-            head=head,
-            method=opt.method,
-            rule=opt.rule,
-            references=opt.references,
-            n_references=opt.n_references,
-            n_steps=opt.n_steps,
-            background=BACKGROUND,
-            batch_size=max(256, 2 * len(batch)),
-            device=opt.device,
-            seed=opt.seed,
-        )
-        parts.append(s)
-        bar.update(len(batch))
+def _metadata(windows: Sequence[AlleleWindows]) -> dict[str, np.ndarray]:
     a = [w.allele for w in windows]
-    hits = assign_motifs(
-        bank,
-        [w.ref_seq for w in windows],
-        [w.alt_seq for w in windows],
-        [w.offset for w in windows],
-        [len(x.ref) for x in a],
-        [len(x.alt) for x in a],
-        opt.motif_threshold,
-    )
-    alleles = {
+    return {
         "name": obj(x.name for x in a),
         "vcf_id": obj(x.vcf_id for x in a),
         "chrom": obj(x.chrom for x in a),
@@ -190,22 +188,73 @@ def _chunk_table(
         "window_start": np.array([w.start for w in windows], dtype=np.int64),
         "offset": np.array([w.offset for w in windows], dtype=np.int64),
     }
-    arrays = {
-        k: np.concatenate([getattr(p, k) for p in parts]).astype(np.float32 if k.startswith("contrib") else np.float64)
-        for k in ("logits_ref", "logits_alt", "probs_ref", "probs_alt", "contrib_ref", "contrib_alt")
-    }
-    motif = {
-        "name": obj(hits.motif),
-        "strand": obj(hits.strand),
-        "change": obj(hits.change),
-        "start_ref": hits.start_ref.astype(np.float64),
-        "score_ref": hits.score_ref,
-        "score_alt": hits.score_alt,
-        "pvalue_ref": hits.pvalue_ref,
-        "pvalue_alt": hits.pvalue_alt,
-    }
-    return VariantTable(alleles, arrays, motif, _letters([w.ref_seq for w in windows]),
-                        _letters([w.alt_seq for w in windows]))  # fmt: skip
+
+
+def _screen_table(windows: Sequence[AlleleWindows], scorer: ForwardScorer, opt: VariantOptions,
+                  chunk_index: int) -> VariantTable:  # fmt: skip
+    """One chunk's screening: outputs of both windows of every allele, and its matched null SNVs."""
+    n_t = len(PROFILE_HEADS) if scorer.profile else len(scorer.task_idx)
+    if not windows:
+        return VariantTable.empty(n_t)
+    k = opt.null_per_variant if opt.null == "matched" else 0
+    s = screen_alleles(scorer, windows, batch_size=opt.screen_batch_size, null_per_allele=k,
+                       rng=chunk_rng(opt.seed, chunk_index))  # fmt: skip
+    n = len(windows)
+    arrays = {"logits_ref": s.out_ref, "logits_alt": s.out_alt, "probs_ref": s.probs_ref, "probs_alt": s.probs_alt}
+    return VariantTable(_metadata(windows), arrays, s.jsd, np.zeros(n, dtype=bool), no_sums(n, n_t), no_motif(n),
+                        s.null_effect.reshape(-1, n_t), s.null_jsd)  # fmt: skip
+
+
+def _explain(
+    windows: Sequence[AlleleWindows],
+    models: Sequence[tuple[nn.Module, list[int], str]],
+    effect: np.ndarray,
+    opt: VariantOptions,
+    bank: MotifBank,
+) -> dict[str, np.ndarray]:
+    """Contributions, their sums and the motif context of the explained ``windows`` of one chunk.
+
+    ``models``: ``(model, targets, head)`` per group of columns (bpnet-lite: its counts and profile
+    wrappers). Both windows run in canonical order (:func:`screen.canonical_flip`): references come from
+    the alphabetically first window and the pair is the same batch whichever allele the VCF calls REF.
+    """
+    flip = canonical_flip(windows)
+    first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
+    second = [w.ref_seq if f else w.alt_seq for w, f in zip(windows, flip)]
+    c1, c2 = [], []
+    for lo in range(0, len(windows), opt.batch_size):
+        hi = lo + opt.batch_size
+        per_model = [
+            score_alleles(model, first[lo:hi], second[lo:hi], target=targets, head=head, method=opt.method,
+                          rule=opt.rule, references=opt.references, n_references=opt.n_references,
+                          n_steps=opt.n_steps, background=BACKGROUND, batch_size=max(256, 2 * (hi - lo)),
+                          device=opt.device, seed=opt.seed)
+            for model, targets, head in models
+        ]  # fmt: skip
+        c1.append(np.concatenate([s.contrib_ref for s in per_model], axis=1))
+        c2.append(np.concatenate([s.contrib_alt for s in per_model], axis=1))
+    f = flip[:, None, None]
+    a1, a2 = np.concatenate(c1), np.concatenate(c2)
+    contrib_ref, contrib_alt = np.where(f, a2, a1), np.where(f, a1, a2)
+    a = [w.allele for w in windows]
+    ref_len = [len(x.ref) for x in a]
+    alt_len = [len(x.alt) for x in a]
+    offsets = [w.offset for w in windows]
+    ch = contribution_changes(contrib_ref, contrib_alt, offsets, ref_len, alt_len, effect, opt.flank)
+    hits = assign_motifs(bank, [w.ref_seq for w in windows], [w.alt_seq for w in windows], offsets, ref_len,
+                         alt_len, opt.motif_threshold)  # fmt: skip
+    return {
+        "contrib_ref": contrib_ref.astype(np.float32),
+        "contrib_alt": contrib_alt.astype(np.float32),
+        "ref_sequence": _letters([w.ref_seq for w in windows]),
+        "alt_sequence": _letters([w.alt_seq for w in windows]),
+        "sums/site_ref": ch["site_ref"], "sums/site_alt": ch["site_alt"],
+        "sums/around_diff": ch["around_diff"], "sums/total_diff": ch["total_diff"],
+        "motif/name": np.asarray(hits.motif, dtype=str), "motif/strand": np.asarray(hits.strand, dtype=str),
+        "motif/change": np.asarray(hits.change, dtype=str), "motif/start_ref": hits.start_ref.astype(np.float64),
+        "motif/score_ref": hits.score_ref, "motif/score_alt": hits.score_alt,
+        "motif/pvalue_ref": hits.pvalue_ref, "motif/pvalue_alt": hits.pvalue_alt,
+    }  # fmt: skip
 
 
 def obj(values: Any) -> np.ndarray:
@@ -214,6 +263,8 @@ def obj(values: Any) -> np.ndarray:
 
 
 def _letters(seqs: Sequence[str]) -> np.ndarray:
+    if not seqs:
+        return np.zeros((0, 0), dtype=np.uint8)
     return np.stack([np.frombuffer(q.encode("ascii"), dtype=np.uint8) for q in seqs])
 
 
@@ -234,6 +285,14 @@ def _load_chunk(path: Path) -> tuple[VariantTable, list[Skip]] | None:
         return None
 
 
+def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # noqa: BLE001 - any unreadable chunk is computed again
+        return None
+
+
 def score_variants(
     model: nn.Module,
     input_length: int,
@@ -251,7 +310,13 @@ def score_variants(
     after_chunk: Callable[[int], None] | None = None,
     output: str = "logit",
 ) -> VariantSummary:
-    """Score every allele of ``vcf`` against ``fasta`` with ``model`` and write OUT_DIR.
+    """Screen every allele of ``vcf`` against ``fasta`` with ``model``, explain the strongest, write OUT_DIR.
+
+    Two passes over the chunks, both resumable: the screen (forward passes of both windows of every
+    allele and of its matched null SNVs, :mod:`.screen`), then the explanation of the selected alleles
+    (DeepLIFT with shared references and the motif context, :func:`.stats.select_explained`). The
+    outputs are then written from the chunks with the scalars of every allele in memory and the
+    contributions streamed (:mod:`.outputs`).
 
     Parameters
     ----------
@@ -277,10 +342,12 @@ def score_variants(
     model_name
         Recorded in the outputs.
     after_chunk
-        Called with the chunk index after each chunk is saved (tests simulate a crash with it).
+        Called with the chunk index after each screening chunk is saved (tests simulate a crash with it).
     output
         What the model outputs (:func:`deeplift_genomics.models.files.output_kind`): ``logit`` gives
-        probabilities and log-odds; ``log_counts`` and ``profile`` give NaN there.
+        probabilities and log-odds; ``log_counts`` and ``profile`` (bpnet-lite models) score both heads
+        (``counts``, ``profile``) with the counts log2 fold change, the profile Jensen-Shannon distance and
+        the active-allele quantile, and give NaN for probabilities.
 
     Returns
     -------
@@ -296,8 +363,10 @@ def score_variants(
     opt = options or VariantOptions()
     opt.check()
     shard = parse_shard(shard)
-    task_idx = task_indices(task_names, opt.tasks)
-    kept = [task_names[i] for i in task_idx]
+    heads = both_heads(model) if output != "logit" else None
+    names = list(PROFILE_HEADS) if heads is not None else list(task_names)
+    task_idx = task_indices(names, opt.tasks)
+    kept = [names[i] for i in task_idx]
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
     motif_path = motif_file_in(motifs) if motifs is not None else None
     check_output_path(out_dir, [fasta, vcf, motif_path])
@@ -308,17 +377,32 @@ def score_variants(
     bank = load_bank(motif_path, BACKGROUND)
     plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
     _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
-    head = model_head(model, torch.zeros((1, 4, input_length))) if output == "logit" else output
+    head = output if output != "logit" else model_head(model, torch.zeros((1, 4, input_length)))
     manifest = _manifest(model, fasta, vcf, motif_path, input_length, kept, len(entries), shard, opt)
-    score = functools.partial(
-        _chunk_table, model, task_idx=task_idx, head=head, opt=opt, bank=bank, n_tasks=len(kept),
-        length=input_length,
-    )  # fmt: skip
-    job: ChunkedWork[tuple[VariantTable, list[Skip]]] = ChunkedWork(out_dir, "variants", WORK_DIR, manifest,
-                                                                     VARIANT_OUTPUTS)  # fmt: skip
-    tables, skips = _run_chunks(job, model, plans, score, after_chunk)
-    table = VariantTable.concat(tables, len(kept), input_length)
-    seconds = time.perf_counter() - started
+    job: ChunkedWork[Any] = ChunkedWork(out_dir, "variants", WORK_DIR, manifest, VARIANT_OUTPUTS)
+    was_training = model.training
+    model.eval()
+    try:
+        scorer = ForwardScorer(model, input_length, task_idx, output, opt.device)
+        if heads is not None:
+            explainers = [(heads[1], [0], "log_counts"), (heads[2], [0], "profile")]
+            explainers = [e for e, name in zip(explainers, PROFILE_HEADS) if name in kept]
+        else:
+            explainers = [(model, task_idx, head)]
+        with FastaFile(fasta, index_dir=index_dir) as fa:
+            windows_of = functools.partial(_chunk_windows, fa, vcf, mine, input_length, opt)
+            tables, skips = _run_screen(job, plans, windows_of, scorer, opt, first // opt.chunk_size, after_chunk)
+            screened = time.perf_counter()
+            table = VariantTable.concat(tables, len(kept))
+            strength = np.nan_to_num(np.abs(table.arrays["logits_alt"] - table.arrays["logits_ref"]), nan=-np.inf)
+            chosen = select_explained(strength.max(axis=1) if len(table) else np.zeros(0), [len(t) for t in tables],
+                                      mode=opt.explain, top=opt.explain_top, min_effect=opt.explain_min_effect,
+                                      share=opt.explain_share)  # fmt: skip
+            _run_explain(job, tables, chosen, windows_of, explainers, opt, bank)
+    finally:
+        model.train(was_training)
+    explained_at = time.perf_counter()
+    table = VariantTable.concat(tables, len(kept))
     attrs = _output_attrs(kept, opt, input_length, head, fasta, vcf, model_name, bank.source, manifest["options"])
     counts = skip_counts(skips)
     summary = {
@@ -328,20 +412,138 @@ def score_variants(
         "n_skipped": len(skips),
         "skip_counts": counts,
     }
-    files = write_all(out_dir, table, skips, attrs, summary, opt.flank, opt.report_top)
+    files = write_all(out_dir, table, lambda: _explained_parts(job, len(tables)), skips, attrs, summary,
+                      opt.report_top)  # fmt: skip
     shard_info = {
         "n_records": contents.n_records,
         "settings": {k: v for k, v in manifest.items() if k != "shard"},
         "attrs": attrs,
-        "flank": opt.flank,
         "report_top": opt.report_top,
     }
     if shard is not None:
         # written last: its presence says the shard's other files are complete
         files.append(write_shard_info(out_dir, SHARD_FORMAT, shard, "entry", (first, end), len(entries), shard_info))
     job.finish(files, keep_work)
+    seconds = time.perf_counter() - started
     _log_rate(len(table), seconds, len(skips), counts)
-    return VariantSummary(len(mine), len(table), counts, time.perf_counter() - started, files)
+    return VariantSummary(len(mine), len(table), counts, seconds, files, int(table.explained.sum()),
+                          screened - started, explained_at - screened)  # fmt: skip
+
+
+EXPLAIN_SERIES = "explain"
+
+
+def _chunk_windows(
+    fa: FastaFile, vcf: Path, entries: Sequence[VcfAllele | Skip], input_length: int, opt: VariantOptions, k: int
+) -> list[AlleleWindows]:
+    """Chunk ``k``'s windows, read again from the FASTA (only one chunk's windows are ever in memory)."""
+    part = entries[k * opt.chunk_size : (k + 1) * opt.chunk_size]
+    alleles = [e for e in part if isinstance(e, VcfAllele)]
+    wins, _ = build_windows(fa, alleles, input_length, edge=opt.edge, strict=opt.strict, vcf_name=str(vcf),
+                            warn=False)  # fmt: skip
+    return wins
+
+
+def _run_screen(
+    job: ChunkedWork[Any],
+    plans: Sequence[Plan],
+    windows_of: Callable[[int], list[AlleleWindows]],
+    scorer: ForwardScorer,
+    opt: VariantOptions,
+    first_chunk: int,
+    after_chunk: Callable[[int], None] | None,
+) -> tuple[list[VariantTable], list[Skip]]:
+    """Screen every chunk not already saved (resume); OUT_DIR is created (or taken over) here."""
+    job.open()
+    bar = progress_bar(total=sum(n for n, _ in plans), desc="variants screen", unit="allele")
+
+    def resume(k: int, path: Path) -> tuple[VariantTable, list[Skip]] | None:
+        done = _load_chunk(path)
+        if done is not None:
+            bar.update(len(done[0]))
+        return done
+
+    def compute(k: int, path: Path) -> tuple[VariantTable, list[Skip]]:
+        table = _screen_table(windows_of(k), scorer, opt, first_chunk + k)
+        skipped = plans[k][1]
+        _save_chunk(path, table, skipped)
+        bar.update(len(table))
+        return table, list(skipped)
+
+    try:
+        done = job.run(len(plans), compute, resume, after_chunk)
+    finally:
+        bar.close()
+    return [table for table, _ in done], [skip for _, skipped in done for skip in skipped]
+
+
+def _run_explain(
+    job: ChunkedWork[Any],
+    tables: list[VariantTable],
+    chosen: np.ndarray,
+    windows_of: Callable[[int], list[AlleleWindows]],
+    explainers: Sequence[tuple[nn.Module, list[int], str]],
+    opt: VariantOptions,
+    bank: MotifBank,
+) -> None:
+    """Explain the ``chosen`` alleles chunk by chunk (resumable), filling each table's sums and motif
+    context in place; the contributions stay in the chunk files until the outputs are written."""
+    bounds = np.cumsum([0] + [len(t) for t in tables])
+    bar = progress_bar(total=int(chosen.sum()), desc="variants explain", unit="allele")
+
+    def fill(k: int, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        t = tables[k]
+        rows = np.flatnonzero(chosen[bounds[k] : bounds[k + 1]])
+        t.explained[:] = False
+        t.explained[rows] = True
+        for key in SUMS:
+            t.sums[key][rows] = data[f"sums/{key}"]
+        for key in t.motif:
+            t.motif[key][rows] = data[f"motif/{key}"]
+        bar.update(len(rows))
+        return {}
+
+    def resume(k: int, path: Path) -> dict[str, np.ndarray] | None:
+        data = _load_npz(path)
+        rows = np.flatnonzero(chosen[bounds[k] : bounds[k + 1]])
+        if data is None or not np.array_equal(data.get("rows"), rows):
+            return None
+        return fill(k, data)
+
+    def compute(k: int, path: Path) -> dict[str, np.ndarray]:
+        t = tables[k]
+        rows = np.flatnonzero(chosen[bounds[k] : bounds[k + 1]])
+        if len(rows):
+            wins = windows_of(k)
+            effect = t.arrays["logits_alt"][rows] - t.arrays["logits_ref"][rows]
+            data = _explain([wins[i] for i in rows], explainers, effect, opt, bank)
+        else:
+            data = _empty_explained(t.n_tasks)
+        data["rows"] = rows
+        save_npz(path, data)
+        return fill(k, data)
+
+    try:
+        job.run(len(tables), compute, resume, series=EXPLAIN_SERIES)
+    finally:
+        bar.close()
+
+
+def _empty_explained(n_tasks: int) -> dict[str, np.ndarray]:
+    data: dict[str, np.ndarray] = {"contrib_ref": np.zeros((0, n_tasks, 0), np.float32),
+                                   "contrib_alt": np.zeros((0, n_tasks, 0), np.float32),
+                                   "ref_sequence": np.zeros((0, 0), np.uint8), "alt_sequence": np.zeros((0, 0), np.uint8)}  # fmt: skip
+    data.update({f"sums/{k}": np.zeros((0, n_tasks)) for k in SUMS})
+    data.update({f"motif/{k}": np.zeros(0, dtype=str) for k in ("name", "strand", "change")})
+    data.update({f"motif/{k}": np.zeros(0) for k in ("start_ref", "score_ref", "score_alt", "pvalue_ref", "pvalue_alt")})
+    return data
+
+
+def _explained_parts(job: ChunkedWork[Any], n_chunks: int) -> Iterator[dict[str, np.ndarray]]:
+    """The explained contributions of every chunk, one chunk at a time, from the work directory."""
+    for k in range(n_chunks):
+        with np.load(job.chunk_path(k, EXPLAIN_SERIES), allow_pickle=False) as z:
+            yield {key: z[key] for key in ("contrib_ref", "contrib_alt", "ref_sequence", "alt_sequence")}
 
 
 def _manifest(
@@ -394,8 +596,24 @@ def _output_attrs(
         "vcf": str(vcf),
         "model": model_name,
         "motifs": motifs_source,
+        "null": opt.null,
+        "null_per_variant": opt.null_per_variant if opt.null == "matched" else 0,
+        "explain": _explain_text(opt),
+        "flank": opt.flank,
         "options": json.dumps(options, sort_keys=True),
     }
+
+
+def _explain_text(opt: VariantOptions) -> str:
+    """How the explained alleles were chosen, in words (the outputs' ``explain`` attribute)."""
+    if opt.explain != "screen":
+        return opt.explain
+    parts = []
+    if opt.explain_top is not None:
+        parts.append(f"top {opt.explain_top}")
+    if opt.explain_min_effect is not None:
+        parts.append(f"|effect| >= {opt.explain_min_effect:g}")
+    return " or ".join(parts) or f"top {opt.explain_share:g} of each chunk of {opt.chunk_size} entries"
 
 
 def _log_rate(n_scored: int, seconds: float, n_skipped: int, counts: dict) -> None:
@@ -410,8 +628,8 @@ def _log_rate(n_scored: int, seconds: float, n_skipped: int, counts: dict) -> No
     )
 
 
-Plan = tuple[list[AlleleWindows], list[Skip]]
-"""One chunk's scorable windows and its skipped entries (in file order)."""
+Plan = tuple[int, list[Skip]]
+"""One chunk's number of scorable windows and its skipped entries (in file order)."""
 
 
 def _check_something_scored(
@@ -427,7 +645,7 @@ def _check_something_scored(
             hint = contig_hint(missing, fa.names)
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         log.warning("%s: %d record name(s) are not in %s (%s)%s", vcf, len(missing), fasta, shown, hint)
-    if any(wins for wins, _ in plans) or n_entries == 0 and sharded:
+    if any(n for n, _ in plans) or n_entries == 0 and sharded:
         return
     counts = skip_counts(skipped)
     what = ", ".join(f"{n} {reason}" for reason, n in counts.items()) or "no alleles in it"
@@ -442,9 +660,10 @@ def _plan_chunks(
     fasta: Path, vcf: Path, entries: Sequence[VcfAllele | Skip], input_length: int, opt: VariantOptions,
     index_dir: str | Path | None,
 ) -> list[Plan]:  # fmt: skip
-    """Cut ``entries`` into chunks of ``opt.chunk_size`` and build each chunk's REF/ALT windows.
+    """Cut ``entries`` into chunks of ``opt.chunk_size``, count each chunk's scorable windows, list its skips.
 
-    Input errors (``strict`` skips) are raised here, before OUT_DIR is touched.
+    Input errors (``strict`` skips) are raised here, before OUT_DIR is touched. The windows themselves are
+    not kept: each pass reads a chunk's windows again (memory bounded by one chunk).
     """
     n_chunks = max(1, -(-len(entries) // opt.chunk_size))
     plans = []
@@ -458,44 +677,8 @@ def _plan_chunks(
             by_allele = {(k.line, k.alt): k for k in win_skips}
             skipped = [e if isinstance(e, Skip) else by_allele[e.line, e.alt]
                        for e in part if isinstance(e, Skip) or (e.line, e.alt) in by_allele]  # fmt: skip
-            plans.append((wins, skipped))
+            plans.append((len(wins), skipped))
     return plans
-
-
-def _run_chunks(
-    job: ChunkedWork[tuple[VariantTable, list[Skip]]],
-    model: nn.Module,
-    plans: Sequence[Plan],
-    score: Callable[..., VariantTable],
-    after_chunk: Callable[[int], None] | None,
-) -> tuple[list[VariantTable], list[Skip]]:
-    """Score every chunk not already saved in OUT_DIR's work directory (resume), saving each when done.
-
-    ``score(windows, bar=...)`` makes a chunk's table. OUT_DIR is created (or taken over) here.
-    """
-    job.open()
-    bar = progress_bar(total=sum(len(w) for w, _ in plans), desc="variants", unit="allele")
-
-    def resume(k: int, path: Path) -> tuple[VariantTable, list[Skip]] | None:
-        done = _load_chunk(path)
-        if done is not None:
-            bar.update(len(done[0]))
-        return done
-
-    def compute(k: int, path: Path) -> tuple[VariantTable, list[Skip]]:
-        wins, skipped = plans[k]
-        table = score(wins, bar=bar)
-        _save_chunk(path, table, skipped)
-        return table, list(skipped)
-
-    was_training = model.training
-    model.eval()
-    try:
-        done = job.run(len(plans), compute, resume, after_chunk)
-    finally:
-        bar.close()
-        model.train(was_training)
-    return [table for table, _ in done], [skip for _, skipped in done for skip in skipped]
 
 
 def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
@@ -517,7 +700,7 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
         skips.extend(read_skipped(shard_dir / "skipped.tsv"))
     first = shards[0][1]
     attrs = first["attrs"]
-    table = VariantTable.concat(tables, len(attrs["task_names"]), int(attrs["input_length"]))
+    table = VariantTable.concat(tables, len(attrs["task_names"]))
     summary = {
         "n_records": first["n_records"],
         "n_entries": first["n_entries"],
@@ -527,6 +710,12 @@ def gather_shards(shard_dirs: Sequence[str | Path], out_dir: str | Path) -> list
     }
     out = Path(out_dir)
     open_output_dir(out, "variants")
-    files = write_all(out, table, skips, attrs, summary, int(first["flank"]), int(first["report_top"]))
+    dirs = [shard_dir for shard_dir, _ in shards]
+
+    def parts() -> Iterator[dict[str, np.ndarray]]:
+        for shard_dir in dirs:
+            yield from read_explained(shard_dir / "scores.h5")
+
+    files = write_all(out, table, parts, skips, attrs, summary, int(first["report_top"]))
     finish_output_dir(out, "variants", files, VARIANT_OUTPUTS)
     return files

@@ -1,0 +1,228 @@
+"""Screening: the effect of every allele from plain forward passes, and matched null SNVs.
+
+:class:`ForwardScorer` runs the model on batches of windows (no gradients, no references) and returns,
+per window, the target outputs the effect is the change of: the logits of our nets and of users' modules
+(the sigmoid or softmax head stripped off, as the engine does), or for bpnet-lite models the two heads'
+scalars (bpnet-lite's ``CountWrapper`` log counts and ``ProfileWrapper`` profile score) plus the
+predicted profile (softmax of the flattened profile logits) for the Jensen-Shannon distance.
+
+:func:`screen_alleles` orders the two windows of every allele *canonically* (the alphabetically first
+window first), runs them in batches that hold only allele windows, and negates the difference when the
+VCF's REF is the second window: a VCF with REF and ALT swapped (against the genome carrying ALT) runs the
+very same batches, so every signed column comes out negated bit for bit.
+
+:func:`draw_null` draws the matched null: for each allele ``k`` SNVs in its own REF window (the same REF
+and ALT bases for an SNV, at another position holding the REF base; a random substitution at any other
+position for other alleles), seeded by the chunk's index in the whole VCF so that shards draw what an
+unsharded run draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import fx, nn
+
+from ..core.devices import resolve_device
+from ..engine.graph import build_plan
+from ..io.onehot import one_hot
+from ..models.bpnet_lite import both_heads
+from .alleles import AlleleWindows
+from .stats import js_distance
+
+#: Names of the two heads of a bpnet-lite model, the "tasks" of a profile model's run.
+PROFILE_HEADS = ("counts", "profile")
+_LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
+
+
+def _strip_head(model: nn.Module, length: int) -> tuple[nn.Module, str]:
+    """The model without its final sigmoid/softmax (what the engine attributes), and that head."""
+    param = next(iter(model.parameters()), None)
+    example = torch.zeros((1, 4, length))
+    if param is not None:
+        example = example.to(param.device, param.dtype)
+    plan = build_plan(model, example)
+    if plan.head == "none":
+        return model, "none"
+    gm = fx.GraphModule(plan.gm, plan.gm.graph.__deepcopy__())
+    target = next(n for n in gm.graph.nodes if n.name == plan.target_node.name)
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    out.args = (target,)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm, plan.head
+
+
+class ForwardScorer:
+    """Forward passes of one model on one-hot windows, returning what the effects are made of.
+
+    Parameters
+    ----------
+    model
+        The model (eval mode is set by the caller).
+    length
+        Its input length.
+    task_idx
+        Output columns kept (ignored for bpnet-lite models, whose columns are :data:`PROFILE_HEADS`).
+    output
+        ``logit``, ``log_counts`` or ``profile`` (:func:`deeplift_genomics.models.files.output_kind`).
+    device
+        ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    def __init__(self, model: nn.Module, length: int, task_idx: Sequence[int], output: str, device: str) -> None:
+        self.device = resolve_device(device)
+        self.heads = both_heads(model) if output != "logit" else None
+        self.task_idx = list(task_idx)
+        self.model = model
+        if self.heads is None:
+            self.core, self.head = _strip_head(model, length)
+        else:
+            self.core, self.head = self.heads[0], output
+        param = next(iter(model.parameters()), None)
+        self.dtype = param.dtype if param is not None else torch.float32
+
+    @property
+    def profile(self) -> bool:
+        """Whether the model is a bpnet-lite model (two heads, a predicted profile)."""
+        return self.heads is not None
+
+    def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(outputs (N, T), probabilities (N, T), profile probabilities (N, P) or None)``, float64."""
+        x = x.to(self.device, self.dtype)
+        with torch.inference_mode():
+            if self.heads is not None:
+                prof, counts = self.heads[0](x)
+                logits = prof.reshape(prof.shape[0], -1).double()
+                centred = logits - logits.mean(dim=-1, keepdim=True)
+                probs = torch.softmax(centred, dim=-1)
+                score = (probs * centred).sum(dim=-1)  # bpnet-lite's ProfileWrapper
+                total = counts.double()
+                total = total[:, 0] if total.shape[1] == 1 else torch.logsumexp(total, dim=1)
+                outs = torch.stack([total, score], dim=1).cpu().numpy()
+                return outs, np.full_like(outs, np.nan), probs.cpu().numpy()
+            z = self.core(x).double()
+            if self.head == "softmax":
+                p = torch.softmax(z, dim=1)[:, self.task_idx].cpu().numpy()
+            else:
+                p = torch.sigmoid(z[:, self.task_idx]).cpu().numpy()
+            return z[:, self.task_idx].cpu().numpy(), p, None
+
+
+@dataclass
+class Screened:
+    """Screening results of ``A`` alleles (``T`` columns), each with ``k`` null SNVs.
+
+    ``out_ref``/``out_alt``/``probs_ref``/``probs_alt``: ``(A, T)``; ``jsd``: ``(A,)`` (NaN but for
+    bpnet-lite models); ``null_effect``: ``(A * k, T)``; ``null_jsd``: ``(A * k,)``.
+    """
+
+    out_ref: np.ndarray
+    out_alt: np.ndarray
+    probs_ref: np.ndarray
+    probs_alt: np.ndarray
+    jsd: np.ndarray
+    null_effect: np.ndarray
+    null_jsd: np.ndarray
+
+
+def canonical_flip(windows: Sequence[AlleleWindows]) -> np.ndarray:
+    """``(A,)`` True where the ALT window sorts before the REF window (it then goes first)."""
+    return np.array([w.alt_seq < w.ref_seq for w in windows], dtype=bool)
+
+
+def draw_null(
+    windows: Sequence[AlleleWindows], k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k`` matched null SNVs per allele: ``(allele index, window position, ALT base index)``, each ``(A*k,)``."""
+    n = len(windows)
+    idx = np.repeat(np.arange(n), k)
+    pos = np.zeros(n * k, dtype=np.int64)
+    base = np.zeros(n * k, dtype=np.int64)
+    for i, w in enumerate(windows):
+        letters = np.frombuffer(w.ref_seq.encode("ascii"), dtype=np.uint8)
+        a = w.allele
+        inside = np.zeros(len(letters), dtype=bool)
+        inside[w.offset : w.offset + max(len(a.ref), 1)] = True
+        acgt = np.isin(letters, _LETTERS) & ~inside
+        same = acgt & (letters == ord(a.ref[0])) if a.kind == "snv" else np.zeros_like(acgt)
+        cands = np.flatnonzero(same) if same.any() else np.flatnonzero(acgt)
+        if not len(cands):  # a window of N: the variant itself stands in (effect 0 at worst)
+            cands = np.array([w.offset])
+        p = rng.choice(cands, size=k)
+        pos[i * k : (i + 1) * k] = p
+        if a.kind == "snv" and same.any():
+            base[i * k : (i + 1) * k] = "ACGT".index(a.alt)
+        else:
+            here = np.searchsorted(_LETTERS, letters[p])  # index of the REF base (N gives 4: any base)
+            shift = rng.integers(1, 4, size=k)
+            base[i * k : (i + 1) * k] = (np.minimum(here, 3) + shift) % 4
+    return idx, pos, base
+
+
+def screen_alleles(
+    scorer: ForwardScorer,
+    windows: Sequence[AlleleWindows],
+    *,
+    batch_size: int,
+    null_per_allele: int,
+    rng: np.random.Generator,
+) -> Screened:
+    """Effects of every allele from forward passes, and its matched null SNVs (:class:`Screened`)."""
+    n = len(windows)
+    flip = canonical_flip(windows)
+    first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
+    second = [w.ref_seq if f else w.alt_seq for w, f in zip(windows, flip)]
+    null_idx, null_pos, null_base = draw_null(windows, null_per_allele, rng)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o1", "o2", "p1", "p2", "jsd", "ne", "nj")}
+    for lo in range(0, n, batch_size):
+        hi = min(n, lo + batch_size)
+        x = torch.from_numpy(one_hot(first[lo:hi] + second[lo:hi]))
+        outs, probs, prof = scorer(x)
+        b = hi - lo
+        parts["o1"].append(outs[:b])
+        parts["o2"].append(outs[b:])
+        parts["p1"].append(probs[:b])
+        parts["p2"].append(probs[b:])
+        parts["jsd"].append(js_distance(prof[:b], prof[b:]) if prof is not None else np.full(b, np.nan))
+        if null_per_allele:
+            # the null windows run in batches of their own: the alleles' batches never depend on them
+            sel = slice(lo * null_per_allele, hi * null_per_allele)
+            local = null_idx[sel] - lo
+            is_ref = torch.from_numpy(np.where(flip[lo:hi], b, 0) + np.arange(b))
+            xr = x[is_ref]  # the REF windows
+            xn = xr[torch.from_numpy(local)].clone()
+            rows = torch.arange(len(local))
+            pos = torch.from_numpy(null_pos[sel])
+            xn[rows, :, pos] = 0
+            xn[rows, torch.from_numpy(null_base[sel]), pos] = 1
+            out_ref = np.where(flip[lo:hi, None], outs[b:], outs[:b])
+            prof_ref = None if prof is None else np.where(flip[lo:hi, None], prof[b:], prof[:b])
+            for nlo in range(0, len(local), 2 * batch_size):
+                nhi = min(len(local), nlo + 2 * batch_size)
+                on, _, pn = scorer(xn[nlo:nhi])
+                parts["ne"].append(on - out_ref[local[nlo:nhi]])
+                parts["nj"].append(js_distance(pn, prof_ref[local[nlo:nhi]]) if pn is not None and prof_ref is not None
+                                   else np.full(nhi - nlo, np.nan))  # fmt: skip
+    n_t = len(PROFILE_HEADS) if scorer.profile else len(scorer.task_idx)
+
+    def cat(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape)
+
+    o1, o2 = cat("o1", (0, n_t)), cat("o2", (0, n_t))
+    p1, p2 = cat("p1", (0, n_t)), cat("p2", (0, n_t))
+    f = flip[:, None]
+    return Screened(
+        out_ref=np.where(f, o2, o1), out_alt=np.where(f, o1, o2),
+        probs_ref=np.where(f, p2, p1), probs_alt=np.where(f, p1, p2),
+        jsd=cat("jsd", (0,)), null_effect=cat("ne", (0, n_t)), null_jsd=cat("nj", (0,)),
+    )  # fmt: skip
+
+
+def chunk_rng(seed: int, chunk_index: int) -> np.random.Generator:
+    """The null draws' generator of the chunk at ``chunk_index`` of the whole VCF (shards draw alike)."""
+    return np.random.default_rng([int(seed), int(chunk_index), 0x5EED])
+
