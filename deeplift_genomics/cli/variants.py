@@ -1,10 +1,11 @@
 """``deeplift-genomics variants``: effects of a VCF's alleles on the model, explained base by base.
 
 For every ALT allele of ``--vcf`` (plain or bgzip, no index needed): the model's window centred on the
-variant from ``--fasta`` for REF and ALT, the prediction change per task (logits, probabilities, log-odds),
-DeepLIFT of both windows against the same references (shuffles of the REF window), and the known motif
-(shipped ENCODE set, or ``--motifs`` MEME file / ``motifs`` output directory) the variant breaks or
-creates. Writes ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json`` and ``report.html``
+variant from ``--fasta`` for REF and ALT, the prediction change per task (logits, probabilities, log-odds)
+from plain forward passes, with an empirical p-value against a null (``--null``) and a Benjamini-Hochberg
+q-value; then, for the alleles ``--explain`` selects, DeepLIFT of both windows against the same
+references and the known motif (shipped ENCODE set, or ``--motifs`` MEME file / ``motifs`` output
+directory) the variant breaks or creates. Writes ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json`` and ``report.html``
 into ``--out`` (see :mod:`deeplift_genomics.variants`). ``--shard K/N`` scores one block of the VCF's
 entries; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories. Flags override
 ``--config`` keys (YAML, flag names with underscores, top level or under ``variants:``), which override
@@ -25,6 +26,8 @@ from ..io.output_dirs import guarded_output
 from ..models.files import load_model, output_kind
 from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
+from ..variants.run import EXPLAIN_CHOICES
+from ..variants.stats import NULL_KINDS
 from ..variants.effects import METHODS, REFERENCE_KINDS
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
@@ -60,6 +63,25 @@ SETTINGS: dict[str, Setting] = {
     "flank": Setting(10, int, group='variants', help='bases each side counted as around the variant', workflow="variants.flank"),
     "motif_threshold": Setting(1e-4, float, group='variants', help='motif match p-value', workflow="variants.motif_threshold"),
     "report_top": Setting(20, int, group='variants', help='variants shown in report.html', workflow="variants.report_top"),
+    "explain": Setting("screen", str, EXPLAIN_CHOICES, group='screening',
+                help='screen: every allele by its effect, then explain (DeepLIFT, motif context) only the top K or '
+                     'those above X (neither given: the top share of each chunk); all: explain every allele; none: '
+                     'screen only', workflow="variants.explain"),
+    "explain_top": Setting(None, int, low=0, metavar="K", group='screening', shown_default='none',
+                help='explain the K alleles with the largest |effect| (of this shard when sharded)', workflow="variants.explain_top"),
+    "explain_min_effect": Setting(None, float, low=0, metavar="X", group='screening', shown_default='none',
+                help='explain every allele with |effect| >= X on some task', workflow="variants.explain_min_effect"),
+    "explain_share": Setting(0.01, float, low=0, high=1, group='screening',
+                help='share of each chunk explained when neither K nor X is given',
+                workflow="variants.explain_share"),
+    "null_model": Setting("shuffled", str, NULL_KINDS, group='screening',
+                help="null of the p-values: shuffled (the allele's bases at its position in a dinucleotide shuffle of "
+                     "its window, seeded), matched (the same SNV elsewhere in its own window), or vcf (the other "
+                     "alleles of the run)", workflow="variants.null_model"),
+    "null_per_variant": Setting(0.5, float, low=0, group='screening',
+                help='null SNVs drawn per allele (shuffled, matched)', workflow="variants.null_per_variant"),
+    "screen_batch_size": Setting(256, int, low=1, group='running', help='alleles per screening forward pass',
+                workflow="variants.screen_batch_size"),
     "batch_size": Setting(64, int, group='running', help='alleles per attribution call', workflow="variants.batch_size"),
     "chunk_size": Setting(500, int, group='running', help='VCF entries per resumable chunk', workflow="variants.chunk_size"),
     "device": Setting("auto", str, DEVICE_CHOICES, group='running', help='auto, cpu or cuda', workflow="device"),
@@ -118,7 +140,11 @@ def _run(s: dict[str, Any]) -> int:
         n_steps=int(s["n_steps"]), batch_size=int(s["batch_size"]), chunk_size=int(s["chunk_size"]),
         device=s["device"], seed=int(s["seed"]), tasks=tuple(s["tasks"]) if s["tasks"] else None,
         edge=s["edge"], strict=bool(s["strict"]), flank=int(s["flank"]),
-        motif_threshold=float(s["motif_threshold"]), report_top=int(s["report_top"]),
+        motif_threshold=float(s["motif_threshold"]), report_top=int(s["report_top"]), explain=s["explain"],
+        explain_top=None if s["explain_top"] is None else int(s["explain_top"]),
+        explain_min_effect=None if s["explain_min_effect"] is None else float(s["explain_min_effect"]),
+        explain_share=float(s["explain_share"]), null=s["null_model"], null_per_variant=float(s["null_per_variant"]),
+        screen_batch_size=int(s["screen_batch_size"]),
     )  # fmt: skip
     summary = score_variants(
         lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,

@@ -96,9 +96,11 @@ class VariantOptions:
     explain_top, explain_min_effect, explain_share
         See :func:`deeplift_genomics.variants.stats.select_explained`.
     null
-        ``matched`` (null SNVs in each allele's own window) or ``vcf`` (the run's own alleles).
+        ``shuffled`` (each drawn allele's REF and ALT bases at its position in a dinucleotide shuffle of
+        its window), ``matched`` (an SNV with the same bases elsewhere in its own window) or ``vcf`` (the
+        run's own alleles).
     null_per_variant
-        Matched null SNVs drawn per allele.
+        Null SNVs drawn per allele (``ceil(rate * n)`` per chunk of ``n`` alleles).
     """
 
     method: str = "deeplift"
@@ -121,8 +123,8 @@ class VariantOptions:
     explain_top: int | None = None
     explain_min_effect: float | None = None
     explain_share: float = 0.01
-    null: str = "matched"
-    null_per_variant: int = 1
+    null: str = "shuffled"
+    null_per_variant: float = 0.5
 
     def check(self) -> None:
         """Raise :class:`InputError` for values that cannot work."""
@@ -144,8 +146,8 @@ class VariantOptions:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
         if self.flank < 0 or self.report_top < 0 or self.null_per_variant < 0:
             raise InputError("--flank, --report-top and --null-per-variant must be at least 0")
-        if self.null == "matched" and self.null_per_variant < 1:
-            raise InputError("--null matched needs --null-per-variant of at least 1 (or use --null vcf)")
+        if self.null != "vcf" and self.null_per_variant <= 0:
+            raise InputError(f"--null {self.null} needs --null-per-variant above 0 (or use --null vcf)")
         if self.explain_top is not None and self.explain_top < 0:
             raise InputError(f"--explain-top {self.explain_top}: must be at least 0")
         if not 0 <= self.explain_share <= 1:
@@ -196,9 +198,9 @@ def _screen_table(windows: Sequence[AlleleWindows], scorer: ForwardScorer, opt: 
     n_t = len(PROFILE_HEADS) if scorer.profile else len(scorer.task_idx)
     if not windows:
         return VariantTable.empty(n_t)
-    k = opt.null_per_variant if opt.null == "matched" else 0
-    s = screen_alleles(scorer, windows, batch_size=opt.screen_batch_size, null_per_allele=k,
-                       rng=chunk_rng(opt.seed, chunk_index))  # fmt: skip
+    rate = opt.null_per_variant if opt.null != "vcf" else 0.0
+    s = screen_alleles(scorer, windows, batch_size=opt.screen_batch_size, null_rate=rate,
+                       rng=chunk_rng(opt.seed, chunk_index), null_kind=opt.null, seed=opt.seed)  # fmt: skip
     n = len(windows)
     arrays = {"logits_ref": s.out_ref, "logits_alt": s.out_alt, "probs_ref": s.probs_ref, "probs_alt": s.probs_alt}
     return VariantTable(_metadata(windows), arrays, s.jsd, np.zeros(n, dtype=bool), no_sums(n, n_t), no_motif(n),
@@ -597,7 +599,7 @@ def _output_attrs(
         "model": model_name,
         "motifs": motifs_source,
         "null": opt.null,
-        "null_per_variant": opt.null_per_variant if opt.null == "matched" else 0,
+        "null_per_variant": opt.null_per_variant if opt.null != "vcf" else 0,
         "explain": _explain_text(opt),
         "flank": opt.flank,
         "options": json.dumps(options, sort_keys=True),

@@ -11,10 +11,8 @@ window first), runs them in batches that hold only allele windows, and negates t
 VCF's REF is the second window: a VCF with REF and ALT swapped (against the genome carrying ALT) runs the
 very same batches, so every signed column comes out negated bit for bit.
 
-:func:`draw_null` draws the matched null: for each allele ``k`` SNVs in its own REF window (the same REF
-and ALT bases for an SNV, at another position holding the REF base; a random substitution at any other
-position for other alleles), seeded by the chunk's index in the whole VCF so that shards draw what an
-unsharded run draws.
+:func:`draw_null` draws the null SNVs (:func:`screen_alleles` says which kinds), seeded by the chunk's
+index in the whole VCF so that shards draw what an unsharded run draws.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from ..core.devices import resolve_device
 from ..engine.graph import build_plan
 from ..io.onehot import one_hot
 from ..models.bpnet_lite import both_heads
+from ..references.shuffle import dinucleotide_shuffle
 from .alleles import AlleleWindows
 from .stats import js_distance
 
@@ -135,32 +134,35 @@ def canonical_flip(windows: Sequence[AlleleWindows]) -> np.ndarray:
 
 
 def draw_null(
-    windows: Sequence[AlleleWindows], k: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``k`` matched null SNVs per allele: ``(allele index, window position, ALT base index)``, each ``(A*k,)``."""
+    windows: Sequence[AlleleWindows], rate: float, rng: np.random.Generator, kind: str = "shuffled"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Null SNVs of one chunk: ``ceil(rate * A)`` draws, each of an allele drawn at random.
+
+    Returns ``(allele index, window position, REF base index, ALT base index)``, sorted by allele. An
+    SNV's draws carry its own REF and ALT bases; other alleles' draws the first REF base and a random
+    other base. ``shuffled``: at the variant's own position (in a shuffle of its window, made later);
+    ``matched``: at another position of its own REF window that holds the same REF base.
+    """
     n = len(windows)
-    idx = np.repeat(np.arange(n), k)
-    pos = np.zeros(n * k, dtype=np.int64)
-    base = np.zeros(n * k, dtype=np.int64)
-    for i, w in enumerate(windows):
-        letters = np.frombuffer(w.ref_seq.encode("ascii"), dtype=np.uint8)
+    m = int(np.ceil(rate * n)) if n else 0
+    idx = np.sort(rng.choice(n, size=m, replace=m > n)) if m else np.zeros(0, dtype=np.int64)
+    pos = np.zeros(m, dtype=np.int64)
+    ref = np.zeros(m, dtype=np.int64)
+    alt = np.zeros(m, dtype=np.int64)
+    for j, i in enumerate(idx):
+        w = windows[int(i)]
         a = w.allele
-        inside = np.zeros(len(letters), dtype=bool)
-        inside[w.offset : w.offset + max(len(a.ref), 1)] = True
-        acgt = np.isin(letters, _LETTERS) & ~inside
-        same = acgt & (letters == ord(a.ref[0])) if a.kind == "snv" else np.zeros_like(acgt)
-        cands = np.flatnonzero(same) if same.any() else np.flatnonzero(acgt)
-        if not len(cands):  # a window of N: the variant itself stands in (effect 0 at worst)
-            cands = np.array([w.offset])
-        p = rng.choice(cands, size=k)
-        pos[i * k : (i + 1) * k] = p
-        if a.kind == "snv" and same.any():
-            base[i * k : (i + 1) * k] = "ACGT".index(a.alt)
-        else:
-            here = np.searchsorted(_LETTERS, letters[p])  # index of the REF base (N gives 4: any base)
-            shift = rng.integers(1, 4, size=k)
-            base[i * k : (i + 1) * k] = (np.minimum(here, 3) + shift) % 4
-    return idx, pos, base
+        ref[j] = max("ACGT".find(a.ref[0]), 0)
+        alt[j] = "ACGT".index(a.alt) if a.kind == "snv" else (ref[j] + int(rng.integers(1, 4))) % 4
+        if kind == "shuffled":
+            pos[j] = w.offset
+            continue
+        letters = np.frombuffer(w.ref_seq.encode("ascii"), dtype=np.uint8)
+        same = letters == _LETTERS[ref[j]]
+        same[w.offset : w.offset + len(a.ref)] = False
+        cands = np.flatnonzero(same)
+        pos[j] = int(rng.choice(cands)) if len(cands) else w.offset
+    return idx, pos, ref, alt
 
 
 def screen_alleles(
@@ -168,15 +170,24 @@ def screen_alleles(
     windows: Sequence[AlleleWindows],
     *,
     batch_size: int,
-    null_per_allele: int,
+    null_rate: float,
     rng: np.random.Generator,
+    null_kind: str = "shuffled",
+    seed: int = 0,
 ) -> Screened:
-    """Effects of every allele from forward passes, and its matched null SNVs (:class:`Screened`)."""
+    """Effects of every allele from forward passes, and its null SNVs (:class:`Screened`).
+
+    ``null_kind``: ``shuffled`` (the allele's REF and ALT bases at its position in a dinucleotide
+    shuffle of its REF window, as chrombpnet's variant-scorer makes its null) or ``matched`` (an SNV
+    with the same bases at another position of its own REF window); ``null_rate`` draws per allele.
+    """
     n = len(windows)
     flip = canonical_flip(windows)
     first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
     second = [w.ref_seq if f else w.alt_seq for w, f in zip(windows, flip)]
-    null_idx, null_pos, null_base = draw_null(windows, null_per_allele, rng)
+    empty = np.zeros(0, dtype=np.int64)
+    null_idx, null_pos, null_ref, null_alt = (draw_null(windows, null_rate, rng, null_kind) if null_rate
+                                              else (empty, empty, empty, empty))  # fmt: skip
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o1", "o2", "p1", "p2", "jsd", "ne", "nj")}
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
@@ -188,25 +199,38 @@ def screen_alleles(
         parts["p1"].append(probs[:b])
         parts["p2"].append(probs[b:])
         parts["jsd"].append(js_distance(prof[:b], prof[b:]) if prof is not None else np.full(b, np.nan))
-        if null_per_allele:
-            # the null windows run in batches of their own: the alleles' batches never depend on them
-            sel = slice(lo * null_per_allele, hi * null_per_allele)
-            local = null_idx[sel] - lo
-            is_ref = torch.from_numpy(np.where(flip[lo:hi], b, 0) + np.arange(b))
-            xr = x[is_ref]  # the REF windows
-            xn = xr[torch.from_numpy(local)].clone()
-            rows = torch.arange(len(local))
-            pos = torch.from_numpy(null_pos[sel])
-            xn[rows, :, pos] = 0
-            xn[rows, torch.from_numpy(null_base[sel]), pos] = 1
-            out_ref = np.where(flip[lo:hi, None], outs[b:], outs[:b])
-            prof_ref = None if prof is None else np.where(flip[lo:hi, None], prof[b:], prof[:b])
-            for nlo in range(0, len(local), 2 * batch_size):
-                nhi = min(len(local), nlo + 2 * batch_size)
-                on, _, pn = scorer(xn[nlo:nhi])
-                parts["ne"].append(on - out_ref[local[nlo:nhi]])
-                parts["nj"].append(js_distance(pn, prof_ref[local[nlo:nhi]]) if pn is not None and prof_ref is not None
-                                   else np.full(nhi - nlo, np.nan))  # fmt: skip
+        sel = (null_idx >= lo) & (null_idx < hi)
+        if not sel.any():
+            continue
+        # the null windows run in batches of their own: the alleles' batches never depend on them
+        local = null_idx[sel] - lo
+        xr = x[torch.from_numpy(np.where(flip[lo:hi], b, 0) + np.arange(b))]  # the REF windows
+        base = xr[torch.from_numpy(local)]
+        if null_kind == "shuffled":
+            base = dinucleotide_shuffle(base, n=1, seed=seed)[:, 0]
+        rows = torch.arange(len(local))
+        pos = torch.from_numpy(null_pos[sel])
+        xa = base.clone()
+        xa[rows, :, pos] = 0
+        xa[rows, torch.from_numpy(null_alt[sel]), pos] = 1
+        xref = base.clone()
+        xref[rows, :, pos] = 0
+        xref[rows, torch.from_numpy(null_ref[sel]), pos] = 1
+        for nlo in range(0, len(local), batch_size):
+            nhi = min(len(local), nlo + batch_size)
+            if null_kind == "shuffled":
+                o, _, pn = scorer(torch.cat([xref[nlo:nhi], xa[nlo:nhi]]))
+                m = nhi - nlo
+                o_ref, o_alt = o[:m], o[m:]
+                p_ref, p_alt = (pn[:m], pn[m:]) if pn is not None else (None, None)
+            else:
+                o_alt, _, p_alt = scorer(xa[nlo:nhi])
+                k = local[nlo:nhi]
+                o_ref = np.where(flip[lo:hi, None], outs[b:], outs[:b])[k]
+                p_ref = None if prof is None else np.where(flip[lo:hi, None], prof[b:], prof[:b])[k]
+            parts["ne"].append(o_alt - o_ref)
+            parts["nj"].append(js_distance(p_alt, p_ref) if p_alt is not None and p_ref is not None
+                               else np.full(nhi - nlo, np.nan))  # fmt: skip
     n_t = len(PROFILE_HEADS) if scorer.profile else len(scorer.task_idx)
 
     def cat(key: str, shape: tuple[int, ...]) -> np.ndarray:

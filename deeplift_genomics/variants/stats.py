@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-NULL_KINDS = ("matched", "vcf")
+NULL_KINDS = ("shuffled", "matched", "vcf")
 
 
 def empirical_pvalues(stat: np.ndarray, null: np.ndarray) -> np.ndarray:
