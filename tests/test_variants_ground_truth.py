@@ -54,3 +54,12 @@ def test_core_snvs_outrank_matched_background_and_the_motif_is_named(tmp_path):
     assert np.mean(core.motif == core.planted) > 0.75  # the rest: weak instances (p > 1e-4 on REF)
     assert (core.motif_change == "breaks").mean() > 0.75
     assert d.delta_error.abs().max() < 1e-4
+    # calibration: the background SNVs' p-values are valid (no more small ones than chance allows; the
+    # shuffled null is conservative on this simulation, docs/variants.md gives the KS numbers), and most core
+    # SNVs of a task's own motif pass q < 0.05 on that task
+    for task, motif in (("gata", "GATA_disc1"), ("tal1", "TAL1_known1")):
+        bg = d[(d.task == task) & (d.sim == "background")]
+        assert (bg.pvalue < 0.05).mean() <= 0.1, task
+        core = d[(d.task == task) & (d.sim == "core") & (d.planted == motif)]
+        assert (core.qvalue < 0.05).mean() >= 0.4, (task, (core.qvalue < 0.05).mean())
+    assert d.pvalue.between(0, 1, inclusive="right").all() and (d.qvalue >= d.pvalue).all()

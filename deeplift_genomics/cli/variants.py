@@ -78,7 +78,7 @@ SETTINGS: dict[str, Setting] = {
                 help="null of the p-values: shuffled (the allele's bases at its position in a dinucleotide shuffle of "
                      "its window, seeded), matched (the same SNV elsewhere in its own window), or vcf (the other "
                      "alleles of the run)", workflow="variants.null_model"),
-    "null_per_variant": Setting(0.5, float, low=0, group='screening',
+    "null_per_variant": Setting(0.25, float, low=0, group='screening',
                 help='null SNVs drawn per allele (shuffled, matched)', workflow="variants.null_per_variant"),
     "screen_batch_size": Setting(256, int, low=1, group='running', help='alleles per screening forward pass',
                 workflow="variants.screen_batch_size"),

@@ -306,7 +306,14 @@ def row_order(d: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def _num(v: np.ndarray, digits: str = ".6g") -> list[str]:
-    return ["NA" if not np.isfinite(x) else format(float(x), digits) for x in v]
+    v = np.asarray(v, dtype=np.float64)
+    ok = np.isfinite(v)
+    if ok.all():
+        return [format(x, digits) for x in v.tolist()]
+    out = np.full(len(v), "NA", dtype=object)
+    if ok.any():  # most rows of a screen have no contribution sums: format only the numbers there are
+        out[ok] = [format(x, digits) for x in v[ok].tolist()]
+    return out.tolist()
 
 
 def _int_or_na(v: np.ndarray, ok: np.ndarray) -> list[str]:

@@ -124,7 +124,7 @@ class VariantOptions:
     explain_min_effect: float | None = None
     explain_share: float = 0.01
     null: str = "shuffled"
-    null_per_variant: float = 0.5
+    null_per_variant: float = 0.25
 
     def check(self) -> None:
         """Raise :class:`InputError` for values that cannot work."""
@@ -212,7 +212,7 @@ def _explain(
     models: Sequence[tuple[nn.Module, list[int], str]],
     effect: np.ndarray,
     opt: VariantOptions,
-    bank: MotifBank,
+    bank: _Bank,
 ) -> dict[str, np.ndarray]:
     """Contributions, their sums and the motif context of the explained ``windows`` of one chunk.
 
@@ -243,7 +243,7 @@ def _explain(
     alt_len = [len(x.alt) for x in a]
     offsets = [w.offset for w in windows]
     ch = contribution_changes(contrib_ref, contrib_alt, offsets, ref_len, alt_len, effect, opt.flank)
-    hits = assign_motifs(bank, [w.ref_seq for w in windows], [w.alt_seq for w in windows], offsets, ref_len,
+    hits = assign_motifs(bank.get(), [w.ref_seq for w in windows], [w.alt_seq for w in windows], offsets, ref_len,
                          alt_len, opt.motif_threshold)  # fmt: skip
     return {
         "contrib_ref": contrib_ref.astype(np.float32),
@@ -376,7 +376,9 @@ def score_variants(
     entries = contents.entries
     first, end = shard_range(len(entries), shard, opt.chunk_size)
     mine = entries[first:end]
-    bank = load_bank(motif_path, BACKGROUND)
+    # a user's motif file is read now (its errors come before OUT_DIR is touched); the shipped set, which
+    # cannot fail, only when some allele is explained
+    bank = _Bank(load_bank(motif_path, BACKGROUND) if motif_path is not None else None)
     plans = _plan_chunks(fasta, vcf, mine, input_length, opt, index_dir)
     _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
     head = output if output != "logit" else model_head(model, torch.zeros((1, 4, input_length)))
@@ -433,6 +435,23 @@ def score_variants(
 
 
 EXPLAIN_SERIES = "explain"
+SHIPPED_MOTIFS = "ENCODE motifs (Kheradpour & Kellis 2014), shipped"
+
+
+class _Bank:
+    """The motif bank, loaded on first use (the shipped set takes seconds to prepare)."""
+
+    def __init__(self, bank: MotifBank | None) -> None:
+        self.bank = bank
+
+    def get(self) -> MotifBank:
+        if self.bank is None:
+            self.bank = load_bank(None, BACKGROUND)
+        return self.bank
+
+    @property
+    def source(self) -> str:
+        return self.bank.source if self.bank is not None else SHIPPED_MOTIFS
 
 
 def _chunk_windows(
@@ -486,7 +505,7 @@ def _run_explain(
     windows_of: Callable[[int], list[AlleleWindows]],
     explainers: Sequence[tuple[nn.Module, list[int], str]],
     opt: VariantOptions,
-    bank: MotifBank,
+    bank: _Bank,
 ) -> None:
     """Explain the ``chosen`` alleles chunk by chunk (resumable), filling each table's sums and motif
     context in place; the contributions stay in the chunk files until the outputs are written."""
