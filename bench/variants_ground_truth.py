@@ -9,9 +9,12 @@ its variants lie in the held-out test split), scores ``variants.vcf.gz`` with th
 - the share of core SNVs whose assigned motif is the planted one: exactly, and by motif family (the id's
   prefix: GATA_*, TAL1_*), against the 2,067 shipped ENCODE motifs (default) and against a MEME file of
   the two planted PWMs (what a ``motifs`` run that found both patterns would give);
-- the largest summation-to-delta error of the contribution change.
+- the largest summation-to-delta error of the contribution change;
+- calibration of the p-values: per task, the KS test of the background SNVs' p-values against the uniform
+  (and their mean and share below 0.05), and the share of core SNVs of each motif at q < 0.05, for each
+  null in ``--nulls`` (every allele explained, ``--null-per-variant`` null SNVs per allele).
 
-Run: ``.venv/bin/python bench/variants_ground_truth.py [--out DIR] [--n-references 20]``.
+Run: ``.venv/bin/python bench/variants_ground_truth.py [--out DIR] [--n-references 20] [--null-per-variant 2]``.
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None)
     ap.add_argument("--n-references", type=int, default=20)
+    ap.add_argument("--null-per-variant", type=float, default=2.0)
+    ap.add_argument("--nulls", default="shuffled,matched,vcf")
     args = ap.parse_args()
     import torch
+    from scipy.stats import kstest
     from sklearn.metrics import roc_auc_score
 
     from data_sim.motifs import builtin_motifs
@@ -62,8 +68,11 @@ def main() -> None:
     write_simulation(simulate(SimulationConfig(seed=0)), sim)
     m = load_model(ROOT / "tests" / "data" / "benchmark_default_model")
     res = out / "variants"
+    nulls = args.nulls.split(",")
+    opts = {null: VariantOptions(device="cpu", n_references=args.n_references, explain="all", null=null,
+                                 null_per_variant=args.null_per_variant) for null in nulls}  # fmt: skip
     summary = score_variants(m.model, m.input_length, m.task_names, sim / "sequences.fa", sim / "variants.vcf.gz",
-                             res, options=VariantOptions(device="cpu", n_references=args.n_references))  # fmt: skip
+                             res, options=opts[nulls[0]])  # fmt: skip
     d = pd.read_csv(res / "variants.tsv", sep="\t")
     d["sim"] = d["info"].str.extract(r"SIM=(\w+)", expand=False)
     d["planted"] = d["info"].str.extract(r"MOTIF=(\w+)", expand=False)
@@ -73,6 +82,25 @@ def main() -> None:
             s = d[(d.task == task) & (d.planted == motif)]
             result["auroc"][f"{task}/{motif}"] = float(roc_auc_score(s.sim == "core", s.abs_effect))
     result["max_abs_delta_error"] = float(d.delta_error.abs().max())
+    result["calibration"] = {}
+    for null in nulls:
+        if null != nulls[0]:
+            score_variants(m.model, m.input_length, m.task_names, sim / "sequences.fa", sim / "variants.vcf.gz",
+                           out / f"variants_{null}", options=opts[null])  # fmt: skip
+            dn = pd.read_csv(out / f"variants_{null}" / "variants.tsv", sep="\t")
+            dn["sim"] = dn["info"].str.extract(r"SIM=(\w+)", expand=False)
+            dn["planted"] = dn["info"].str.extract(r"MOTIF=(\w+)", expand=False)
+        else:
+            dn = d
+        cal: dict = {}
+        for task in m.task_names:
+            bg = dn[(dn.task == task) & (dn.sim == "background")].pvalue
+            cal[task] = {"background_ks_pvalue": float(kstest(bg, "uniform").pvalue), "background_mean_p": float(bg.mean()),
+                         "background_share_p_below_0.05": float((bg < 0.05).mean())}  # fmt: skip
+            for motif in ("GATA_disc1", "TAL1_known1"):
+                core = dn[(dn.task == task) & (dn.sim == "core") & (dn.planted == motif)]
+                cal[task][f"core_{motif}_share_q_below_0.05"] = float((core.qvalue < 0.05).mean())
+        result["calibration"][null] = cal
     table, _ = read_h5(res / "scores.h5")
     core = np.array(["SIM=core" in s for s in table.alleles["info"]])
     true = np.array([s.split("MOTIF=")[1].split(";")[0] for s in table.alleles["info"]])[core]

@@ -26,9 +26,9 @@ from ..io.output_dirs import guarded_output
 from ..models.files import load_model, output_kind
 from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
+from ..variants.effects import METHODS, REFERENCE_KINDS
 from ..variants.run import EXPLAIN_CHOICES
 from ..variants.stats import NULL_KINDS
-from ..variants.effects import METHODS, REFERENCE_KINDS
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
 log = logging.getLogger(__name__)

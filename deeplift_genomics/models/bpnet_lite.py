@@ -313,4 +313,6 @@ def both_heads(model: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module] | Non
     from bpnetlite.bpnet import CountWrapper, ProfileWrapper  # optional: only bpnet-lite models get here
 
     network = model.model.model  # Count/ProfileWrapper(ControlWrapper(net)): the ControlWrapper
+    if not isinstance(network, nn.Module):
+        return None
     return network, CountWrapper(network).eval(), ProfileWrapper(network).eval()

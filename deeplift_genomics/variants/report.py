@@ -170,7 +170,7 @@ def write_report(
     """Write ``render(...)`` to ``path`` as given (the caller makes it atomic); logos read ``scores_h5``."""
 
     def explained(j: int) -> Mapping[str, np.ndarray]:
-        with h5py.File(scores_h5, "r") as h5:  # type: ignore[arg-type]
+        with h5py.File(scores_h5, "r") as h5:
             return {k: h5[k][j : j + 1] for k in ("contrib_ref", "contrib_alt", "ref_sequence", "alt_sequence")}
 
     html = render(table_, attrs, summary, top, derived, explained if scores_h5 is not None else None)

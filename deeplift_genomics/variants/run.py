@@ -527,7 +527,7 @@ def _run_explain(
     def resume(k: int, path: Path) -> dict[str, np.ndarray] | None:
         data = _load_npz(path)
         rows = np.flatnonzero(chosen[bounds[k] : bounds[k + 1]])
-        if data is None or not np.array_equal(data.get("rows"), rows):
+        if data is None or "rows" not in data or not np.array_equal(data["rows"], rows):
             return None
         return fill(k, data)
 
