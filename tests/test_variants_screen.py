@@ -140,7 +140,7 @@ def test_screen_explains_the_selected_alleles_with_the_effects_of_a_full_run(tmp
     genome = random_genome(lengths=(200, 160, 20))
     records, _ = _variants(genome)
     full, dfull, _ = _run(tmp_path, "all", genome, records, model_dir, explain="all")
-    part, dpart, _ = _run(tmp_path, "screen", genome, records, model_dir, explain="screen", explain_top=3)
+    part, dpart, out = _run(tmp_path, "screen", genome, records, model_dir, explain="screen", explain_top=3)
     assert full.explained.all() and part.explained.sum() == 3
     strength = np.abs(dfull["effect"]).max(axis=1)
     assert set(np.flatnonzero(part.explained)) == set(np.argsort(-strength)[:3])
@@ -149,6 +149,18 @@ def test_screen_explains_the_selected_alleles_with_the_effects_of_a_full_run(tmp
     e = part.explained
     np.testing.assert_allclose(dpart["site_diff"][e], dfull["site_diff"][e], rtol=1e-4, atol=1e-6)
     assert np.isnan(dpart["site_diff"][~e]).all() and np.abs(dpart["delta_error"][e]).max() < 1e-4
+    # p- and q-values are printed as numbers with 3 significant digits (never 0.000), in the table and report
+    import csv
+
+    with open(out / "variants.tsv") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    for r in rows:
+        for key in ("pvalue", "qvalue"):
+            v = float(r[key])
+            assert 0 < v <= 1 and r[key] == f"{v:.3g}", r[key]
+    assert {r["explained"] for r in rows} == {"yes", "no"}
+    html = (out / "report.html").read_text()
+    assert "p-value" in html and f">{rows[0]['pvalue']}<" in html and f">{rows[0]['qvalue']}<" in html
 
 
 def test_pvalues_and_qvalues_against_direct_counts():

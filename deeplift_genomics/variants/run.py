@@ -367,6 +367,9 @@ def score_variants(
     shard = parse_shard(shard)
     heads = both_heads(model) if output != "logit" else None
     names = list(PROFILE_HEADS) if heads is not None else list(task_names)
+    if heads is not None and opt.tasks is not None and list(opt.tasks) != names:
+        raise InputError(f"--tasks {','.join(opt.tasks)}: a bpnet-lite model is scored on both its heads "
+                         f"({', '.join(PROFILE_HEADS)}); leave --tasks out")  # fmt: skip
     task_idx = task_indices(names, opt.tasks)
     kept = [names[i] for i in task_idx]
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
@@ -390,7 +393,6 @@ def score_variants(
         scorer = ForwardScorer(model, input_length, task_idx, output, opt.device)
         if heads is not None:
             explainers = [(heads[1], [0], "log_counts"), (heads[2], [0], "profile")]
-            explainers = [e for e, name in zip(explainers, PROFILE_HEADS) if name in kept]
         else:
             explainers = [(model, task_idx, head)]
         with FastaFile(fasta, index_dir=index_dir) as fa:
