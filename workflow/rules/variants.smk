@@ -2,7 +2,9 @@
 # variants.shards contiguous blocks (whole chunks of chunk_size entries), scored as separate jobs
 # (`--shard K/N`, into temporary OUTDIR/variants_shards/NAME/K), then gathered (`--gather`) into
 # OUTDIR/variants/NAME: variants.tsv, scores.h5, skipped.tsv, summary.json and report.html, exactly what one
-# unsharded run writes. A killed run redoes only the unfinished shards.
+# unsharded run writes (the p- and q-values are computed at the gather from the shards' pooled null SNVs).
+# Each shard screens every allele with forward passes and explains the ones variants.explain* select. A
+# killed run redoes only the unfinished shards.
 
 VARIANT_SHARDS = config["variants"]["shards"]
 
