@@ -84,7 +84,7 @@ def large_run(args: argparse.Namespace) -> None:
                       "peak_rss_mib_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-variants", type=int, default=4000)
     ap.add_argument("--n-explain-all", type=int, default=300)
@@ -94,10 +94,10 @@ def main() -> None:
     ap.add_argument("--model", default=str(ROOT / "tests" / "data" / "benchmark_default_model"))
     ap.add_argument("--large-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.large_child:
         large_run(args)
-        return
+        return {}
     torch.set_num_threads(args.threads)
 
     from deeplift_genomics.io.fasta import FastaFile
@@ -187,6 +187,7 @@ def main() -> None:
         lg = result["large"]
         print(f"{lg['n']} SNVs end to end (defaults): {lg['seconds']:.0f} s ({lg['snvs_per_second']:.0f}/s), peak RSS "
               f"{lg['peak_rss_mib_self']:.0f} MiB")
+    return result
 
 
 if __name__ == "__main__":

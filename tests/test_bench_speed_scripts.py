@@ -38,3 +38,11 @@ def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
         "score, defaults (this tree)", "attribute, defaults (this tree)", "attribute, batch_size=64 (this tree)",
     }
     assert all(rate > 0 for rate in report.values())
+
+
+def test_variants_screen_runs_every_contender():
+    report = load("variants_screen").main(["--n-variants", "40", "--n-explain-all", "4", "--n-large", "0",
+                                           "--repeats", "1", "--threads", "1"])
+    assert set(report["snvs_per_second"]) == {"forward", "screen", "variants_screen_only", "variants_default",
+                                              "variants_explain_all"}
+    assert all(rate > 0 for rate in report["snvs_per_second"].values()) and report["n_variants"] == 40
