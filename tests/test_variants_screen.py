@@ -195,7 +195,7 @@ def test_uniform_null_gives_uniform_pvalues_over_seeds():
 # -- profile models ------------------------------------------------------------------------------------
 
 
-def _profile_model(wrapper: str):
+def _profile_model(wrapper: str, chrom: bool = False):
     bpnet = pytest.importorskip("bpnetlite.bpnet")
     import warnings
 
@@ -204,7 +204,14 @@ def _profile_model(wrapper: str):
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net = bpnet.BPNet(n_filters=6, n_layers=2, n_control_tracks=0, trimming=20, verbose=False)
+        nets = [bpnet.BPNet(n_filters=6, n_layers=2, n_control_tracks=0, trimming=20, verbose=False)
+                for _ in range(2 if chrom else 1)]  # fmt: skip
+        if chrom:
+            from bpnetlite.chrombpnet import ChromBPNet
+
+            net = ChromBPNet(nets[0], nets[1])
+        else:
+            net = nets[0]
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0.0, 0.3)
@@ -213,12 +220,12 @@ def _profile_model(wrapper: str):
     return model.eval(), net.eval()
 
 
-@pytest.mark.parametrize("wrapper", ["count", "profile"])
-def test_profile_scores_equal_an_independent_numpy_computation(tmp_path, wrapper):
+@pytest.mark.parametrize("wrapper,chrom", [("count", False), ("profile", False), ("count", True)])
+def test_profile_scores_equal_an_independent_numpy_computation(tmp_path, wrapper, chrom):
     from scipy.spatial.distance import jensenshannon
     from scipy.special import softmax
 
-    model, net = _profile_model(wrapper)
+    model, net = _profile_model(wrapper, chrom)
     length = 100
     genome = random_genome(seed=5, lengths=(400,))
     seq = genome["chr1"]
