@@ -642,6 +642,34 @@ def _cat_abs_mass(step: Step) -> torch.Tensor:
     return step.run((parts, *step.args[1:]))
 
 
+# --- Enformer's own ops: einops views, masked_fill with a fixed mask ------------------------------------------
+_EINOPS_VIEWS = ("rearrange", "repeat", "Rearrange", "Repeat")
+_MASKED_FILL = {torch.masked_fill, "masked_fill"}
+
+
+def _is_einops_view(site: Site) -> bool:
+    """einops' ``rearrange``/``repeat`` (functions or layers): permutations and copies of the elements."""
+    op = site.module if site.module is not None else site.callee
+    kind = type(op) if site.module is not None else op
+    return getattr(kind, "__module__", "").startswith("einops") and getattr(kind, "__name__", "") in _EINOPS_VIEWS
+
+
+def _accept_einops_view(site: Site) -> Op:
+    if site.module is None and not site.main_only:
+        raise site.refuse("an einops view whose extra arguments depend on the input")
+    return site.op("einops", module=site.module)
+
+
+def _accept_masked_fill(site: Site) -> Op:
+    if not site.main_only:
+        raise site.refuse("masked_fill with a mask or value that depends on the input")
+    return site.op("masked_fill")
+
+
+def _masked_fill_abs_mass(step: Step) -> torch.Tensor:
+    return step.run((step.s_of(resolve_main(step.node)), step.args[1], 0.0))
+
+
 # --- refusals with a reason ---------------------------------------------------------------------------------
 def _refuse_with(why: str) -> Callable[[Site], Op]:
     def accept(site: Site) -> Op:
@@ -707,6 +735,12 @@ OP_KINDS: tuple[OpKind, ...] = (
     OpKind("scale", "linear: times or divided by a constant", matches=lambda s: target_in(s.callee, _MUL)
            or target_in(s.callee, DIVISION_TARGETS), accept=_accept_scale, abs_mass=_scale_abs_mass,
            carries_mass=True, transparent=True),
+    OpKind("einops", "linear with non-negative weights: einops' rearrange and repeat (views and copies)",
+           matches=_is_einops_view, accept=_accept_einops_view, abs_mass=_unary_abs_mass, carries_mass=True,
+           transparent=True),
+    OpKind("masked_fill", "linear: a mask that does not depend on the input sets some elements to a constant",
+           matches=_in(_MASKED_FILL), accept=_accept_masked_fill, abs_mass=_masked_fill_abs_mass, carries_mass=True,
+           transparent=True),
     OpKind("user_linear", "linear, registered by the user (recognised with registered)"),
 )
 KINDS: dict[str, OpKind] = {kind.name: kind for kind in OP_KINDS}
