@@ -217,12 +217,11 @@ class _Tracer(fx.Tracer):
         node = p.node
         a = self.values[node]
         name = type(self.root).__name__
-        if self.on_values.get(node) and not (shape_only and isinstance(a, torch.Tensor)):
+        if self.on_values.get(node) and not (shape_only and _tensors(a)):
             raise UnsupportedModelError(
                 f"model {name}: cannot trace it: {what} at {_user_line()} depends on the input's values; "
                 "DeepLIFT needs one graph for the input and its references, so Python control flow may "
-                "depend on the input's shape but not on its values (torch.where with a fixed condition, "
-                "or a decision taken outside forward(), can replace it)"
+                "depend on the input's shape but not on its values"
             )
         va, vb = fn(a), fn(self._value_on_two_rows(node))
         if va != vb:
@@ -239,6 +238,11 @@ class _Tracer(fx.Tracer):
     def iter(self, obj: fx.Proxy) -> Iterator:
         n = self.concrete(obj, "iteration", len, shape_only=True)
         return iter([obj[i] for i in range(n)])  # type: ignore[index]
+
+
+def _tensors(v: Any) -> bool:
+    """A tensor, or a tuple or list of them (``chunk``, ``split``): their number and shapes are not values."""
+    return isinstance(v, torch.Tensor) or (isinstance(v, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in v))
 
 
 def _reads_shape_only(node: fx.Node) -> bool:
@@ -273,28 +277,35 @@ def _unpatched_modules() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _traceable_factories() -> Iterator[None]:
-    """Let ``torch.zeros(x.shape[0], ...)`` and friends record a node when a size comes from the input."""
-    originals = {name: getattr(torch, name) for name in _FACTORIES}
+def _traceable_calls() -> Iterator[None]:
+    """Record a node for ``torch.zeros(x.shape[0], ...)`` and friends, and for ``einops.rearrange(x, ...)``.
+
+    Tensor factories reject a Proxy size before ``__torch_function__``, and einops rejects a Proxy
+    tensor; both are patched during tracing (``from einops import rearrange`` is fx's autowrap).
+    """
+    einops = sys.modules.get("einops")
+    targets = [(torch, name) for name in _FACTORIES]
+    targets += [(einops, name) for name in _EINOPS_FUNCTIONS if hasattr(einops, name)]
+    originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
 
     def wrap(orig):
-        def factory(*args, **kwargs):
+        def call(*args, **kwargs):
             found: list[fx.Proxy] = []
             fx.node.map_aggregate((args, kwargs), lambda a: found.append(a) if isinstance(a, fx.Proxy) else None)
             if not found:
                 return orig(*args, **kwargs)
             return found[0].tracer.create_proxy("call_function", orig, args, kwargs)
 
-        factory.__name__ = orig.__name__
-        return factory
+        call.__name__ = orig.__name__
+        return call
 
     try:
-        for name, orig in originals.items():
-            setattr(torch, name, wrap(orig))
+        for owner, name, orig in originals:
+            setattr(owner, name, wrap(orig))
         yield
     finally:
-        for name, orig in originals.items():
-            setattr(torch, name, orig)
+        for owner, name, orig in originals:
+            setattr(owner, name, orig)
 
 
 def forward_inputs(model: nn.Module) -> list[str]:
@@ -336,7 +347,7 @@ def trace(model: nn.Module, example: torch.Tensor, rules: dict) -> tuple[fx.Grap
     one = example[:1]
     tracer = _Tracer(rules, (one, torch.cat([one, one])))
     try:
-        with _traceable_factories():
+        with _traceable_calls():
             graph = tracer.trace(model)
     except InputError:  # UnsupportedModelError too: already says what and where
         raise
