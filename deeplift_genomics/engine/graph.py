@@ -155,8 +155,8 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
         if method not in KINDS[op.kind].methods:
             raise UnsupportedModelError(f"unsupported op: {op.where} ({KINDS[op.kind].rule}): method {method!r} has "
                                         "no rule for it")
-        if op.kind == "nonlinear":
-            op.fed_by = _fed_by(resolve_main(op.node), by_node)
+        if KINDS[op.kind].chooses_rule:
+            op.fed_by = _fed_by(op.dep_args[-1] if op.kind == "divide" else resolve_main(op.node), by_node)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
 
 
@@ -271,8 +271,8 @@ def _fed_by(node: fx.Node, by_node: dict[fx.Node, Op]) -> str:
         op = by_node.get(node)
         if op is None:
             return "other"
-        if op.kind == "weighted":
-            return op.family
+        if op.kind in ("weighted", "matmul_const"):
+            return op.family or "other"
         if KINDS[op.kind].transparent and len(op.dep_args) == 1:
             node = op.dep_args[0]
             continue
