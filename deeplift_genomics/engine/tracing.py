@@ -50,9 +50,6 @@ _SHAPE_METHODS = frozenset({"size", "dim", "numel", "nelement", "new_zeros", "ne
 _SHAPE_FUNCTIONS = {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like, torch.numel}
 # einops functions recorded as single ops (they are views) when a model has imported einops.
 _EINOPS_FUNCTIONS = ("rearrange", "repeat")
-# nn.Module's own __call__ and __getattr__: fx patches them while tracing; the example runs need the originals.
-_MODULE_CALL = nn.Module.__call__
-_MODULE_GETATTR = nn.Module.__getattr__
 _TORCH_DIR = str(Path(torch.__file__).parent)
 
 
@@ -123,6 +120,7 @@ class _Tracer(fx.Tracer):
         self.values: dict[fx.Node, Any] = {}  # on the 1-row example
         self.values2: dict[fx.Node, Any] = {}  # on the 2-row example, where a decision needs them
         self.on_values: dict[fx.Node, bool] = {}
+        self.running = False  # inside an example run: fx's patched nn.Module hooks act as eager mode
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if self.rule_classes and isinstance(m, self.rule_classes):
@@ -143,6 +141,16 @@ class _Tracer(fx.Tracer):
             return root_fn(*args)
 
         return bound, ([self.root] if is_module else []) + [first]
+
+    def call_module(self, m: nn.Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if self.running:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        if self.running:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def proxy(self, node: fx.Node) -> fx.Proxy:
         return _ShapeProxy(node, self)
@@ -183,8 +191,9 @@ class _Tracer(fx.Tracer):
                 env[n] = self._call(n, (), {})
             return env[n]
 
+        self.running = True  # module calls and attributes as in eager mode (see call_module, getattr)
         try:
-            with _unpatched_modules(), torch.no_grad():
+            with torch.no_grad():
                 args = fx.node.map_arg(node.args, value)
                 kwargs = fx.node.map_arg(node.kwargs, value)
                 return self._call(node, args, kwargs)
@@ -194,6 +203,8 @@ class _Tracer(fx.Tracer):
                 f"{tuple(self.examples[i].shape[1:])} per example ({type(exc).__name__} at "
                 f"{_user_line()}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from exc
+        finally:
+            self.running = False
 
     def _call(self, node: fx.Node, args: Any, kwargs: Any) -> Any:
         if node.op == "get_attr":
@@ -261,19 +272,6 @@ def _reads_shape_only(node: fx.Node) -> bool:
 
 def _is_einops_layer(m: nn.Module) -> bool:
     return type(m).__module__.startswith("einops.")
-
-
-@contextlib.contextmanager
-def _unpatched_modules() -> Iterator[None]:
-    """nn.Module's own ``__call__``/``__getattr__`` while the examples run (fx patches them to record calls)."""
-    call, get = nn.Module.__call__, nn.Module.__getattr__
-    nn.Module.__call__ = _MODULE_CALL  # type: ignore[method-assign]
-    nn.Module.__getattr__ = _MODULE_GETATTR  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        nn.Module.__call__ = call  # type: ignore[method-assign]
-        nn.Module.__getattr__ = get  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
