@@ -282,8 +282,9 @@ def _traceable_calls() -> Iterator[None]:
     tensor; both are patched during tracing (``from einops import rearrange`` is fx's autowrap).
     """
     einops = sys.modules.get("einops")
-    targets = [(torch, name) for name in _FACTORIES]
-    targets += [(einops, name) for name in _EINOPS_FUNCTIONS if hasattr(einops, name)]
+    targets: list[tuple[Any, str]] = [(torch, name) for name in _FACTORIES]
+    if einops is not None:
+        targets += [(einops, name) for name in _EINOPS_FUNCTIONS if hasattr(einops, name)]
     originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
 
     def wrap(orig):
