@@ -155,3 +155,20 @@ class BatchAsNumber(nn.Module):
 def test_control_flow_on_values_or_batch_size_is_refused_naming_the_line(net, match):
     with pytest.raises(UnsupportedModelError, match=match):
         attribute(net().eval(), onehot(2, 10, seed=0, dtype=torch.float32), references="zeros")
+
+
+class BranchOnTensorType(nn.Module):
+    """Takes another branch while traced: its input is not a torch.Tensor then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 2, 3)
+
+    def forward(self, x):
+        h = self.conv(x).mean(-1)
+        return h if isinstance(x, torch.Tensor) else 2 * h
+
+
+def test_a_trace_that_does_not_reproduce_the_model_is_refused():
+    with pytest.raises(UnsupportedModelError, match="traced graph does not give the model's own output"):
+        build_plan(BranchOnTensorType().eval(), onehot(1, 10, seed=0, dtype=torch.float32))

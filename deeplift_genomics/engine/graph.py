@@ -82,8 +82,11 @@ def is_sigmoid(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
 _TRACES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, fx.GraphModule]] = weakref.WeakKeyDictionary()
 
 
-def traced(model: nn.Module, example: torch.Tensor, rules: dict) -> tuple[fx.GraphModule, dict[fx.Node, Any]]:
-    """The trace of ``model`` for inputs shaped like ``example``, and every node's value on ``example[:1]``.
+def traced(
+    model: nn.Module, example: torch.Tensor, rules: dict
+) -> tuple[fx.GraphModule, dict[fx.Node, Any], bool]:
+    """The trace of ``model`` for inputs shaped like ``example``, every node's value on ``example[:1]``, and
+    whether the trace is new.
 
     A cached trace is used when the model, run as it is on the example, still gives the trace's output:
     a Python attribute changed since (Enformer's ``set_target_length``) traces again.
@@ -98,10 +101,24 @@ def traced(model: nn.Module, example: torch.Tensor, rules: dict) -> tuple[fx.Gra
     if gm is not None:
         values = _record_values(gm, model, example[:1])
         if _reproduces(gm, model, example[:1], values):
-            return gm, values
+            return gm, values, False
     gm, values = trace(model, example, rules)
     cache[key] = gm
-    return gm, values
+    return gm, values, True
+
+
+def _check_new_trace(gm: fx.GraphModule, model: nn.Module, example: torch.Tensor, values: dict[fx.Node, Any]) -> None:
+    """A new trace of a model in eval mode must give the model's own output on the example."""
+    if any(m.training for m in model.modules()) or _reproduces(gm, model, example, values):
+        return
+    cache = _TRACES.get(model, {})
+    for key in [k for k, v in cache.items() if v is gm]:
+        del cache[key]
+    raise UnsupportedModelError(
+        f"model {type(model).__name__}: its traced graph does not give the model's own output on the example; "
+        "a branch on something other than the input's shape (isinstance(x, torch.Tensor), a global) was "
+        "taken differently while tracing"
+    )
 
 
 def _reproduces(gm: fx.GraphModule, model: nn.Module, example: torch.Tensor, values: dict[fx.Node, Any]) -> bool:
@@ -146,7 +163,7 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
     """
     example = example[:1]  # the values recorded are the first row's
     rules = active_rules(model)
-    gm, values = traced(model, example, rules)
+    gm, values, new = traced(model, example, rules)
     modules = dict(gm.named_modules())
     input_node, target_node, head = _input_and_head(gm, model, modules)
     n_outputs = _output_count(model, values[target_node], head, example)
@@ -157,6 +174,8 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
                                         "no rule for it")
         if KINDS[op.kind].chooses_rule:
             op.fed_by = _fed_by(op.dep_args[-1] if op.kind == "divide" else resolve_main(op.node), by_node)
+    if new:  # checked last: a model refused above has run once, on one example
+        _check_new_trace(gm, model, example, values)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
 
 
