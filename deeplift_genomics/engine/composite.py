@@ -59,7 +59,7 @@ def elementwise_rule(
 
 def softmax_rule(
     rz: torch.Tensor, xz: torch.Tensor, dim: int, rule: str = "rescale", s_z: torch.Tensor | None = None,
-    log: bool = False,
+    log: bool = False, c: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``softmax(z, dim)`` (or ``log_softmax``) on the references, exact.
 
@@ -68,11 +68,13 @@ def softmax_rule(
     ``log_softmax(z) = (z - c) - log(S)`` (the rule of ``log``). ``c`` is the larger of the sequence's and
     its reference's max over ``dim``, one constant per pair, so nothing overflows; the contributions do
     not depend on it (``docs/attention.md``). Entries that are ``-inf`` in both (masked attention scores)
-    get weight 0 and no difference.
+    get weight 0 and no difference. ``c`` may be given (``(n*R, ...)``, size 1 along ``dim``): any constant
+    per pair gives the same contributions in exact arithmetic.
     """
     xz = repeat_for_refs(xz, rz)
     with torch.no_grad():
-        c = torch.maximum(xz.amax(dim, keepdim=True), rz.amax(dim, keepdim=True))
+        if c is None:
+            c = torch.maximum(xz.amax(dim, keepdim=True), rz.amax(dim, keepdim=True))
         masked = torch.isneginf(xz) & torch.isneginf(rz)
         any_masked = bool(masked.any()) if masked.device.type == "cpu" else True
     if any_masked:

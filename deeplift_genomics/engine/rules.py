@@ -27,6 +27,13 @@ from torch import nn
 # of the original implementation (deeplift.util.NEAR_ZERO_THRESHOLD).
 NEAR_ZERO = 1e-7
 
+# RevealCancel falls back to Rescale on an element where its parts' identity m+ p + m- n = f(x) - f(r) is off
+# by more than eps**0.85 (float64 5e-14, float32 1.3e-6) of the values involved, or where |m+ p| + |m- n|
+# exceeds eps**-0.15 (float64 220, float32 11) times |f(x)| + |f(r)| + s: functions with slopes of order 1
+# (sigmoid, tanh, GELU, ...) never reach it, exp of a part far larger than the difference does.
+RC_IDENTITY_EXPONENT = 0.85
+RC_GROWTH_EXPONENT = 0.15
+
 # Elements per block of the ReLU RevealCancel coefficients: its ~7 live float32 blocks, split over the threads, stay in a 2 MiB L2.
 _RC_BLOCK = 1 << 17
 
@@ -226,11 +233,19 @@ class RevealCancelFn(torch.autograd.Function):
             d = xp - rp
             m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
-            bad = ~(torch.isfinite(a) & torch.isfinite(b))
+            fx, fr = f(xp), f(rp)
+            parts = (m_pos * (0.5 * (d + sp))).abs() + (m_neg * (0.5 * (d - sp))).abs()
+            eps = torch.finfo(a.dtype).eps
+            # m+ p + m- n = a d - b s equals f(x) - f(r) in exact arithmetic. Rescale where it does not hold
+            # in floating point (r + n or r + p left f's domain: log, sqrt, rsqrt of a negative part larger
+            # than the reference) or where the two parts are so much larger than f's values that their
+            # cancellation loses the digits (exp of a reference plus a part far larger than the difference,
+            # as in a softmax fed by products); Rescale keeps summation-to-delta
+            bad = ~(torch.isfinite(a) & torch.isfinite(b)) \
+                | ((a * d - b * sp) - (fx - fr)).abs().gt(eps ** RC_IDENTITY_EXPONENT * (fx.abs() + fr.abs() + parts)) \
+                | parts.gt(eps ** -RC_GROWTH_EXPONENT * (fx.abs() + fr.abs() + sp))
             if bool(bad.any()):
-                # r + n or r + p left f's domain (log, sqrt of a part larger than the reference): Rescale
-                # there, which keeps summation-to-delta
-                slope = rescale_slope(f, deriv, xp, rp, f(xp), f(rp))
+                slope = rescale_slope(f, deriv, xp, rp, fx, fr)
                 a = torch.where(bad, slope, a)
                 b = torch.where(bad, torch.zeros_like(b), b)
         ctx.save_for_backward(unpair(a), unpair(b))

@@ -36,6 +36,7 @@ import torch.fx as fx
 from torch import nn
 
 from ..core.errors import InputError, UnsupportedModelError
+from .expand import module_expansion, traced_functions
 
 # Factories fx cannot trace when given a size from a Proxy (their argument parser rejects it before
 # __torch_function__); patched during tracing to record a call_function node.
@@ -145,6 +146,10 @@ class _Tracer(fx.Tracer):
     def call_module(self, m: nn.Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         if self.running:
             return forward(*args, **kwargs)
+        # norms and attention are recorded written out (engine/expand.py), unless the user gave a rule
+        expand = module_expansion(m)
+        if expand is not None and not (self.rule_classes and isinstance(m, self.rule_classes)):
+            return expand(m, *args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
 
     def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
@@ -346,7 +351,7 @@ def trace(model: nn.Module, example: torch.Tensor, rules: dict) -> tuple[fx.Grap
     one = example[:1]
     tracer = _Tracer(rules, (one, torch.cat([one, one])))
     try:
-        with _traceable_calls():
+        with _traceable_calls(), traced_functions():
             graph = tracer.trace(model)
     except InputError:  # UnsupportedModelError too: already says what and where
         raise
