@@ -20,7 +20,11 @@ Reported per method: seconds, ratio to ours, the summation-to-delta error (max o
 difference of its contributions (mean over references of ``m * (x - r)``) from ours, relative to our
 largest ``|contribution|``. Absolute times are noisy on a shared machine; the ratios come from one run.
 
-Run: ``.venv/bin/python bench/attention_anchors.py [--n-seqs 8] [--refs 8] [--repeats 3] [--threads 2]``.
+Then the front door's cost (``--trace-costs``, on by default): for two Enformer sizes, the time to trace a new
+input shape, to reuse a cached trace (record + check against the model), one eager forward pass of one
+sequence, and ``torch.export.export`` of the same model (best of 3 each).
+
+Run: ``.venv/bin/python bench/attention_anchors.py [--n-seqs 8] [--refs 8] [--repeats 3] [--threads 1]``.
 """
 
 from __future__ import annotations
@@ -185,6 +189,36 @@ def compare(name: str, model: nn.Module, x: torch.Tensor, refs: torch.Tensor,
     return rows
 
 
+def trace_costs(seed: int) -> list[dict]:
+    """Seconds to trace Enformer for a new input shape, to reuse the cached trace, and to torch.export it."""
+    from deeplift_genomics.engine.graph import active_rules, traced
+    from deeplift_genomics.engine.tracing import trace
+
+    def best(f: Callable[..., object], *args: object, k: int = 3) -> float:
+        times = []
+        for _ in range(k):
+            t0 = time.perf_counter()
+            f(*args)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    rows = []
+    for size, length in (((48, 1, 2), 64), ((24, 2, 2), 60)):
+        model = enformer_model(seed, *size)
+        x = torch.nn.functional.one_hot(torch.randint(0, 4, (1, length)), 4).transpose(1, 2).float()
+        rules = active_rules(model)
+        traced(model, x, rules)
+        row = {"model": f"enformer dim={size[0]} depth={size[1]} heads={size[2]}, L={length}",
+               "eager forward": best(model, x), "trace (new shape)": best(trace, model, x, rules),
+               "cached trace": best(traced, model, x, rules)}
+        try:
+            row["torch.export"] = best(torch.export.export, model, (x,), k=1)
+        except Exception as exc:  # report, do not stop the benchmark
+            print(f"torch.export failed on {row['model']}: {type(exc).__name__}")
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-seqs", type=int, default=8)
@@ -192,8 +226,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--length", type=int, default=128, help="input length of the attn model")
     parser.add_argument("--enformer-length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-trace-costs", action="store_true", help="skip the tracing-time table")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     from deeplift_genomics.references.kinds import make_references
@@ -221,6 +256,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         se = f"{r['sum err']:.1e}" if r["sum err"] is not None else "-"
         dd = f"{r['diff to ours']:.1e}" if r["diff to ours"] is not None else "-"
         print(f"{r['model']:20s} {r['method']:28s} {r['seconds']:8.3f} {r['x ours']:7.2f} {se:>14s} {dd:>13s}")
+    if not args.no_trace_costs:
+        print("\ntracing per input shape (best of 3, one sequence)")
+        for c in trace_costs(args.seed):
+            print(f"{c['model']:40s} " + "  ".join(f"{k} {v * 1e3:.1f} ms" for k, v in c.items() if k != "model"))
     return rows
 
 

@@ -44,7 +44,8 @@ def test_attention_anchors_runs_every_contender_and_ours_is_exact(capsys):
     for package in ("tangermeme", "captum", "enformer_pytorch"):
         pytest.importorskip(package)
     rows = load("attention_anchors").main(["--n-seqs", "2", "--refs", "2", "--length", "32",
-                                           "--enformer-length", "64", "--repeats", "1", "--threads", "1"])
+                                           "--enformer-length", "64", "--repeats", "1", "--threads", "1",
+                                           "--no-trace-costs"])
     assert {(r["model"], r["method"]) for r in rows} == {
         ("attn (BilinearOp)", "ours (DeepLIFT Rescale)"), ("attn (BilinearOp)", "captum IG (50 steps)"),
         ("attn (BilinearOp)", "tangermeme deep_lift_shap"), ("attn (BilinearOp)", "gradient floor"),
