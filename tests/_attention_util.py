@@ -137,3 +137,23 @@ def init_attention_(model: nn.Module, seed: int, scale: float = 1.0) -> nn.Modul
                 fan_in = p.shape[-1] if p.ndim > 1 else 4
                 p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale / fan_in ** 0.5)
     return model.eval()
+
+
+class AttentionVariantNet(nn.Module):
+    """nn.MultiheadAttention with keys and values of their own, its per-head weights used; options as given."""
+
+    def __init__(self, **options):
+        super().__init__()
+        self.batch_first = options.get("batch_first", False)
+        self.stem = nn.Conv1d(4, D_MODEL, 3, padding=1)
+        self.attn = nn.MultiheadAttention(D_MODEL, HEADS, **options)
+        self.out = nn.Linear(D_MODEL, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        kv = torch.sigmoid(h)  # elementwise ops of its own see the batch first
+        if self.attn.kdim != self.attn.embed_dim:
+            kv = torch.cat([kv, kv[:, :self.attn.kdim - D_MODEL]], dim=1)
+        h, kv = (t.transpose(1, 2) if self.batch_first else t.permute(2, 0, 1) for t in (h, kv))
+        a, w = self.attn(h, kv, kv, need_weights=True, average_attn_weights=False)
+        return self.out(a.mean(1 if self.batch_first else 0)) + w.mean((1, 2, 3))[:, None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 from _attention_util import (
+    AttentionVariantNet,
     ConvTransformer,
     HandWrittenTwin,
     MaskedAttentionNet,
@@ -93,6 +94,24 @@ def test_the_traced_model_computes_what_the_module_does(kind):
     torch.testing.assert_close(res.outputs, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("options", [
+    {"batch_first": True}, {"batch_first": False, "add_bias_kv": True}, {"batch_first": True, "add_zero_attn": True},
+    {"batch_first": True, "kdim": 10, "vdim": 10}, {"batch_first": False, "bias": False},
+])
+@pytest.mark.parametrize("rule", ["rescale", "reveal_cancel"])
+def test_multihead_attention_options(options, rule):
+    torch.manual_seed(0)
+    model = init_attention_(AttentionVariantNet(**options).double(), seed=6)
+    x = onehot(3, LENGTH, 6)
+    res = attribute(model, x, rule=rule, references="shuffle", n_references=3, dtype=F64, device="cpu", seed=6,
+                    return_references=True, hypothetical=False)
+    with torch.no_grad():
+        expected = model(x)
+    torch.testing.assert_close(res.outputs, expected, rtol=1e-12, atol=1e-12)
+    _, scale = _pair_errors(model, res, x)
+    assert scale <= 1e-10
+
+
 @pytest.mark.parametrize("rule", ["rescale", "genomics_default"])
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("seed", [0, 5])
@@ -105,6 +124,8 @@ def test_modules_and_their_hand_written_twin_get_the_same_scores(rule, norm_firs
     a = attribute(module_model, x, **kw).contributions
     b = attribute(twin, x, **kw).contributions
     scale = float(a.abs().max())
+    print(f"implementation invariance, {rule}, norm_first={norm_first}, seed {seed}: "
+          f"{float((a - b).abs().max()) / scale:.1e} of the largest score")
     # LayerNorm's rsqrt against the twin's division by sqrt, nn.Linear against x @ W.T + b: the same
     # multipliers in exact arithmetic (docs/attention.md), float64 rounding apart
     assert float((a - b).abs().max()) <= 1e-8 * scale

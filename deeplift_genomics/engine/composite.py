@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from .rules import (
+    RC_GROWTH,
     BilinearFn,
     RescaleFn,
     RevealCancelFn,
@@ -53,7 +54,7 @@ def elementwise_rule(
     ``s`` is the absolute mass of the input's difference for RevealCancel (default ``|x - r|``).
     """
     if rule == "reveal_cancel":
-        return RevealCancelFn.apply(r_in, _abs_diff(x_in, r_in) if s is None else s, x_in, f, deriv)
+        return RevealCancelFn.apply(r_in, _abs_diff(x_in, r_in) if s is None else s, x_in, f, deriv, RC_GROWTH)
     return RescaleFn.apply(r_in, x_in, f(x_in), f, deriv)
 
 
