@@ -123,3 +123,13 @@ def test_enformer_float32_against_float64():
           "of the largest output difference")
     # float32 rounding through a few hundred ops, not a rule that differs between precisions
     assert err <= 1e-3 and sum_err <= 1e-3
+
+
+def test_enformer_traces_again_after_set_target_length():
+    model = enformer("d48-depth1-heads2")
+    x = onehot(2, 64, seed=7)
+    before = build_plan(model, x[:1])
+    model.enformer.set_target_length(2)  # a Python attribute the crop reads: the cached trace is stale
+    after = build_plan(model, x[:1])
+    assert after.gm is not before.gm
+    torch.testing.assert_close(interpreter.forward(after, x), model(x).detach(), rtol=1e-12, atol=1e-12)
