@@ -263,3 +263,43 @@ def test_float32_scores_stay_close_to_float64(rule):
     err = float((c32.double() - c64).abs().max() / c64.abs().max())
     print(f"float32 vs float64, {rule}: {err:.2e} of the largest score")
     assert err < 1e-3
+
+
+class Standardise(nn.Module):
+    """Standardise over channels with torch's var/std or written out by hand, then ReLU and a dense head."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+        self.stem = nn.Conv1d(4, 8, 3, padding=1)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x)).transpose(1, 2)
+        m = h.mean(-1, keepdim=True)
+        if self.how == "var":
+            y = (h - m) / torch.sqrt(h.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        elif self.how == "std":
+            y = (h - m) / (torch.std(h, dim=-1, keepdim=True, correction=0) + 1e-5)
+        else:
+            y = (h - m) / (((h - m) ** 2).mean(-1, keepdim=True).sqrt() + 1e-5)
+        return self.out(torch.relu(y).mean(1))
+
+
+@pytest.mark.parametrize("how", ["var", "std"])
+@pytest.mark.parametrize("rule", RULES)
+def test_var_and_std_are_exact_and_match_them_written_out(how, rule):
+    torch.manual_seed(8)
+    model = init_attention_(Standardise(how).double(), seed=8)
+    twin = Standardise("hand").double().eval()
+    twin.load_state_dict(model.state_dict())
+    x = onehot(3, LENGTH, 8)
+    kw = dict(rule=rule, references="shuffle", n_references=3, dtype=F64, device="cpu", seed=8,
+              return_references=True, hypothetical=False)
+    res = attribute(model, x, **kw)
+    own, scale = _pair_errors(model, res, x)
+    assert (scale if rule == "reveal_cancel" else own) <= 1e-10
+    if how == "std" and rule != "reveal_cancel":
+        # std is sqrt of the same written-out variance: the same pieces, float64 rounding apart
+        other = attribute(twin, x, **kw).contributions
+        assert float((res.contributions - other).abs().max()) <= 1e-8 * float(other.abs().max())

@@ -333,6 +333,13 @@ class BilinearFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
         a_bar, b_bar = ctx.saved_tensors
+        f = ctx.f
+        # the products' own vector-Jacobian products, without running f again for every target
+        if f is torch.mul:
+            return (g * b_bar).sum_to_size(a_bar.shape), (g * a_bar).sum_to_size(b_bar.shape), None, None, None
+        if f in (torch.matmul, torch.bmm) and a_bar.ndim >= 2 and b_bar.ndim >= 2:
+            return ((g @ b_bar.mT).sum_to_size(a_bar.shape), (a_bar.mT @ g).sum_to_size(b_bar.shape), None, None,
+                    None)
         with torch.enable_grad():
             a = a_bar.detach().requires_grad_(True)
             b = b_bar.detach().requires_grad_(True)
