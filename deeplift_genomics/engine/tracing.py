@@ -6,14 +6,14 @@ torch.nn and modules with a registered rule stay single ``call_module`` nodes (t
 paths: channels-last convolutions, BatchNorm as a scale, bpnet-lite's modules).
 
 Python control flow that depends on the input's **shape** is followed: every traced value carries its
-value on two example batches (1 and 2 rows of the caller's example), computed as the trace goes. Where
-Python needs a real value (``if``, ``while``, ``len()``, iteration, ``int()``, ``float()``, an index, a
-tensor's ``ndim``/``dtype``/``device``) the tracer takes it from those runs, so Enformer's crops and
-padding, ``if x.ndim == 2``, einops' ``rearrange`` and loops over ``x.shape`` all trace. The graph is then
-valid for that per-example shape only: :func:`~deeplift_genomics.engine.graph.build_plan` caches it per
-shape and traces again for a new one. The batch size stays symbolic (``x.shape[0]`` is a graph node):
-a decision that differs between the two batches is refused, naming its line, because the engine runs
-chunks of any size. A decision on the input's **values** (``if h.sum() > 0``) is refused too: DeepLIFT
+value on the caller's first example row, computed op by op as the trace goes. Where Python needs a real
+value (``if``, ``while``, ``len()``, iteration, ``int()``, ``float()``, an index, a tensor's
+``ndim``/``dtype``/``device``) the tracer takes it from that run, so Enformer's crops and padding,
+``if x.ndim == 2``, einops' ``rearrange`` and loops over ``x.shape`` all trace. The graph is then valid
+for that per-example shape only: :func:`~deeplift_genomics.engine.graph.build_plan` caches it per shape
+and traces again for a new one. The batch size stays symbolic (``x.shape[0]`` is a graph node): each such
+value is also computed on that row twice (a 2-row batch, only where a decision needs it), and one that
+differs is refused, naming its line, because the engine runs chunks of any size. A decision on the input's **values** (``if h.sum() > 0``) is refused too: DeepLIFT
 needs one graph for the input and its references.
 
 Alternatives measured (docs/attention.md): torch.export and ``make_fx`` trace the same models but inline
