@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.errors import UnsupportedModelError
+
 # Below this |difference| Rescale uses the gradient, and RevealCancel adds its pseudocount; the values
 # of the original implementation (deeplift.util.NEAR_ZERO_THRESHOLD).
 NEAR_ZERO = 1e-7
@@ -48,6 +50,11 @@ def _relu_deriv(t):
 
 def pair(x_val: torch.Tensor, r_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """View ``(n, ...)`` sequence and ``(n*R, ...)`` reference activations as ``(n,1,...)``, ``(n,R,...)``."""
+    if x_val.shape[1:] != r_val.shape[1:]:
+        raise UnsupportedModelError(
+            f"a DeepLIFT rule got sequence activations of shape {tuple(x_val.shape)} and reference activations of "
+            f"shape {tuple(r_val.shape)}: the engine pairs them along the first dimension, which must be the batch; "
+            "transpose the tensor batch-first before this op")
     n = x_val.shape[0]
     return x_val.unsqueeze(1), r_val.reshape(n, -1, *r_val.shape[1:])
 
