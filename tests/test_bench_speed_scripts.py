@@ -46,3 +46,21 @@ def test_variants_screen_runs_every_contender():
     assert set(report["snvs_per_second"]) == {"forward", "screen", "variants_screen_only", "variants_default",
                                               "variants_explain_all"}
     assert all(rate > 0 for rate in report["snvs_per_second"].values()) and report["n_variants"] == 40
+
+
+def test_attention_anchors_runs_every_contender_and_ours_is_exact(capsys):
+    for package in ("tangermeme", "captum", "enformer_pytorch"):
+        pytest.importorskip(package)
+    rows = load("attention_anchors").main(["--n-seqs", "2", "--refs", "2", "--length", "32",
+                                           "--enformer-length", "64", "--repeats", "1", "--threads", "1",
+                                           "--no-trace-costs"])
+    assert {(r["model"], r["method"]) for r in rows} == {
+        ("attn (BilinearOp)", "ours (DeepLIFT Rescale)"), ("attn (BilinearOp)", "captum IG (50 steps)"),
+        ("attn (BilinearOp)", "tangermeme deep_lift_shap"), ("attn (BilinearOp)", "gradient floor"),
+        ("enformer (small)", "ours (DeepLIFT Rescale)"), ("enformer (small)", "captum IG (50 steps)"),
+        ("enformer (small)", "gradient floor"),
+    }
+    ours = [r for r in rows if r["method"].startswith("ours")]
+    # float32: our contributions add up to f(x) - f(r) up to rounding
+    assert all(r["sum err"] <= 1e-4 for r in ours)
+    assert "x ours" in capsys.readouterr().out

@@ -7,22 +7,16 @@ model. What each kind of op is, how it is recognised and how it propagates is th
 
 Front end
 ---------
-Models are traced with torch.fx, taking them as users have them: only the first argument of
-``forward`` is symbolic; every other argument keeps its default (``X_ctl=None``), ``*args`` is empty and
-``**kwargs`` is ``{}``, so wrappers with ``**kwargs`` and Python branches on those values
-(``if X_ctl != None``) trace. Tensor constructors whose values depend on nothing but the input's shape
-(``torch.zeros(x.shape[0], ...)``, ``zeros_like``, ``new_zeros``, ``ones``, ``full``, ``arange``, ...)
-are recorded as constants. torch.export (an ATen graph) was measured as the alternative: it traces the
-same wrappers but takes 0.4-3.5 s per model against 0.01 s, needs a symbolic batch dimension, and
-inlines every module into ATen ops, losing the module boundaries the interpreter uses (channels-last
-convolutions, user- and bpnet-lite-registered leaf modules such as ``_ProfileLogitScaling``).
+:mod:`.tracing` traces the model for the input's per-example shape, following Python control flow on
+shapes; the trace is cached per model and shape (:func:`traced`), checked against the model on each new
+example so that a changed attribute (Enformer's ``set_target_length``) traces again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -34,13 +28,11 @@ from .nodes import Op, describe, resolve_main, target_in
 from .ops import KINDS, SOFTMAX_MODULES, SOFTMAX_TARGETS, Site, classify
 from .rules import USER_RULES
 from .third_party_rules import known_rules
+from .tracing import trace
 
 # Tensors whose values depend only on the shape (dtype, device) of their tensor argument: constants.
 _SHAPE_ONLY_FUNCTIONS = {torch.zeros_like, torch.ones_like, torch.full_like, torch.empty_like}
 _SHAPE_ONLY_METHODS = {"new_zeros", "new_ones", "new_full", "new_empty", "size", "dim"}
-# Factories fx cannot trace when given a size from a Proxy (their argument parser rejects it before
-# __torch_function__); patched during tracing to record a call_function node.
-_FACTORIES = ("zeros", "ones", "full", "empty", "arange", "linspace", "eye", "tensor", "as_tensor")
 _SIGMOID_NAMES = {"sigmoid"}
 
 
@@ -60,95 +52,9 @@ class Plan:
         return dict(self.gm.named_modules())
 
 
-class _Tracer(fx.Tracer):
-    """fx tracer for models as users write them.
-
-    Only the first argument of the root's ``forward`` becomes a placeholder; the others keep their
-    defaults, ``*args`` is empty and ``**kwargs`` is ``{}``. Module classes with a registered rule (by
-    the user, or known third-party ones such as bpnet-lite's) stay leaves, like torch.nn's own modules.
-    """
-
-    def __init__(self, rules: dict):
-        super().__init__()
-        self.rule_classes = tuple(k for k in rules if isinstance(k, type))
-
-    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if self.rule_classes and isinstance(m, self.rule_classes):
-            return True
-        return super().is_leaf_module(m, qualname)
-
-    def create_args_for_root(self, root_fn, is_module, concrete_args=None):
-        fn = inspect.unwrap(root_fn)
-        params = list(inspect.signature(fn).parameters.values())[1 if is_module else 0:]
-        if not params or params[0].kind not in (inspect.Parameter.POSITIONAL_ONLY,
-                                                inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            return super().create_args_for_root(root_fn, is_module, concrete_args)
-        first = self.create_proxy("placeholder", params[0].name, (), {})
-
-        def bound(*args):
-            return root_fn(*args)
-
-        return bound, ([self.root] if is_module else []) + [first]
-
-
-def _forward_inputs(model: nn.Module) -> list[str]:
-    """Names of the arguments of ``model.forward`` that have no default (tensor inputs)."""
-    try:
-        params = inspect.signature(model.forward).parameters.values()
-    except (TypeError, ValueError):
-        return ["x"]
-    return [p.name for p in params if p.default is inspect.Parameter.empty
-            and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-
-
-@contextlib.contextmanager
-def _traceable_factories():
-    """Let ``torch.zeros(x.shape[0], ...)`` and friends record a node when a size comes from the input."""
-    originals = {name: getattr(torch, name) for name in _FACTORIES}
-
-    def wrap(orig):
-        def factory(*args, **kwargs):
-            found: list[fx.Proxy] = []
-            fx.node.map_aggregate((args, kwargs), lambda a: found.append(a) if isinstance(a, fx.Proxy) else None)
-            if not found:
-                return orig(*args, **kwargs)
-            return found[0].tracer.create_proxy("call_function", orig, args, kwargs)
-
-        factory.__name__ = orig.__name__
-        return factory
-
-    try:
-        for name, orig in originals.items():
-            setattr(torch, name, wrap(orig))
-        yield
-    finally:
-        for name, orig in originals.items():
-            setattr(torch, name, orig)
-
-
 def active_rules(model: nn.Module) -> dict:
     """Rules in force for ``model``: known third-party modules (bpnet-lite), overridden by the user's."""
     return {**known_rules(model), **USER_RULES}
-
-
-def trace(model: nn.Module, rules: dict | None = None) -> fx.GraphModule:
-    """Symbolically trace ``model``; a model fx cannot trace raises UnsupportedModelError."""
-    inputs = _forward_inputs(model)
-    if len(inputs) > 1:
-        raise UnsupportedModelError(
-            f"model {type(model).__name__}: forward() takes {len(inputs)} tensor inputs without defaults "
-            f"({', '.join(inputs) or 'none'}); the engine attributes models with exactly one input"
-        )
-    tracer = _Tracer(active_rules(model) if rules is None else rules)
-    try:
-        with _traceable_factories():
-            graph = tracer.trace(model)
-    except Exception as exc:  # fx raises many types (TraceError, TypeError, NotImplementedError...)
-        raise UnsupportedModelError(
-            f"model {type(model).__name__}: torch.fx cannot trace it ({type(exc).__name__}: {exc}); the engine "
-            "needs a model without control flow on the input's values or shape"
-        ) from exc
-    return fx.GraphModule(tracer.root, graph, type(model).__name__)
 
 
 def _is_tensorish(v) -> bool:
@@ -169,6 +75,60 @@ def is_sigmoid(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     if node.op == "call_function":
         return node.target in (torch.sigmoid, F.sigmoid)
     return node.op == "call_method" and node.target in _SIGMOID_NAMES
+
+
+# Traces per model and per-example input shape (dtype, device, leaf classes): a model traced once for a
+# shape is traced again only when it stops reproducing its own output.
+_TRACES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, fx.GraphModule]] = weakref.WeakKeyDictionary()
+
+
+def traced(
+    model: nn.Module, example: torch.Tensor, rules: dict
+) -> tuple[fx.GraphModule, dict[fx.Node, Any], bool]:
+    """The trace of ``model`` for inputs shaped like ``example``, every node's value on ``example[:1]``, and
+    whether the trace is new.
+
+    A cached trace is used when the model, run as it is on the example, still gives the trace's output:
+    a Python attribute changed since (Enformer's ``set_target_length``) traces again.
+    """
+    key = (tuple(example.shape[1:]), example.dtype, str(example.device),
+           frozenset(k for k in rules if isinstance(k, type)))
+    try:
+        cache = _TRACES.setdefault(model, {})
+    except TypeError:  # a model that cannot be weakly referenced: no cache
+        cache = {}
+    gm = cache.get(key)
+    if gm is not None:
+        values = _record_values(gm, model, example[:1])
+        if _reproduces(gm, model, example[:1], values):
+            return gm, values, False
+    gm, values = trace(model, example, rules)
+    cache[key] = gm
+    return gm, values, True
+
+
+def _check_new_trace(gm: fx.GraphModule, model: nn.Module, example: torch.Tensor, values: dict[fx.Node, Any]) -> None:
+    """A new trace of a model in eval mode must give the model's own output on the example."""
+    if any(m.training for m in model.modules()) or _reproduces(gm, model, example, values):
+        return
+    cache = _TRACES.get(model, {})
+    for key in [k for k, v in cache.items() if v is gm]:
+        del cache[key]
+    raise UnsupportedModelError(
+        f"model {type(model).__name__}: its traced graph does not give the model's own output on the example; "
+        "a branch on something other than the input's shape (isinstance(x, torch.Tensor), a global) was "
+        "taken differently while tracing"
+    )
+
+
+def _reproduces(gm: fx.GraphModule, model: nn.Module, example: torch.Tensor, values: dict[fx.Node, Any]) -> bool:
+    """Whether ``model(example)`` is what the trace computed (same ops in the same order: equal up to rounding)."""
+    result = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    out = values.get(result) if isinstance(result, fx.Node) else None
+    with torch.no_grad():
+        ref = model(example)
+    return (isinstance(out, torch.Tensor) and isinstance(ref, torch.Tensor) and out.shape == ref.shape
+            and bool(torch.allclose(out, ref, rtol=1e-5, atol=1e-6 * float(ref.abs().max().clamp_min(1)))))
 
 
 class _Recorder(fx.Interpreter):
@@ -201,19 +161,21 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
     InputError
         When the model does not run on inputs of this shape.
     """
+    example = example[:1]  # the values recorded are the first row's
     rules = active_rules(model)
-    gm = trace(model, rules)
+    gm, values, new = traced(model, example, rules)
     modules = dict(gm.named_modules())
     input_node, target_node, head = _input_and_head(gm, model, modules)
-    values = _record_values(gm, model, example)
     n_outputs = _output_count(model, values[target_node], head, example)
     ops, by_node = _classify_ops(gm, _ancestors(target_node), values, modules, rules)
     for op in ops:
         if method not in KINDS[op.kind].methods:
             raise UnsupportedModelError(f"unsupported op: {op.where} ({KINDS[op.kind].rule}): method {method!r} has "
                                         "no rule for it")
-        if op.kind == "nonlinear":
-            op.fed_by = _fed_by(resolve_main(op.node), by_node)
+        if KINDS[op.kind].chooses_rule:
+            op.fed_by = _fed_by(op.dep_args[-1] if op.kind == "divide" else resolve_main(op.node), by_node)
+    if new:  # checked last: a model refused above has run once, on one example
+        _check_new_trace(gm, model, example, values)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
 
 
@@ -328,8 +290,8 @@ def _fed_by(node: fx.Node, by_node: dict[fx.Node, Op]) -> str:
         op = by_node.get(node)
         if op is None:
             return "other"
-        if op.kind == "weighted":
-            return op.family
+        if op.kind in ("weighted", "matmul_const"):
+            return op.family or "other"
         if KINDS[op.kind].transparent and len(op.dep_args) == 1:
             node = op.dep_args[0]
             continue
