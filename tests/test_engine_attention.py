@@ -13,6 +13,7 @@ import torch
 from _attention_util import (
     AttentionVariantNet,
     ConvTransformer,
+    EnformerStyleNet,
     HandWrittenTwin,
     MaskedAttentionNet,
     SdpaRmsNet,
@@ -44,6 +45,8 @@ def _build(kind: str, seed: int) -> nn.Module:
         model = SdpaRmsNet()
     elif kind == "functional_rmsnorm":
         model = SdpaRmsNet(functional_norm=True)
+    elif kind == "enformer_style":
+        model = EnformerStyleNet(LENGTH)
     else:
         model = MaskedAttentionNet(LENGTH)
     return init_attention_(model.double(), seed)
@@ -61,7 +64,8 @@ def _pair_errors(model: nn.Module, res, x: torch.Tensor) -> tuple[float, float]:
     return float((err / delta.clamp_min(1e-300)).max()), float(err.max() / delta.max())
 
 
-MODELS = ["post_norm", "pre_norm", "seq_first", "twin", "sdpa_rmsnorm", "functional_rmsnorm", "masked_mha"]
+MODELS = ["post_norm", "pre_norm", "seq_first", "twin", "sdpa_rmsnorm", "functional_rmsnorm", "masked_mha",
+          "enformer_style"]
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -76,9 +76,10 @@ def softmax_rule(
     with torch.no_grad():
         if c is None:
             c = torch.maximum(xz.amax(dim, keepdim=True), rz.amax(dim, keepdim=True))
-        masked = torch.isneginf(xz) & torch.isneginf(rz)
-        any_masked = bool(masked.any()) if masked.device.type == "cpu" else True
+        # on the CPU two reductions tell whether any score is masked in both; a GPU would wait for them
+        any_masked = xz.device.type != "cpu" or bool(torch.isneginf(xz.amin()) & torch.isneginf(rz.amin()))
     if any_masked:
+        masked = torch.isneginf(xz) & torch.isneginf(rz)
         low = (c - _MASKED_BELOW).expand_as(xz)
         xz = torch.where(masked, low, xz)
         rz = torch.where(masked, low, rz)
