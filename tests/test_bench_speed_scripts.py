@@ -25,10 +25,24 @@ def load(name: str):
 def test_shuffle_speed_runs_every_contender(capsys):
     pytest.importorskip("tangermeme")
     report = load("shuffle_speed").main(["--n-seqs", "12", "--length", "40", "--n", "3", "--threads", "1",
-                                         "--repeats", "1"])
-    assert set(report[1]) == {"ours", "ours, torch walk", "ours before (numpy)", "tangermeme"}
-    assert all(rate > 0 for rate in report[1].values())
+                                         "--repeats", "1", "--load", "idle"])
+    assert set(report[1]["idle"]) == {"ours", "ours, torch walk", "ours before (numpy)", "tangermeme"}
+    assert all(r["best"] >= r["median"] > 0 for r in report[1]["idle"].values())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["shuffles_per_s"]["1"] == report[1]
+
+
+def test_shuffle_speed_busy_mode_runs_beside_a_spinning_process(capsys):
+    """Two thread counts, idle and busy (a child spinning on one core), ours against tangermeme."""
+    pytest.importorskip("tangermeme")
+    report = load("shuffle_speed").main(["--n-seqs", "12", "--length", "40", "--n", "3", "--threads", "1", "2",
+                                         "--repeats", "3", "--methods", "ours", "tangermeme"])
+    assert set(report) == {1, 2}
+    for kinds in report.values():
+        assert set(kinds) == {"idle", "busy"}
+        for rates in kinds.values():
+            assert set(rates) == {"ours", "tangermeme"}
+            assert all(r["best"] >= r["median"] > 0 for r in rates.values())
+    assert "ours / tangermeme, median" in capsys.readouterr().out
 
 
 def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():

@@ -16,11 +16,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+# the choices from where they are defined, not from benchmark.run (which imports pandas and scikit-learn)
 from ..attribute import PRECISIONS
-from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..attribute import RULES as RULE_CHOICES
+from ..engine.ops import METHODS as METHOD_CHOICES
 from ..core.devices import DEVICE_CHOICES
 from ..core.errors import InputError
 from ..io.onehot import ALPHABET
+from ..references.kinds import REFERENCE_KINDS as REFERENCE_CHOICES
 from ..io.output_dirs import guarded_output
 from ..jobs.shards import parse_shard
 from ..models.files import load_model
