@@ -52,3 +52,11 @@ def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
         "score, defaults (this tree)", "attribute, defaults (this tree)", "attribute, batch_size=64 (this tree)",
     }
     assert all(rate > 0 for rate in report.values())
+
+
+def test_score_overhead_times_score_and_the_engine_on_the_same_sequences(capsys):
+    report = load("score_overhead").main(["--n-seqs", "6", "--repeats", "1", "--threads", "1", "--no-process"])
+    assert set(report["best"]) == {"engine (this tree)", "score (this tree)"}
+    assert all(sec > 0 for times in report["best"].values() for sec in times.values())
+    ratios = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["score_over_engine"]
+    assert set(ratios) == {"score (this tree)"} and ratios["score (this tree)"]["cpu"] > 0

@@ -8,12 +8,10 @@ share run on all three (the torch walk here on the CPU, as a GPU runs it).
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import logging
 import subprocess
 import sys
-import threading
 from collections import Counter
 from unittest import mock
 
@@ -286,30 +284,6 @@ def test_shuffles_are_the_same_for_every_thread_count_and_piece_size(monkeypatch
         torch.set_num_threads(one_thread)
     # integer walks per row (see the docstring): equal bit for bit whoever computed each row
     np.testing.assert_array_equal(whole, split)
-
-
-def test_pieces_never_wait_for_a_helper_that_took_none():
-    """The calling thread takes every piece a stalled helper cannot, and returns without waiting for it."""
-    release = threading.Event()
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    pool.submit(release.wait)  # the only helper is busy: it takes its piece-taking job late
-    done: list[int] = []
-    try:
-        torch_shuffle._run_pieces(7, done.append, pool, threads=2)
-        assert sorted(done) == list(range(7))
-    finally:
-        release.set()
-        pool.shutdown(wait=True)
-    assert sorted(done) == list(range(7))  # the late helper found no piece left
-
-
-def test_an_error_in_a_piece_reaches_the_caller():
-    def work(i):
-        if i == 3:
-            raise ValueError("piece 3")
-
-    with concurrent.futures.ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="piece 3"):
-        torch_shuffle._run_pieces(8, work, pool, threads=3)
 
 
 def test_sequence_keys_wrap_like_64_bit_integers():

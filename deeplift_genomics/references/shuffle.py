@@ -25,13 +25,15 @@ torch code on every device.
 
 Threads (CPU). A call uses as many threads as torch has intra-op threads (``torch.get_num_threads()``),
 and only for the compiled walk and the writing of its letters: every other tensor operation of the call
-runs on one thread (``_one_torch_thread``), because torch's parallel regions split an operation into one
-fixed part per thread and wait for the last, which on a machine with other work on it is a thread that
-the kernel has descheduled (measured 45x slower per operation with 2 threads beside a busy process on a
-2-core machine). The walks of a chunk are cut into pieces of about ``_PIECE_STEPS`` walk steps (whole
-sequences, about 1 ms of work each); the calling thread and ``threads - 1`` helper threads take pieces
-from a shared counter until none is left (:func:`_run_pieces`), so a descheduled thread holds the call
-for at most the piece it took, and a chunk with fewer than two pieces runs on the calling thread alone.
+runs on one thread (:func:`deeplift_genomics.core.threads.one_torch_thread`), because torch's parallel
+regions split an operation into one fixed part per thread and wait for the last, which on a machine with
+other work on it is a thread that the kernel has descheduled (measured 45x slower per operation with 2
+threads beside a busy process on a 2-core machine). The walks of a chunk are cut into pieces of about
+``_PIECE_STEPS`` walk steps (whole sequences, about 1 ms of work each); the calling thread and
+``threads - 1`` helper threads take pieces from a shared counter until none is left
+(:class:`deeplift_genomics.core.threads.Pieces`), so a descheduled thread holds the call for at most the
+piece it took, and a chunk with fewer than two pieces runs on the calling thread alone. Called inside
+another such block (``attribute`` on the CPU), a call gets the threads that block found.
 Each piece walks its own rows of the state with its own random streams, so the letters are the same
 for every thread count and piece size, bit for bit.
 
@@ -56,20 +58,18 @@ integers (only the tree draw uses float64, IEEE-exact on CPU and CUDA).
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import itertools
 import logging
 import math
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import overload
 
 import numpy as np
 import torch
 
 from ..core.errors import InputError
+from ..core.threads import Pieces, one_torch_thread
 from ..io.onehot import sequence_indices
 
 log = logging.getLogger(__name__)
@@ -522,33 +522,6 @@ def _walk_torch(w: _Walks) -> torch.Tensor:
     return letters
 
 
-def _cpu_threads(device: torch.device) -> int:
-    """Threads a call on ``device`` may use for the compiled walk: torch's intra-op threads on the CPU."""
-    return torch.get_num_threads() if device.type == "cpu" else 1
-
-
-@contextlib.contextmanager
-def _one_torch_thread(device: torch.device) -> Iterator[None]:
-    """On the CPU: torch's intra-op threads set to 1 for the block (restored after).
-
-    A call's tensor operations (one-hot to letters, keys, runs, trees, state, one-hot of the letters)
-    are many and small: they gain little from torch's parallel regions, whose fixed split waits for the
-    slowest thread, badly so on a busy machine (measured 45x slower per operation with 2 threads beside
-    a busy process on a 2-core machine). The compiled walk takes the threads instead, in pieces
-    (:func:`_run_pieces`); the helper threads start inside the block and therefore run torch at one
-    thread too.
-    """
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads <= 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _walk_steps(w: _Walks, letters: torch.Tensor) -> None:
     """Advance every walk of ``w`` in tensor operations, one position per step, writing ``letters[1:]``."""
     rows, length, dev = w.rows, w.length, w.state.device
@@ -656,8 +629,9 @@ def _shuffle_chunks(
     or an index tensor for sequences with unknown letters), ``letters`` is their ``(Nc, n, L)`` int8
     shuffles (4 at unknown positions) and ``one_order`` ``(Nc,)``. When the walks run compiled (CPU),
     those of a chunk are cut into pieces of about ``_PIECE_STEPS`` steps that up to ``threads`` threads
-    take in turn (:func:`_run_pieces`), and each thread hands its own piece's sequences to ``consume``,
-    which must only write those. Call it inside :func:`_one_torch_thread` (see the module docstring).
+    take in turn (:class:`~deeplift_genomics.core.threads.Pieces`), and each thread hands its own piece's
+    sequences to ``consume``, which must only write those. Call it inside
+    :func:`~deeplift_genomics.core.threads.one_torch_thread` (see the module docstring).
     """
     n_seq, length = tokens.shape
     dev = tokens.device
@@ -689,8 +663,7 @@ def _shuffle_chunks(
         consume((sub, mine, walks.log_orders[a:b] < 0.5))
 
     per_piece = max(1, _PIECE_STEPS // max(1, n * length))  # sequences per piece
-    pool = concurrent.futures.ThreadPoolExecutor(threads - 1) if threads > 1 else None
-    try:
+    with Pieces(threads) as pieces:
         for group, runs_per_seq, is_plain in groups:
             for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
                 rows: slice | torch.Tensor = slice(lo, hi) if group is None else group[lo:hi]
@@ -705,55 +678,7 @@ def _shuffle_chunks(
                 def piece(i: int, rows=rows, part=part, walks=walks, letters=letters, cuts=cuts) -> None:
                     finish(rows, part, walks, letters, cuts[i], cuts[i + 1])
 
-                _run_pieces(len(cuts) - 1, piece, pool, threads)
-    finally:
-        if pool is not None:
-            # helpers that never got a piece may still be waking up: they find none left and end on their own
-            pool.shutdown(wait=False)
-
-
-def _run_pieces(n_pieces: int, work: Callable[[int], None],
-                pool: concurrent.futures.ThreadPoolExecutor | None, threads: int) -> None:
-    """Run ``work(i)`` for ``i < n_pieces`` on the calling thread and up to ``threads - 1`` pool threads.
-
-    Every thread takes the next piece from a shared counter until none is left (dynamic scheduling), and
-    the call returns once every piece is done: it never waits for a helper that took no piece, and waits
-    for a descheduled helper only to finish the one piece it holds. The first error of a piece is raised
-    (pieces already taken by other threads may still be running then).
-    """
-    if pool is None or threads <= 1 or n_pieces <= 1:
-        for i in range(n_pieces):
-            work(i)
-        return
-    lock = threading.Lock()
-    done = threading.Event()
-    state: dict = {"next": 0, "left": n_pieces, "error": None}
-
-    def take() -> None:
-        while not done.is_set():
-            with lock:
-                i = state["next"]
-                state["next"] += 1
-            if i >= n_pieces:
-                return
-            try:
-                work(i)
-            except BaseException as error:  # noqa: BLE001 - handed to the calling thread, which raises it
-                with lock:
-                    state["error"] = state["error"] or error
-                done.set()
-                return
-            with lock:
-                state["left"] -= 1
-                if state["left"] == 0:
-                    done.set()
-
-    for _ in range(min(threads, n_pieces) - 1):
-        pool.submit(take)
-    take()
-    done.wait()
-    if state["error"] is not None:
-        raise state["error"]
+                pieces.run(len(cuts) - 1, piece)
 
 
 def shuffle_tokens(
@@ -788,8 +713,7 @@ def shuffle_tokens(
             out[rows] = letters
             one_order[rows] = single
 
-        threads = _cpu_threads(tokens.device)
-        with _one_torch_thread(tokens.device):
+        with one_torch_thread(tokens.device) as threads:
             _shuffle_chunks(tokens, n, seed, consume, _wide, threads)
     return out, one_order
 
@@ -881,8 +805,7 @@ def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 
     n = int(n)
     is_numpy = not isinstance(x, torch.Tensor)
     xt = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-    threads = _cpu_threads(xt.device)
-    with _one_torch_thread(xt.device):
+    with one_torch_thread(xt.device) as threads:
         return _dinucleotide_shuffle(xt, n, seed, is_numpy, threads)
 
 
