@@ -103,3 +103,29 @@ def test_the_full_parser_still_knows_every_command(capsys):
     assert all(name in out for name in SUBCOMMANDS)
     # the parser for one command keeps the others' names, so a wrong word still gets argparse's message
     assert set(build_parser("score")._subparsers._group_actions[0].choices) == set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("length", [30, 50, 64, 90])
+def test_one_window_records_get_their_window_s_scores(length):
+    """A record scored by one window (as it is, padded or cropped) gets that window's columns of its
+    interval; tiled records keep the float64 mean of the windows over each base."""
+    from deeplift_genomics.score.windows import plan_windows, stitch
+
+    rng = np.random.default_rng(length)
+    for long in ("crop", "tile"):
+        plan = plan_windows(length, 50, long=long, stride=20)
+        values = rng.normal(size=(plan.n_windows, 3, 50)).astype(np.float32)
+        got = stitch(values, plan)
+        expect = np.zeros((3, plan.scored_end - plan.scored_start))
+        count = np.zeros(plan.scored_end - plan.scored_start)
+        for w, offset in enumerate(plan.offsets):
+            for j in range(plan.scored_start, plan.scored_end):
+                if offset <= j < offset + 50:
+                    expect[:, j - plan.scored_start] += values[w, :, j - offset]
+                    count[j - plan.scored_start] += 1
+        assert got.dtype == np.float32
+        if plan.n_windows == 1:
+            # a mean over one window: the float32 value itself, exactly
+            np.testing.assert_array_equal(got, (expect / count).astype(np.float32))
+        else:
+            np.testing.assert_allclose(got, expect / count, rtol=1e-6)
