@@ -124,6 +124,10 @@ def attribute(
         Sequence-reference pairs evaluated at once (integrated gradients: pair-steps); memory grows
         with ``batch_size`` times the number of targets, not with N. The default, 128, is what
         ``score`` always used: on 2 CPU cores it ran 3-7% faster than 256 (``bench/defaults_speed.py``).
+        On the CPU the batches are spread over torch's intra-op threads (``torch.set_num_threads``), one
+        batch per thread at a time, with torch itself at one thread (:mod:`deeplift_genomics.core.threads`):
+        a busy core then delays one batch, not every operation, and the results are the same for any
+        number of threads.
     device, dtype
         Where and in which precision to compute (``"auto"``: CUDA when available).
     seed
