@@ -17,6 +17,7 @@ from .core.devices import resolve_device
 from .core.errors import InputError
 from .core.progress import progress_bar
 from .core.targets import output_indices
+from .core.threads import Pieces, one_torch_thread
 from .engine import interpreter as engine
 from .engine.graph import build_plan
 from .engine.ops import METHODS
@@ -123,6 +124,10 @@ def attribute(
         Sequence-reference pairs evaluated at once (integrated gradients: pair-steps); memory grows
         with ``batch_size`` times the number of targets, not with N. The default, 128, is what
         ``score`` always used: on 2 CPU cores it ran 3-7% faster than 256 (``bench/defaults_speed.py``).
+        On the CPU the batches are spread over torch's intra-op threads (``torch.set_num_threads``), one
+        batch per thread at a time, with torch itself at one thread (:mod:`deeplift_genomics.core.threads`):
+        a busy core then delays one batch, not every operation, and the results are the same for any
+        number of threads.
     device, dtype
         Where and in which precision to compute (``"auto"``: CUDA when available).
     seed
@@ -163,7 +168,10 @@ def attribute(
         return _ism(model, x, target, batch_size, dev, dtype, verbose)
     want_hyp = _want_hypothetical(x, references, hypothetical)
 
-    with _prepared(model, dev, dtype) as m, _numerics("fp32", dev):
+    # On the CPU torch runs at one thread and the batches of pairs are spread over the threads in pieces
+    # (core.threads): a descheduled thread then holds up one batch, not every operation.
+    with _prepared(model, dev, dtype) as m, _numerics("fp32", dev), one_torch_thread(dev) as threads, \
+            Pieces(threads) as pieces:
         plan = build_plan(m, x[:1].to(dev), method)
         targets = output_indices(target, plan.n_outputs)
         E = _target_matrix(targets, plan.n_outputs, plan.head == "softmax", dtype, dev)
@@ -173,7 +181,7 @@ def attribute(
 
         def block(xb, rb, bar=None):
             return _attribute_block(plan, xb, rb, E, method, rules, need_s, maxpool, n_steps, batch_size, dev,
-                                    want_hyp, bar)
+                                    want_hyp, bar, pieces)
 
         bar = progress_bar(total=x.shape[0], desc=f"attribute ({method})", unit="seq", verbose=verbose)
         try:
@@ -182,7 +190,7 @@ def attribute(
             )
         finally:
             bar.close()
-    projected = contrib.sum(2) if x.ndim == 3 else None
+        projected = contrib.sum(2) if x.ndim == 3 else None
     return AttributionResult(
         contributions=contrib,
         hypothetical=hyp,
@@ -271,10 +279,14 @@ def _attribute_all_blocks(
     return contrib, hyp, outputs, deltas, refs, check
 
 
-def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, batch_size, dev, want_hyp, bar):
+def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, batch_size, dev, want_hyp, bar,
+                     pieces: Pieces | None = None):
     """Scores for one block of sequences, in chunks of at most ``batch_size`` pairs.
 
     ``x`` and ``refs`` are on ``dev``; so are the results, which nothing in here copies to the host.
+    The chunks of sequences are independent pieces: with ``pieces`` (CPU threads, see
+    :mod:`deeplift_genomics.core.threads`) several run at once, each writing its own rows, so the results
+    are the same for any number of threads.
     """
     n, R = refs.shape[:2]
     T = E.shape[0]
@@ -285,8 +297,11 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
     contrib = torch.empty((n, T, *x.shape[1:]), dtype=x.dtype, device=dev)
     hyp = torch.empty_like(contrib) if want_hyp else None
     deltas = torch.empty((n, R, T), dtype=x.dtype, device=dev)
-    out_rows = []
-    for s0 in range(0, n, s_chunk):
+    starts = list(range(0, n, s_chunk))
+    out_rows: list[torch.Tensor] = [x.new_empty(0)] * len(starts)
+
+    def piece(k: int) -> None:
+        s0 = starts[k]
         s1 = min(n, s0 + s_chunk)
         xs = x[s0:s1]
         grad_x = None
@@ -322,9 +337,15 @@ def _attribute_block(plan, x, refs, E, method, rules, need_s, maxpool, n_steps, 
         if want_hyp:
             assert hyp is not None and h_sum is not None  # both allocated when want_hyp
             hyp[s0:s1] = (h_sum / R).transpose(0, 1)
-        out_rows.append(f_x.to(x.dtype))
+        out_rows[k] = f_x.to(x.dtype)
         if bar is not None:
             bar.update(s1 - s0)
+
+    if pieces is None or dev.type != "cpu":  # CUDA streams are per thread: one thread queues the work
+        for k in range(len(starts)):
+            piece(k)
+    else:
+        pieces.run(len(starts), piece)
     return contrib, hyp, deltas, torch.cat(out_rows)
 
 

@@ -25,10 +25,24 @@ def load(name: str):
 def test_shuffle_speed_runs_every_contender(capsys):
     pytest.importorskip("tangermeme")
     report = load("shuffle_speed").main(["--n-seqs", "12", "--length", "40", "--n", "3", "--threads", "1",
-                                         "--repeats", "1"])
-    assert set(report[1]) == {"ours", "ours, torch walk", "ours before (numpy)", "tangermeme"}
-    assert all(rate > 0 for rate in report[1].values())
+                                         "--repeats", "1", "--load", "idle"])
+    assert set(report[1]["idle"]) == {"ours", "ours, torch walk", "ours before (numpy)", "tangermeme"}
+    assert all(r["best"] >= r["median"] > 0 for r in report[1]["idle"].values())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["shuffles_per_s"]["1"] == report[1]
+
+
+def test_shuffle_speed_busy_mode_runs_beside_a_spinning_process(capsys):
+    """Two thread counts, idle and busy (a child spinning on one core), ours against tangermeme."""
+    pytest.importorskip("tangermeme")
+    report = load("shuffle_speed").main(["--n-seqs", "12", "--length", "40", "--n", "3", "--threads", "1", "2",
+                                         "--repeats", "3", "--methods", "ours", "tangermeme"])
+    assert set(report) == {1, 2}
+    for kinds in report.values():
+        assert set(kinds) == {"idle", "busy"}
+        for rates in kinds.values():
+            assert set(rates) == {"ours", "tangermeme"}
+            assert all(r["best"] >= r["median"] > 0 for r in rates.values())
+    assert "ours / tangermeme, median" in capsys.readouterr().out
 
 
 def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
@@ -64,3 +78,10 @@ def test_attention_anchors_runs_every_contender_and_ours_is_exact(capsys):
     # float32: our contributions add up to f(x) - f(r) up to rounding
     assert all(r["sum err"] <= 1e-4 for r in ours)
     assert "x ours" in capsys.readouterr().out
+
+def test_score_overhead_times_score_and_the_engine_on_the_same_sequences(capsys):
+    report = load("score_overhead").main(["--n-seqs", "6", "--repeats", "1", "--threads", "1", "--no-process"])
+    assert set(report["best"]) == {"engine (this tree)", "score (this tree)"}
+    assert all(sec > 0 for times in report["best"].values() for sec in times.values())
+    ratios = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["score_over_engine"]
+    assert set(ratios) == {"score (this tree)"} and ratios["score (this tree)"]["cpu"] > 0

@@ -215,7 +215,7 @@ def test_shuffles_do_not_depend_on_chunking_threads_or_batch_mates(monkeypatch):
     seqs[3] = seqs[3][:20] + "NNN" + seqs[3][23:]
     x = one_hot(seqs)
     whole = dinucleotide_shuffle(x, 4, seed=21)
-    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)  # a chunk's walks split over threads
+    monkeypatch.setattr(torch_shuffle, "_PIECE_STEPS", 1)  # one sequence per piece, pieces over threads
     monkeypatch.setattr(torch_shuffle, "_COMPILED_MIN_STEPS", 0)  # and walk compiled
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
@@ -248,7 +248,7 @@ def test_compiled_and_torch_walks_draw_the_same_shuffles(monkeypatch, wide):
     with mock.patch.object(torch_shuffle, "_COMPILED_CPU_WALK", False):
         batched = shuffle_tokens(tokens, 7, seed=12, _wide=wide)
     assert torch.equal(compiled[0], batched[0]) and torch.equal(compiled[1], batched[1])
-    monkeypatch.setattr(torch_shuffle, "_MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(torch_shuffle, "_PIECE_STEPS", 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -256,6 +256,34 @@ def test_compiled_and_torch_walks_draw_the_same_shuffles(monkeypatch, wide):
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(compiled[0], threaded[0]) and torch.equal(compiled[1], threaded[1])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+@pytest.mark.parametrize("piece_steps", [1, 700, 1 << 18])
+def test_shuffles_are_the_same_for_every_thread_count_and_piece_size(monkeypatch, threads, piece_steps):
+    """The compiled walk's pieces, taken by any number of threads in any order, write the same letters.
+
+    Equality holds exactly: each walk's letters come from integer arithmetic on its own row of the state
+    and its own random stream, and a piece only selects which thread computes which rows.
+    """
+    rng = np.random.default_rng(15)
+    seqs = random_sequences(rng, 30, 70)
+    seqs[4] = seqs[4][:10] + "NN" + seqs[4][12:40] + "N" + seqs[4][41:]  # runs between unknown letters
+    seqs[9] = "N" * 70
+    x = one_hot(seqs)
+    monkeypatch.setattr(torch_shuffle, "_COMPILED_MIN_STEPS", 0)
+    one_thread = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        whole = dinucleotide_shuffle(x, 6, seed=5)
+        monkeypatch.setattr(torch_shuffle, "_PIECE_STEPS", piece_steps)
+        torch.set_num_threads(threads)
+        split = dinucleotide_shuffle(x, 6, seed=5)
+        assert torch.get_num_threads() == threads  # the call restores torch's thread count
+    finally:
+        torch.set_num_threads(one_thread)
+    # integer walks per row (see the docstring): equal bit for bit whoever computed each row
+    np.testing.assert_array_equal(whole, split)
 
 
 def test_sequence_keys_wrap_like_64_bit_integers():

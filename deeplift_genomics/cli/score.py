@@ -16,15 +16,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
+# choices from the modules that define them: benchmark.run would import pandas and scikit-learn
 from ..attribute import PRECISIONS
-from ..benchmark.run import METHOD_CHOICES, REFERENCE_CHOICES, RULE_CHOICES
+from ..attribute import RULES as RULE_CHOICES
 from ..core.devices import DEVICE_CHOICES
 from ..core.errors import InputError
+from ..engine.ops import METHODS as METHOD_CHOICES
 from ..io.onehot import ALPHABET
 from ..io.output_dirs import guarded_output
 from ..jobs.shards import parse_shard
 from ..models.files import load_model
 from ..motifs.nothing_found import model_quality_line
+from ..references.kinds import REFERENCE_KINDS as REFERENCE_CHOICES
 from ..score.gather import gather_shards
 from ..score.modisco import run_modisco
 from ..score.options import UNKNOWN_CHOICES, ScoreOptions

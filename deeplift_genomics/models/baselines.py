@@ -19,12 +19,13 @@ import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 from data_sim.motifs import Motif
 from data_sim.scan import motif_scores
@@ -156,6 +157,9 @@ def kmer_baseline(
 
 
 def _fit(x: sparse.csr_matrix, y: np.ndarray, c: float, seed: int) -> LogisticRegression:
+    from sklearn.exceptions import ConvergenceWarning  # heavy: scikit-learn (about 1 s of CPU to import)
+    from sklearn.linear_model import LogisticRegression  # heavy: only when a baseline is fitted
+
     model = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=500, random_state=seed)
     with warnings.catch_warnings():
         # the smallest C may stop short of convergence; validation picks the C that works

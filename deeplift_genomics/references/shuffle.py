@@ -20,8 +20,22 @@ each step a handful of batched tensor operations (no Python loop over sequences)
 
 On the CPU, where those operations cost more to dispatch than to compute, large calls walk in compiled
 code instead (:mod:`deeplift_genomics.references.shuffle_compiled`, numba): the same state, the same random
-numbers, the same letters, bit for bit, with a call's chunks split over torch's intra-op threads.
-Everything before the walk (keys, runs, trees, state) is the same torch code on every device.
+numbers, the same letters, bit for bit. Everything before the walk (keys, runs, trees, state) is the same
+torch code on every device.
+
+Threads (CPU). A call uses as many threads as torch has intra-op threads (``torch.get_num_threads()``),
+and only for the compiled walk and the writing of its letters: every other tensor operation of the call
+runs on one thread (:func:`deeplift_genomics.core.threads.one_torch_thread`), because torch's parallel
+regions split an operation into one fixed part per thread and wait for the last, which on a machine with
+other work on it is a thread that the kernel has descheduled (measured 45x slower per operation with 2
+threads beside a busy process on a 2-core machine). The walks of a chunk are cut into pieces of about
+``_PIECE_STEPS`` walk steps (whole sequences, about 1 ms of work each); the calling thread and
+``threads - 1`` helper threads take pieces from a shared counter until none is left
+(:class:`deeplift_genomics.core.threads.Pieces`), so a descheduled thread holds the call for at most the
+piece it took, and a chunk with fewer than two pieces runs on the calling thread alone. Called inside
+another such block (``attribute`` on the CPU), a call gets the threads that block found.
+Each piece walks its own rows of the state with its own random streams, so the letters are the same
+for every thread count and piece size, bit for bit.
 
 The state of a walk is, per letter, the cumulative counts of its unused exits to each letter, packed
 into one int64 (four 16-bit fields) with the letter's last exit, so that the draw, the comparison with
@@ -44,19 +58,18 @@ integers (only the tree draw uses float64, IEEE-exact on CPU and CUDA).
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import itertools
 import logging
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import overload
 
 import numpy as np
 import torch
 
 from ..core.errors import InputError
+from ..core.threads import Pieces, one_torch_thread
 from ..io.onehot import sequence_indices
 
 log = logging.getLogger(__name__)
@@ -69,7 +82,11 @@ _MAX_CELLS = 1 << 24  # rows x positions of one chunk (the int8 letters it holds
 _MAX_STATE_BYTES = 1 << 28  # packed or unpacked walk state of one chunk
 _RNG_BLOCK = 8  # steps whose random numbers a GPU draws in one batched operation
 _CPU_RNG_BLOCK = 8  # and the torch walk on the CPU (1: one step at a time; the same numbers either way)
-_MIN_ROWS_PER_THREAD = 2048  # fewest walks of a chunk that a CPU thread takes
+# Walk steps (walks x positions) of one piece of a chunk that a CPU thread takes at a time (whole
+# sequences): about 1 ms of compiled walk, so a descheduled thread delays the call by at most that much
+# work, and a call of 1,000 x 200 bp x 20 shuffles has 16 pieces. Chunks with fewer than two pieces
+# walk on the calling thread alone.
+_PIECE_STEPS = 1 << 18
 # The CPU runs the compiled walk (tests switch it off to run the torch walk that other devices run) for
 # calls of at least this many steps (walks x positions), or once numba is loaded: importing numba and
 # loading the cached kernels takes about 1 s once per process, which a call of 2M steps (about 25 ms of
@@ -505,25 +522,6 @@ def _walk_torch(w: _Walks) -> torch.Tensor:
     return letters
 
 
-@contextlib.contextmanager
-def _one_torch_thread(device: torch.device) -> Iterator[None]:
-    """On the CPU: torch's intra-op threads set to 1 for the block (restored after).
-
-    Preparing the walks takes many small operations, which gain nothing from torch's parallel regions
-    but pay their synchronisation, badly so on a busy machine (measured 10-40x slower per operation
-    with 2 threads on a shared 2-core machine); the compiled walks take the threads instead.
-    """
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads <= 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _walk_steps(w: _Walks, letters: torch.Tensor) -> None:
     """Advance every walk of ``w`` in tensor operations, one position per step, writing ``letters[1:]``."""
     rows, length, dev = w.rows, w.length, w.state.device
@@ -622,16 +620,18 @@ Chunk = tuple[slice | torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _shuffle_chunks(
-    tokens: torch.Tensor, n: int, seed: int, consume: Callable[[Chunk], None], wide: bool = False
+    tokens: torch.Tensor, n: int, seed: int, consume: Callable[[Chunk], None], wide: bool = False,
+    threads: int = 1,
 ) -> None:
     """Shuffle ``tokens`` chunk by chunk, handing the shuffles to ``consume``.
 
     ``consume`` gets ``(rows, letters, one_order)``: ``rows`` selects sequences of ``tokens`` (a slice,
     or an index tensor for sequences with unknown letters), ``letters`` is their ``(Nc, n, L)`` int8
     shuffles (4 at unknown positions) and ``one_order`` ``(Nc,)``. When the walks run compiled (CPU),
-    those of a chunk run in as many threads as torch has intra-op threads (at least
-    ``_MIN_ROWS_PER_THREAD`` walks each), and each thread hands its own sequences to ``consume``, which
-    must only write those.
+    those of a chunk are cut into pieces of about ``_PIECE_STEPS`` steps that up to ``threads`` threads
+    take in turn (:class:`~deeplift_genomics.core.threads.Pieces`), and each thread hands its own piece's
+    sequences to ``consume``, which must only write those. Call it inside
+    :func:`~deeplift_genomics.core.threads.one_torch_thread` (see the module docstring).
     """
     n_seq, length = tokens.shape
     dev = tokens.device
@@ -649,7 +649,7 @@ def _shuffle_chunks(
         order = torch.argsort(n_runs, stable=True)  # chunks of similar numbers of runs
         groups = [(plain, [1] * plain.numel(), True), (other[order], n_runs[order].tolist(), False)]
     compiled = _compiled_walk(dev, n_seq * n * length)
-    threads = torch.get_num_threads() if compiled else 1
+    threads = threads if compiled else 1
 
     def finish(rows: slice | torch.Tensor, part: torch.Tensor, walks: _Walks, letters: torch.Tensor, a: int, b: int) -> None:
         """Walk sequences ``a..b-1`` of the chunk and hand them to ``consume``."""
@@ -662,21 +662,23 @@ def _shuffle_chunks(
         sub = slice(rows.start + a, rows.start + b) if isinstance(rows, slice) else rows[a:b]
         consume((sub, mine, walks.log_orders[a:b] < 0.5))
 
-    with _one_torch_thread(dev), concurrent.futures.ThreadPoolExecutor(threads) as pool:
+    per_piece = max(1, _PIECE_STEPS // max(1, n * length))  # sequences per piece
+    with Pieces(threads) as pieces:
         for group, runs_per_seq, is_plain in groups:
             for lo, hi in _chunk_bounds(runs_per_seq, length, n, dev):
                 rows: slice | torch.Tensor = slice(lo, hi) if group is None else group[lo:hi]
                 part = tokens[rows]
                 walks = _Walks(part, _Runs(part, plain=is_plain), _shuffle_keys(keys[rows], n), n, wide)
                 letters = _empty((hi - lo, n, length), torch.int8, dev)
-                parts = max(1, min(threads, (hi - lo) * n // _MIN_ROWS_PER_THREAD))
-                if parts == 1:  # in the calling thread: CUDA streams are per thread
+                if not compiled:  # the torch walk advances all walks at once (CUDA streams are per thread)
                     finish(rows, part, walks, letters, 0, hi - lo)
                     continue
-                cuts = [(hi - lo) * k // parts for k in range(parts + 1)]
-                jobs = [pool.submit(finish, rows, part, walks, letters, a, b) for a, b in zip(cuts[:-1], cuts[1:])]
-                for job in jobs:
-                    job.result()
+                cuts = list(range(0, hi - lo, per_piece)) + [hi - lo]
+
+                def piece(i: int, rows=rows, part=part, walks=walks, letters=letters, cuts=cuts) -> None:
+                    finish(rows, part, walks, letters, cuts[i], cuts[i + 1])
+
+                pieces.run(len(cuts) - 1, piece)
 
 
 def shuffle_tokens(
@@ -711,7 +713,8 @@ def shuffle_tokens(
             out[rows] = letters
             one_order[rows] = single
 
-        _shuffle_chunks(tokens, n, seed, consume, _wide)
+        with one_torch_thread(tokens.device) as threads:
+            _shuffle_chunks(tokens, n, seed, consume, _wide, threads)
     return out, one_order
 
 
@@ -802,6 +805,12 @@ def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 
     n = int(n)
     is_numpy = not isinstance(x, torch.Tensor)
     xt = x.detach() if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+    with one_torch_thread(xt.device) as threads:
+        return _dinucleotide_shuffle(xt, n, seed, is_numpy, threads)
+
+
+def _dinucleotide_shuffle(xt: torch.Tensor, n: int, seed: int, is_numpy: bool, threads: int) -> np.ndarray | torch.Tensor:
+    """:func:`dinucleotide_shuffle` of the tensor ``xt`` with up to ``threads`` CPU threads for the walk."""
     tokens = _to_tokens(xt)
     n_seq, length = tokens.shape
     out = _empty((n_seq, n, _N_LETTERS, length), xt.dtype, xt.device)
@@ -817,7 +826,7 @@ def dinucleotide_shuffle(x: np.ndarray | torch.Tensor, n: int = 20, seed: int = 
         single.append(torch.nonzero(one_order).flatten() + rows.start if isinstance(rows, slice) else rows[one_order])
 
     if n_seq and n:
-        _shuffle_chunks(tokens, n, seed, consume)
+        _shuffle_chunks(tokens, n, seed, consume, threads=threads)
     idx = sorted(torch.cat(single).tolist()) if single else []
     if idx:
         shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if len(idx) > 10 else "")

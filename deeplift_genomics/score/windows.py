@@ -150,6 +150,11 @@ def stitch(values: np.ndarray, plan: WindowPlan) -> np.ndarray:
     values = np.asarray(values, dtype=np.float32)
     window = values.shape[-1]
     n = plan.scored_end - plan.scored_start
+    if plan.n_windows == 1 and plan.offsets[0] <= plan.scored_start and plan.scored_end <= plan.offsets[0] + window:
+        # one window covers every scored base (as_is, cropped, padded records): the mean over one window
+        # is its value, without the float64 sum (a float32 value round-trips through float64 exactly)
+        lo = plan.scored_start - int(plan.offsets[0])
+        return values[0][..., lo : lo + n].copy()
     total = np.zeros(values.shape[1:-1] + (n,), dtype=np.float64)
     count = np.zeros(n, dtype=np.int64)
     for w, offset in enumerate(plan.offsets):
