@@ -53,7 +53,7 @@ SETTINGS: dict[str, Setting] = {
     "hit_caller": Setting("joint", str, choices=HIT_CALLERS,
                 help='instances by the joint fit of all patterns (joint) or by each pattern\'s windows alone (window, '
                      'with --instance-pvalue/--instance-similarity)', workflow="motifs.hit_caller"),
-    "hit_pvalue": Setting(5e-4, float, low=0.0, high=1.0,
+    "hit_pvalue": Setting(4e-4, float, low=0.0, high=1.0,
                 help='PFM p-value a joint-fit hit needs', workflow="motifs.hit_pvalue"),
     "hit_similarity": Setting(0.8, float, low=-1.0, high=1.0,
                 help='cosine similarity to the CWM a joint-fit hit needs', workflow="motifs.hit_similarity"),

@@ -54,7 +54,7 @@ class JointSettings:
 
     fdr: float = 0.05
     min_similarity: float = 0.8
-    max_pvalue: float = 5e-4
+    max_pvalue: float = 4e-4
     pseudocount: float = 0.01
     max_hits: int = 50
     null_rounds: int = 2
