@@ -93,37 +93,46 @@ def _atoms(patterns: Sequence[Pattern], sign: float, background: np.ndarray, pse
     return out
 
 
-def eligible_projections(contrib: np.ndarray, onehot: np.ndarray, offsets: np.ndarray, atoms: Sequence[_Atom],
-                         background: np.ndarray, min_similarity: float, max_pvalue: float,
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Projection of every window on every atom and whether the window is eligible (step 1).
+def eligible_windows(contrib: np.ndarray, onehot: np.ndarray, offsets: np.ndarray, atoms: Sequence[_Atom],
+                     background: np.ndarray, min_similarity: float, max_pvalue: float,
+                     ) -> tuple[dict[str, np.ndarray], int]:
+    """The eligible windows of step 1 (sparse) and the number of windows tested.
 
     Returns
     -------
-    projection : numpy.ndarray
-        ``(A, B)`` contributions of window ``[i, i + W_a)`` projected on atom ``a``'s unit CWM.
-    eligible : numpy.ndarray
-        ``(A, B)`` bool: inside one record, positive projection, similarity and PFM p-value pass.
+    windows : dict
+        ``atom``, ``pos`` (window start on the axis of ``contrib``), ``projection`` (on the atom's unit
+        CWM), ``similarity``, ``log_odds`` and ``p_value``, one entry per eligible window.
+    n_windows : int
+        Windows tested (inside one record), over all atoms.
     """
-    n = contrib.shape[1]
-    proj = np.zeros((len(atoms), n))
-    ok = np.zeros((len(atoms), n), dtype=bool)
     sq = (contrib ** 2).sum(axis=0)
     norms: dict[int, np.ndarray] = {}
     valid: dict[int, np.ndarray] = {}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("atom", "pos", "projection", "similarity", "log_odds",
+                                                           "p_value")}
+    n_windows = 0
     for a, atom in enumerate(atoms):
         k = atom.width
         if k not in norms:
             norms[k] = np.sqrt(np.maximum(window_sums(sq, k), 1e-24))
             valid[k] = window_starts_valid(offsets, k)
-        proj[a] = _correlate(contrib, atom.unit)
-        cand = valid[k] & (proj[a] > 0) & (proj[a] >= min_similarity * norms[k])
-        idx = np.flatnonzero(cand)
-        if len(idx):
-            lo = _correlate(onehot[:, :], atom.logodds)[idx]
-            keep = logodds_pvalues(atom.logodds, background, lo) <= max_pvalue
-            ok[a, idx[keep]] = True
-    return proj, ok
+        n_windows += int(valid[k].sum())
+        proj = _correlate(contrib, atom.unit)
+        sim = proj / norms[k]
+        idx = np.flatnonzero(valid[k] & (proj > 0) & (sim >= min_similarity))
+        if len(idx) == 0:
+            continue
+        lo = _correlate(onehot, atom.logodds)[idx]
+        pv = logodds_pvalues(atom.logodds, background, lo)
+        keep = pv <= max_pvalue
+        idx = idx[keep]
+        for key, val in (("atom", np.full(len(idx), a)), ("pos", idx), ("projection", proj[idx]),
+                         ("similarity", sim[idx]), ("log_odds", lo[keep]), ("p_value", pv[keep])):
+            parts[key].append(val)
+    out = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64 if k in ("atom", "pos") else np.float64))
+           for k, v in parts.items()}
+    return out, n_windows
 
 
 def conditional_threshold(observed: np.ndarray, n_observed: int, null: np.ndarray, n_null: int,
@@ -165,54 +174,166 @@ def _gram(a: _Atom, b: _Atom) -> np.ndarray:
     return out
 
 
-def pursue(proj: np.ndarray, eligible: np.ndarray, offsets: np.ndarray, atoms: Sequence[_Atom], tau: float,
-           max_hits: int) -> list[tuple[int, int, float]]:
-    """Matching pursuit over eligible windows (step 3), every record at once.
+def pursue(atom: np.ndarray, pos: np.ndarray, projection: np.ndarray, record: np.ndarray,
+           atoms: Sequence[_Atom], tau: float, max_hits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Matching pursuit over the eligible windows (step 3), record by record.
+
+    Parameters
+    ----------
+    atom, pos, projection, record
+        The eligible windows (:func:`eligible_windows`) and each one's record.
 
     Returns
     -------
-    list of tuple
-        ``(atom, start, coefficient)`` of every hit, on the concatenated base axis.
+    chosen : numpy.ndarray
+        Indices (into the windows) of the hits.
+    coefficient : numpy.ndarray
+        Each hit's fitted coefficient (the residual's projection when it was picked).
     """
-    if not math.isfinite(tau) or proj.shape[1] == 0:
-        return []
-    resid = np.where(eligible, proj, -np.inf)
-    n_atoms, n = resid.shape
+    if not math.isfinite(tau) or len(pos) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    n_atoms = len(atoms)
+    widths = np.array([a.width for a in atoms])
     gram = [[_gram(atoms[a], atoms[b]) for b in range(n_atoms)] for a in range(n_atoms)]
-    widths = np.array([atom.width for atom in atoms])
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
-    starts = np.asarray(offsets[:-1], dtype=np.int64)[nonempty]
-    active = np.ones(len(nonempty), dtype=bool)
-    hits: list[tuple[int, int, float]] = []
-    for _ in range(max_hits):
-        arg_atom = resid.argmax(axis=0)
-        best_over_atoms = resid[arg_atom, np.arange(n)]
-        active &= np.maximum.reduceat(best_over_atoms, starts) >= tau
-        if not active.any():
-            break
-        for r in nonempty[active]:
-            lo, hi = int(offsets[r]), int(offsets[r + 1])
-            i = lo + int(np.argmax(best_over_atoms[lo:hi]))
-            a = int(arg_atom[i])
-            c = float(resid[a, i])
-            hits.append((a, i, c))
-            wa = int(widths[a])
-            for b in range(n_atoms):
-                wb = int(widths[b])
-                j0, j1 = max(lo, i - wb + 1), min(hi, i + wa)
-                g = gram[a][b][j0 - i + wb - 1:j1 - i + wb - 1]
-                resid[b, j0:j1] -= c * g
-                # a window overlapping the hit by more than half its own width is closed
-                c0 = max(lo, i - wb + (wb // 2) + 1)
-                c1 = min(hi, i + wa - (wb // 2))
-                if c1 > c0:
-                    resid[b, c0:c1] = -np.inf
-    return hits
+    order = np.lexsort((pos, record))
+    bounds = np.flatnonzero(np.diff(record[order])) + 1
+    chosen: list[int] = []
+    coefs: list[float] = []
+    for idx in np.split(order, bounds):
+        resid = projection[idx].astype(np.float64, copy=True)
+        a_r, p_r = atom[idx], pos[idx]
+        w_r = widths[a_r]
+        open_ = resid >= tau
+        for _ in range(max_hits):
+            if not open_.any():
+                break
+            k = int(np.flatnonzero(open_)[np.argmax(resid[open_])])
+            c = float(resid[k])
+            chosen.append(int(idx[k]))
+            coefs.append(c)
+            a, i, wa = int(a_r[k]), int(p_r[k]), int(w_r[k])
+            d = p_r - i
+            near = (d > -w_r) & (d < wa)
+            for j in np.flatnonzero(near):
+                resid[j] -= c * gram[a][int(a_r[j])][int(d[j]) + int(w_r[j]) - 1]
+            # a window overlapping the hit by more than half its own width is closed
+            overlap = np.minimum(p_r + w_r, i + wa) - np.maximum(p_r, i)
+            open_ &= (2 * overlap <= w_r) & (resid >= tau)
+    return np.asarray(chosen, dtype=np.int64), np.asarray(coefs)
+
+
+class JointCaller:
+    """The joint fit of one task's patterns of one sign over records given in blocks (so that no whole
+    score array need be in memory): :meth:`add` each block, then :meth:`finish`.
+
+    Parameters
+    ----------
+    patterns
+        The task's patterns of ``sign``.
+    sign
+        ``pos`` or ``neg``.
+    background
+        A, C, G, T frequencies (of all records) for the PFM log-odds.
+    settings
+        Thresholds.
+    seed
+        Seed of the null permutations.
+    """
+
+    def __init__(self, patterns: Sequence[Pattern], sign: str, background: np.ndarray,
+                 settings: JointSettings = JointSettings(), seed: int = 0):
+        self.sign = sign
+        self.s = 1.0 if sign == "pos" else -1.0
+        self.settings = settings
+        self.background = np.asarray(background, dtype=np.float64)
+        self.atoms = _atoms([p for p in patterns if p.sign == sign], 1.0, self.background, settings.pseudocount)
+        self.rng = np.random.default_rng(seed)
+        self.windows: list[dict[str, np.ndarray]] = []
+        self.null: list[np.ndarray] = []
+        self.n_windows = 0
+        self.n_null = 0
+
+    def add(self, tracks: ScoreTracks, task: int, first_record: int = 0) -> None:
+        """The eligible windows of one block of records (``first_record``: the block's first record's
+        index among all records) and their null."""
+        if not self.atoms or tracks.n_records == 0:
+            return
+        onehot = np.asarray(tracks.onehot, dtype=np.float64)
+        contrib = np.asarray(tracks.hypothetical[task], dtype=np.float64) * onehot * self.s
+        win, n = eligible_windows(contrib, onehot, tracks.offsets, self.atoms, self.background,
+                                  self.settings.min_similarity, self.settings.max_pvalue)
+        self.n_windows += n
+        rec = tracks.record_of(win["pos"])
+        win["record"] = rec + first_record
+        win["start"] = win["pos"] - tracks.offsets[rec]
+        proj_track = np.asarray(tracks.projected[task], dtype=np.float64)
+        csum = np.concatenate([[0.0], np.cumsum(proj_track)])
+        widths = np.array([a.width for a in self.atoms])[win["atom"]]
+        win["contribution"] = csum[win["pos"] + widths] - csum[win["pos"]]
+        # positions on this block's axis mean nothing beyond it: pursue within records by start
+        win["pos"] = win["start"]
+        self.windows.append(win)
+        for _ in range(self.settings.null_rounds):
+            order = _permutation(tracks.offsets, self.rng)
+            w0, n0 = eligible_windows(contrib[:, order], onehot[:, order], tracks.offsets, self.atoms,
+                                      self.background, self.settings.min_similarity, self.settings.max_pvalue)
+            self.null.append(w0["projection"])
+            self.n_null += n0
+
+    def threshold(self) -> float:
+        """``tau`` of step 2 over every block added."""
+        obs = np.concatenate([w["projection"] for w in self.windows]) if self.windows else np.zeros(0)
+        null = np.concatenate(self.null) if self.null else np.zeros(0)
+        return conditional_threshold(obs, self.n_windows, null, self.n_null, self.settings.fdr)
+
+    def finish(self, task_name: str, names: np.ndarray) -> pd.DataFrame:
+        """The hits (columns :data:`HIT_COLUMNS` but ``instance``), ``names`` being all records' names."""
+        if not self.windows:
+            return pd.DataFrame(columns=HIT_COLUMNS[1:])
+        win = {k: np.concatenate([w[k] for w in self.windows]) for k in self.windows[0]}
+        tau = self.threshold()
+        chosen, coef = pursue(win["atom"], win["pos"], win["projection"], win["record"], self.atoms, tau,
+                              self.settings.max_hits)
+        a_idx = win["atom"][chosen]
+        widths = np.array([a.width for a in self.atoms], dtype=np.int64)[a_idx]
+        start = win["start"][chosen]
+        return pd.DataFrame({
+            "task": task_name, "sign": self.sign, "pattern": [self.atoms[a].pattern.name for a in a_idx],
+            "record_index": win["record"][chosen], "record": np.asarray(names)[win["record"][chosen]],
+            "start": start, "end": start + widths, "strand": ["-" if self.atoms[a].minus else "+" for a in a_idx],
+            "contribution": win["contribution"][chosen], "similarity": win["similarity"][chosen],
+            "log_odds": win["log_odds"][chosen], "p_value": win["p_value"][chosen], "score": self.s * coef})
+
+
+def finish_hits(frames: Sequence[pd.DataFrame], task_name: str) -> pd.DataFrame:
+    """One task's hits of both signs, sorted by record and start, numbered ``<task>.<k>``."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS})
+    out = pd.concat(frames, ignore_index=True).sort_values(["record_index", "start", "pattern"], kind="stable")
+    out.insert(0, "instance", [f"{task_name}.{k}" for k in range(len(out))])
+    return out[HIT_COLUMNS].reset_index(drop=True)
+
+
+def record_blocks(offsets: np.ndarray, max_bases: int) -> list[tuple[int, int]]:
+    """Contiguous ``[first, last)`` record ranges of at most ``max_bases`` bases each (a longer record
+    alone)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = len(offsets) - 1
+    out, lo = [], 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + max_bases, side="right")) - 1
+        hi = max(hi, lo + 1)
+        out.append((lo, min(hi, n)))
+        lo = min(hi, n)
+    return out
 
 
 def call_hits(tracks: ScoreTracks, task: int, patterns: Sequence[Pattern],
-              settings: JointSettings = JointSettings(), seed: int = 0) -> pd.DataFrame:
-    """Hits of one task's patterns in every record by the joint fit (module docstring).
+              settings: JointSettings = JointSettings(), seed: int = 0, block_bases: int = 2_000_000,
+              ) -> pd.DataFrame:
+    """Hits of one task's patterns in every record by the joint fit (module docstring), the records taken
+    in blocks of at most ``block_bases`` bases (the float64 work arrays are per block).
 
     Returns
     -------
@@ -220,51 +341,24 @@ def call_hits(tracks: ScoreTracks, task: int, patterns: Sequence[Pattern],
         :data:`HIT_COLUMNS`: as :func:`~deeplift_genomics.motifs.instances.call_instances` plus ``score``
         (the fitted coefficient); sorted by record and start.
     """
-    task_name = tracks.task_names[task]
     bg = base_composition(tracks.onehot)
-    onehot = np.asarray(tracks.onehot, dtype=np.float64)
     frames = []
-    rng = np.random.default_rng(seed)
-    for sign, s in (("pos", 1.0), ("neg", -1.0)):
-        pats = [p for p in patterns if p.sign == sign]
-        if not pats:
+    for k, sign in enumerate(("pos", "neg")):
+        caller = JointCaller(patterns, sign, bg, settings, seed=seed + 1000 * k)
+        if not caller.atoms:
             continue
-        atoms = _atoms(pats, 1.0, bg, settings.pseudocount)
-        contrib = np.asarray(tracks.hypothetical[task], dtype=np.float64) * onehot * s
-        proj, ok = eligible_projections(contrib, onehot, tracks.offsets, atoms, bg, settings.min_similarity,
-                                        settings.max_pvalue)
-        n_windows = int(sum(window_starts_valid(tracks.offsets, a.width).sum() for a in atoms))
-        null_vals = []
-        for _ in range(settings.null_rounds):
-            order = _permutation(tracks.offsets, rng)
-            p0, ok0 = eligible_projections(contrib[:, order], onehot[:, order], tracks.offsets, atoms, bg,
-                                           settings.min_similarity, settings.max_pvalue)
-            null_vals.append(p0[ok0])
-        tau = conditional_threshold(proj[ok], n_windows, np.concatenate(null_vals),
-                                    n_windows * settings.null_rounds, settings.fdr)
-        found = pursue(proj, ok, tracks.offsets, atoms, tau, settings.max_hits)
-        if not found:
-            continue
-        a_idx = np.array([f[0] for f in found])
-        pos = np.array([f[1] for f in found], dtype=np.int64)
-        coef = np.array([f[2] for f in found])
-        widths = np.array([atoms[a].width for a in a_idx])
-        rec = tracks.record_of(pos)
-        start = pos - tracks.offsets[rec]
-        proj_track = np.asarray(tracks.projected[task], dtype=np.float64)
-        csum = np.concatenate([[0.0], np.cumsum(proj_track)])
-        contribution = csum[pos + widths] - csum[pos]
-        sq = np.concatenate([[0.0], np.cumsum((contrib ** 2).sum(axis=0))])
-        norm = np.sqrt(np.maximum(sq[pos + widths] - sq[pos], 1e-24))
-        lo = np.array([float((atoms[a].logodds * onehot[:, i:i + atoms[a].width]).sum()) for a, i, _ in found])
-        pvals = np.array([logodds_pvalues(atoms[a].logodds, bg, np.array([v]))[0] for a, v in zip(a_idx, lo)])
-        frames.append(pd.DataFrame({
-            "task": task_name, "sign": sign, "pattern": [atoms[a].pattern.name for a in a_idx],
-            "record_index": rec, "record": tracks.names[rec], "start": start, "end": start + widths,
-            "strand": ["-" if atoms[a].minus else "+" for a in a_idx], "contribution": contribution,
-            "similarity": proj[a_idx, pos] / norm, "log_odds": lo, "p_value": pvals, "score": s * coef}))
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS})
-    out = pd.concat(frames, ignore_index=True).sort_values(["record_index", "start", "pattern"], kind="stable")
-    out.insert(0, "instance", [f"{task_name}.{k}" for k in range(len(out))])
-    return out[HIT_COLUMNS].reset_index(drop=True)
+        for lo, hi in record_blocks(tracks.offsets, block_bases):
+            caller.add(subset_records(tracks, lo, hi), task, lo)
+        frames.append(caller.finish(tracks.task_names[task], tracks.names))
+    return finish_hits(frames, tracks.task_names[task])
+
+
+def subset_records(tracks: ScoreTracks, lo: int, hi: int) -> ScoreTracks:
+    """Records ``[lo, hi)`` of ``tracks`` (views, no copy)."""
+    a, b = int(tracks.offsets[lo]), int(tracks.offsets[hi])
+    return dataclasses.replace(
+        tracks, names=tracks.names[lo:hi], offsets=tracks.offsets[lo:hi + 1] - a, onehot=tracks.onehot[:, a:b],
+        hypothetical=tracks.hypothetical[:, :, a:b], projected=tracks.projected[:, a:b],
+        chrom=None if tracks.chrom is None else tracks.chrom[lo:hi],
+        chrom_start=None if tracks.chrom_start is None else tracks.chrom_start[lo:hi],
+        strand=None if tracks.strand is None else tracks.strand[lo:hi])
