@@ -14,8 +14,8 @@ import pytest
 from _motifs_util import GATA, TAL1, planted_tracks
 
 from data_sim.motifs import builtin_motifs
-from deeplift_genomics.motifs.hits import JointSettings, call_hits
-from deeplift_genomics.motifs.inputs import ScoreTracks, from_arrays
+from deeplift_genomics.motifs.hits import call_hits
+from deeplift_genomics.motifs.inputs import from_arrays
 from deeplift_genomics.motifs.patterns import Pattern
 from deeplift_genomics.motifs.recovery import overlap_matrix
 
@@ -147,7 +147,7 @@ def test_modisco_h5_read_by_modiscolite_and_tangermeme(tmp_path):
     write_meme_from_h5(str(path), util.MemeDataType.PFM, str(meme), True)
     motifs = tangermeme_io.read_meme(str(meme))
     assert list(motifs) == ["pos_patterns.pattern_0", "pos_patterns.pattern_1", "neg_patterns.pattern_0"]
-    for p, (name, probs) in zip(pats, motifs.items()):
+    for p, probs in zip(pats, motifs.values()):
         probs = probs.numpy()
         assert probs.shape == (4, 16)
         left = (16 - p.width) // 2

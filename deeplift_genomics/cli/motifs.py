@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError
 from ..io.output_dirs import guarded_output
+from ..motifs.hits import JointSettings
 from ..motifs.instances import InstanceSettings
 from ..motifs.patterns import PatternSettings
-from ..motifs.hits import JointSettings
 from ..motifs.run import HIT_CALLERS, MotifSettings, run_motifs
 from ..motifs.seqlets import SeqletSettings
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list

@@ -54,8 +54,8 @@ from .export import (
     write_modisco_h5,
     write_tsv,
 )
-from .inputs import ScoreTracks, read_attributions, read_score_dir
 from .hits import HIT_COLUMNS, JointSettings, call_hits
+from .inputs import ScoreTracks, read_attributions, read_score_dir
 from .instances import (
     InstanceSettings,
     base_composition,
