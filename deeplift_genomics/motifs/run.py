@@ -321,7 +321,7 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
         raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
     check_output_path(out_dir, (scores, attributions, data, test_ids, *(motif_db or ())))
     if scores is not None:
-        tracks = read_score_dir(scores)
+        tracks = read_score_dir(scores, list(tasks) if tasks else None)
     else:
         if data is None:
             raise InputError("motifs: an attribution file needs its dataset (--data)")
