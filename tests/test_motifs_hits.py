@@ -275,3 +275,15 @@ def test_motif_report_prints_small_p_values_and_index_logos(tmp_path):
     small_q = small_q[small_q < 1e-3]
     assert len(small_q) and all(fmt_small(q) in index for q in small_q)
     assert ">0.000<" not in index
+
+
+def test_benchmark_report_shows_hit_callers_only_when_measured(tmp_path):
+    from deeplift_genomics.benchmark.report import hit_caller_section
+
+    assert hit_caller_section(tmp_path) == ""
+    rows = pd.DataFrame({"caller": ["joint", "window"], "task": ["gata", "gata"], "n_calls": [10, 8],
+                         "n_true": [10, 10], "precision": [0.9, 1.0], "recall": [0.9, 0.8], "f1": [0.9, 0.889],
+                         "calls_in_records_without_motif": [1, 0], "seconds": [3.0, 2.0]})
+    rows.to_csv(tmp_path / "hit_callers.tsv", sep="\t", index=False)
+    html = hit_caller_section(tmp_path)
+    assert "joint" in html and "window" in html and "90.0%" in html and "finemo" not in html.split("</p>")[1]
