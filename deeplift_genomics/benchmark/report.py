@@ -6,6 +6,7 @@ and can be mailed as files. Everything comes from the benchmark directory's ``su
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -98,6 +99,37 @@ def motif_section(summary: Mapping[str, Any], motif_links: Sequence[tuple[str, s
     return "".join(parts)
 
 
+HIT_CALLERS_FILE = "hit_callers.tsv"
+HIT_CALLER_COLUMNS = [("caller", "caller"), ("task", "task"), ("n_calls", "calls"), ("precision", "precision"),
+                      ("recall", "recall"), ("f1", "F1"), ("calls_in_records_without_motif", "calls in records "
+                                                                                            "without motif"),
+                      ("seconds", "seconds (all tasks)")]
+
+
+def hit_caller_section(bench_dir: Path) -> str:
+    """The table of ``bench/hits_vs_finemo.py`` (``hit_callers.tsv`` in the benchmark directory), if there.
+
+    Fi-NeMo's rows are there only when the script found ``finemo``; nothing here needs it.
+    """
+    path = bench_dir / HIT_CALLERS_FILE
+    if not path.is_file():
+        return ""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows: list[dict[str, Any]] = []
+        for r in csv.DictReader(fh, delimiter="\t"):
+            row: dict[str, Any] = dict(r)
+            for key in ("n_calls", "calls_in_records_without_motif"):
+                row[key] = int(float(r[key])) if r.get(key) not in (None, "") else None
+            for key in ("precision", "recall", "f1", "seconds"):
+                row[key] = float(r[key]) if r.get(key) not in (None, "", "nan") else None
+            rows.append(row)
+    return ("<h2>Hit callers against the embedded instances</h2>"
+            '<p class="what">From <code>bench/hits_vs_finemo.py</code>: instances of the same patterns called by '
+            "the joint fit (<code>motifs --hit-caller joint</code>), the window caller and, when installed, "
+            "Fi-NeMo (<code>finemo call-hits</code> on the exported modisco-lite file), judged by the rule "
+            "above.</p>" + table(rows, HIT_CALLER_COLUMNS, percent=("precision", "recall")))
+
+
 def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequence[tuple[str, str]] = ()) -> str:
     """The index: what was run, the claims table, Fig. 5b beside the paper, metrics and the grids."""
     names = summary["task_names"]
@@ -147,6 +179,7 @@ def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequenc
             f"the row's task; colour = the sequence's class. The dashed line marks log-odds "
             f"{summary['min_log_odds']:g}.")]
     parts.append(motif_section(summary, motif_links))
+    parts.append(hit_caller_section(bench_dir))
     parts.append("<h2>Per-task pages</h2><ul>" + "".join(
         f'<li><a href="task_{t}.html">{escape_html(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
     timing = [t for t in summary.get("timings", [])]

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError
 from ..io.output_dirs import guarded_output
+from ..motifs.hits import JointSettings
 from ..motifs.instances import InstanceSettings
 from ..motifs.patterns import PatternSettings
-from ..motifs.run import MotifSettings, run_motifs
+from ..motifs.run import HIT_CALLERS, MotifSettings, run_motifs
 from ..motifs.seqlets import SeqletSettings
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
@@ -49,6 +50,13 @@ SETTINGS: dict[str, Setting] = {
     "instance_pvalue": Setting(0.01, float, low=0.0, high=1.0, help='PFM p-value an instance needs', workflow="motifs.instance_pvalue"),
     "instance_similarity": Setting(0.6, float, low=-1.0, high=1.0,
                 help='cosine similarity to the CWM an instance needs', workflow="motifs.instance_similarity"),
+    "hit_caller": Setting("joint", str, choices=HIT_CALLERS,
+                help='instances by the joint fit of all patterns (joint) or by each pattern\'s windows alone (window, '
+                     'with --instance-pvalue/--instance-similarity)', workflow="motifs.hit_caller"),
+    "hit_pvalue": Setting(4e-4, float, low=0.0, high=1.0,
+                help='PFM p-value a joint-fit hit needs', workflow="motifs.hit_pvalue"),
+    "hit_similarity": Setting(0.8, float, low=-1.0, high=1.0,
+                help='cosine similarity to the CWM a joint-fit hit needs', workflow="motifs.hit_similarity"),
 }
 REQUIRED = ("out",)
 
@@ -65,7 +73,7 @@ def settings_from(s: dict[str, Any]) -> MotifSettings:
             raise InputError(f"motifs: --{key.replace('_', '-')} must be >= 1, got {s[key]}")
     if s["flank"] < 0:
         raise InputError(f"motifs: --flank must be >= 0, got {s['flank']}")
-    for key in ("fdr", "max_q", "instance_pvalue"):
+    for key in ("fdr", "max_q", "instance_pvalue", "hit_pvalue"):
         if not 0 < s[key] <= 1:
             raise InputError(f"motifs: --{key.replace('_', '-')} must be in (0, 1], got {s[key]}")
     return MotifSettings(
@@ -73,7 +81,8 @@ def settings_from(s: dict[str, Any]) -> MotifSettings:
         patterns=PatternSettings(max_seqlets=s["max_seqlets"], min_seqlets=s["min_seqlets"]),
         instances=InstanceSettings(fdr=s["fdr"], min_similarity=s["instance_similarity"],
                                    max_pvalue=s["instance_pvalue"]),
-        max_q=s["max_q"], seed=s["seed"])
+        joint=JointSettings(fdr=s["fdr"], min_similarity=s["hit_similarity"], max_pvalue=s["hit_pvalue"]),
+        hit_caller=s["hit_caller"], max_q=s["max_q"], seed=s["seed"])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,10 @@ One module per stage, pure functions over numpy arrays where possible:
 - :mod:`.seqlets`: significant windows against a permutation null, with an FDR.
 - :mod:`.patterns`: seqlets clustered, aligned, aggregated (CWM, hypothetical CWM, PFM) and trimmed.
 - :mod:`.matches`: TOMTOM (memelite) against the packaged ENCODE motifs or the user's MEME/JASPAR files.
-- :mod:`.instances`: every pattern's instances in every record (CWM on the contributions, PFM on the
-  sequence).
+- :mod:`.hits`: the joint fit of all patterns of a task (the default hit caller).
+- :mod:`.instances`: every pattern's instances in every record, each pattern alone (the window caller).
 - :mod:`.recovery`: precision and recall of seqlets and instances against known motif positions.
-- :mod:`.export`: tables, BED, MEME and an npz of every matrix.
+- :mod:`.export`: tables, BED, MEME, an npz of every matrix and the modisco-lite HDF5.
 - :mod:`.report`: self-contained HTML pages.
 - :mod:`.run`: the whole pipeline, written atomically.
 """

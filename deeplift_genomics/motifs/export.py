@@ -6,6 +6,7 @@ calls them inside one temporary directory that replaces the output directory onl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,12 @@ import pandas as pd
 
 from .inputs import ScoreTracks
 from .patterns import Pattern
+
+
+def safe_name(name: str) -> str:
+    """``name`` with every character but letters, digits, ``.``, ``-`` and ``_`` replaced by ``_`` (for
+    file names)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(name)) or "_"
 
 
 def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
@@ -92,3 +99,81 @@ def write_matrices(patterns: Sequence[Pattern], path: str | Path) -> None:
     with open(path, "wb") as fh:
         # mypy matches **dict[str, ndarray] against savez's allow_pickle: bool as well
         np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+
+MODISCO_GROUPS = {"pos": "pos_patterns", "neg": "neg_patterns"}
+
+
+def modisco_names(patterns: Sequence[Pattern]) -> dict[str, str]:
+    """``task/pattern`` key -> modisco-lite name (``pos_patterns.pattern_0``, ...), numbered per task and
+    sign in the patterns' order (which is by seqlet count, as modisco-lite numbers its own)."""
+    out: dict[str, str] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for p in patterns:
+        k = counts.get((p.task, p.sign), 0)
+        counts[(p.task, p.sign)] = k + 1
+        out[p.key] = f"{MODISCO_GROUPS[p.sign]}.pattern_{k}"
+    return out
+
+
+def _pad(matrix: np.ndarray, width: int, fill: np.ndarray) -> np.ndarray:
+    """``(4, W)`` centred in ``(4, width)``, the new columns set to ``fill`` ``(4,)``; returned ``(width, 4)``."""
+    w = matrix.shape[1]
+    left = (width - w) // 2
+    out = np.repeat(np.asarray(fill, dtype=np.float32)[:, None], width, axis=1)
+    out[:, left:left + w] = matrix
+    return np.ascontiguousarray(out.T)
+
+
+def write_modisco_h5(patterns: Sequence[Pattern], path: str | Path, background: np.ndarray, window_size: int,
+                     seqlets: pd.DataFrame | None = None) -> None:
+    """One task's patterns as a modisco-lite 3 results file (what ``modisco motifs -o`` writes).
+
+    Layout: ``pos_patterns/pattern_<k>`` and ``neg_patterns/pattern_<k>`` groups, each with ``sequence``
+    (PFM), ``contrib_scores`` (CWM) and ``hypothetical_contribs`` (hypothetical CWM), all ``(W, 4)``
+    float32 with columns A, C, G, T, and ``seqlets/`` (``n_seqlets`` and, when ``seqlets`` is given,
+    ``start``, ``end``, ``example_idx`` and ``is_revcomp`` of the pattern's seqlets); the file attribute
+    ``window_size``.
+
+    Every pattern is widened to the widest one's width, centred, with zero contributions and the
+    ``background`` base frequencies in the added columns: Fi-NeMo stacks all CWMs of a file into one array
+    (one width), and its trimming (and modisco-lite's report logos) drop the added columns again, since
+    their contribution is zero.
+    """
+    import h5py  # heavy: read and written only by the HDF5 exports
+
+    if not patterns:
+        raise ValueError("write_modisco_h5: no patterns")
+    width = max(p.width for p in patterns)
+    names = modisco_names(patterns)
+    zero = np.zeros(4, dtype=np.float32)
+    with h5py.File(path, "w") as h5:
+        h5.attrs["window_size"] = int(window_size)
+        for p in patterns:
+            group, name = names[p.key].split(".")
+            g = h5.require_group(group).create_group(name)
+            g.create_dataset("sequence", data=_pad(np.asarray(p.pfm, dtype=np.float32), width,
+                                                   np.asarray(background, dtype=np.float32)))
+            g.create_dataset("contrib_scores", data=_pad(np.asarray(p.cwm, dtype=np.float32), width, zero))
+            g.create_dataset("hypothetical_contribs", data=_pad(np.asarray(p.hcwm, dtype=np.float32), width, zero))
+            g.attrs["deeplift_genomics_pattern"] = p.key
+            s = g.create_group("seqlets")
+            s.create_dataset("n_seqlets", data=np.array([p.n_seqlets], dtype=np.int64))
+            if seqlets is not None and "pattern" in seqlets:
+                mine = seqlets[(seqlets["task"] == p.task) & (seqlets["pattern"] == p.name)]
+                s.create_dataset("start", data=mine["start"].to_numpy(dtype=np.int64))
+                s.create_dataset("end", data=mine["end"].to_numpy(dtype=np.int64))
+                s.create_dataset("example_idx", data=mine["record_index"].to_numpy(dtype=np.int64))
+                s.create_dataset("is_revcomp", data=(mine["strand"] == "-").to_numpy(dtype=bool))
+
+
+def modisco_name_table(patterns: Sequence[Pattern], best: dict[str, str] | None = None) -> pd.DataFrame:
+    """modisco-lite name -> our name and best known match (``finemo call-hits -N`` reads the first two
+    columns of this table written without a header)."""
+    names = modisco_names(patterns)
+    rows = []
+    for p in patterns:
+        match = (best or {}).get(p.key, "novel")
+        rows.append({"modisco_name": names[p.key], "name": f"{p.name}_{match}", "task": p.task,
+                     "pattern": p.name, "match": match})
+    return pd.DataFrame(rows, columns=["modisco_name", "name", "task", "pattern", "match"])

@@ -171,8 +171,11 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
         task_names=[str(x) for x in task_names], source=source)
 
 
-def read_score_dir(path: str | Path) -> ScoreTracks:
+def read_score_dir(path: str | Path, tasks: Sequence[str] | None = None) -> ScoreTracks:
     """Read the tracks of a ``score`` output directory (its ``scores.h5``).
+
+    ``tasks`` (names, in this order) reads only those tasks' scores, the others never in memory; an
+    unknown name is an :class:`InputError` listing the known ones.
 
     Raises
     ------
@@ -196,11 +199,21 @@ def read_score_dir(path: str | Path) -> ScoreTracks:
                 if key not in h5:
                     raise InputError(f"{h5_path}: dataset '{key}' is missing")
             task_names = [str(t) for t in h5.attrs["task_names"]]
+            rows = list(range(len(task_names)))
+            if tasks is not None:
+                unknown = [t for t in tasks if t not in task_names]
+                if unknown:
+                    raise InputError(f"{root}: no task named {unknown[0]!r} (tasks: {', '.join(task_names)})")
+                rows = [task_names.index(t) for t in tasks]
+                task_names = [task_names[i] for i in rows]
             names = h5["records/name"].asstr()[:].astype(str)
             offsets = h5["records/offset"][:].astype(np.int64)
             onehot = onehot_from_ascii(h5["sequence"][:])
-            hyp = _clean(h5["hypothetical"][:], f"{h5_path}: 'hypothetical'")
-            proj = _clean(h5["projected"][:], f"{h5_path}: 'projected'")
+            # one task at a time: h5py reads a row without the others
+            hyp = np.stack([_clean(h5["hypothetical"][i], f"{h5_path}: 'hypothetical'") for i in rows]) if rows \
+                else np.zeros((0, 4, len(onehot[0])), dtype=np.float32)
+            proj = np.stack([_clean(h5["projected"][i], f"{h5_path}: 'projected'") for i in rows]) if rows \
+                else np.zeros((0, len(onehot[0])), dtype=np.float32)
             rec = h5["records"]
             chrom = rec["chrom"].asstr()[:].astype(str) if "chrom" in rec else None
             chrom_start = rec["chrom_start"][:].astype(np.int64) if "chrom_start" in rec else None

@@ -47,7 +47,7 @@ class InstanceSettings:
 
 def base_composition(onehot: np.ndarray) -> np.ndarray:
     """A, C, G, T frequencies of ``(4, B)`` one-hot columns (uniform if there are none)."""
-    counts = np.asarray(onehot, dtype=np.float64).sum(axis=1)
+    counts = np.asarray(onehot).sum(axis=1, dtype=np.float64)  # no float64 copy of the whole one-hot
     return counts / counts.sum() if counts.sum() > 0 else np.full(4, 0.25)
 
 

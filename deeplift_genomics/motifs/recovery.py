@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .instances import call_instances
 from .patterns import discover_patterns
-from .run import MotifSettings
+from .run import MotifSettings, call_task_hits
 from .seqlets import call_seqlets
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def method_recovery(tracks: ScoreTracks, truth: pd.DataFrame, relevant: Mapping[
                                     settings.seqlets.flank, settings.patterns, seed=settings.seed)
         n_patterns[task] = len(pats)
         frames.append(seqlets)
-        inst_frames.append(call_instances(tracks, t, pats, settings.instances, seed=settings.seed + t))
+        inst_frames.append(call_task_hits(tracks, t, pats, settings))
     table = recovery_table(truth, relevant, min_overlap=min_overlap,
                            seqlets=pd.concat(frames, ignore_index=True) if frames else None,
                            instances=pd.concat(inst_frames, ignore_index=True) if inst_frames else None)

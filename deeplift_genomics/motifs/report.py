@@ -99,7 +99,20 @@ def _nav(tasks: list[str]) -> str:
 
 PATTERN_COLUMNS = [("pattern", "pattern"), ("width", "width"), ("n_seqlets", "seqlets"),
                    ("n_instances", "instances"), ("contribution_share", "share of contribution"),
-                   ("best_match", "best known match"), ("q_value", "q"), ("consensus", "consensus")]
+                   ("best_match", "best known match"), ("p_value", "p"), ("q_value", "q"),
+                   ("consensus", "consensus")]
+P_COLUMNS = ("p_value", "q_value", "e_value")
+
+
+def small_logo(pattern: Pattern) -> str:
+    """The pattern's CWM as a small contribution logo, an embedded PNG URI (for the index)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(1.2, 0.16 * pattern.width), 0.6))
+    _logo(ax, pd.DataFrame(np.asarray(pattern.cwm).T, columns=list(ALPHABET)), "")
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return _png(fig)
 
 
 def index_page(results: MotifResults, summary: Mapping[str, Any]) -> str:
@@ -109,14 +122,17 @@ def index_page(results: MotifResults, summary: Mapping[str, Any]) -> str:
         info = summary["tasks"][task]
         rows.append({"task": task, "pos": info["n_seqlets"]["pos"], "neg": info["n_seqlets"]["neg"],
                      "patterns": info["n_patterns"], "instances": info["n_instances"]})
-    pt = results.pattern_table.assign(pattern=results.pattern_table["task"] + "/" + results.pattern_table["pattern"])
+    logos = {p.key: f'<img alt="{escape_html(p.key)} CWM" src="{small_logo(p)}">' for p in results.patterns}
+    keys = results.pattern_table["task"] + "/" + results.pattern_table["pattern"]
+    pt = results.pattern_table.assign(pattern=keys, logo=[logos.get(k, "") for k in keys])
     s = results.settings
     parts = [
         f'<p class="what">Motifs found in the per-base scores of {results.n_records} records. Seqlets are windows '
         f"of {s.seqlets.width} bp whose summed score beats a null of the same scores permuted within each "
         f"record at a false-discovery rate of {s.seqlets.fdr:g}; they are clustered into patterns, compared "
         f"with {escape_html(results.database)} by TOMTOM (a pattern without a match at q &lt; {s.max_q:g} is novel), "
-        "and every pattern is scanned over every record to call its instances.</p>",
+        f"and every record's contributions are fitted with all of a task's patterns at once ({escape_html(s.hit_caller)} "
+        "hit caller; see the motifs documentation) to call its instances.</p>",
         "<h2>Tasks</h2>",
         table(rows, [("task", "task"), ("pos", "positive seqlets"), ("neg", "negative seqlets"),
                      ("patterns", "patterns"), ("instances", "instances")]),
@@ -125,7 +141,8 @@ def index_page(results: MotifResults, summary: Mapping[str, Any]) -> str:
         *(f'<p class="what"><b>{escape_html(summary["tasks"][t]["caveat"])}</b></p>'
           for t in results.task_names if summary["tasks"][t].get("caveat")),
         "<h2>Patterns</h2>",
-        table(pt.to_dict("records"), PATTERN_COLUMNS, percent=("contribution_share",)) if len(pt)
+        table(pt.to_dict("records"), [("logo", "CWM logo"), *PATTERN_COLUMNS], percent=("contribution_share",),
+              small=P_COLUMNS, raw=("logo",)) if len(pt)
         else '<p class="what">No patterns were found in any task.</p>',
     ]
     return page("Motifs", "".join(parts), _nav(results.task_names))
@@ -160,7 +177,8 @@ def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, data
                      "seqlets was found.</p>")
         return page(f"Motifs: {task}", "".join(parts), _nav(results.task_names))
     pt = results.pattern_table[results.pattern_table["task"] == task]
-    parts += ["<h2>Patterns</h2>", table(pt.to_dict("records"), PATTERN_COLUMNS, percent=("contribution_share",))]
+    parts += ["<h2>Patterns</h2>", table(pt.to_dict("records"), PATTERN_COLUMNS, percent=("contribution_share",),
+                                         small=P_COLUMNS)]
     inst = results.instances[results.instances["task"] == task]
     lengths = results.record_lengths
     length = int(lengths.max()) if len(lengths) and np.all(lengths == lengths.max()) else None
@@ -190,7 +208,8 @@ def task_page(results: MotifResults, summary: Mapping[str, Any], task: str, data
         if len(m):
             parts.append(table(m.to_dict("records"), [("rank", "rank"), ("match", "known motif"),
                                                       ("database", "database"), ("p_value", "p"),
-                                                      ("q_value", "q"), ("e_value", "E"), ("strand", "strand")]))
+                                                      ("q_value", "q"), ("e_value", "E"), ("strand", "strand")],
+                                 small=P_COLUMNS))
     return page(f"Motifs: {task}", "".join(parts), _nav(results.task_names))
 
 

@@ -9,8 +9,14 @@ Output directory:
 ``patterns.tsv``            one row per pattern: task, sign, pattern, width, n_seqlets, n_instances,
                             contribution_share, best_match (or ``novel``), p_value, q_value, consensus
 ``matches.tsv``             the top TOMTOM matches of every pattern, with p, q and E values
-``instances.tsv`` / ``.bed`` every instance call: task, sign, pattern, record, start, end, strand,
-                            contribution, similarity, log_odds, p_value, match
+``instances.tsv`` / ``.bed`` every hit (of ``--hit-caller``): task, sign, pattern, record, start, end,
+                            strand, contribution, similarity, log_odds, p_value, score, match (known
+                            motif or ``novel``), chrom, genome_start, genome_end, genome_strand (empty
+                            when the records carry no genomic coordinates)
+``hits/<task>.<pattern>.bed`` one BED6 per pattern: its hits in genome coordinates, named by the match
+``modisco/<task>.h5``        the task's patterns as a modisco-lite results file (Fi-NeMo's
+                            ``--modisco-h5``, ``modisco report``), with ``<task>.names.tsv`` (modisco
+                            name, then ``<pattern>_<match>``: ``finemo call-hits -N`` reads it)
 ``instance_counts.tsv``     instances per record, task and pattern (records without any are left out)
 ``motifs.meme``             the patterns' PFMs in MEME format
 ``patterns.npz``            every pattern's CWM, hypothetical CWM and PFM
@@ -38,10 +44,19 @@ from ..core.errors import InputError
 from ..core.version import __version__
 from ..io.atomic import atomic_directory
 from ..io.output_dirs import check_output_path
-from .export import meme_text, write_bed, write_matrices, write_tsv
+from .export import (
+    genomic_intervals,
+    meme_text,
+    modisco_name_table,
+    safe_name,
+    write_bed,
+    write_matrices,
+    write_modisco_h5,
+    write_tsv,
+)
+from .hits import HIT_COLUMNS, JointSettings, call_hits
 from .inputs import ScoreTracks, read_attributions, read_score_dir
 from .instances import (
-    INSTANCE_COLUMNS,
     InstanceSettings,
     base_composition,
     call_instances,
@@ -63,6 +78,8 @@ class MotifSettings:
     seqlets: SeqletSettings = SeqletSettings()
     patterns: PatternSettings = PatternSettings()
     instances: InstanceSettings = InstanceSettings()
+    joint: JointSettings = JointSettings()
+    hit_caller: str = "joint"
     max_q: float = 0.05
     n_matches: int = 3
     seed: int = 0
@@ -92,6 +109,25 @@ class MotifResults:
     # task -> one line on why it has no seqlet, or on the model's held-out auROC near chance
     # (see nothing_found.py)
     caveats: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+HIT_CALLERS = ("joint", "window")
+
+
+def call_task_hits(tracks: ScoreTracks, task: int, patterns: Sequence[Pattern], settings: MotifSettings,
+                   caller: str | None = None) -> pd.DataFrame:
+    """Hits of one task's patterns by ``caller`` (default ``settings.hit_caller``): ``joint``
+    (:func:`~deeplift_genomics.motifs.hits.call_hits`) or ``window``
+    (:func:`~deeplift_genomics.motifs.instances.call_instances`, whose ``score`` is the window's summed
+    contribution). Columns :data:`~deeplift_genomics.motifs.hits.HIT_COLUMNS`."""
+    caller = caller or settings.hit_caller
+    seed = settings.seed + task
+    if caller == "joint":
+        return call_hits(tracks, task, patterns, settings.joint, seed=seed)
+    if caller != "window":
+        raise ValueError(f"unknown hit caller {caller!r} (known: {', '.join(HIT_CALLERS)})")
+    out = call_instances(tracks, task, patterns, settings.instances, seed=seed)
+    return out.assign(score=out["contribution"])[HIT_COLUMNS]
 
 
 def consensus(pfm: np.ndarray) -> str:
@@ -139,7 +175,7 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
                  int((seqlets["sign"] == "neg").sum()), len(task_patterns))
         seqlets = seqlets.merge(pd.concat(assignments, ignore_index=True), on="seqlet", how="left")
         seqlet_frames.append(seqlets)
-        inst = call_instances(tracks, t, task_patterns, settings.instances, seed=settings.seed + t)
+        inst = call_task_hits(tracks, t, task_patterns, settings)
         for name, share in contribution_share(tracks, t, inst).items():
             shares[f"{task}/{name}"] = share
         instance_frames.append(inst)
@@ -149,7 +185,7 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
                              database, settings.n_matches)
     best = best_matches(matches, settings.max_q)
     instances = (pd.concat(instance_frames, ignore_index=True) if instance_frames
-                 else pd.DataFrame(columns=INSTANCE_COLUMNS))
+                 else pd.DataFrame(columns=HIT_COLUMNS))
     best_by_key = {f"{r.task}/{r.pattern}": r for r in best.itertuples(index=False)}
     instances["match"] = pd.Series(
         [best_by_key[f"{t}/{p}"].match if f"{t}/{p}" in best_by_key else "novel"
@@ -220,7 +256,7 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
         write_tsv(results.seqlets, tmp / "seqlets.tsv")
         write_tsv(results.pattern_table, tmp / "patterns.tsv")
         write_tsv(results.matches, tmp / "matches.tsv")
-        write_tsv(results.instances, tmp / "instances.tsv")
+        write_tsv(with_genome_coordinates(tracks, results.instances), tmp / "instances.tsv")
         write_tsv(instance_counts(results.instances), tmp / "instance_counts.tsv")
         (tmp / "motifs.meme").write_text(meme_text(results.patterns, results.background, best), encoding="utf-8")
         write_matrices(results.patterns, tmp / "patterns.npz")
@@ -231,11 +267,45 @@ def write_motifs(results: MotifResults, tracks: ScoreTracks, out_dir: str | Path
             inst = results.instances
             write_bed(tracks, inst, inst["task"] + "/" + inst["pattern"] + "/" + inst["match"],
                       inst["contribution"].to_numpy(), tmp / "instances.bed")
+            (tmp / "hits").mkdir()
+            for p in results.patterns:
+                mine = inst[(inst["task"] == p.task) & (inst["pattern"] == p.name)]
+                write_bed(tracks, mine, mine["match"], mine["score"].to_numpy(),
+                          tmp / "hits" / f"{safe_name(p.task)}.{p.name}.bed")
+        write_modisco_files(results, tracks, tmp / "modisco", best)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if report:
             write_report_pages(results, summary, tmp / "report")
     log.info("wrote %s", out)
     return out
+
+
+def with_genome_coordinates(tracks: ScoreTracks, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (rows with ``record_index, start, end, strand``) plus ``chrom, genome_start, genome_end,
+    genome_strand``: the genomic interval when the records carry coordinates, else empty."""
+    if tracks.has_coordinates() and len(table):
+        g = genomic_intervals(tracks, table["record_index"].to_numpy(), table["start"].to_numpy(),
+                              table["end"].to_numpy(), table["strand"].to_numpy())
+        return table.assign(chrom=g["chrom"].to_numpy(), genome_start=g["start"].to_numpy(),
+                            genome_end=g["end"].to_numpy(), genome_strand=g["strand"].to_numpy())
+    return table.assign(chrom="", genome_start=pd.Series(dtype="Int64"), genome_end=pd.Series(dtype="Int64"),
+                        genome_strand="")
+
+
+def write_modisco_files(results: MotifResults, tracks: ScoreTracks, out: Path, best: dict[str, str]) -> None:
+    """``modisco/<task>.h5`` and ``<task>.names.tsv`` for every task with patterns."""
+    out.mkdir()
+    window = int(tracks.lengths.max()) if tracks.n_records else 0
+    for task in results.task_names:
+        pats = [p for p in results.patterns if p.task == task]
+        if not pats:
+            continue
+        write_modisco_h5(pats, out / f"{safe_name(task)}.h5", results.background, window,
+                         results.seqlets if len(results.seqlets) else None)
+        names = modisco_name_table(pats, best)
+        # exactly two columns, no header: what `finemo call-hits -N` reads
+        names[["modisco_name", "name"]].to_csv(out / f"{safe_name(task)}.names.tsv", sep="\t", index=False,
+                                               header=False)
 
 
 def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attributions: str | Path | None = None,
@@ -251,7 +321,7 @@ def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attribu
         raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
     check_output_path(out_dir, (scores, attributions, data, test_ids, *(motif_db or ())))
     if scores is not None:
-        tracks = read_score_dir(scores)
+        tracks = read_score_dir(scores, list(tasks) if tasks else None)
     else:
         if data is None:
             raise InputError("motifs: an attribution file needs its dataset (--data)")

@@ -48,16 +48,35 @@ def fmt(value: Any, percent: bool = False, digits: int = 3) -> str:
     return str(value)
 
 
+def fmt_small(value: Any, digits: int = 2) -> str:
+    """A p-, q- or E-value's text: ``digits`` significant digits, scientific below 0.001 (``3.1e-05``),
+    so a small value never reads ``0.000``; ``n/a`` for missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    v = float(value)
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}e}" if abs(v) < 1e-3 else f"{v:.{digits}g}"
+
+
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]],
-          percent: Sequence[str] = ()) -> str:
-    """An HTML table of ``rows`` with ``columns`` = (key, header); numbers right-aligned."""
+          percent: Sequence[str] = (), small: Sequence[str] = (), raw: Sequence[str] = ()) -> str:
+    """An HTML table of ``rows`` with ``columns`` = (key, header); numbers right-aligned.
+
+    Columns in ``percent`` show percentages, in ``small`` p-, q- or E-values (:func:`fmt_small`), in
+    ``raw`` trusted HTML (an ``<img>`` the caller built) as it is.
+    """
     head = "".join(f"<th>{escape_html(h)}</th>" for _, h in columns)
     body = []
     for row in rows:
         cells = []
         for key, _ in columns:
             v = row.get(key)
-            if key == "holds":
+            if key in raw:
+                cells.append(f"<td>{v if v is not None else ''}</td>")
+            elif key in small and (isinstance(v, (int, float)) and not isinstance(v, bool) or v is None):
+                cells.append(f'<td class="num">{escape_html(fmt_small(v))}</td>')
+            elif key == "holds":
                 cls = "ok" if v else "no"
                 cells.append(f'<td class="{cls}">{"yes" if v else "no"}</td>')
             elif isinstance(v, (int, float)) and not isinstance(v, bool) or v is None:
