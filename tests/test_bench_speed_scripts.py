@@ -38,3 +38,18 @@ def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
         "score, defaults (this tree)", "attribute, defaults (this tree)", "attribute, batch_size=64 (this tree)",
     }
     assert all(rate > 0 for rate in report.values())
+
+
+def test_precision_bench_measures_both_streams_on_tiny_nets(tmp_path):
+    report = load("precision").main([
+        "--n-seqs", "3", "--n-references", "2", "--precision-seqs", "2", "--precision-references", "2",
+        "--length", "120", "--filters", "4", "--layers", "1", "--seeds", "0", "--repeats", "1",
+        "--json", str(tmp_path / "p.json"),
+    ])
+    worst = report["precision"]["worst"]
+    assert "benchmark_net" in worst
+    # float32 against float64 of a small ReLU net: both ways keep most digits
+    assert all(0 <= w["error_after"] < 1e-3 and 0 <= w["error_before"] < 1e-3 for w in worst.values())
+    for stream in ("reference", "difference"):
+        assert report["cost"][stream]["reveal_cancel_over_rescale"] > 0
+    assert json.loads((tmp_path / "p.json").read_text())["cost"]["seconds"]["floor"] > 0

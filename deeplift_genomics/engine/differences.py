@@ -60,7 +60,8 @@ _COMPILED_MIN_ELEMENTS = 1 << 18
 
 def _memory_order(t: torch.Tensor) -> list[int] | None:
     """Dims of ``t`` after the batch dim, outermost first, when ``t`` is dense in that order (else None)."""
-    order = sorted(range(1, t.ndim), key=lambda k: -t.stride(k))
+    strides = t.stride()
+    order = sorted(range(1, t.ndim), key=lambda k: -strides[k])
     return order if t.permute(0, *order).is_contiguous() else None
 
 
@@ -357,7 +358,8 @@ class WeightedDeltaFn(torch.autograd.Function):
 
 def weighted_delta(layer: nn.Module, d: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """A Conv or Linear layer applied to a difference: ``W Δ``, the bias left out."""
-    w = layer.weight if weight is None else weight
+    w = weight if weight is not None else layer.weight
+    assert isinstance(w, torch.Tensor)  # Conv and Linear hold their weight as a tensor
     if isinstance(layer, nn.Conv1d) and layer.padding_mode == "zeros":
         return conv1d_nhwc(layer, d, w, bias=False)
     if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):

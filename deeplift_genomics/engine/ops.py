@@ -703,6 +703,7 @@ def _weighted_difference(step: Step) -> Any:
     if step.need_s and abs_mass_eligible(op.module):
         out, step.senv[step.node] = WeightedDeltaFn.apply(step.args[0], op.module)
         return out
+    assert op.module is not None  # _accept_weighted
     return weighted_delta(op.module, step.args[0])
 
 
