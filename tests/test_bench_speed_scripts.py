@@ -79,9 +79,25 @@ def test_attention_anchors_runs_every_contender_and_ours_is_exact(capsys):
     assert all(r["sum err"] <= 1e-4 for r in ours)
     assert "x ours" in capsys.readouterr().out
 
+
 def test_score_overhead_times_score_and_the_engine_on_the_same_sequences(capsys):
     report = load("score_overhead").main(["--n-seqs", "6", "--repeats", "1", "--threads", "1", "--no-process"])
     assert set(report["best"]) == {"engine (this tree)", "score (this tree)"}
     assert all(sec > 0 for times in report["best"].values() for sec in times.values())
     ratios = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["score_over_engine"]
     assert set(ratios) == {"score (this tree)"} and ratios["score (this tree)"]["cpu"] > 0
+
+
+def test_precision_bench_measures_both_streams_on_tiny_nets(tmp_path):
+    report = load("precision").main([
+        "--n-seqs", "3", "--n-references", "2", "--precision-seqs", "2", "--precision-references", "2",
+        "--length", "120", "--filters", "4", "--layers", "1", "--seeds", "0", "--repeats", "1",
+        "--json", str(tmp_path / "p.json"),
+    ])
+    worst = report["precision"]["worst"]
+    assert "benchmark_net" in worst
+    # float32 against float64 of a small ReLU net: both ways keep most digits
+    assert all(0 <= w["error_after"] < 1e-3 and 0 <= w["error_before"] < 1e-3 for w in worst.values())
+    for stream in ("reference", "difference"):
+        assert report["cost"][stream]["reveal_cancel_over_rescale"] > 0
+    assert json.loads((tmp_path / "p.json").read_text())["cost"]["seconds"]["floor"] > 0

@@ -1,16 +1,22 @@
 """The interpreter: runs a :class:`~deeplift_genomics.engine.graph.Plan` on sequences and references.
 
 Every op runs through its entry of the op table (:data:`deeplift_genomics.engine.ops.OP_KINDS`): ``plain`` for
-the sequences, ``reference`` (with DeepLIFT's rules) and ``abs_mass`` for the references. DeepLIFT in
-three steps per chunk of sequence-reference pairs:
+the sequences, ``difference`` (with DeepLIFT's rules) and ``abs_mass`` for the sequence-reference
+differences. DeepLIFT in three steps per chunk of sequence-reference pairs:
 
 1. the sequences' own activations, once per sequence (no autograd);
-2. the references' activations with autograd, nonlinearities replaced by the rule Functions of
-   :mod:`deeplift_genomics.engine.rules` (they read the sequences' activations), and, where RevealCancel needs
-   them, the "absolute mass" ``s`` of each difference (sum of |terms|) through the linear ops;
+2. the differences ``Δ = x - r`` of every pair carried through the model with autograd (the difference
+   stream, :mod:`deeplift_genomics.engine.differences`): linear ops map ``Δ`` to ``W Δ`` without bias,
+   nonlinearities are rule Functions that read the sequences' activations and give a stably evaluated
+   output difference; where RevealCancel needs them, the "absolute mass" ``s`` of each difference (sum of
+   |terms|) through the linear ops;
 3. one backward pass per target through that shared graph (``retain_graph``); its result is the
    multipliers. ``DLG_BATCHED_GRAD=1`` batches the targets with ``is_grads_batched`` instead (vmap),
    which measured slower on CPU.
+
+``stream="reference"`` runs step 2 on the references' own activations instead (the method before 0.3.0,
+whose differences are subtractions of two forward passes and lose float32 digits in deep nets); an op
+kind without a ``difference`` rule runs that way inside the difference stream.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
+from ..core.errors import UnsupportedModelError
 from .graph import Plan
 from .ops import KINDS, Step
 
@@ -29,6 +36,25 @@ log = logging.getLogger(__name__)
 
 # One backward per target (retain_graph) measured faster on CPU than is_grads_batched (vmap).
 _SEQUENTIAL = os.environ.get("DLG_BATCHED_GRAD") != "1"
+# How the references' pass propagates: differences Δ = x - r (default) or the references' own values
+# (the method before 0.3.0; the benchmarks set STREAM to measure it against the default in one run).
+STREAMS = ("difference", "reference")
+STREAM = "difference"
+
+
+def stream_for(plan: Plan) -> str:
+    """The stream a plan runs on: :data:`STREAM`, but the reference stream where an input-dependent op's kind
+    has no ``difference`` rule.
+
+    Such a kind (the attention kinds: softmax, bilinear products, division, variance; logsumexp; a user's
+    linear op) propagates its references' values, and its RevealCancel mass is written for them, so a model
+    holding one runs the references' pass throughout: exact as before 0.3.0, with float32's error of
+    subtracting two forward passes (docs/precision.md).
+    """
+    if STREAM == "reference":
+        return "reference"
+    lacking = any(op.dep_args and KINDS[op.kind].difference is None for op in plan.ops)
+    return "reference" if lacking else "difference"
 
 
 def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
@@ -115,6 +141,46 @@ def run_reference_stream(
     return env
 
 
+def run_difference_stream(
+    plan: Plan,
+    d0: torch.Tensor,
+    xenv: dict[fx.Node, Any],
+    rules: dict[fx.Node, str],
+    need_s: set[fx.Node],
+    maxpool: str,
+) -> dict[fx.Node, Any]:
+    """Differences ``Δ = x - r`` ``(n*R, ...)`` of every input-dependent node, DeepLIFT's rules in their graph.
+
+    Nodes that do not depend on the input keep their value. Each input-dependent op runs its op-table
+    entry's ``difference`` (:func:`stream_for` sends a plan with a kind that has none to the reference
+    stream); where a
+    RevealCancel nonlinearity needs it, the entry's ``abs_mass`` gives the absolute mass ``s`` of the op's
+    output difference.
+    """
+    modules = plan.modules()
+    env: dict[fx.Node, Any] = {}
+    senv: dict[fx.Node, torch.Tensor] = {}
+    dep = {op.node for op in plan.ops if op.kind == "input" or op.dep_args}
+    for op in plan.ops:
+        node = op.node
+        kind = KINDS[op.kind]
+        args, kwargs = _resolve(node, env)
+        step = Step(op, modules, args, kwargs, env, xenv, senv, rule=rules.get(node, "rescale"), maxpool=maxpool,
+                    need_s=node in need_s, delta=True)
+        if op.kind == "input":
+            env[node] = d0
+        elif node not in dep:
+            env[node] = kind.reference(step)  # as written: a constant or a shape
+        else:
+            if kind.difference is None:
+                raise UnsupportedModelError(f"{op.where}: op kind {op.kind!r} has no rule on differences; "
+                                            "run this model on the reference stream (stream_for)")
+            env[node] = kind.difference(step)
+        if step.need_s and node not in senv:
+            senv[node] = kind.abs_mass(step)
+    return env
+
+
 def batched_grad(y: torch.Tensor, inp: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
     """Gradients of ``y @ E[t]`` for every row ``t`` of ``E`` (T, K): ``(T, *inp.shape)``.
 
@@ -135,26 +201,39 @@ def batched_grad(y: torch.Tensor, inp: torch.Tensor, E: torch.Tensor) -> torch.T
 
 def deeplift_multipliers(
     plan: Plan, x: torch.Tensor, refs: torch.Tensor, E: torch.Tensor, rules: dict[fx.Node, str],
-    need_s: set[fx.Node], maxpool: str,
+    need_s: set[fx.Node], maxpool: str, stream: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT multipliers for ``n`` sequences and their ``R`` references.
+
+    ``stream``: ``"difference"`` carries ``Δ = x - r`` through the model (float32 keeps the digits of
+    small differences); ``"reference"`` runs the references themselves (before 0.3.0); None: :func:`stream_for`.
 
     Returns
     -------
     mult : (T, n, R, ...)
     f_x : (n, K) target-layer values of the sequences
-    f_r : (n, R, K) target-layer values of the references
+    f_r : (n, R, K) target-layer values of the references; with the difference stream ``f_x - Δ`` of the
+        carried output difference ``Δ``, in float64 so that ``f_x - f_r`` gives ``Δ`` back exactly
     """
+    stream = stream_for(plan) if stream is None else stream
     n, R = refs.shape[:2]
     with torch.no_grad():
         xenv = run_plain(plan, x)
-    r0 = refs.reshape(n * R, *refs.shape[2:]).detach().requires_grad_(True)
     with torch.enable_grad():
-        env = run_reference_stream(plan, r0, xenv, rules, need_s, maxpool)
+        if stream == "reference":
+            v0 = refs.reshape(n * R, *refs.shape[2:]).detach().requires_grad_(True)
+            env = run_reference_stream(plan, v0, xenv, rules, need_s, maxpool)
+        else:
+            v0 = (x.unsqueeze(1) - refs).reshape(n * R, *refs.shape[2:]).detach().requires_grad_(True)
+            env = run_difference_stream(plan, v0, xenv, rules, need_s, maxpool)
         y = env[plan.target_node]
-        mult = batched_grad(y, r0, E)
+        mult = batched_grad(y, v0, E)
     f_x = xenv[plan.target_node].reshape(n, -1)
-    f_r = y.detach().reshape(n, R, -1)
+    if stream == "reference":
+        f_r = y.detach().reshape(n, R, -1)
+    else:
+        wide = torch.float64 if f_x.dtype in (torch.float16, torch.bfloat16, torch.float32) else f_x.dtype
+        f_r = f_x.unsqueeze(1).to(wide) - y.detach().reshape(n, R, -1).to(wide)
     return mult.reshape(E.shape[0], n, R, *refs.shape[2:]), f_x, f_r
 
 

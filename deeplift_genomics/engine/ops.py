@@ -4,9 +4,13 @@ Each :class:`OpKind` says
 
 - how the planner **recognises** it (``matches``) and turns the node into an :class:`~.fx_nodes.Op`, or
   refuses it with a message naming the op (``accept``);
-- how the interpreter **propagates** it: the sequences' forward pass (``plain``), the references' pass with
-  DeepLIFT's rules in its autograd graph (``reference``), and RevealCancel's absolute mass ``s`` of its
-  output difference (``abs_mass``; ``carries_mass`` when ``s`` flows through it from its inputs);
+- how the interpreter **propagates** it: the sequences' forward pass (``plain``), the pass over the
+  sequence-reference differences ``Δ = x - r`` with DeepLIFT's rules in its autograd graph (``difference``:
+  ``W Δ`` without bias for a linear op, a carried output difference for a nonlinearity; see
+  :mod:`.differences`), the references' own pass with the same rules (``reference``: the op on the
+  reference values, main's method, and the fallback of a kind without a ``difference``), and
+  RevealCancel's absolute mass ``s`` of its output difference (``abs_mass``; ``carries_mass`` when ``s``
+  flows through it from its inputs);
 - which attribution methods it supports (``methods``).
 
 The planner tries the entries in :data:`OP_KINDS` order and takes the first that matches; a node no
@@ -29,6 +33,15 @@ from torch import nn
 
 from ..core.errors import UnsupportedModelError
 from .composite import bilinear_rule, divide_rule, softmax_rule, variance_rule
+from .differences import (
+    MaxPoolRouteDeltaFn,
+    RescaleDeltaFn,
+    RevealCancelDeltaFn,
+    WeightedDeltaFn,
+    pairwise_extreme_delta,
+    relu_delta,
+    weighted_delta,
+)
 from .nodes import Op, call, describe, elementwise_fn, resolve_main, target_in
 from .rules import (
     NONLINEAR_FUNCTIONS,
@@ -161,6 +174,7 @@ class Step:
     rule: str = "rescale"  # references' pass, nonlinear ops: "rescale" | "reveal_cancel"
     maxpool: str = "exact"  # references' pass: "exact" | "route"
     need_s: bool = False  # references' pass: whether this op's absolute mass is needed
+    delta: bool = False  # env holds differences Δ = x - r (the difference stream), not reference values
 
     @property
     def node(self) -> fx.Node:
@@ -172,7 +186,9 @@ class Step:
 
     def s_of(self, n: fx.Node) -> torch.Tensor:
         """The absolute mass of node ``n``'s difference: carried, or ``|x - r|``."""
-        return self.senv[n] if n in self.senv else abs_diff(self.xenv[n], self.env[n])
+        if n in self.senv:
+            return self.senv[n]
+        return self.env[n].abs() if self.delta else abs_diff(self.xenv[n], self.env[n])
 
 
 def abs_diff(x_val: torch.Tensor, r_val: torch.Tensor) -> torch.Tensor:
@@ -190,7 +206,7 @@ def _run(step: Step) -> Any:
 
 
 def _own_abs_diff(step: Step) -> torch.Tensor:
-    return abs_diff(step.xenv[step.node], step.env[step.node])
+    return step.s_of(step.node)
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,9 @@ class OpKind:
     reference: Callable[[Step], Any] = _run  # linear ops run as written: the gradient is the multiplier
     abs_mass: Callable[[Step], torch.Tensor] = _own_abs_diff
     carries_mass: bool = False  # s of the output follows from the inputs' s (RevealCancel needs them)
+    # the difference stream's rule: the op's output Δ from its inputs' Δs (Step.delta); None: a model holding
+    # this kind runs the reference stream (interpreter.stream_for), at the old precision
+    difference: Callable[[Step], Any] | None = None
     transparent: bool = False  # genomics default looks through it for the weighted layer feeding a ReLU
     chooses_rule: bool = False  # has elementwise pieces that take Rescale or RevealCancel (interpreter.choose_rules)
     methods: tuple[str, ...] = METHODS
@@ -261,7 +280,7 @@ def _weighted_reference(step: Step) -> Any:
 
 def _weighted_abs_mass(step: Step) -> torch.Tensor:
     src = resolve_main(step.node)
-    absd = abs_diff(step.xenv[src], step.env[src])
+    absd = step.env[src].abs() if step.delta else abs_diff(step.xenv[src], step.env[src])
     mod = step.op.module
     if step.op.family == "conv" and nhwc_eligible(mod):
         return conv1d_nhwc(mod, absd, mod.weight.abs(), bias=False)
@@ -584,7 +603,11 @@ def _accept_pad(site: Site) -> Op:
 
 
 def _pad_abs_mass(step: Step) -> torch.Tensor:
-    s_in = step.s_of(resolve_main(step.node))
+    return _pad_with_zeros(step, step.s_of(resolve_main(step.node)))
+
+
+def _pad_with_zeros(step: Step, s_in: torch.Tensor) -> torch.Tensor:
+    """The op's padding of ``s_in``, with zeros where it pads a constant (an absolute mass or a Δ)."""
     if step.op.module is not None:
         assert isinstance(step.op.module, _PAD_MODULES)  # ZeroPad2d too
         return F.pad(s_in, step.op.module.padding, value=0.0)
@@ -861,6 +884,145 @@ def _masked_fill_abs_mass(step: Step) -> torch.Tensor:
     return step.run((step.s_of(resolve_main(step.node)), step.args[1], 0.0))
 
 
+# --- the difference stream: each kind's rule on Δ = x - r (see .differences) ------------------------------
+def _delta_args(step: Step, keep: tuple[int, ...] = ()) -> tuple[list[Any], dict[str, Any]]:
+    """The op's arguments as differences: an input-independent tensor or number becomes zero (its Δ).
+
+    Positions in ``keep`` (e.g. torch.where's condition) stay as they are.
+    """
+    deps = set(step.op.dep_args)
+
+    def delta(node_arg: Any, value: Any) -> Any:
+        if isinstance(node_arg, fx.Node) and node_arg in deps:
+            return value
+        if isinstance(value, torch.Tensor):
+            return torch.zeros_like(value)
+        return 0 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    args = [v if i in keep else delta(a, v) for i, (a, v) in enumerate(zip(step.node.args, step.args))]
+    kwargs = {k: delta(step.node.kwargs[k], v) for k, v in step.kwargs.items()}
+    return args, kwargs
+
+
+def _linear_difference(step: Step) -> Any:
+    """An op linear in its input-dependent arguments with constants added: the op on Δs, constants zero."""
+    args, kwargs = _delta_args(step)
+    return call(step.node, step.modules, args, kwargs)
+
+
+def _select_difference(step: Step) -> Any:
+    args, kwargs = _delta_args(step, keep=(0,))
+    return call(step.node, step.modules, args, kwargs)
+
+
+def _weighted_difference(step: Step) -> Any:
+    op = step.op
+    if len(step.args) != 1 or step.kwargs:
+        raise UnsupportedModelError(f"{op.where}: a weighted layer called with more than its input")
+    if step.need_s and abs_mass_eligible(op.module):
+        out, step.senv[step.node] = WeightedDeltaFn.apply(step.args[0], op.module)
+        return out
+    assert op.module is not None  # _accept_weighted
+    return weighted_delta(op.module, step.args[0])
+
+
+def _bn_difference(step: Step) -> torch.Tensor:
+    mod = step.op.module
+    assert isinstance(mod, _BN_MODULES) and mod.running_var is not None  # _accept_bn
+    scale = torch.rsqrt(mod.running_var + mod.eps)
+    if mod.weight is not None:
+        scale = scale * mod.weight
+    d = step.args[0]
+    return d * scale.reshape(1, -1, *([1] * (d.ndim - 2)))
+
+
+def _nonlinear_difference(step: Step) -> Any:
+    op = step.op
+    src = resolve_main(step.node)
+    assert op.elem is not None  # the planner gives every nonlinear op its rule
+    f = elementwise_fn(op, step.modules, step.args, step.kwargs)
+    x_in, x_out = step.xenv[src], step.xenv[step.node]
+    if step.rule == "rescale" or not op.elem.elementwise:
+        return RescaleDeltaFn.apply(step.args[0], x_in, x_out, f, op.elem)
+    return RevealCancelDeltaFn.apply(step.args[0], step.s_of(src), x_in, x_out, f, op.elem)
+
+
+def _operand(step: Step, a: Any, value: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """An operand's Δ and its sequences' value (an input-independent one: zero and itself)."""
+    if isinstance(a, fx.Node) and a in step.op.dep_args:
+        return value, step.xenv[a]
+    t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    return torch.zeros_like(t), step.xenv[a] if isinstance(a, fx.Node) else t
+
+
+def _pairwise_difference(step: Step) -> Any:
+    a, b = step.node.args
+    da, xa = _operand(step, a, step.args[0])
+    db, xb = _operand(step, b, step.args[1])
+    return pairwise_extreme_delta(step.op.kind, da, db, xa, xb)
+
+
+def exact_maxpool_delta(
+    d_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str
+) -> torch.Tensor:
+    """:func:`exact_maxpool` on the difference stream: the tournament ``a + relu(b - a)`` on Δs."""
+    k, s = _tuple(p["kernel_size"], dims), _tuple(p["stride"], dims)
+    if any(v != 0 for v in _tuple(p["padding"], dims)) or any(v != 1 for v in _tuple(p["dilation"], dims)) \
+            or p["ceil_mode"]:
+        raise UnsupportedModelError(f"{where}: maxpool='exact' needs padding 0, dilation 1 and ceil_mode False")
+    dw, xw = _windows(d_in, dims, k, s), _windows(x_in, dims, k, s)
+    while dw.shape[-1] > 1:
+        m = dw.shape[-1] // 2
+        xa, xb = xw[..., 0:2 * m:2], xw[..., 1:2 * m:2]
+        da, db = dw[..., 0:2 * m:2], dw[..., 1:2 * m:2]
+        d_new = da + relu_delta(xb - xa, db - da)
+        x_new = xa + torch.relu(xb - xa)
+        if dw.shape[-1] % 2:
+            d_new = torch.cat([d_new, dw[..., -1:]], dim=-1)
+            x_new = torch.cat([x_new, xw[..., -1:]], dim=-1)
+        dw, xw = d_new, x_new
+    return dw[..., 0]
+
+
+def _maxpool_difference(step: Step) -> Any:
+    dims, p = pool_params(step.op, step.args, step.kwargs)
+    src = resolve_main(step.node)
+    if step.maxpool == "exact":
+        return exact_maxpool_delta(step.args[0], step.xenv[src], dims, p, step.op.where)
+    return MaxPoolRouteDeltaFn.apply(step.args[0], step.xenv[src], _pool_fn(dims, p))
+
+
+def _pad_difference(step: Step) -> torch.Tensor:
+    return _pad_with_zeros(step, step.args[0])
+
+
+def _cat_difference(step: Step) -> Any:
+    seq = step.node.args[0]
+    assert isinstance(seq, (list, tuple))  # torch.cat's first argument: the tensors
+    parts = []
+    for a in seq:
+        if isinstance(a, fx.Node) and a in step.op.dep_args:
+            parts.append(step.env[a])
+        else:
+            parts.append(torch.zeros_like(step.env[a] if isinstance(a, fx.Node) else cast(torch.Tensor, a)))
+    return step.run((parts, *step.args[1:]))
+
+
+def _product_difference(step: Step) -> Any:
+    """The Shapley split on Δs: ``Δ(ab) = Δa (b_x + b_r)/2 + Δb (a_x + a_r)/2``, exact, no cancellation."""
+    a, b = step.node.args
+    assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # _is_product: two tensors
+    da, db = step.args[0], step.args[1]
+    with torch.no_grad():
+        xap, dap = pair(step.xenv[a], da)
+        xbp, dbp = pair(step.xenv[b], db)
+        mult_a = unpair(xbp - 0.5 * dbp)  # (b_x + b_r) / 2
+        mult_b = unpair(xap - 0.5 * dap)
+    if step.need_s:  # RevealCancel's mass of the split: f(s_a, |b̄|) + f(|ā|, s_b), as in the reference stream
+        step.senv[step.node] = bilinear_abs_mass(torch.mul, step.s_of(a), step.s_of(b), mult_b, mult_a)
+    return da * mult_a + db * mult_b
+
+
 # --- refusals with a reason ---------------------------------------------------------------------------------
 def _refuse_with(why: str) -> Callable[[Site], Op]:
     def accept(site: Site) -> Op:
@@ -887,43 +1049,48 @@ OP_KINDS: tuple[OpKind, ...] = (
            and site.callee is builtins.getattr, accept=_refuse_with("attribute access on a tensor")),
     OpKind("weighted", "linear; RevealCancel after it splits the difference by the sign of each w_i dx_i",
            matches=_is_weighted, accept=_accept_weighted, plain=_weighted_plain, reference=_weighted_reference,
-           abs_mass=_weighted_abs_mass),
+           abs_mass=_weighted_abs_mass, difference=_weighted_difference),
     OpKind("bn", "a per-channel scale (BatchNorm in eval mode)", matches=lambda s: isinstance(s.module, _BN_MODULES),
-           accept=_accept_bn, abs_mass=_bn_abs_mass, carries_mass=True, transparent=True),
+           accept=_accept_bn, abs_mass=_bn_abs_mass, carries_mass=True, transparent=True, difference=_bn_difference),
     OpKind("nonlinear", "Rescale or RevealCancel (elementwise)", matches=lambda s: _nonlinearity(s) is not None,
-           accept=_accept_nonlinear, plain=_nonlinear_plain, reference=_nonlinear_reference, chooses_rule=True),
+           accept=_accept_nonlinear, plain=_nonlinear_plain, reference=_nonlinear_reference, chooses_rule=True,
+           difference=_nonlinear_difference),
     OpKind("mask", "a comparison feeding only torch.where's condition (the where decides)",
            matches=_in(_COMPARE), accept=_accept_compare),
     OpKind("select", "linear: torch.where with a condition that does not depend on the input",
-           matches=_in(_WHERE), accept=_accept_select),
+           matches=_in(_WHERE), accept=_accept_select, difference=_select_difference),
     OpKind("maximum", "a + relu(b - a), Rescale on the ReLU", matches=_is_pairwise, accept=_accept_pairwise,
-           reference=_pairwise_reference),
+           reference=_pairwise_reference, difference=_pairwise_difference),
     OpKind("minimum", "a - relu(a - b), Rescale on the ReLU (recognised with maximum)",
-           reference=_pairwise_reference),
+           reference=_pairwise_reference, difference=_pairwise_difference),
     OpKind("max_over_dim", "refused", matches=lambda s: _pair_kind(s) is not None,
            accept=_refuse_with("max/min over a dimension has no exact DeepLIFT rule here; use max pooling, or "
                                "torch.maximum of two tensors")),
     OpKind("logsumexp", "c + log(sum(exp(z - c))), Rescale on exp and on log", matches=_in(_LOGSUMEXP),
            accept=_accept_logsumexp, reference=_logsumexp_reference),
     OpKind("maxpool", "a tournament of maximums (exact) or the gradient's routing (route)",
-           matches=_is_maxpool, accept=_accept_maxpool, reference=_maxpool_reference),
+           matches=_is_maxpool, accept=_accept_maxpool, reference=_maxpool_reference,
+           difference=_maxpool_difference),
     OpKind("softmax", "exp(z - c) * reciprocal(sum(exp(z - c))), c shared by a sequence and its reference: the "
            "rule of exp and of reciprocal (log for log_softmax), the product exact; a final softmax is the head",
            matches=_is_softmax, accept=_accept_softmax, reference=_softmax_reference, chooses_rule=True),
     OpKind("pad", "linear (constant padding)", matches=_is_pad, accept=_accept_pad, abs_mass=_pad_abs_mass,
-           carries_mass=True, transparent=True),
+           carries_mass=True, transparent=True, difference=_pad_difference),
     OpKind("unary", "linear with non-negative weights: views, slicing, pooling, sums, dropout",
            matches=_is_unary, accept=_accept_unary, abs_mass=_unary_abs_mass, carries_mass=True,
-           transparent=True),
-    OpKind("cat", "linear: concatenation", matches=_in(_CAT), abs_mass=_cat_abs_mass, carries_mass=True),
+           transparent=True, difference=_run),
+    OpKind("cat", "linear: concatenation", matches=_in(_CAT), abs_mass=_cat_abs_mass, carries_mass=True,
+           difference=_cat_difference),
     OpKind("add", "linear: a sum of input-dependent tensors", matches=lambda s: target_in(s.callee, _ADD)
-           or target_in(s.callee, _SUB), accept=_accept_add, abs_mass=_add_abs_mass, carries_mass=True),
+           or target_in(s.callee, _SUB), accept=_accept_add, abs_mass=_add_abs_mass, carries_mass=True,
+           difference=_run),
     OpKind("shift", "linear: plus or minus a constant (recognised with add)", abs_mass=_first_dep_abs_mass,
-           carries_mass=True, transparent=True),
+           carries_mass=True, transparent=True, difference=_linear_difference),
     OpKind("neg", "linear: negation", matches=_in(_NEG), abs_mass=_first_dep_abs_mass, carries_mass=True,
-           transparent=True),
+           transparent=True, difference=_run),
     OpKind("product", "the Shapley split of a product of two input-dependent tensors", matches=_is_product,
-           reference=_product_reference, carries_mass=True),
+           reference=_product_reference, carries_mass=True,
+           difference=_product_difference),
     OpKind("bilinear", "matmul, bmm, einsum or F.linear of two input-dependent tensors: f(Δa, b̄) + f(ā, Δb) "
            "(the Shapley split, exact)", matches=_is_bilinear, accept=_accept_bilinear,
            reference=_bilinear_reference, carries_mass=True),
@@ -937,7 +1104,7 @@ OP_KINDS: tuple[OpKind, ...] = (
            chooses_rule=True),
     OpKind("scale", "linear: times or divided by a constant", matches=lambda s: target_in(s.callee, _MUL)
            or target_in(s.callee, DIVISION_TARGETS), accept=_accept_scale, abs_mass=_scale_abs_mass,
-           carries_mass=True, transparent=True),
+           carries_mass=True, transparent=True, difference=_run),
     OpKind("einops", "linear with non-negative weights: einops' rearrange and repeat (views and copies)",
            matches=_is_einops_view, accept=_accept_einops_view, abs_mass=_unary_abs_mass, carries_mass=True,
            transparent=True),
