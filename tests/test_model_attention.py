@@ -180,3 +180,48 @@ def test_deeplift_sums_to_the_output_difference_in_float64(rule, attention):
     total = res.contributions.sum(dim=(2, 3))
     assert float(diff.abs().min()) > 1e-3  # the check below is not trivially met
     assert float((total - diff).abs().max()) <= 1e-10 * float(diff.abs().max())
+
+
+# ------------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_small_attention_net_learns_planted_motifs_about_as_well_as_their_pwm_scan(seed):
+    from data_sim.motifs import Motif
+    from deeplift_genomics.models.baselines import pwm_scan_metrics
+    from deeplift_genomics.models.train import TrainConfig, train_model
+    from tests._model_util import MOTIFS, planted_dataset
+
+    data = planted_dataset(n=800, length=60, seed=seed)
+    spec = ModelSpec.from_dict({
+        "input_length": 60, "n_tasks": 2, "conv": [[16, 7]], "pooling": "max", "pool_size": 2, "dense": [16],
+        "dropout": 0.0,
+        "attention": {"layers": 1, "heads": 2, "dim": 16, "ffn": 32, "dropout": 0.0, "readout": "max"},
+    })  # fmt: skip
+    _, _, metrics = train_model(data, spec, TrainConfig(lr=3e-3, epochs=12, patience=4), seed=seed)
+    test = data.split == "test"
+    # the planted 6-mers as PWMs: their scan is the independent answer the net is held against
+    motifs = {f"has_{m}": [Motif(m, np.eye(4)[["ACGT".index(c) for c in m]] * 0.96 + 0.01)] for m in MOTIFS}
+    scan = pwm_scan_metrics(data.onehot[test], data.labels[test], data.task_names, motifs)
+    for task in data.task_names:
+        net = metrics["test"]["auroc"][task]
+        assert net > 0.9, (task, net)  # chance is 0.5
+        assert net > scan["auroc"][task] - 0.1, (task, net, scan["auroc"][task])
+
+
+def test_train_command_takes_the_named_architecture(tmp_path, caplog):
+    from _benchmark_util import simulate
+
+    from deeplift_genomics.cli import main
+    from deeplift_genomics.models.files import load_model
+
+    data = simulate(tmp_path / "data", n_per_class=8, seed=1)
+    out = tmp_path / "attention"
+    assert main(["train", "--data", str(data), "--out", str(out), "--architecture", "conv_attention",
+                 "--epochs", "1", "--no-kmer-baseline", "-q"]) == 0
+    loaded = load_model(out, device="cpu")
+    assert loaded.spec is not None and architecture_name(loaded.spec) == "conv_attention"
+    assert json.loads((out / "model.json").read_text())["spec"]["attention"]["heads"] == 4
+    caplog.clear()
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "bad"), "--architecture", "transformer",
+                 "--epochs", "1"]) == 2
+    assert "--architecture: neither a named architecture" in caplog.text
+    assert not (tmp_path / "bad").exists()

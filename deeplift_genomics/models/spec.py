@@ -486,7 +486,9 @@ def _attention_layers(spec: ModelSpec, att: AttentionSpec, layers: OrderedDict[s
             batch_first=True, norm_first=att.norm_first,
         )
     layers["to_channels"] = Transpose()
-    layers["readout"] = nn.AdaptiveAvgPool1d(1) if att.readout == "mean" else nn.AdaptiveMaxPool1d(1)
+    # one window over every position: the engine has DeepLIFT rules for MaxPool1d, not AdaptiveMaxPool1d
+    positions = spec.conv_output_length()
+    layers["readout"] = nn.AdaptiveAvgPool1d(1) if att.readout == "mean" else nn.MaxPool1d(positions)
     layers["flatten"] = nn.Flatten()
 
 
