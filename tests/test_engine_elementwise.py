@@ -203,15 +203,15 @@ class Refused(nn.Module):
             return torch.where(h > 0, h, torch.exp(h) - 1)
         if self.how == "max_dim":
             return h.max(dim=1, keepdim=True).values
-        if self.how == "divide":
-            return h / (h.abs() + 1)
+        if self.how == "floor_divide":
+            return torch.div(h, h.abs() + 1, rounding_mode="floor")
         return h * (h > 0).to(h.dtype)
 
 
 @pytest.mark.parametrize("how,match", [
     ("where", r"where\(\).*condition that depends on the input"),
     ("max_dim", r"max\(\).*over a dimension"),
-    ("divide", r"truediv\(\).*division by an input-dependent"),
+    ("floor_divide", r"div\(\).*rounding_mode"),
     ("mask", r"gt\(\).*comparison"),
 ])
 def test_ops_without_an_exact_rule_are_refused_by_name(how, match):

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import InputError, UnsupportedModelError
+from .expand import module_expansion, traced_functions
 from .nodes import Op, describe, resolve_main, target_in
 from .ops import KINDS, SOFTMAX_MODULES, SOFTMAX_TARGETS, Site, classify
 from .rules import USER_RULES
@@ -76,6 +77,13 @@ class _Tracer(fx.Tracer):
         if self.rule_classes and isinstance(m, self.rule_classes):
             return True
         return super().is_leaf_module(m, qualname)
+
+    def call_module(self, m: nn.Module, forward, args, kwargs):
+        # norms and attention are recorded written out (engine/expand.py), unless the user gave a rule
+        expand = module_expansion(m)
+        if expand is not None and not (self.rule_classes and isinstance(m, self.rule_classes)):
+            return expand(m, *args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
 
     def create_args_for_root(self, root_fn, is_module, concrete_args=None):
         fn = inspect.unwrap(root_fn)
@@ -141,7 +149,7 @@ def trace(model: nn.Module, rules: dict | None = None) -> fx.GraphModule:
         )
     tracer = _Tracer(active_rules(model) if rules is None else rules)
     try:
-        with _traceable_factories():
+        with _traceable_factories(), traced_functions():
             graph = tracer.trace(model)
     except Exception as exc:  # fx raises many types (TraceError, TypeError, NotImplementedError...)
         raise UnsupportedModelError(
@@ -212,8 +220,8 @@ def build_plan(model: nn.Module, example: torch.Tensor, method: str = "deeplift"
         if method not in KINDS[op.kind].methods:
             raise UnsupportedModelError(f"unsupported op: {op.where} ({KINDS[op.kind].rule}): method {method!r} has "
                                         "no rule for it")
-        if op.kind == "nonlinear":
-            op.fed_by = _fed_by(resolve_main(op.node), by_node)
+        if KINDS[op.kind].chooses_rule:
+            op.fed_by = _fed_by(op.dep_args[-1] if op.kind == "divide" else resolve_main(op.node), by_node)
     return Plan(gm, ops, input_node, target_node, head, n_outputs, by_node)
 
 
@@ -328,8 +336,8 @@ def _fed_by(node: fx.Node, by_node: dict[fx.Node, Op]) -> str:
         op = by_node.get(node)
         if op is None:
             return "other"
-        if op.kind == "weighted":
-            return op.family
+        if op.kind in ("weighted", "matmul_const"):
+            return op.family or "other"
         if KINDS[op.kind].transparent and len(op.dep_args) == 1:
             node = op.dep_args[0]
             continue

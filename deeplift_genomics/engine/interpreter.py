@@ -23,7 +23,6 @@ import torch
 import torch.fx as fx
 
 from .graph import Plan
-from .nodes import resolve_main
 from .ops import KINDS, Step
 
 log = logging.getLogger(__name__)
@@ -33,19 +32,24 @@ _SEQUENTIAL = os.environ.get("DLG_BATCHED_GRAD") != "1"
 
 
 def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
-    """Map each nonlinearity to ``"rescale"`` or ``"reveal_cancel"``.
+    """Map each op with elementwise pieces (nonlinearities, softmax, division) to ``"rescale"`` or ``"reveal_cancel"``.
 
-    ``genomics_default``: RevealCancel where a Linear layer feeds the nonlinearity (through BatchNorm,
-    dropout, views), Rescale where a convolution (or anything else) does.
+    ``genomics_default``: RevealCancel where a dense layer (a Linear on ``(N, features)``, seeing the whole
+    sequence) feeds the op through BatchNorm, dropout or views; Rescale where a convolution, a Linear
+    applied at every position (attention's projections, a transformer's feed-forward block) or anything
+    else does. In an attention model the norms, the softmax and the divisions thus take Rescale, which keeps
+    the scores of a model and of the same model written out by hand equal (``docs/attention.md``).
     """
     out = {}
     for op in plan.ops:
-        if op.kind != "nonlinear":
+        if not KINDS[op.kind].chooses_rule:
             continue
-        assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
-        if not op.elem.elementwise:
-            out[op.node] = "rescale"
-        elif rule == "genomics_default":
+        if op.kind == "nonlinear":
+            assert op.elem is not None  # graph.build_plan gives every nonlinear op its rule
+            if not op.elem.elementwise:
+                out[op.node] = "rescale"
+                continue
+        if rule == "genomics_default":
             out[op.node] = "reveal_cancel" if op.fed_by == "linear" else "rescale"
         else:
             out[op.node] = rule
@@ -53,11 +57,11 @@ def choose_rules(plan: Plan, rule: str) -> dict[fx.Node, str]:
 
 
 def nodes_needing_s(plan: Plan, rules: dict[fx.Node, str]) -> set[fx.Node]:
-    """Nodes whose positive/negative split (their ``s``) some RevealCancel nonlinearity needs."""
+    """Nodes whose positive/negative split (their ``s``) some RevealCancel op needs."""
     need: set[fx.Node] = set()
     for node, r in rules.items():
         if r == "reveal_cancel":
-            need.add(resolve_main(node))
+            need.update(plan.by_node[node].dep_args)
     for op in reversed(plan.ops):
         if op.node in need and KINDS[op.kind].carries_mass:
             need.update(op.dep_args)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import UnsupportedModelError
+from .composite import bilinear_rule, divide_rule, softmax_rule
 from .nodes import Op, call, describe, elementwise_fn, resolve_main, target_in
 from .rules import (
     NONLINEAR_FUNCTIONS,
@@ -41,9 +42,11 @@ from .rules import (
     WeightedAbsMassFn,
     _relu_deriv,
     abs_mass_eligible,
+    bilinear_abs_mass,
     conv1d_nhwc,
     nhwc_eligible,
     pair,
+    repeat_for_refs,
     unpair,
 )
 
@@ -86,6 +89,11 @@ _NEG = {operator.neg, torch.neg, torch.negative, "neg", "__neg__"}
 _CAT = {torch.cat, torch.concat, torch.concatenate, torch.stack}
 _MAXPOOL_FUNCTIONS = {F.max_pool1d, F.max_pool2d, torch.max_pool1d, torch.max_pool2d}
 SOFTMAX_TARGETS = {F.softmax, torch.softmax, F.log_softmax, torch.log_softmax, "softmax", "log_softmax"}
+_LOG_SOFTMAX = {F.log_softmax, torch.log_softmax, "log_softmax"}
+_MATMUL = {torch.matmul: torch.matmul, operator.matmul: torch.matmul, "matmul": torch.matmul,
+           "__matmul__": torch.matmul, torch.bmm: torch.bmm, "bmm": torch.bmm, torch.mm: torch.mm, "mm": torch.mm}
+_EINSUM = {torch.einsum}
+_LINEAR_FN = {F.linear}
 _WHERE = {torch.where, "where"}
 _MAXIMUM = {torch.maximum, torch.fmax, "maximum", "fmax"}
 _MINIMUM = {torch.minimum, torch.fmin, "minimum", "fmin"}
@@ -197,6 +205,7 @@ class OpKind:
     abs_mass: Callable[[Step], torch.Tensor] = _own_abs_diff
     carries_mass: bool = False  # s of the output follows from the inputs' s (RevealCancel needs them)
     transparent: bool = False  # genomics default looks through it for the weighted layer feeding a ReLU
+    chooses_rule: bool = False  # has elementwise pieces that take Rescale or RevealCancel (interpreter.choose_rules)
     methods: tuple[str, ...] = METHODS
 
     def build(self, site: Site) -> Op:
@@ -215,9 +224,22 @@ def _is_weighted(site: Site) -> bool:
     return site.module is not None and _lookup_class(_WEIGHTED_MODULES, type(site.module)) is not None
 
 
+def _linear_family(site: Site, operand: object) -> str:
+    """``linear`` for a dense layer on ``(N, features)``; ``positionwise`` for one applied at every position.
+
+    A Linear layer on ``(N, L, features)`` (attention's projections, a transformer's feed-forward block)
+    sees one position, like a kernel-1 convolution; the genomics default treats it as one.
+    """
+    value = site.values.get(operand) if isinstance(operand, fx.Node) else None
+    return "positionwise" if isinstance(value, torch.Tensor) and value.ndim > 2 else "linear"
+
+
 def _accept_weighted(site: Site) -> Op:
     assert site.module is not None
-    return site.op("weighted", module=site.module, family=_lookup_class(_WEIGHTED_MODULES, type(site.module)))
+    family = _lookup_class(_WEIGHTED_MODULES, type(site.module))
+    if family == "linear":
+        family = _linear_family(site, site.dep_args[0])
+    return site.op("weighted", module=site.module, family=family)
 
 
 def _weighted_plain(step: Step) -> Any:
@@ -605,7 +627,128 @@ def _is_product(site: Site) -> bool:
 def _product_reference(step: Step) -> Any:
     a, b = step.node.args
     assert isinstance(a, fx.Node) and isinstance(b, fx.Node)  # _is_product: two tensors
-    return ShapleyProductFn.apply(step.args[0], step.args[1], step.xenv[a], step.xenv[b])
+    ra, rb = step.args[0], step.args[1]
+    out = ShapleyProductFn.apply(ra, rb, step.xenv[a], step.xenv[b])
+    if step.need_s:
+        a_bar = 0.5 * (repeat_for_refs(step.xenv[a], ra) + ra)
+        b_bar = 0.5 * (repeat_for_refs(step.xenv[b], rb) + rb)
+        step.senv[step.node] = bilinear_abs_mass(torch.mul, step.s_of(a), step.s_of(b), a_bar, b_bar)
+    return out
+
+
+# --- matmul, bmm, einsum, F.linear: bilinear in two operands -------------------------------------------------
+def _form(site_or_node: fx.Node, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Callable, Any, Any, Any]:
+    """``(f, a, b, bias)``: the op as ``f(a, b) + bias``, ``f`` bilinear, on the given argument values."""
+    target = site_or_node.target
+    if target_in(target, _EINSUM):
+        eq = args[0]
+        operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+        if len(operands) != 2 or kwargs:
+            raise ValueError("einsum of other than two operands")
+
+        def f(a, b):
+            return torch.einsum(eq, a, b)
+
+        return f, operands[0], operands[1], None
+    if target_in(target, _LINEAR_FN):
+        weight = args[1] if len(args) > 1 else kwargs.get("weight")
+        bias = args[2] if len(args) > 2 else kwargs.get("bias")
+        return F.linear, args[0], weight, bias
+    if len(args) != 2 or kwargs:
+        raise ValueError("matmul with other than two operands")
+    return cast(Callable, _MATMUL[cast(Any, target)]), args[0], args[1], None
+
+
+def _is_bilinear(site: Site) -> bool:
+    return target_in(site.callee, _MATMUL) or target_in(site.callee, _EINSUM) or target_in(site.callee, _LINEAR_FN)
+
+
+def _accept_bilinear(site: Site) -> Op:
+    try:
+        _, a, b, bias = _form(site.node, site.node.args, site.node.kwargs)
+    except ValueError as exc:
+        raise site.refuse(str(exc)) from None
+    dep = set(site.dep_args)
+    if isinstance(bias, fx.Node) and bias in dep:
+        raise site.refuse("F.linear with an input-dependent bias")
+    a_dep, b_dep = isinstance(a, fx.Node) and a in dep, isinstance(b, fx.Node) and b in dep
+    if a_dep and b_dep:
+        return site.op("bilinear")
+    return site.op("matmul_const", family=_linear_family(site, a if a_dep else b)
+                   if target_in(site.callee, _LINEAR_FN) and a_dep else "")
+
+
+def _bilinear_reference(step: Step) -> Any:
+    _, a, b, _ = _form(step.node, step.node.args, step.node.kwargs)
+    f, ra, rb, bias = _form(step.node, step.args, step.kwargs)
+    out, s = bilinear_rule(f, ra, rb, step.xenv[a], step.xenv[b], step.s_of(a) if step.need_s else None,
+                           step.s_of(b) if step.need_s else None, want_s=step.need_s)
+    if s is not None:
+        step.senv[step.node] = s
+    return out if bias is None else out + bias
+
+
+def _matmul_const_abs_mass(step: Step) -> torch.Tensor:
+    _, a, _, _ = _form(step.node, step.node.args, step.node.kwargs)
+    f, ra, rb, _ = _form(step.node, step.args, step.kwargs)
+    if isinstance(a, fx.Node) and a in step.op.dep_args:
+        return f(step.s_of(a), rb.abs())
+    _, _, b, _ = _form(step.node, step.node.args, step.node.kwargs)
+    return f(ra.abs(), step.s_of(b))
+
+
+# --- softmax and log_softmax along any dimension ---------------------------------------------------------------
+def _softmax_dim(node: fx.Node, module: nn.Module | None) -> Any:
+    if module is not None:
+        return getattr(module, "dim", None)
+    return node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+
+
+def _accept_softmax(site: Site) -> Op:
+    if site.module is None and not site.main_only:
+        raise site.refuse("softmax of more than one input-dependent tensor")
+    dim = _softmax_dim(site.node, site.module)
+    if not isinstance(dim, int):
+        raise site.refuse("softmax needs its dim given as an integer")
+    if site.module is None and ("dtype" in site.node.kwargs or len(site.node.args) > 3):
+        raise site.refuse("softmax with a dtype argument")
+    return site.op("softmax", module=site.module)
+
+
+def _softmax_reference(step: Step) -> Any:
+    src = resolve_main(step.node)
+    log = isinstance(step.op.module, nn.LogSoftmax) or (step.op.module is None
+                                                        and target_in(step.node.target, _LOG_SOFTMAX))
+    s_z = step.s_of(src) if step.rule == "reveal_cancel" else None
+    return softmax_rule(step.args[0], step.xenv[src], _softmax_dim(step.node, step.op.module), step.rule, s_z, log)
+
+
+# --- division by an input-dependent tensor: a * reciprocal(b) ---------------------------------------------------
+def _is_divide(site: Site) -> bool:
+    node = site.node
+    return target_in(site.callee, DIVISION_TARGETS) and len(node.args) == 2 and isinstance(node.args[1], fx.Node) \
+        and node.args[1] in site.dep_args
+
+
+def _accept_divide(site: Site) -> Op:
+    if site.node.kwargs:
+        raise site.refuse("division with rounding_mode or other keyword arguments")
+    return site.op("divide")
+
+
+def _divide_reference(step: Step) -> Any:
+    a, b = step.node.args
+    assert isinstance(b, fx.Node)  # _is_divide
+    a_node = a if isinstance(a, fx.Node) else None
+    a_dep = a_node is not None and a_node in step.op.dep_args
+    xa = step.xenv[a_node] if a_node is not None else cast(float, a)
+    rc = step.rule == "reveal_cancel"
+    out, s = divide_rule(step.args[0], step.args[1], xa, step.xenv[b], a_dep, step.rule,
+                         step.s_of(a_node) if a_node is not None and a_dep and step.need_s else None,
+                         step.s_of(b) if rc else None, want_s=step.need_s)
+    if s is not None:
+        step.senv[step.node] = s
+    return out
 
 
 def _accept_scale(site: Site) -> Op:
@@ -672,7 +815,7 @@ OP_KINDS: tuple[OpKind, ...] = (
     OpKind("bn", "a per-channel scale (BatchNorm in eval mode)", matches=lambda s: isinstance(s.module, _BN_MODULES),
            accept=_accept_bn, abs_mass=_bn_abs_mass, carries_mass=True, transparent=True),
     OpKind("nonlinear", "Rescale or RevealCancel (elementwise)", matches=lambda s: _nonlinearity(s) is not None,
-           accept=_accept_nonlinear, plain=_nonlinear_plain, reference=_nonlinear_reference),
+           accept=_accept_nonlinear, plain=_nonlinear_plain, reference=_nonlinear_reference, chooses_rule=True),
     OpKind("mask", "a comparison feeding only torch.where's condition (the where decides)",
            matches=_in(_COMPARE), accept=_accept_compare),
     OpKind("select", "linear: torch.where with a condition that does not depend on the input",
@@ -688,8 +831,9 @@ OP_KINDS: tuple[OpKind, ...] = (
            accept=_accept_logsumexp, reference=_logsumexp_reference),
     OpKind("maxpool", "a tournament of maximums (exact) or the gradient's routing (route)",
            matches=_is_maxpool, accept=_accept_maxpool, reference=_maxpool_reference),
-    OpKind("softmax", "refused inside the model (a final softmax is the head)", matches=_is_softmax,
-           accept=_refuse_with("softmax is supported only as the model's last op")),
+    OpKind("softmax", "exp(z - c) * reciprocal(sum(exp(z - c))), c shared by a sequence and its reference: the "
+           "rule of exp and of reciprocal (log for log_softmax), the product exact; a final softmax is the head",
+           matches=_is_softmax, accept=_accept_softmax, reference=_softmax_reference, chooses_rule=True),
     OpKind("pad", "linear (constant padding)", matches=_is_pad, accept=_accept_pad, abs_mass=_pad_abs_mass,
            carries_mass=True, transparent=True),
     OpKind("unary", "linear with non-negative weights: views, slicing, pooling, sums, dropout",
@@ -703,7 +847,15 @@ OP_KINDS: tuple[OpKind, ...] = (
     OpKind("neg", "linear: negation", matches=_in(_NEG), abs_mass=_first_dep_abs_mass, carries_mass=True,
            transparent=True),
     OpKind("product", "the Shapley split of a product of two input-dependent tensors", matches=_is_product,
-           reference=_product_reference),
+           reference=_product_reference, carries_mass=True),
+    OpKind("bilinear", "matmul, bmm, einsum or F.linear of two input-dependent tensors: f(Δa, b̄) + f(ā, Δb) "
+           "(the Shapley split, exact)", matches=_is_bilinear, accept=_accept_bilinear,
+           reference=_bilinear_reference, carries_mass=True),
+    OpKind("matmul_const", "linear: matmul, bmm, einsum or F.linear with one input-dependent operand "
+           "(recognised with bilinear)", abs_mass=_matmul_const_abs_mass, carries_mass=True),
+    OpKind("divide", "a / b with an input-dependent b: a * reciprocal(b), the rule of reciprocal, the product "
+           "exact", matches=_is_divide, accept=_accept_divide, reference=_divide_reference, carries_mass=True,
+           chooses_rule=True),
     OpKind("scale", "linear: times or divided by a constant", matches=lambda s: target_in(s.callee, _MUL)
            or target_in(s.callee, DIVISION_TARGETS), accept=_accept_scale, abs_mass=_scale_abs_mass,
            carries_mass=True, transparent=True),

@@ -27,6 +27,13 @@ from torch import nn
 # of the original implementation (deeplift.util.NEAR_ZERO_THRESHOLD).
 NEAR_ZERO = 1e-7
 
+# RevealCancel falls back to Rescale on an element where its parts' identity m+ p + m- n = f(x) - f(r) is off
+# by more than eps**0.85 (float64 5e-14, float32 1.3e-6) of the values involved, or where |m+ p| + |m- n|
+# exceeds eps**-0.15 (float64 220, float32 11) times |f(x)| + |f(r)| + s: functions with slopes of order 1
+# (sigmoid, tanh, GELU, ...) never reach it, exp of a part far larger than the difference does.
+RC_IDENTITY_EXPONENT = 0.85
+RC_GROWTH_EXPONENT = 0.15
+
 # Elements per block of the ReLU RevealCancel coefficients: its ~7 live float32 blocks, split over the threads, stay in a 2 MiB L2.
 _RC_BLOCK = 1 << 17
 
@@ -226,11 +233,19 @@ class RevealCancelFn(torch.autograd.Function):
             d = xp - rp
             m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
-            bad = ~(torch.isfinite(a) & torch.isfinite(b))
+            fx, fr = f(xp), f(rp)
+            parts = (m_pos * (0.5 * (d + sp))).abs() + (m_neg * (0.5 * (d - sp))).abs()
+            eps = torch.finfo(a.dtype).eps
+            # m+ p + m- n = a d - b s equals f(x) - f(r) in exact arithmetic. Rescale where it does not hold
+            # in floating point (r + n or r + p left f's domain: log, sqrt, rsqrt of a negative part larger
+            # than the reference) or where the two parts are so much larger than f's values that their
+            # cancellation loses the digits (exp of a reference plus a part far larger than the difference,
+            # as in a softmax fed by products); Rescale keeps summation-to-delta
+            bad = ~(torch.isfinite(a) & torch.isfinite(b)) \
+                | ((a * d - b * sp) - (fx - fr)).abs().gt(eps ** RC_IDENTITY_EXPONENT * (fx.abs() + fr.abs() + parts)) \
+                | parts.gt(eps ** -RC_GROWTH_EXPONENT * (fx.abs() + fr.abs() + sp))
             if bool(bad.any()):
-                # r + n or r + p left f's domain (log, sqrt of a part larger than the reference): Rescale
-                # there, which keeps summation-to-delta
-                slope = rescale_slope(f, deriv, xp, rp, f(xp), f(rp))
+                slope = rescale_slope(f, deriv, xp, rp, fx, fr)
                 a = torch.where(bad, slope, a)
                 b = torch.where(bad, torch.zeros_like(b), b)
         ctx.save_for_backward(unpair(a), unpair(b))
@@ -266,6 +281,60 @@ class ShapleyProductFn(torch.autograd.Function):
         ma, mb = ctx.saved_tensors
         sa, sb = ctx.shapes
         return (g * ma).sum_to_size(sa), (g * mb).sum_to_size(sb), None, None
+
+
+def repeat_for_refs(x_val: torch.Tensor, r_like: torch.Tensor) -> torch.Tensor:
+    """A per-sequence tensor ``(n, ...)`` repeated for the references of each, ``(n*R, ...)`` (as is when it is)."""
+    if x_val.shape[0] == r_like.shape[0]:
+        return x_val
+    return x_val.repeat_interleave(r_like.shape[0] // x_val.shape[0], 0)
+
+
+# A bilinear function of two tensors: torch.mul, torch.matmul, torch.bmm, an einsum of two operands.
+PairFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class BilinearFn(torch.autograd.Function):
+    """``f(a, b)`` for any bilinear ``f`` of two input-dependent tensors: reference forward, exact multipliers.
+
+    For bilinear ``f``, ``f(a_x, b_x) - f(a_r, b_r) = f(Δa, b̄) + f(ā, Δb)`` exactly, with
+    ``ā = (a_x + a_r)/2`` and ``b̄ = (b_x + b_r)/2``: ``a`` is given ``f(Δa, b̄)``, ``b`` is given
+    ``f(ā, Δb)``, which is the two-player Shapley split (each player's mean marginal effect over the two
+    orders). Both are linear in the differences, so the backward is the vector-Jacobian product of ``f``
+    at ``(ā, b̄)``, and summation-to-delta holds by construction, under any rule asked for. For
+    ``f = torch.mul`` this is :class:`ShapleyProductFn`; for ``a * a`` it is Rescale on the square.
+
+    ``xa``, ``xb`` are the sequences' values, ``(n, ...)`` or already repeated ``(n*R, ...)``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, ra: torch.Tensor, rb: torch.Tensor, xa: torch.Tensor, xb: torch.Tensor, f: PairFn
+    ) -> torch.Tensor:
+        ctx.save_for_backward(0.5 * (repeat_for_refs(xa, ra) + ra), 0.5 * (repeat_for_refs(xb, rb) + rb))
+        ctx.f = f
+        return f(ra, rb)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
+        a_bar, b_bar = ctx.saved_tensors
+        with torch.enable_grad():
+            a = a_bar.detach().requires_grad_(True)
+            b = b_bar.detach().requires_grad_(True)
+            ga, gb = torch.autograd.grad(ctx.f(a, b), (a, b), g)
+        return ga, gb, None, None, None
+
+
+def bilinear_abs_mass(
+    f: PairFn, s_a: torch.Tensor, s_b: torch.Tensor, a_bar: torch.Tensor, b_bar: torch.Tensor
+) -> torch.Tensor:
+    """RevealCancel's absolute mass of ``Δf = f(Δa, b̄) + f(ā, Δb)``: ``f(s_a, |b̄|) + f(|ā|, s_b)``.
+
+    Every term of ``Δf`` is a term of ``Δa`` times an element of ``b̄`` or an element of ``ā`` times a
+    term of ``Δb``; the sum of their absolute values is this. ``|ā|`` and ``|b̄|`` are coefficients, not
+    differences: detached, so the gradient of ``s`` carries the terms' signs as for a linear layer.
+    """
+    return f(s_a, b_bar.detach().abs()) + f(a_bar.detach().abs(), s_b)
 
 
 class GuidedFn(torch.autograd.Function):
