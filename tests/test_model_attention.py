@@ -223,3 +223,26 @@ def test_train_command_takes_the_named_architecture(tmp_path, caplog):
                  "--epochs", "1"]) == 2
     assert "--architecture: neither a named architecture" in caplog.text
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("rule", ["rescale", "reveal_cancel", "genomics_default"])
+def test_the_named_net_sums_exactly_with_the_default_settings(rule):
+    from deeplift_genomics import attribute
+
+    if not _engine_supports_attention():
+        pytest.skip("this engine has no DeepLIFT rules for attention")
+    # conv_attention's stem pools by average, which is linear: no maxpool option is needed for exactness
+    spec = ModelSpec.from_dict({**named_architecture("conv_attention"), "input_length": 80, "n_tasks": 3})
+    torch.manual_seed(7)
+    model = build_model(spec).eval().to(F64)
+    x = onehot(4, 80, 8)
+    res = attribute(model, x, rule=rule, references="shuffle", n_references=3, device="cpu", dtype=F64,
+                    return_references=True)
+    refs = res.references  # (N, R, 4, L)
+    with torch.no_grad():
+        f_refs = model(refs.reshape(-1, 4, 80)).reshape(4, 3, -1)
+        diff = model(x)[:, None] - f_refs  # (N, R, T), an independent forward pass
+    assert float(diff.abs().min()) > 1e-4
+    assert float(res.deltas.abs().max()) <= 1e-10 * float(diff.abs().max())
+    # the engine's deltas are those of this forward pass: contributions (averaged over R) sum to the mean
+    torch.testing.assert_close(res.contributions.sum(dim=(2, 3)), diff.mean(dim=1), rtol=1e-10, atol=1e-10)
