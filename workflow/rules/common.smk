@@ -182,7 +182,7 @@ def extra_train_flags(name):
     train["architecture"] = entry["architecture"]
     seed = entry.get("seed")
     seed = config["model"]["train"]["seeds"][0] if seed is None else seed
-    return f"--seed {int(seed)} " + workflow_flags(TRAIN_SETTINGS, merged)
+    return f"--seed {int(seed)} {workflow_flags(TRAIN_SETTINGS, merged)}"
 
 
 # --------------------------------------------------------------------------------------------- FASTA files
