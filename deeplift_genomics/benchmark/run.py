@@ -407,6 +407,8 @@ def _write_other_tables(
             "fig5b": _records(m.fig5b.drop(columns="model")),
             "metrics": _records(m.metrics.drop(columns="model")),
             "motif_recovery": _records(rec) if rec is not None else [],
+            "deltas_max_abs": {k: float(np.max(a.deltas_max_abs)) if len(a.deltas_max_abs) else 0.0
+                               for k, a in m.atts.items()},
         })
         if rec is not None:
             _tsv(rec.assign(model=m.name)[["model", *rec.columns]], out / f"motif_recovery_{m.name}.tsv")
