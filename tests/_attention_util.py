@@ -137,3 +137,65 @@ def init_attention_(model: nn.Module, seed: int, scale: float = 1.0) -> nn.Modul
                 fan_in = p.shape[-1] if p.ndim > 1 else 4
                 p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale / fan_in ** 0.5)
     return model.eval()
+
+
+class AttentionVariantNet(nn.Module):
+    """nn.MultiheadAttention with keys and values of their own, its per-head weights used; options as given."""
+
+    def __init__(self, **options):
+        super().__init__()
+        self.batch_first = options.get("batch_first", False)
+        self.stem = nn.Conv1d(4, D_MODEL, 3, padding=1)
+        self.attn = nn.MultiheadAttention(D_MODEL, HEADS, **options)
+        self.out = nn.Linear(D_MODEL, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        kv = torch.sigmoid(h)  # elementwise ops of its own see the batch first
+        if self.attn.kdim != self.attn.embed_dim:
+            kv = torch.cat([kv, kv[:, :self.attn.kdim - D_MODEL]], dim=1)
+        h, kv = (t.transpose(1, 2) if self.batch_first else t.permute(2, 0, 1) for t in (h, kv))
+        a, w = self.attn(h, kv, kv, need_weights=True, average_attn_weights=False)
+        return self.out(a.mean(1 if self.batch_first else 0)) + w.mean((1, 2, 3))[:, None]
+
+
+class EnformerStyleNet(nn.Module):
+    """Enformer's attention pieces written without shape control flow: attention pooling (a softmax over each
+    window of conv logits), relative-position logits (an einsum with constant positional features, Enformer's
+    relative shift by padding and reshaping), content and position biases, and its GELU ``x * sigmoid(1.702 x)``."""
+
+    def __init__(self, length: int, tasks: int = 2):
+        super().__init__()
+        self.n = length // 2
+        self.stem = nn.Conv1d(4, D_MODEL, 5, padding=2)
+        self.pool_logits = nn.Conv2d(D_MODEL, D_MODEL, 1, bias=False)
+        self.q, self.k, self.v = (nn.Linear(D_MODEL, D_MODEL, bias=False) for _ in range(3))
+        self.rel_k = nn.Linear(6, D_MODEL, bias=False)
+        self.content_bias = nn.Parameter(torch.zeros(1, HEADS, 1, D_MODEL // HEADS))
+        self.pos_bias = nn.Parameter(torch.zeros(1, HEADS, 1, D_MODEL // HEADS))
+        dist = torch.arange(-self.n + 1, self.n, dtype=torch.float32)
+        feats = torch.stack([torch.exp(-dist.abs() / s) for s in (1.0, 2.0, 4.0)], dim=-1)
+        self.register_buffer("positions", torch.cat([feats, torch.sign(dist)[:, None] * feats], dim=-1))
+        self.out = nn.Linear(D_MODEL, tasks)
+
+    def _shift(self, x):
+        # enformer_pytorch's relative_shift with its sizes known: (b, h, n, 2n - 1) -> (b, h, n, n)
+        n = self.n
+        x = torch.cat([torch.zeros_like(x[..., :1]), x], dim=-1)
+        x = x.reshape(-1, HEADS, 2 * n, n)[:, :, 1:, :]
+        return x.reshape(-1, HEADS, n, 2 * n - 1)[..., :n]
+
+    def forward(self, x):
+        h = self.stem(x)
+        h = h * torch.sigmoid(1.702 * h)  # Enformer's GELU
+        windows = h.unflatten(-1, (self.n, 2))  # (N, C, n, 2)
+        weights = torch.softmax(self.pool_logits(windows), dim=-1)
+        h = (windows * weights).sum(-1).transpose(1, 2)  # attention pooling: (N, n, C)
+        q, k, v = (f(h).unflatten(-1, (HEADS, D_MODEL // HEADS)).transpose(1, 2) for f in (self.q, self.k, self.v))
+        q = q * (D_MODEL // HEADS) ** -0.5
+        content = torch.einsum("bhid,bhjd->bhij", q + self.content_bias, k)
+        rel_k = self.rel_k(self.positions).unflatten(-1, (HEADS, D_MODEL // HEADS))  # constant (2n - 1, h, d)
+        rel = self._shift(torch.einsum("bhid,jhd->bhij", q + self.pos_bias, rel_k))
+        attn = torch.softmax(content + rel, dim=-1)
+        h = h + (attn @ v).transpose(1, 2).flatten(-2)
+        return self.out(h.mean(1))

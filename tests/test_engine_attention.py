@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 from _attention_util import (
+    AttentionVariantNet,
     ConvTransformer,
+    EnformerStyleNet,
     HandWrittenTwin,
     MaskedAttentionNet,
     SdpaRmsNet,
@@ -43,6 +45,8 @@ def _build(kind: str, seed: int) -> nn.Module:
         model = SdpaRmsNet()
     elif kind == "functional_rmsnorm":
         model = SdpaRmsNet(functional_norm=True)
+    elif kind == "enformer_style":
+        model = EnformerStyleNet(LENGTH)
     else:
         model = MaskedAttentionNet(LENGTH)
     return init_attention_(model.double(), seed)
@@ -60,7 +64,8 @@ def _pair_errors(model: nn.Module, res, x: torch.Tensor) -> tuple[float, float]:
     return float((err / delta.clamp_min(1e-300)).max()), float(err.max() / delta.max())
 
 
-MODELS = ["post_norm", "pre_norm", "seq_first", "twin", "sdpa_rmsnorm", "functional_rmsnorm", "masked_mha"]
+MODELS = ["post_norm", "pre_norm", "seq_first", "twin", "sdpa_rmsnorm", "functional_rmsnorm", "masked_mha",
+          "enformer_style"]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -93,6 +98,24 @@ def test_the_traced_model_computes_what_the_module_does(kind):
     torch.testing.assert_close(res.outputs, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("options", [
+    {"batch_first": True}, {"batch_first": False, "add_bias_kv": True}, {"batch_first": True, "add_zero_attn": True},
+    {"batch_first": True, "kdim": 10, "vdim": 10}, {"batch_first": False, "bias": False},
+])
+@pytest.mark.parametrize("rule", ["rescale", "reveal_cancel"])
+def test_multihead_attention_options(options, rule):
+    torch.manual_seed(0)
+    model = init_attention_(AttentionVariantNet(**options).double(), seed=6)
+    x = onehot(3, LENGTH, 6)
+    res = attribute(model, x, rule=rule, references="shuffle", n_references=3, dtype=F64, device="cpu", seed=6,
+                    return_references=True, hypothetical=False)
+    with torch.no_grad():
+        expected = model(x)
+    torch.testing.assert_close(res.outputs, expected, rtol=1e-12, atol=1e-12)
+    _, scale = _pair_errors(model, res, x)
+    assert scale <= 1e-10
+
+
 @pytest.mark.parametrize("rule", ["rescale", "genomics_default"])
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("seed", [0, 5])
@@ -105,6 +128,8 @@ def test_modules_and_their_hand_written_twin_get_the_same_scores(rule, norm_firs
     a = attribute(module_model, x, **kw).contributions
     b = attribute(twin, x, **kw).contributions
     scale = float(a.abs().max())
+    print(f"implementation invariance, {rule}, norm_first={norm_first}, seed {seed}: "
+          f"{float((a - b).abs().max()) / scale:.1e} of the largest score")
     # LayerNorm's rsqrt against the twin's division by sqrt, nn.Linear against x @ W.T + b: the same
     # multipliers in exact arithmetic (docs/attention.md), float64 rounding apart
     assert float((a - b).abs().max()) <= 1e-8 * scale
@@ -242,3 +267,43 @@ def test_float32_scores_stay_close_to_float64(rule):
     err = float((c32.double() - c64).abs().max() / c64.abs().max())
     print(f"float32 vs float64, {rule}: {err:.2e} of the largest score")
     assert err < 1e-3
+
+
+class Standardise(nn.Module):
+    """Standardise over channels with torch's var/std or written out by hand, then ReLU and a dense head."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+        self.stem = nn.Conv1d(4, 8, 3, padding=1)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x)).transpose(1, 2)
+        m = h.mean(-1, keepdim=True)
+        if self.how == "var":
+            y = (h - m) / torch.sqrt(h.var(-1, unbiased=False, keepdim=True) + 1e-5)
+        elif self.how == "std":
+            y = (h - m) / (torch.std(h, dim=-1, keepdim=True, correction=0) + 1e-5)
+        else:
+            y = (h - m) / (((h - m) ** 2).mean(-1, keepdim=True).sqrt() + 1e-5)
+        return self.out(torch.relu(y).mean(1))
+
+
+@pytest.mark.parametrize("how", ["var", "std"])
+@pytest.mark.parametrize("rule", RULES)
+def test_var_and_std_are_exact_and_match_them_written_out(how, rule):
+    torch.manual_seed(8)
+    model = init_attention_(Standardise(how).double(), seed=8)
+    twin = Standardise("hand").double().eval()
+    twin.load_state_dict(model.state_dict())
+    x = onehot(3, LENGTH, 8)
+    kw = dict(rule=rule, references="shuffle", n_references=3, dtype=F64, device="cpu", seed=8,
+              return_references=True, hypothetical=False)
+    res = attribute(model, x, **kw)
+    own, scale = _pair_errors(model, res, x)
+    assert (scale if rule == "reveal_cancel" else own) <= 1e-10
+    if how == "std" and rule != "reveal_cancel":
+        # std is sqrt of the same written-out variance: the same pieces, float64 rounding apart
+        other = attribute(twin, x, **kw).contributions
+        assert float((res.contributions - other).abs().max()) <= 1e-8 * float(other.abs().max())

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from .rules import (
+    RC_GROWTH,
     BilinearFn,
     RescaleFn,
     RevealCancelFn,
@@ -53,7 +54,7 @@ def elementwise_rule(
     ``s`` is the absolute mass of the input's difference for RevealCancel (default ``|x - r|``).
     """
     if rule == "reveal_cancel":
-        return RevealCancelFn.apply(r_in, _abs_diff(x_in, r_in) if s is None else s, x_in, f, deriv)
+        return RevealCancelFn.apply(r_in, _abs_diff(x_in, r_in) if s is None else s, x_in, f, deriv, RC_GROWTH)
     return RescaleFn.apply(r_in, x_in, f(x_in), f, deriv)
 
 
@@ -75,9 +76,10 @@ def softmax_rule(
     with torch.no_grad():
         if c is None:
             c = torch.maximum(xz.amax(dim, keepdim=True), rz.amax(dim, keepdim=True))
-        masked = torch.isneginf(xz) & torch.isneginf(rz)
-        any_masked = bool(masked.any()) if masked.device.type == "cpu" else True
+        # on the CPU two reductions tell whether any score is masked in both; a GPU would wait for them
+        any_masked = xz.device.type != "cpu" or bool(torch.isneginf(xz.amin()) & torch.isneginf(rz.amin()))
     if any_masked:
+        masked = torch.isneginf(xz) & torch.isneginf(rz)
         low = (c - _MASKED_BELOW).expand_as(xz)
         xz = torch.where(masked, low, xz)
         rz = torch.where(masked, low, rz)
@@ -141,3 +143,32 @@ def bilinear_rule(
     a_bar = 0.5 * (repeat_for_refs(xa, ra) + ra)
     b_bar = 0.5 * (repeat_for_refs(xb, rb) + rb)
     return out, bilinear_abs_mass(f, s_a, s_b, a_bar, b_bar)
+
+
+def variance_rule(
+    r: torch.Tensor, x: torch.Tensor, dim: int | tuple[int, ...], correction: float, keepdim: bool, std: bool,
+    rule: str = "rescale", s_x: torch.Tensor | None = None, want_s: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``var`` (``std``) as written out: ``c = x - mean(x)``, ``sum(c * c) / (n - correction)`` (``sqrt`` of it).
+
+    The centring and the sum are linear, ``c * c`` the exact product (Rescale on the square), ``sqrt`` the
+    rule of an elementwise nonlinearity: the same pieces as a variance written by hand, so the same scores.
+    """
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    cx = x - x.mean(dims, keepdim=True)
+    cr = r - r.mean(dims, keepdim=True)
+    vx = (cx * cx).sum(dims, keepdim=keepdim) / (count - correction)
+    vr = BilinearFn.apply(cr, cr, cx, cx, torch.mul).sum(dims, keepdim=keepdim) / (count - correction)
+    s_v = None
+    if want_s or (std and rule == "reveal_cancel"):
+        s_x = _abs_diff(x, r) if s_x is None else s_x
+        s_c = s_x + s_x.mean(dims, keepdim=True)  # x_i's terms, and the mean's
+        c_bar = 0.5 * (repeat_for_refs(cx, cr) + cr)
+        s_v = (2 * s_c * c_bar.detach().abs()).sum(dims, keepdim=keepdim) / (count - correction)
+    if not std:
+        return vr, s_v
+    out = elementwise_rule(rule, vr, vx, torch.sqrt, None, s_v)
+    return out, (_abs_diff(torch.sqrt(vx), out) if want_s else None)

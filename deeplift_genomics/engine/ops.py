@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import UnsupportedModelError
-from .composite import bilinear_rule, divide_rule, softmax_rule
+from .composite import bilinear_rule, divide_rule, softmax_rule, variance_rule
 from .nodes import Op, call, describe, elementwise_fn, resolve_main, target_in
 from .rules import (
     NONLINEAR_FUNCTIONS,
@@ -94,6 +94,7 @@ _MATMUL = {torch.matmul: torch.matmul, operator.matmul: torch.matmul, "matmul": 
            "__matmul__": torch.matmul, torch.bmm: torch.bmm, "bmm": torch.bmm, torch.mm: torch.mm, "mm": torch.mm}
 _EINSUM = {torch.einsum}
 _LINEAR_FN = {F.linear}
+_VARIANCE = {torch.var: False, "var": False, torch.std: True, "std": True}
 _WHERE = {torch.where, "where"}
 _MAXIMUM = {torch.maximum, torch.fmax, "maximum", "fmax"}
 _MINIMUM = {torch.minimum, torch.fmin, "minimum", "fmin"}
@@ -723,6 +724,53 @@ def _softmax_reference(step: Step) -> Any:
     return softmax_rule(step.args[0], step.xenv[src], _softmax_dim(step.node, step.op.module), step.rule, s_z, log)
 
 
+# --- var and std over dimensions: centring, the exact square, a sum (and sqrt) -----------------------------------
+def _variance_args(node: fx.Node) -> tuple[Any, float, bool]:
+    """``(dim, correction, keepdim)`` of ``var``/``std``: ``(x, dim, unbiased, keepdim)``, ``(x, unbiased)`` or
+    ``(x, dim, *, correction, keepdim)``."""
+    rest, kw = list(node.args[1:]), dict(node.kwargs)
+    if rest and isinstance(rest[0], bool):
+        rest = [None, *rest]
+    names = ("dim", "unbiased", "keepdim")
+    if len(rest) > len(names):
+        raise ValueError("var/std with too many arguments")
+    kw.update(zip(names, rest))
+    unknown = set(kw) - {"dim", "unbiased", "keepdim", "correction"}
+    if unknown:
+        raise ValueError(f"var/std arguments {sorted(unknown)} not understood")
+    correction = kw.get("correction")
+    if correction is None:
+        correction = 0.0 if kw.get("unbiased") is False else 1.0
+    if not isinstance(correction, (int, float)):
+        raise ValueError("var/std with a correction that is not a number")
+    return kw.get("dim"), float(correction), bool(kw.get("keepdim", False))
+
+
+def _accept_variance(site: Site) -> Op:
+    if not site.main_only:
+        raise site.refuse("var/std of more than one input-dependent tensor")
+    try:
+        dim, _, _ = _variance_args(site.node)
+    except ValueError as exc:
+        raise site.refuse(str(exc)) from None
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    if dim is None or any(not isinstance(d, int) or d % site.values[site.dep_args[0]].ndim == 0 for d in dims):
+        raise site.refuse("var/std over the batch dimension (give dim, not the first one)")
+    return site.op("variance")
+
+
+def _variance_reference(step: Step) -> Any:
+    src = resolve_main(step.node)
+    dim, correction, keepdim = _variance_args(step.node)
+    std = _VARIANCE[cast(Any, step.node.target)]
+    rc = step.rule == "reveal_cancel"
+    out, s = variance_rule(step.args[0], step.xenv[src], tuple(dim) if isinstance(dim, list) else dim, correction,
+                           keepdim, std, step.rule, step.s_of(src) if rc or step.need_s else None, step.need_s)
+    if s is not None:
+        step.senv[step.node] = s
+    return out
+
+
 # --- division by an input-dependent tensor: a * reciprocal(b) ---------------------------------------------------
 def _is_divide(site: Site) -> bool:
     node = site.node
@@ -853,6 +901,9 @@ OP_KINDS: tuple[OpKind, ...] = (
            reference=_bilinear_reference, carries_mass=True),
     OpKind("matmul_const", "linear: matmul, bmm, einsum or F.linear with one input-dependent operand "
            "(recognised with bilinear)", abs_mass=_matmul_const_abs_mass, carries_mass=True),
+    OpKind("variance", "var/std over dimensions: centring (linear), the exact product c * c, a sum, sqrt (the "
+           "rule of an elementwise nonlinearity)", matches=lambda s: target_in(s.callee, _VARIANCE),
+           accept=_accept_variance, reference=_variance_reference, carries_mass=True, chooses_rule=True),
     OpKind("divide", "a / b with an input-dependent b: a * reciprocal(b), the rule of reciprocal, the product "
            "exact", matches=_is_divide, accept=_accept_divide, reference=_divide_reference, carries_mass=True,
            chooses_rule=True),

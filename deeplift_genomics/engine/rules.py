@@ -23,16 +23,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.errors import UnsupportedModelError
+
 # Below this |difference| Rescale uses the gradient, and RevealCancel adds its pseudocount; the values
 # of the original implementation (deeplift.util.NEAR_ZERO_THRESHOLD).
 NEAR_ZERO = 1e-7
 
 # RevealCancel falls back to Rescale on an element where its parts' identity m+ p + m- n = f(x) - f(r) is off
-# by more than eps**0.85 (float64 5e-14, float32 1.3e-6) of the values involved, or where |m+ p| + |m- n|
-# exceeds eps**-0.15 (float64 220, float32 11) times |f(x)| + |f(r)| + s: functions with slopes of order 1
-# (sigmoid, tanh, GELU, ...) never reach it, exp of a part far larger than the difference does.
+# by more than eps**0.85 (float64 5e-14, float32 1.3e-6) of the values of f it comes from (rounding is ~eps). Inside softmax and division
+# (engine/composite.py) also where |m+ p| + |m- n| exceeds 4 (|f(x)| + |f(r)| + |Rescale slope| s): exp of a part
+# far larger than the difference (the mass s after products is many times |x - r|) would cancel away the
+# digits summation-to-delta needs. Both tests scale with f, so they do not depend on softmax's constant.
 RC_IDENTITY_EXPONENT = 0.85
-RC_GROWTH_EXPONENT = 0.15
+RC_GROWTH = 4.0
 
 # Elements per block of the ReLU RevealCancel coefficients: its ~7 live float32 blocks, split over the threads, stay in a 2 MiB L2.
 _RC_BLOCK = 1 << 17
@@ -47,6 +50,11 @@ def _relu_deriv(t):
 
 def pair(x_val: torch.Tensor, r_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """View ``(n, ...)`` sequence and ``(n*R, ...)`` reference activations as ``(n,1,...)``, ``(n,R,...)``."""
+    if x_val.shape[1:] != r_val.shape[1:]:
+        raise UnsupportedModelError(
+            f"a DeepLIFT rule got sequence activations of shape {tuple(x_val.shape)} and reference activations of "
+            f"shape {tuple(r_val.shape)}: the engine pairs them along the first dimension, which must be the batch; "
+            "transpose the tensor batch-first before this op")
     n = x_val.shape[0]
     return x_val.unsqueeze(1), r_val.reshape(n, -1, *r_val.shape[1:])
 
@@ -144,14 +152,24 @@ def reveal_cancel_multipliers(
     within 5e-8 of zero gets the original's 1e-7 pseudocount, and only in its own multiplier, so that
     ``m+ p + m- n = f(r+p+n) - f(r)`` holds exactly whenever a part is exactly zero.
     """
+    m_pos, m_neg, _ = reveal_cancel_terms(f, r, p, n)
+    return m_pos, m_neg
+
+
+def reveal_cancel_terms(
+    f: TensorFn, r: torch.Tensor, p: torch.Tensor, n: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`reveal_cancel_multipliers` and the size of the values of ``f`` they come from (``|f(r)| + |f(r+n)|
+    + |f(r+p)| + |f(r+n+p)|``), the scale of their rounding errors."""
     pc_p = pseudocount_near_zero(p)
     pc_n = pseudocount_near_zero(n)
     f_r = f(r)
     f_rn = f(r + n)
     f_rp = f(r + p)
-    dyp = 0.5 * ((f(r + pc_p) - f_r) + (f(r + n + pc_p) - f_rn))
+    f_rnp = f(r + n + pc_p)
+    dyp = 0.5 * ((f(r + pc_p) - f_r) + (f_rnp - f_rn))
     dyn = 0.5 * ((f(r + pc_n) - f_r) + (f(r + p + pc_n) - f_rp))
-    return dyp / pc_p, dyn / pc_n
+    return dyp / pc_p, dyn / pc_n, f_r.abs() + f_rn.abs() + f_rp.abs() + f_rnp.abs()
 
 
 def relu_reveal_cancel_coefficients(
@@ -223,7 +241,8 @@ class RevealCancelFn(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, r_in: torch.Tensor, s: torch.Tensor, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None
+        ctx: Any, r_in: torch.Tensor, s: torch.Tensor, x_in: torch.Tensor, f: TensorFn, deriv: TensorFn | None,
+        growth: float | None = None,
     ) -> torch.Tensor:
         xp, rp = pair(x_in, r_in)
         sp = s.reshape(rp.shape)
@@ -231,32 +250,35 @@ class RevealCancelFn(torch.autograd.Function):
             a, b = relu_reveal_cancel_coefficients(xp, rp, sp)
         else:
             d = xp - rp
-            m_pos, m_neg = reveal_cancel_multipliers(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
+            m_pos, m_neg, size = reveal_cancel_terms(f, rp, 0.5 * (d + sp), 0.5 * (d - sp))
             a, b = 0.5 * (m_pos + m_neg), -0.5 * (m_pos - m_neg)
             fx, fr = f(xp), f(rp)
             parts = (m_pos * (0.5 * (d + sp))).abs() + (m_neg * (0.5 * (d - sp))).abs()
             eps = torch.finfo(a.dtype).eps
-            # m+ p + m- n = a d - b s equals f(x) - f(r) in exact arithmetic. Rescale where it does not hold
-            # in floating point (r + n or r + p left f's domain: log, sqrt, rsqrt of a negative part larger
-            # than the reference) or where the two parts are so much larger than f's values that their
-            # cancellation loses the digits (exp of a reference plus a part far larger than the difference,
-            # as in a softmax fed by products); Rescale keeps summation-to-delta
+            # m+ p + m- n = a d - b s equals f(x) - f(r) in exact arithmetic: Rescale where it does not hold in
+            # floating point (r + n or r + p left f's domain: log, sqrt, rsqrt of a negative part larger than
+            # the reference), which keeps summation-to-delta
             bad = ~(torch.isfinite(a) & torch.isfinite(b)) \
-                | ((a * d - b * sp) - (fx - fr)).abs().gt(eps ** RC_IDENTITY_EXPONENT * (fx.abs() + fr.abs() + parts)) \
-                | parts.gt(eps ** -RC_GROWTH_EXPONENT * (fx.abs() + fr.abs() + sp))
-            if bool(bad.any()):
+                | ((a * d - b * sp) - (fx - fr)).abs().gt(eps ** RC_IDENTITY_EXPONENT * (size + fx.abs() + parts))
+            slope = None
+            if growth is not None:
+                # and where the two parts dwarf f's values and the Rescale share of the mass (exp of a part far
+                # larger than the difference, in a softmax after products): their cancellation loses the digits
                 slope = rescale_slope(f, deriv, xp, rp, fx, fr)
+                bad |= parts.gt(growth * (fx.abs() + fr.abs() + (slope * sp).abs()))
+            if bool(bad.any()):
+                slope = rescale_slope(f, deriv, xp, rp, fx, fr) if slope is None else slope
                 a = torch.where(bad, slope, a)
                 b = torch.where(bad, torch.zeros_like(b), b)
         ctx.save_for_backward(unpair(a), unpair(b))
         return f(r_in)
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
         a, b = ctx.saved_tensors
         if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
             g = torch.empty_like(a).copy_(g)
-        return a * g, b * g, None, None, None
+        return a * g, b * g, None, None, None, None
 
 
 class ShapleyProductFn(torch.autograd.Function):
@@ -318,6 +340,13 @@ class BilinearFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None]:
         a_bar, b_bar = ctx.saved_tensors
+        f = ctx.f
+        # the products' own vector-Jacobian products, without running f again for every target
+        if f is torch.mul:
+            return (g * b_bar).sum_to_size(a_bar.shape), (g * a_bar).sum_to_size(b_bar.shape), None, None, None
+        if f in (torch.matmul, torch.bmm) and a_bar.ndim >= 2 and b_bar.ndim >= 2:
+            return ((g @ b_bar.mT).sum_to_size(a_bar.shape), (a_bar.mT @ g).sum_to_size(b_bar.shape), None, None,
+                    None)
         with torch.enable_grad():
             a = a_bar.detach().requires_grad_(True)
             b = b_bar.detach().requires_grad_(True)
