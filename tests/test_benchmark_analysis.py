@@ -166,3 +166,20 @@ def test_method_labels_round_trip_to_display_names():
     assert "deeplift_genomics_default_shuffle20" in labels
     assert bench_methods.display_name("deeplift_genomics_default_shuffle10") == "DeepLIFT genomics default (10 shuffled refs)"
     assert bench_methods.MethodSpec("ism").engine_kwargs() == {"method": "ism"}
+
+
+def test_recovery_ranking_orders_methods_by_mean_instance_f1():
+    from deeplift_genomics.benchmark.analysis import recovery_ranking
+
+    rows = []
+    # method a: instance F1 0.8 and 0.4 (mean 0.6); b: 0.9 and no calls (NaN counts 0: mean 0.45); c: mean 0.55
+    for method, f1s in (("a", (0.8, 0.4)), ("b", (0.9, float("nan"))), ("c", (0.5, 0.6))):
+        for task, f1 in zip(("t1", "t2"), f1s):
+            rows.append({"method": method, "task": task, "kind": "instances", "f1": f1, "recall": f1,
+                         "precision": f1})
+            rows.append({"method": method, "task": task, "kind": "seqlets", "f1": 0.5, "recall": 0.5,
+                         "precision": 0.5})
+    ranking = recovery_ranking(pd.DataFrame(rows))
+    assert list(ranking["method"]) == ["a", "c", "b"] and list(ranking["rank"]) == [1, 2, 3]
+    assert ranking["instance_f1"].tolist() == pytest.approx([0.6, 0.55, 0.45])
+    assert ranking["seqlet_f1"].tolist() == pytest.approx([0.5, 0.5, 0.5])

@@ -215,3 +215,41 @@ def test_model_checksum_covers_the_model_not_the_training_log(tiny, tmp_path):
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
     assert model_checksum(copy) != before
+
+
+def test_a_model_of_another_architecture_is_reported_apart(tiny, bench, tmp_path):
+    from deeplift_genomics.benchmark.report import index_page
+    from deeplift_genomics.models.spec import ModelSpec, build_model
+
+    # another architecture (one conv layer, no hidden dense layer): not pooled with the first model's seeds
+    spec = ModelSpec.from_dict({"conv": [[6, 9]], "dense": [], "dropout": 0.0,
+                                "input_length": 200, "n_tasks": 3})
+    torch.manual_seed(2)
+    other = save(build_model(spec).eval(), spec, tiny["ds"], tmp_path / "wide")
+    cfg = write_config(tmp_path / "c.yaml", methods=METHODS, figures=False)
+    out = tmp_path / "b"
+    assert main(["benchmark", "--data", str(tiny["data"]), "--model", str(tiny["model"]), str(other),
+                 "--out", str(out), "--split", "all", "--config", str(cfg)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert not (out / "metrics_summary.tsv").exists()  # one model of each architecture: nothing to pool
+    assert [m["architecture"] for m in summary["models"]] == ["conv", "conv"]
+    (entry,) = summary["other_models"]
+    assert entry["name"] == "wide"
+    # its Fig. 5b and motif recovery are its own: the same numbers as a benchmark of that model alone
+    alone = tmp_path / "alone"
+    assert main(["benchmark", "--data", str(tiny["data"]), "--model", str(other), "--out", str(alone),
+                 "--split", "all", "--config", str(cfg)]) == 0
+    single = json.loads((alone / "summary.json").read_text())
+    assert pd.DataFrame(entry["fig5b"]).equals(pd.DataFrame(single["fig5b"]))
+    assert pd.DataFrame(entry["motif_recovery"]).equals(pd.DataFrame(single["motif_recovery"]))
+    # the first model's tables are those of the first model alone (the bench fixture ran it)
+    first = json.loads((bench / "summary.json").read_text())
+    np.testing.assert_allclose(pd.DataFrame(summary["fig5b"])["false_negative_rate"],
+                               pd.DataFrame(first["fig5b"])["false_negative_rate"])
+    ranking = pd.read_csv(out / "recovery_ranking.tsv", sep="\t")
+    assert set(ranking["model"]) == {"model", "wide"} and len(ranking) == 2 * len(METHODS)
+    for _, part in ranking.groupby("model"):
+        assert part["instance_f1"].fillna(-1).is_monotonic_decreasing and list(part["rank"]) == [1, 2, 3]
+    assert (out / "motif_recovery_wide.tsv").exists()
+    page = index_page(summary, out)
+    assert "Model 2: wide (conv)" in page and "Best motif recovery on wide" in page

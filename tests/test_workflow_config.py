@@ -185,3 +185,33 @@ def test_slurm_cluster_script_prints_its_usage():
     assert "slurm_cluster.sh start" in result.stderr and "stop" in result.stderr
     syntax = subprocess.run(["bash", "-n", str(SLURM_SCRIPT)], capture_output=True, text=True, check=False)
     assert syntax.returncode == 0, syntax.stderr
+
+
+def test_attention_config_trains_and_benchmarks_a_second_model(tmp_path: Path):
+    attention = REPO / "config" / "attention.yaml"
+    extra = write_yaml(tmp_path / "subset.yaml", {"model": {"extra": [
+        {"name": "attention", "architecture": "conv_attention", "seed": 3, "train": {"epochs": 5},
+         "methods": ["deeplift_rescale", "ism"]},
+        {"name": "wide", "architecture": {"conv": [{"filters": 64, "width": 21}]}},
+    ]}})  # fmt: skip
+    result = run_snakemake(tmp_path, "-n", "-p", "--configfile", str(attention), timeout=120)
+    assert result.returncode == 0, explain(result)
+    out = result.stdout + result.stderr
+    assert job_counts(out)["train_extra"] == 1 and job_counts(out)["attribute"] == 18
+    commands = shell_commands(out)
+    (train,) = [c for c in commands if "--out results/models/attention " in c]
+    assert "--architecture conv_attention" in train and "--seed 0 " in train
+    (bench,) = [c for c in commands if " benchmark " in c]
+    assert "--model results/models/seed0 results/models/attention --out" in bench
+    result = run_snakemake(tmp_path, "-n", "-p", "--configfile", str(extra), timeout=120)
+    assert result.returncode == 0, explain(result)
+    out = result.stdout + result.stderr
+    assert job_counts(out)["attribute"] == 9 + 2 + 9
+    commands = shell_commands(out)
+    (train,) = [c for c in commands if "--out results/models/attention " in c]
+    assert "--seed 3 " in train and "--epochs 5" in train
+    (wide,) = [c for c in commands if "--out results/models/wide " in c]
+    assert """--architecture '{"conv":[{"filters":64,"width":21}]}'""" in wide
+    taken = write_yaml(tmp_path / "taken.yaml", {"model": {"extra": [{"name": "seed0", "architecture": "benchmark"}]}})
+    result = run_snakemake(tmp_path, "-n", "--configfile", str(taken), timeout=120)
+    assert result.returncode != 0 and "model.extra: the name 'seed0' is taken" in result.stdout + result.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -398,6 +399,32 @@ def summarise_models(metrics: Sequence[pd.DataFrame], keys: Sequence[str] = ("me
     out = out[[c for m in numeric for c in (f"{m}_mean", f"{m}_sd")]]
     out["n_models"] = stacked.groupby(list(keys), sort=False).size()
     return out.reset_index()
+
+
+def recovery_ranking(recovery: pd.DataFrame) -> pd.DataFrame:
+    """Methods ranked by how well their scores recover the embedded motifs (a motif recovery table in).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``method, instance_f1, instance_recall, instance_precision, seqlet_f1, rank``: each the mean over
+        tasks (a task without calls counts as F1 0: nothing recovered); rank 1 has the highest instance F1,
+        ties broken by seqlet F1.
+    """
+    rows = []
+    for method, table in recovery.groupby("method", sort=False):
+        row: dict[str, Any] = {"method": method}
+        for kind, prefix in (("instances", "instance"), ("seqlets", "seqlet")):
+            part = table[table["kind"] == kind]
+            row[f"{prefix}_f1"] = float(part["f1"].fillna(0.0).mean()) if len(part) else math.nan
+            if kind == "instances":
+                row["instance_recall"] = float(part["recall"].fillna(0.0).mean()) if len(part) else math.nan
+                row["instance_precision"] = float(part["precision"].mean()) if len(part) else math.nan
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["method", "instance_f1", "instance_recall", "instance_precision", "seqlet_f1"])
+    out = out.sort_values(["instance_f1", "seqlet_f1"], ascending=False, kind="stable").reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- claims

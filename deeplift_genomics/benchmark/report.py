@@ -79,6 +79,49 @@ def recovery_rows(summary: Mapping[str, Any]) -> list[dict]:
     return list(rows.values())
 
 
+def best_recovery_sentence(summary: Mapping[str, Any], model: str) -> str:
+    """Which method's scores recover the motifs best on ``model`` (from ``recovery_ranking``), or ``""``."""
+    ranked = sorted((r for r in summary.get("recovery_ranking") or [] if r["model"] == model),
+                    key=lambda r: r["rank"])
+    scored = [r for r in ranked if r.get("instance_f1") is not None]
+    if not scored:
+        return ""
+    best = scored[0]
+    text = (f"Best motif recovery on {escape_html(model)}: <b>{escape_html(display_name(best['method']))}</b> "
+            f"(instance F1 {best['instance_f1']:.3f}, mean over tasks)")
+    rules = [r for r in scored if r["method"].startswith("deeplift_")]
+    if rules and rules[0]["method"] != best["method"]:
+        text += (f"; among the DeepLIFT settings {escape_html(display_name(rules[0]['method']))} "
+                 f"({rules[0]['instance_f1']:.3f})")
+    return f'<p class="what">{text}.</p>'
+
+
+def other_models_section(summary: Mapping[str, Any]) -> str:
+    """One section per model of another architecture: its Fig. 5b, metrics and motif recovery."""
+    parts = []
+    for k, m in enumerate(summary.get("other_models") or [], start=2):
+        name = escape_html(m["name"])
+        arch = escape_html(m["architecture"])
+        fig5b = [{"method": display_name(r["method"]), "motif": summary["motifs"].get(r["motif"], r["motif"]),
+                  "n_hits": r["n_hits"], "false_negative_rate": r["false_negative_rate"]} for r in m["fig5b"]]
+        metrics = [{**r, "method": display_name(r["method"])} for r in m["metrics"]]
+        parts += [
+            f"<h2>Model {k}: {name} ({arch})</h2>",
+            f'<p class="what">The same sequences, references and methods on a model of another architecture '
+            f"({arch}), trained on the same data; its scores are not pooled with the first model's.</p>",
+            "<h3>Fig. 5b: missed motif hits on task 0</h3>",
+            table(fig5b, [("method", "method"), ("motif", "motif"), ("n_hits", "hits"),
+                          ("false_negative_rate", "false negatives")], percent=("false_negative_rate",)),
+            "<h3>Ground-truth metrics</h3>", table(metrics, METRIC_COLUMNS),
+        ]
+        if m.get("motif_recovery"):
+            parts += ["<h3>Motif recovery per attribution method</h3>",
+                      best_recovery_sentence(summary, m["name"]),
+                      table(recovery_rows(m), RECOVERY_COLUMNS,
+                            percent=("seqlet_precision", "seqlet_recall", "instance_precision", "instance_recall"))]
+    return "".join(parts)
+
+
 def motif_section(summary: Mapping[str, Any], motif_links: Sequence[tuple[str, str]] = ()) -> str:
     """The motif-recovery table and links to motif reports (``(label, href)``)."""
     parts = []
@@ -90,6 +133,7 @@ def motif_section(summary: Mapping[str, Any], motif_links: Sequence[tuple[str, s
             "is correct when it covers at least half of an embedded instance of a motif the task depends on "
             "(or half of itself); precision is the share of correct positive calls, recall the share of the "
             "task's embedded instances found. Not in the paper.</p>",
+            best_recovery_sentence(summary, summary["models"][0]["name"]) if summary.get("models") else "",
             table(recovery_rows(summary), RECOVERY_COLUMNS,
                   percent=("seqlet_precision", "seqlet_recall", "instance_precision", "instance_recall")),
         ]
@@ -180,6 +224,7 @@ def index_page(summary: Mapping[str, Any], bench_dir: Path, motif_links: Sequenc
             f"{summary['min_log_odds']:g}.")]
     parts.append(motif_section(summary, motif_links))
     parts.append(hit_caller_section(bench_dir))
+    parts.append(other_models_section(summary))
     parts.append("<h2>Per-task pages</h2><ul>" + "".join(
         f'<li><a href="task_{t}.html">{escape_html(names[t])}</a></li>' for t in range(len(names))) + "</ul>")
     timing = [t for t in summary.get("timings", [])]

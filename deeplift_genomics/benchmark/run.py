@@ -28,7 +28,8 @@ from ..core.version import __version__
 from ..datasets.load import load_dataset
 from ..io.atomic import atomic_directory
 from ..io.attributions import Attributions, check_same_data, load_attributions, model_checksum
-from ..models.files import load_model
+from ..models.files import LoadedModel, load_model
+from ..models.spec import architecture_name
 from ..motifs.inputs import tracks_of_attributions
 from ..motifs.recovery import method_recovery, truth_from_embeddings
 from . import analysis as bm
@@ -62,6 +63,10 @@ class ModelResult:
     fig5b: pd.DataFrame
     metrics: pd.DataFrame
     spearman: pd.DataFrame
+    architecture: str = "conv"
+    group: str = ""  # models of one architecture share it (seeds); another architecture is reported apart
+
+
 LOGO_METHODS = ("gradient_x_input", "guided_backprop_x_input", "integrated_gradients", *DEEPLIFT_BACKGROUND)
 
 
@@ -202,26 +207,32 @@ def run_benchmark(s: dict[str, Any]) -> None:
     for model_dir in models:
         per_model.append(_benchmark_model(model_dir, ds, full.checksum, specs, s, file_paths, files, hits, masks,
                                           used_names, timings))  # fmt: skip
-        if len(per_model) > 1:  # figures and logos use the first model only: free the others' memory
+        if any(m.group == per_model[-1].group for m in per_model[:-1]):
+            # figures, logos and motif recovery use the first model of each architecture: free the others'
             for a in per_model[-1].atts.values():
                 a.hypothetical = a.hypothetical[:, :, :, :0]
 
     first = per_model[0]
+    seeds = [m for m in per_model if m.group == first.group]  # the first architecture: mean and spread
+    others = _other_architectures(per_model)
     task_names = list(first.task_names)
     methods = list(first.atts)
     fig5b_first = first.fig5b.drop(columns="model")
     metrics_all = pd.concat([m.metrics for m in per_model], ignore_index=True)
     claims = bm.evaluate_claims(fig5b_first, first.metrics)
     recovery = _motif_recovery_timed(s, ds, first, task_names, timings)
+    other_recovery = {m.name: _motif_recovery_timed(s, ds, m, list(m.task_names), timings) for m in others}
 
     with atomic_directory(s["out"], "benchmark") as out:
-        summary_tables = _write_tables(out, per_model, metrics_all, fig5b_first, claims, recovery)
-        figures = _figures_timed(out, s, ds, first, methods, task_names, motifs, per_model, metrics_all, timings)
+        summary_tables = _write_tables(out, per_model, seeds, metrics_all, fig5b_first, claims, recovery)
+        summary_tables |= _write_other_tables(out, first, recovery, others, other_recovery)
+        figures = _figures_timed(out, s, ds, first, methods, task_names, motifs, seeds, metrics_all, timings)
         summary = {
             "version": __version__,
             "settings": _settings_summary(s, file_paths, models),
             "data": _data_summary(s, full.checksum, ds),
-            "models": [{"name": m.name, "dir": m.dir, "checksum": m.checksum} for m in per_model],
+            "models": [{"name": m.name, "dir": m.dir, "checksum": m.checksum, "architecture": m.architecture}
+                       for m in per_model],
             "task_names": task_names,
             "tasks": _tasks_summary(task_names),
             "methods": [{"label": k, "display": display_name(k)} for k in methods],
@@ -295,13 +306,38 @@ def _benchmark_model(
     for frame in (importance, fig5b, metrics, spearman):
         frame.insert(0, "model", name)
     return ModelResult(name, str(model_dir), checksum, list(lm.task_names), atts, importance, fig5b, metrics,
-                       spearman)  # fmt: skip
+                       spearman, _architecture(lm), _group(lm))  # fmt: skip
+
+
+def _architecture(lm: LoadedModel) -> str:
+    """How the report names a model's architecture: a named spec, ``conv``, ``conv + attention`` or the
+    user's module."""
+    if lm.spec is not None:
+        return architecture_name(lm.spec)
+    return str(lm.metadata.get("module", "own module"))
+
+
+def _group(lm: LoadedModel) -> str:
+    """Models with the same architecture (several seeds) share this key; their scores are pooled."""
+    described = lm.spec.to_dict() if lm.spec is not None else {k: lm.metadata.get(k) for k in ("module", "kwargs")}
+    return json.dumps(described, sort_keys=True)
+
+
+def _other_architectures(per_model: list[ModelResult]) -> list[ModelResult]:
+    """The first model of each architecture other than the first model's, in the order given."""
+    seen = {per_model[0].group}
+    others = []
+    for m in per_model[1:]:
+        if m.group not in seen:
+            seen.add(m.group)
+            others.append(m)
+    return others
 
 
 def _motif_recovery_timed(
     s: dict[str, Any], ds: Dataset, first: ModelResult, task_names: list[str], timings: list[dict]
 ) -> pd.DataFrame | None:
-    """The first model's motif recovery table, timed (None when switched off)."""
+    """A model's motif recovery table, timed (None when switched off)."""
     recovery = None
     if s.get("motif_recovery", True):
         t0 = time.perf_counter()
@@ -314,6 +350,7 @@ def _motif_recovery_timed(
 def _write_tables(
     out: Path,
     per_model: list[ModelResult],
+    seeds: list[ModelResult],
     metrics_all: pd.DataFrame,
     fig5b_first: pd.DataFrame,
     claims: pd.DataFrame,
@@ -330,13 +367,53 @@ def _write_tables(
         _tsv(recovery, out / "motif_recovery.tsv")
         summary_tables["motif_recovery"] = _records(recovery)
     if len(per_model) > 1:
-        ms = bm.summarise_models([m.metrics.drop(columns="model") for m in per_model])
-        fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in per_model], keys=("method", "motif"))
+        _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
+    if len(seeds) > 1:  # mean and spread over the first architecture's models only
+        ms = bm.summarise_models([m.metrics.drop(columns="model") for m in seeds])
+        fs = bm.summarise_models([m.fig5b.drop(columns="model") for m in seeds], keys=("method", "motif"))
         _tsv(ms, out / "metrics_summary.tsv")
         _tsv(fs, out / "fig5b_summary.tsv")
-        _tsv(pd.concat([m.fig5b for m in per_model], ignore_index=True), out / "fig5b_models.tsv")
         summary_tables |= {"metrics_summary": _records(ms), "fig5b_summary": _records(fs)}
     return summary_tables
+
+
+def _write_other_tables(
+    out: Path,
+    first: ModelResult,
+    recovery: pd.DataFrame | None,
+    others: list[ModelResult],
+    other_recovery: dict[str, pd.DataFrame | None],
+) -> dict[str, Any]:
+    """``recovery_ranking.tsv`` (every reported model) and ``other_models.tsv`` (the Fig. 5b false negatives
+    and motif recovery of each other architecture's first model); returns their summary.json part."""
+    rankings = [(first, recovery)] + [(m, other_recovery[m.name]) for m in others]
+    frames = []
+    for model, table in rankings:
+        if table is not None:
+            frames.append(bm.recovery_ranking(table).assign(model=model.name, architecture=model.architecture))
+    tables: dict[str, Any] = {}
+    if frames:
+        ranking = pd.concat(frames, ignore_index=True)
+        ranking = ranking[["model", "architecture", *[c for c in ranking.columns if c not in ("model", "architecture")]]]
+        _tsv(ranking, out / "recovery_ranking.tsv")
+        tables["recovery_ranking"] = _records(ranking)
+    if not others:
+        return tables
+    entries = []
+    for m in others:
+        rec = other_recovery[m.name]
+        entries.append({
+            "name": m.name, "dir": m.dir, "architecture": m.architecture,
+            "fig5b": _records(m.fig5b.drop(columns="model")),
+            "metrics": _records(m.metrics.drop(columns="model")),
+            "motif_recovery": _records(rec) if rec is not None else [],
+            "deltas_max_abs": {k: float(np.max(a.deltas_max_abs)) if len(a.deltas_max_abs) else 0.0
+                               for k, a in m.atts.items()},
+        })
+        if rec is not None:
+            _tsv(rec.assign(model=m.name)[["model", *rec.columns]], out / f"motif_recovery_{m.name}.tsv")
+    tables["other_models"] = entries
+    return tables
 
 
 def _figures_timed(
@@ -356,7 +433,7 @@ def _figures_timed(
     if s.get("figures", True):
         t0 = time.perf_counter()
         figures = _write_figures(out, ds, first, methods, task_names, motifs, int(s["logo_hits"]),
-                                 float(s["min_log_odds"]), metrics_all if len(per_model) == 1 else None)
+                                 float(s["min_log_odds"]), first.metrics if len(per_model) == 1 else None)
         timings.append({"model": first.name, "method": "figures", "source": "computed",
                         "seconds": time.perf_counter() - t0})
     return figures

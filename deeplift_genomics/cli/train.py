@@ -48,7 +48,7 @@ from ..io.output_dirs import guarded_output
 from ..models.baselines import NEAR_CHANCE, kmer_baseline, kmer_test_auroc, learned_little, pwm_scan_metrics
 from ..models.files import save_model
 from ..models.metrics import metrics_table
-from ..models.spec import ModelSpec
+from ..models.spec import ARCHITECTURES, ModelSpec, named_architecture
 from ..models.train import LR_SCHEDULES, MONITORS, TrainConfig, train_model
 from ..models.train_schedule import DEFAULTS_CHOICES, peak_architecture, peak_train_options, resolve_defaults
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings
@@ -97,10 +97,10 @@ SETTINGS: dict[str, Setting] = {
     "pos_weight": Setting(None, metavar="W", workflow="model.train.pos_weight", shown_default="unweighted; peaks balanced",
                           help="weight of positive examples in the loss: balanced (negatives/positives per task, on "
                           "the train split), a number, or one number per task (w1,w2,...)"),
-    "architecture": Setting(None, None, metavar="JSON", workflow="model.train.architecture",
+    "architecture": Setting(None, None, metavar="NAME|JSON", workflow="model.train.architecture",
                             shown_default="the config's model:, else the benchmark net; peaks: a net for the window",
-                            help='model spec as JSON, e.g. \'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, '
-                            '"dense": [32]}\''),
+                            help='a named architecture (benchmark, conv_attention) or a model spec as JSON, e.g. '
+                            '\'{"conv": [[32, 15]], "pooling": "max", "pool_size": 10, "dense": [32]}\''),
     "reverse_complement": Setting(None, bool, workflow="model.train.reverse_complement",
                                   shown_default="benchmark off; peaks on",
                                   help="augment training with reverse complements (each sequence flipped with "
@@ -208,12 +208,18 @@ def _spec_dict(args: argparse.Namespace, settings: dict) -> tuple[dict | None, s
     spec_source = f"{args.config}: model" if args.config else "model spec"
     if isinstance(settings["architecture"], dict):  # a --config file's architecture: a mapping
         return settings["architecture"], f"{args.config}: architecture"
+    if isinstance(settings["architecture"], str) and settings["architecture"].strip() in ARCHITECTURES:
+        name = settings["architecture"].strip()
+        return named_architecture(name), f"architecture {name}"
     if settings["architecture"]:
         spec_source = "--architecture"
         try:
             spec_dict = json.loads(settings["architecture"])
         except ValueError as exc:
-            raise InputError(f"--architecture: not valid JSON ({exc})") from None
+            raise InputError(
+                f"--architecture: neither a named architecture ({', '.join(sorted(ARCHITECTURES))}) nor valid "
+                f"JSON ({exc})"
+            ) from None
         if not isinstance(spec_dict, dict):
             raise InputError("--architecture: must be a JSON object of model spec keys")
     return spec_dict, spec_source

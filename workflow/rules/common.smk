@@ -1,6 +1,7 @@
 # Shared names and helpers of the workflow: output layout, the dataset and model inputs, and turning config
 # values into the CLI's explicit flags (so every shell command printed by `snakemake -p` runs by hand).
 
+import copy
 import json
 import re
 import shlex
@@ -88,6 +89,19 @@ else:
     MODELS = {"given": config["model"]["dir"].rstrip("/")}
 
 
+# Models of other architectures (config model.extra), trained on the same data; the benchmark reports each
+# apart from the first model's architecture (its seeds are pooled, these are not).
+EXTRA = {}
+for _entry in config["model"].get("extra") or []:
+    _name = _entry["name"]
+    if _name in EXTRA or _name in MODELS or re.fullmatch(r"seed\d+|given", _name):
+        raise WorkflowError(
+            f"config: model.extra: the name {_name!r} is taken (by another entry, or seed<N>/given of model.train)"
+        )
+    EXTRA[_name] = _entry
+MODELS.update({name: f"{OUT}/models/{name}" for name in EXTRA})
+
+
 def model_files(name):
     """The files of one model directory, as named inputs."""
     return {"model": f"{MODELS[name]}/model.json", "weights": f"{MODELS[name]}/model.safetensors"}
@@ -133,7 +147,21 @@ def method_flags(name):
     return method_flags_of(METHODS[name])
 
 
-ATTRIBUTIONS = [f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in METHODS]
+def model_methods(model):
+    """The method settings attributed on ``model``: all of attribute.methods, or an extra model's own subset."""
+    chosen = EXTRA[model].get("methods") if model in EXTRA else None
+    if not chosen:
+        return list(METHODS)
+    unknown = [name for name in chosen if name not in METHODS]
+    if unknown:
+        raise WorkflowError(
+            f"config: model.extra {model!r}: methods {unknown} are not labels of attribute.methods "
+            f"({', '.join(METHODS)})"
+        )
+    return list(chosen)
+
+
+ATTRIBUTIONS = [f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in model_methods(model)]
 # The benchmark compares on exactly the sequences that were attributed: both rules take split,
 # max_sequences and seed from attribute: (their SETTINGS say so).
 
@@ -142,6 +170,19 @@ def train_flags():
     """Flags of `train` from config model.train and device (declared in its SETTINGS; the seed is the
     rule's wildcard)."""
     return workflow_flags(TRAIN_SETTINGS, config)
+
+
+def extra_train_flags(name):
+    """Flags of `train` for the model.extra entry ``name``: model.train's, with the entry's architecture,
+    seed and own `train:` keys winning."""
+    entry = EXTRA[name]
+    merged = copy.deepcopy(config)
+    train = merged["model"]["train"]
+    train.update(entry.get("train") or {})
+    train["architecture"] = entry["architecture"]
+    seed = entry.get("seed")
+    seed = config["model"]["train"]["seeds"][0] if seed is None else seed
+    return f"--seed {int(seed)} {workflow_flags(TRAIN_SETTINGS, merged)}"
 
 
 # --------------------------------------------------------------------------------------------- FASTA files
@@ -240,6 +281,7 @@ def _alternatives(names):
 wildcard_constraints:
     method=_alternatives(METHODS),
     model=_alternatives(MODELS),
+    extra=_alternatives(EXTRA),
     fasta=_alternatives(FASTAS),
     vcf=_alternatives(VCFS),
 
