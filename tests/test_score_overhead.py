@@ -50,12 +50,15 @@ def test_score_outputs_equal_the_engine_in_float64(tmp_path, seed):
     with h5py.File(tmp_path / "out" / "scores.h5", "r") as h5:
         got_proj = h5["projected"][()].reshape(len(TASKS), len(seqs), LENGTH).transpose(1, 0, 2)
         got_hyp = h5["hypothetical"][()].reshape(len(TASKS), 4, len(seqs), LENGTH).transpose(2, 0, 1, 3)
+        # score runs in float32 against this float64 engine run: float32 rounding of the largest score
         np.testing.assert_allclose(got_proj, proj, rtol=0, atol=1e-5 * scale)
         np.testing.assert_allclose(got_hyp, hyp, rtol=0, atol=1e-5 * scale)
         np.testing.assert_allclose(h5["predictions"][()], ref.outputs.numpy(), rtol=1e-5, atol=1e-6)
+        # a sum of LENGTH float32 scores: float32 rounding grows with the number of terms
         np.testing.assert_allclose(h5["total_contribution"][()], proj.sum(-1), rtol=0, atol=1e-4 * scale)
     for t, task in enumerate(TASKS):
         with np.load(tmp_path / "out" / f"shap_{task}.npz") as shap:
+            # float32 scores against the float64 engine run, as above
             np.testing.assert_allclose(shap["arr_0"], hyp[:, t], rtol=0, atol=1e-5 * scale)
     with np.load(tmp_path / "out" / "ohe.npz") as ohe:
         # exact: one-hot data (0/1)

@@ -241,7 +241,7 @@ class JointCaller:
     """
 
     def __init__(self, patterns: Sequence[Pattern], sign: str, background: np.ndarray,
-                 settings: JointSettings = JointSettings(), seed: int = 0):
+                 settings: JointSettings = JointSettings(), seed: int = 0) -> None:
         self.sign = sign
         self.s = 1.0 if sign == "pos" else -1.0
         self.settings = settings

@@ -161,7 +161,9 @@ def model_methods(model):
     return list(chosen)
 
 
-ATTRIBUTIONS = [f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in model_methods(model)]
+ATTRIBUTIONS = [
+    f"{OUT}/attributions/{model}/{method}.npz" for model in MODELS for method in model_methods(model)
+]
 # The benchmark compares on exactly the sequences that were attributed: both rules take split,
 # max_sequences and seed from attribute: (their SETTINGS say so).
 
