@@ -532,12 +532,13 @@ def _windows(t: torch.Tensor, dims: int, k, s) -> torch.Tensor:
 
 
 def exact_maxpool(
-    r_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str
+    r_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str, delta: bool = False
 ) -> torch.Tensor:
     """Max pooling as a tournament of ``max(a, b) = a + relu(b - a)`` with Rescale on every ReLU.
 
     Summation-to-delta then holds exactly whatever the references (the gradient routing of the original
-    does not keep it when the reference's max sits elsewhere in the window).
+    does not keep it when the reference's max sits elsewhere in the window). ``delta``: ``r_in`` holds the
+    differences ``Δ = x - r`` of the difference stream, and the tournament runs on them.
     """
     k, s = _tuple(p["kernel_size"], dims), _tuple(p["stride"], dims)
     if any(v != 0 for v in _tuple(p["padding"], dims)) or any(v != 1 for v in _tuple(p["dilation"], dims)) \
@@ -548,7 +549,7 @@ def exact_maxpool(
         m = rw.shape[-1] // 2
         xa, xb = xw[..., 0:2 * m:2], xw[..., 1:2 * m:2]
         ra, rb = rw[..., 0:2 * m:2], rw[..., 1:2 * m:2]
-        r_new = pairwise_extreme("maximum", ra, rb, xa, xb)
+        r_new = ra + relu_delta(xb - xa, rb - ra) if delta else pairwise_extreme("maximum", ra, rb, xa, xb)
         x_new = xa + torch.relu(xb - xa)
         if rw.shape[-1] % 2:
             r_new = torch.cat([r_new, rw[..., -1:]], dim=-1)
@@ -962,33 +963,11 @@ def _pairwise_difference(step: Step) -> Any:
     return pairwise_extreme_delta(step.op.kind, da, db, xa, xb)
 
 
-def exact_maxpool_delta(
-    d_in: torch.Tensor, x_in: torch.Tensor, dims: int, p: dict[str, Any], where: str
-) -> torch.Tensor:
-    """:func:`exact_maxpool` on the difference stream: the tournament ``a + relu(b - a)`` on Δs."""
-    k, s = _tuple(p["kernel_size"], dims), _tuple(p["stride"], dims)
-    if any(v != 0 for v in _tuple(p["padding"], dims)) or any(v != 1 for v in _tuple(p["dilation"], dims)) \
-            or p["ceil_mode"]:
-        raise UnsupportedModelError(f"{where}: maxpool='exact' needs padding 0, dilation 1 and ceil_mode False")
-    dw, xw = _windows(d_in, dims, k, s), _windows(x_in, dims, k, s)
-    while dw.shape[-1] > 1:
-        m = dw.shape[-1] // 2
-        xa, xb = xw[..., 0:2 * m:2], xw[..., 1:2 * m:2]
-        da, db = dw[..., 0:2 * m:2], dw[..., 1:2 * m:2]
-        d_new = da + relu_delta(xb - xa, db - da)
-        x_new = xa + torch.relu(xb - xa)
-        if dw.shape[-1] % 2:
-            d_new = torch.cat([d_new, dw[..., -1:]], dim=-1)
-            x_new = torch.cat([x_new, xw[..., -1:]], dim=-1)
-        dw, xw = d_new, x_new
-    return dw[..., 0]
-
-
 def _maxpool_difference(step: Step) -> Any:
     dims, p = pool_params(step.op, step.args, step.kwargs)
     src = resolve_main(step.node)
     if step.maxpool == "exact":
-        return exact_maxpool_delta(step.args[0], step.xenv[src], dims, p, step.op.where)
+        return exact_maxpool(step.args[0], step.xenv[src], dims, p, step.op.where, delta=True)
     return MaxPoolRouteDeltaFn.apply(step.args[0], step.xenv[src], _pool_fn(dims, p))
 
 
