@@ -38,7 +38,6 @@ from .rules import (
     RELU,
     Elementwise,
     TensorFn,
-    _conv_input_grad,
     _relu_deriv,
     conv1d_nhwc,
     derivative,
@@ -46,6 +45,8 @@ from .rules import (
     pseudocount_near_zero,
     relu_reveal_cancel_coefficients,
     unpair,
+    weighted_and_mass,
+    weighted_and_mass_grad,
 )
 
 # A difference function: ``(r, d) -> f(r + d) - f(r)``, evaluated without cancellation.
@@ -325,35 +326,11 @@ class WeightedDeltaFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, d_in: torch.Tensor, layer: nn.Conv1d | nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
         ctx.sign = d_in.sign()
-        ctx.layer = layer
-        absd = d_in.abs()
-        w_abs = layer.weight.abs()
-        if isinstance(layer, nn.Conv1d):
-            w4 = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            wa4 = w_abs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            d4 = d_in.unsqueeze(2)
-            if not d4.is_contiguous(memory_format=torch.channels_last):
-                d4 = d4.contiguous(memory_format=torch.channels_last)
-            ctx.weights = (w4, wa4)
-            ctx.like4 = d4
-            out = conv1d_nhwc(layer, d4.squeeze(2), bias=False)
-            s = conv1d_nhwc(layer, absd, w_abs, bias=False)
-        else:
-            ctx.weights = (layer.weight, w_abs)
-            out = F.linear(d_in, layer.weight)
-            s = F.linear(absd, w_abs)
-        return out, s
+        return weighted_and_mass(ctx, layer, d_in, d_in.abs(), bias=False)
 
     @staticmethod
     def backward(ctx: Any, g_out: torch.Tensor, g_s: torch.Tensor) -> tuple[torch.Tensor, None]:
-        w, w_abs = ctx.weights
-        if isinstance(ctx.layer, nn.Conv1d):
-            gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
-            gs_in = _conv_input_grad(ctx.layer, g_s, w_abs, ctx.like4)
-        else:
-            gin = g_out.matmul(w)
-            gs_in = g_s.matmul(w_abs)
-        return gin.addcmul_(gs_in, ctx.sign), None
+        return weighted_and_mass_grad(ctx, g_out, g_s), None
 
 
 def weighted_delta(layer: nn.Module, d: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

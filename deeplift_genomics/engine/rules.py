@@ -462,38 +462,49 @@ class WeightedAbsMassFn(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         xp, rp = pair(x_in, r_in)
         neg_d = unpair(rp - xp)
-        ctx.neg_sign = neg_d.sign()
-        ctx.layer = layer
-        absd = neg_d.abs_()
-        w_abs = layer.weight.abs()
-        if isinstance(layer, nn.Conv1d):
-            w4 = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            wa4 = w_abs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            r4 = r_in.unsqueeze(2)
-            if not r4.is_contiguous(memory_format=torch.channels_last):
-                r4 = r4.contiguous(memory_format=torch.channels_last)
-            ctx.weights = (w4, wa4)
-            ctx.like4 = r4
-            out = conv1d_nhwc(layer, r4.squeeze(2))
-            s = conv1d_nhwc(layer, absd, w_abs, bias=False)
-        else:
-            ctx.weights = (layer.weight, w_abs)
-            out = F.linear(r_in, layer.weight, layer.bias)
-            s = F.linear(absd, w_abs)
-        return out, s
+        ctx.sign = neg_d.sign()
+        return weighted_and_mass(ctx, layer, r_in, neg_d.abs_(), bias=True)
 
     @staticmethod
     def backward(
         ctx: Any, g_out: torch.Tensor, g_s: torch.Tensor
     ) -> tuple[torch.Tensor, None, None]:
-        w, w_abs = ctx.weights
-        if isinstance(ctx.layer, nn.Conv1d):
-            gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
-            gs_in = _conv_input_grad(ctx.layer, g_s, w_abs, ctx.like4)
-        else:
-            gin = g_out.matmul(w)
-            gs_in = g_s.matmul(w_abs)
-        return gin.addcmul_(gs_in, ctx.neg_sign), None, None
+        return weighted_and_mass_grad(ctx, g_out, g_s), None, None
+
+
+def weighted_and_mass(
+    ctx: Any, layer: nn.Conv1d | nn.Linear, v_in: torch.Tensor, absd: torch.Tensor, bias: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer(v_in)`` (with or without its bias) and the mass ``|W| absd``, for a Function's forward.
+
+    Saves on ``ctx`` what :func:`weighted_and_mass_grad` needs (the caller sets ``ctx.sign``, the sign of
+    ``v_in``'s difference as the backward's variable sees it).
+    """
+    ctx.layer = layer
+    w_abs = layer.weight.abs()
+    if isinstance(layer, nn.Conv1d):
+        w4 = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        wa4 = w_abs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        v4 = v_in.unsqueeze(2)
+        if not v4.is_contiguous(memory_format=torch.channels_last):
+            v4 = v4.contiguous(memory_format=torch.channels_last)
+        ctx.weights = (w4, wa4)
+        ctx.like4 = v4
+        return conv1d_nhwc(layer, v4.squeeze(2), bias=bias), conv1d_nhwc(layer, absd, w_abs, bias=False)
+    ctx.weights = (layer.weight, w_abs)
+    return F.linear(v_in, layer.weight, layer.bias if bias else None), F.linear(absd, w_abs)
+
+
+def weighted_and_mass_grad(ctx: Any, g_out: torch.Tensor, g_s: torch.Tensor) -> torch.Tensor:
+    """``W^T g + sign |W|^T g_s`` with one fused in-place update (see :func:`weighted_and_mass`)."""
+    w, w_abs = ctx.weights
+    if isinstance(ctx.layer, nn.Conv1d):
+        gin = _conv_input_grad(ctx.layer, g_out, w, ctx.like4)
+        gs_in = _conv_input_grad(ctx.layer, g_s, w_abs, ctx.like4)
+    else:
+        gin = g_out.matmul(w)
+        gs_in = g_s.matmul(w_abs)
+    return gin.addcmul_(gs_in, ctx.sign)
 
 
 def abs_mass_eligible(layer: nn.Module | None) -> TypeGuard[nn.Conv1d | nn.Linear]:
