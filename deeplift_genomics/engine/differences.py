@@ -44,6 +44,7 @@ from .rules import (
     pair,
     pseudocount_near_zero,
     relu_reveal_cancel_coefficients,
+    two_part_grads,
     unpair,
     weighted_and_mass,
     weighted_and_mass_grad,
@@ -287,10 +288,7 @@ class RevealCancelDeltaFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
-        a, b = ctx.saved_tensors
-        if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
-            g = torch.empty_like(a).copy_(g)
-        return a * g, b * g, None, None, None, None
+        return (*two_part_grads(ctx, g), None, None, None, None)
 
 
 def relu_reveal_cancel_delta(

@@ -275,10 +275,16 @@ class RevealCancelFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None, None, None]:
-        a, b = ctx.saved_tensors
-        if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
-            g = torch.empty_like(a).copy_(g)
-        return a * g, b * g, None, None, None, None
+        return (*two_part_grads(ctx, g), None, None, None, None)
+
+
+def two_part_grads(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RevealCancel's backward: the saved coefficients ``a`` (of the difference) and ``b`` (of its mass ``s``)
+    times the incoming gradient."""
+    a, b = ctx.saved_tensors
+    if g.stride() != a.stride():  # e.g. from a pooling backward: align once, then two fast products
+        g = torch.empty_like(a).copy_(g)
+    return a * g, b * g
 
 
 class ShapleyProductFn(torch.autograd.Function):
