@@ -146,7 +146,7 @@ def score_fasta(
         Input files (see :mod:`fasta`).
     out_dir
         Output directory: ``scores.h5``, ``ohe.npz``, ``shap.npz`` (+ ``shap_<task>.npz``),
-        ``records.tsv`` and, when regions carry coordinates, ``<task>.bedGraph`` / ``<task>.bw``.
+        ``records.tsv``, ``summary.json`` (float32's error against float64, :mod:`.summary`) and, when regions carry coordinates, ``<task>.bedGraph`` / ``<task>.bw``.
     options
         :class:`ScoreOptions` (defaults when ``None``).
     attribute_fn

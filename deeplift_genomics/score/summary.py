@@ -66,15 +66,12 @@ def write_score_summary(
 ) -> Path:
     """``summary.json``: the precision the scores were computed in and, from the float64 check, float32's
     measured error per task (``float32_vs_float64``; null when no window was checked)."""
-    summary = {
-        "precision": precision,
-        "float64_check": int(float64_check),
-        "float32_vs_float64": float64_check_summary(tasks, check),
-    }
-    if check is not None:
-        worst = max(summary["float32_vs_float64"]["tasks"].items(), key=lambda kv: kv[1]["relative_error"])
+    stated = float64_check_summary(tasks, check)
+    summary = {"precision": precision, "float64_check": int(float64_check), "float32_vs_float64": stated}
+    if stated is not None:
+        worst = max(stated["tasks"].items(), key=lambda kv: kv[1]["relative_error"])
         log.info("float32 against float64 on %d window(s): largest error %.3g of the largest score (task %s)",
-                 check["windows"], worst[1]["relative_error"], worst[0])
+                 stated["windows"], worst[1]["relative_error"], worst[0])
     path = out_dir / SUMMARY_JSON
     atomic_write_text(path, json.dumps(summary, indent=1) + "\n")
     return path
