@@ -67,3 +67,30 @@ def test_no_check_states_none(tmp_path):
     score_fasta(_model(0), LENGTH, TASKS, fasta, tmp_path / "out", options=opts)
     stated = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert stated["float64_check"] == 0 and stated["float32_vs_float64"] is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_attribution_file_records_the_error_of_an_independent_float64_recomputation(tmp_path, seed):
+    from deeplift_genomics.benchmark.attributions import compute_attributions
+    from deeplift_genomics.io.attributions import load_attributions, save_attributions
+
+    seqs = random_seqs(5, LENGTH, seed=20 + seed)
+    x = one_hot(seqs)
+    model = _model(seed)
+    att = compute_attributions(model, x, [f"s{i}" for i in range(5)], method="deeplift", rule="rescale",
+                               references="shuffle", n_references=3, device="cpu", seed=2, float64_check=3)
+    save_attributions(tmp_path / "a.npz", att)
+    stated = load_attributions(tmp_path / "a.npz").settings["float32_vs_float64"]
+    xt = torch.from_numpy(x)
+    r32 = attribute(model, xt, rule="rescale", references="shuffle", n_references=3, seed=2, device="cpu",
+                    return_references=True, verbose=False)
+    r64 = attribute(copy.deepcopy(model).double(), xt[:3].double(), rule="rescale",
+                    references=r32.references[:3].double(), dtype=torch.float64, device="cpu", verbose=False)
+    assert stated["sequences"] == 3
+    for t in range(len(TASKS)):
+        diff = float((r32.contributions[:3, t].double() - r64.contributions[:, t]).abs().max())
+        scale = float(r64.contributions[:, t].abs().max())
+        got = stated["per_task"][t]
+        assert diff > 0
+        np.testing.assert_allclose(got["max_abs_error"], diff, rtol=1e-6)
+        np.testing.assert_allclose(got["relative_error"], diff / scale, rtol=1e-6)
