@@ -153,7 +153,9 @@ def attribute(
     float64_check
         Recompute the first ``float64_check`` sequences (against the same references) in float64 and
         state in ``result.precision_check`` how far the float32 scores are from them (``max_abs_diff_vs_fp64``,
-        relative to the largest float64 contribution in ``relative_diff_vs_fp64``); also logged. float64
+        relative to the largest float64 contribution in ``relative_diff_vs_fp64``; per target, in the
+        order of ``result.targets``, ``max_abs_diff_vs_fp64_per_target`` and
+        ``max_abs_contribution_fp64_per_target``); also logged. float64
         costs about 5x float32 per sequence on a CPU, so a few sequences of a large call cost little.
 
     Returns
@@ -493,13 +495,19 @@ def _precision_report(precision, c, d, c32, d32) -> dict:
 
 def _float64_report(c32: torch.Tensor, c64: torch.Tensor) -> dict:
     """Log, and return, how far float32 contributions are from float64 on the first sequences."""
-    scale = float(c64.abs().max())
-    diff = float((c32.double() - c64).abs().max())
+    err = (c32.double() - c64).abs()
+    # (k, T, ...): per target, the largest error and the largest float64 contribution
+    diff_t = err.transpose(0, 1).reshape(err.shape[1], -1).amax(1)
+    scale_t = c64.abs().transpose(0, 1).reshape(c64.shape[1], -1).amax(1)
+    scale = float(scale_t.max())
+    diff = float(diff_t.max())
     report = {
         "float64_sequences": int(c64.shape[0]),
         "max_abs_diff_vs_fp64": diff,
         "max_abs_contribution_fp64": scale,
         "relative_diff_vs_fp64": diff / scale if scale > 0 else 0.0,
+        "max_abs_diff_vs_fp64_per_target": [float(v) for v in diff_t],
+        "max_abs_contribution_fp64_per_target": [float(v) for v in scale_t],
     }
     log.info("float32 against float64, first %d sequences: contributions differ by up to %.3g (%.3g of the "
              "largest)", report["float64_sequences"], diff, report["relative_diff_vs_fp64"])

@@ -63,7 +63,8 @@ def test_score_command_writes_every_output(tmp_path, model_dir):
     )
     assert code == 0
     names = sorted(p.name for p in out.iterdir() if p.name != ".deeplift-genomics.json")
-    expected = ["ohe.npz", "records.tsv", "scores.h5", "shap.npz", "t1.bedGraph"] + (["t1.bw"] if bigwig else [])
+    expected = ["ohe.npz", "records.tsv", "scores.h5", "shap.npz", "summary.json", "t1.bedGraph"]
+    expected += ["t1.bw"] if bigwig else []
     assert names == expected
     rows = _rows(out)
     assert [r["action"] for r in rows] == ["as_is", "as_is", "tiled"]

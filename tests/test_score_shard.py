@@ -73,6 +73,8 @@ def _contents(out):
             found[path.name] = np.load(path)["arr_0"]
         elif path.suffix in (".tsv", ".bedGraph"):
             found[path.name] = path.read_bytes()
+        elif path.name == "summary.json":  # float32's error against float64, merged over the shards
+            found[path.name] = json.loads(path.read_text())
     return found
 
 
@@ -94,6 +96,7 @@ def test_gathered_shards_equal_the_unsharded_run(tmp_path, model_dir, inputs, us
     bed = bed if use_bed else None
     whole = _contents(_score(model_dir, fasta, tmp_path / "whole", bed=bed))
     assert any(k.endswith(".bedGraph") for k in whole)  # tracks are part of the comparison
+    assert whole["summary.json"]["float32_vs_float64"]["windows"] > 2  # every chunk's check, merged
     assert use_bed or np.isnan(whole["projected"]).any()  # and N bases (NaN) too
     for n in (1, 2, 3):
         shards = [

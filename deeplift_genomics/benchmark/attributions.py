@@ -29,15 +29,20 @@ log = logging.getLogger(__name__)
 def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str] | np.ndarray, *, method: str,
                          rule: str = "genomics_default", references: str = "background", n_references: int = 1,
                          n_steps: int = 10, batch_size: int = 128, device: str = "auto", seed: int = 0,
-                         settings: Mapping[str, Any] | None = None, precision: str = "fp32") -> Attributions:
+                         settings: Mapping[str, Any] | None = None, precision: str = "fp32",
+                         float64_check: int = 0) -> Attributions:
     """Run the engine on ``onehot`` (N, 4, L) for all tasks and pack the result as :class:`Attributions`.
 
-    ``settings`` (checksums, split, ...) is merged into the recorded settings.
+    ``settings`` (checksums, split, ...) is merged into the recorded settings. ``float64_check``: the first
+    sequences recomputed in float64 (not for ISM); float32's measured error against them is recorded as
+    ``float32_vs_float64`` (per task: ``max_abs_error``, ``max_abs_score_float64``, ``relative_error``).
     """
     spec = MethodSpec(method, rule, references, n_references, n_steps)
     kwargs: dict[str, Any] = {**spec.engine_kwargs(), "batch_size": batch_size, "device": device, "seed": seed}
     if precision != "fp32":
         kwargs["precision"] = precision
+    if float64_check and method != "ism":
+        kwargs["float64_check"] = int(float64_check)
     x = torch.as_tensor(np.asarray(onehot, dtype=np.float32))
     res = attribute(model, x, **kwargs)
     projected = _numpy(res.projected)
@@ -58,6 +63,14 @@ def compute_attributions(model: nn.Module, onehot: np.ndarray, ids: Sequence[str
         "precision": precision,
         "version": __version__,
     }
+    report = getattr(res, "precision_check", None) or {}
+    if "max_abs_diff_vs_fp64_per_target" in report:
+        recorded["float32_vs_float64"] = {
+            "sequences": int(report["float64_sequences"]),
+            "per_task": [{"max_abs_error": d, "max_abs_score_float64": m, "relative_error": d / m if m > 0 else 0.0}
+                         for d, m in zip(report["max_abs_diff_vs_fp64_per_target"],
+                                         report["max_abs_contribution_fp64_per_target"], strict=True)],
+        }
     recorded.update(settings or {})
     return Attributions(np.asarray(ids, dtype=str), projected.astype(np.float32), hyp,
                         _numpy(res.outputs).astype(np.float32), deltas_max.astype(np.float32), recorded)

@@ -40,6 +40,8 @@ SETTINGS: dict[str, Setting] = {
     "device": Setting("auto", str, help='auto | cpu | cuda', workflow="device"),
     "precision": Setting("fp32", str, PRECISIONS,
                 help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged', workflow="attribute.precision"),
+    "float64_check": Setting(2, int, low=0,
+                help="sequences recomputed in float64; float32's largest error against them, per task, is recorded in the file's settings (0: none)", workflow="attribute.float64_check"),
     "seed": Setting(0, int, help='seed of shuffles and the subset', workflow="attribute.seed"),
 }
 REQUIRED = ("data", "model", "out", "method")
@@ -76,7 +78,7 @@ def _run(s: dict) -> int:
     att = compute_attributions(
         lm.model, ds.onehot, ds.ids, method=s["method"], rule=s["rule"], references=s["references"],
         n_references=s["n_references"], n_steps=s["n_steps"], batch_size=s["batch_size"], device=s["device"],
-        seed=s["seed"], precision=s["precision"],
+        seed=s["seed"], precision=s["precision"], float64_check=int(s["float64_check"]),
         settings={"split": s["split"], "max_sequences": s["max_sequences"],
                   "model_checksum": model_checksum(s["model"]), "data_checksum": full.checksum,
                   "task_names": list(lm.task_names)},

@@ -79,6 +79,8 @@ SETTINGS: dict[str, Setting] = {
     "device": Setting("auto", str, DEVICE_CHOICES, group='running', help='auto, cpu or cuda', workflow="device"),
     "precision": Setting("fp32", str, PRECISIONS, group='running',
                 help='fp32; on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged)', workflow="score.precision"),
+    "float64_check": Setting(2, int, low=0, group='running',
+                help="windows of each chunk recomputed in float64; float32's largest error against them, per task, goes into summary.json (0: none)", workflow="score.float64_check"),
     "seed": Setting(0, int, group='running', help='seed of the reference shuffles', workflow="score.seed"),
     "keep_work": Setting(False, bool, group='running',
                 help='keep the resumable chunks', workflow="none: shard directories are temporary; an unfinished shard is rerun whole"),
@@ -162,6 +164,7 @@ def _run_score(s: dict[str, Any]) -> int:
         chunk_size=int(s["chunk_size"]),
         device=s["device"],
         precision=s["precision"],
+        float64_check=int(s["float64_check"]),
         seed=int(s["seed"]),
         tasks=tuple(s["tasks"]) if s["tasks"] else None,
     )

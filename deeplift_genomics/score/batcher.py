@@ -7,6 +7,7 @@ assembles.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -72,6 +73,11 @@ class ChunkScorer:
         self.attribute = attribute_fn
         self.n_model_tasks = n_model_tasks
         self._warned_hyp = False
+        self._check_pending = False
+        self._check: dict[str, np.ndarray] = {}
+        params = inspect.signature(attribute_fn).parameters
+        # a caller's own attribution function (tests, other engines) need not take float64_check
+        self._can_check = "float64_check" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
     def plan(self, length: int) -> WindowPlan:
         return plan_windows(length, self.length, self.opt.long, self.opt.stride, self.opt.short)
@@ -120,6 +126,9 @@ class ChunkScorer:
         win_pred = np.zeros((n_win, n_t), dtype=np.float32)
         win_delta = np.full(n_win, np.nan, dtype=np.float32)
         block = REFERENCE_BLOCK
+        # the first attribution call of the chunk recomputes its first windows in float64
+        self._check_pending = opt.float64_check > 0 and self._can_check and opt.method != "ism"
+        self._check = {}
         for lo in range(0, n_win, opt.batch_size):
             hi = min(n_win, lo + opt.batch_size)
             xb = x[lo:hi]
@@ -133,7 +142,7 @@ class ChunkScorer:
                     win_pred[lo + group] = pred
                     win_delta[lo + group] = delta
             bar.update(hi - lo)
-        return self._stitch(
+        arrays = self._stitch(
             regions,
             actions,
             plans,
@@ -147,6 +156,8 @@ class ChunkScorer:
             win_pred,
             win_delta,
         )
+        arrays.update(self._check)
+        return arrays
 
     def _attribute(self, xb: np.ndarray, seed: int, plain: bool) -> tuple[np.ndarray, ...]:
         """Attributions of windows ``xb``: projected (n,T,L), hypothetical (n,T,4,L), logits (n,T), max |delta| (n,).
@@ -163,6 +174,10 @@ class ChunkScorer:
         extra: dict[str, Any] = {} if plain else {"hypothetical": None}
         if opt.precision != "fp32":
             extra["precision"] = opt.precision
+        checking = self._check_pending
+        if checking:
+            extra["float64_check"] = opt.float64_check
+            self._check_pending = False
         res = self.attribute(
             self.model,
             torch.from_numpy(np.ascontiguousarray(xb)),
@@ -184,6 +199,14 @@ class ChunkScorer:
             return np.take(arr, self.task_idx, axis=axis) if subset and arr.shape[axis] == n_all else arr
 
         n = len(xb)
+        report = getattr(res, "precision_check", None) or {}
+        if checking and "max_abs_diff_vs_fp64_per_target" in report:
+            self._check = {
+                "f64_check_windows": np.asarray(report["float64_sequences"], dtype=np.int64),
+                "f64_check_max_abs_diff": np.asarray(report["max_abs_diff_vs_fp64_per_target"], dtype=np.float64),
+                "f64_check_max_abs_score": np.asarray(report["max_abs_contribution_fp64_per_target"],
+                                                      dtype=np.float64),
+            }
         proj = tasks(_numpy(res.projected), 1)
         hyp_raw = _numpy_or_none(getattr(res, "hypothetical", None))
         hyp = (

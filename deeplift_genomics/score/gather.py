@@ -36,6 +36,7 @@ from .outputs import (
     estimated_output_bytes,
     safe_name,
 )
+from .summary import SUMMARY_JSON, merge_float64_checks, read_float64_check, write_score_summary
 from .tracks import write_score_tracks
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,10 @@ def gather_shards(
                         tsv.write(header)
                     shutil.copyfileobj(part, tsv)
         write_score_tracks(tmp, tasks, bedgraph=bedgraph, bigwig=bigwig)
+        checks = [c for c in (read_float64_check(path / SUMMARY_JSON) for path, _info in shards) if c is not None]
+        options = shards[0][1]["settings"].get("options", {})
+        write_score_summary(tmp, tasks, str(options.get("precision", "fp32")), int(options.get("float64_check", 0)),
+                            merge_float64_checks(checks) if checks else None)
         written = sorted(p.name for p in tmp.iterdir())
     log.info(
         "gathered %d shard(s): %d record(s), %d window(s) into %s", len(shards), n_records, n_windows, out_dir

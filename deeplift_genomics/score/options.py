@@ -41,6 +41,9 @@ class ScoreOptions:
         Where to run; base seed of the reference shuffles.
     precision
         ``fp32`` (default), or on CUDA ``tf32`` / ``bf16`` (see :func:`deeplift_genomics.attribute`).
+    float64_check
+        Windows of each chunk (the first ones of its first batch) recomputed in float64; float32's (or
+        tf32's, bf16's) largest error against them is stated in ``summary.json`` per task. 0: none.
     tasks
         Task names to keep (default: all).
     """
@@ -60,6 +63,7 @@ class ScoreOptions:
     device: str = "auto"
     seed: int = 0
     precision: str = "fp32"
+    float64_check: int = 2
     tasks: tuple[str, ...] | None = None
 
     def check(self, input_length: int) -> None:
@@ -77,5 +81,7 @@ class ScoreOptions:
         for name in ("batch_size", "chunk_size", "n_references"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.float64_check < 0:
+            raise InputError(f"--float64-check {self.float64_check}: must be 0 or more")
         if not math.isfinite(self.pad_value):
             raise InputError(f"--pad-value {self.pad_value}: must be a finite number")

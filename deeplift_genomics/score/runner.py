@@ -43,6 +43,7 @@ from ..models.files import model_fingerprint
 from .batcher import ChunkScorer
 from .options import SHARD_FORMAT, SHARD_FORMAT_VERSION, ScoreOptions
 from .outputs import assemble_outputs
+from .summary import SUMMARY_JSON, float64_check_of_chunks, write_score_summary
 from .tracks import require_pybigwig, write_score_tracks
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _read_chunk_windows(path: Path, n_regions: int) -> int | None:
 
 #: Names of files a ``score`` run may leave at the top of OUT_DIR (besides this run's own).
 SCORE_OUTPUT_PATTERNS = ("scores.h5", "ohe.npz", "shap.npz", "shap_*.npz", "records.tsv", "*.bedGraph",
-                         "*.bw", "shard.json", "modisco")
+                         "*.bw", "shard.json", SUMMARY_JSON, "modisco")
 
 
 def score_fasta(
@@ -145,7 +146,7 @@ def score_fasta(
         Input files (see :mod:`fasta`).
     out_dir
         Output directory: ``scores.h5``, ``ohe.npz``, ``shap.npz`` (+ ``shap_<task>.npz``),
-        ``records.tsv`` and, when regions carry coordinates, ``<task>.bedGraph`` / ``<task>.bw``.
+        ``records.tsv``, ``summary.json`` (float32's error against float64, :mod:`.summary`) and, when regions carry coordinates, ``<task>.bedGraph`` / ``<task>.bw``.
     options
         :class:`ScoreOptions` (defaults when ``None``).
     attribute_fn
@@ -212,11 +213,13 @@ def score_fasta(
             scored_windows / seconds if seconds else float("nan"),
         )
         attrs = _scores_attrs(kept_tasks, options, input_length, fasta, bed, model_name, manifest)
+        check = float64_check_of_chunks([chunks_dir / f"chunk_{k:06d}.npz" for k in range(n_chunks)])
         files, n_scored, n_windows = assemble_outputs(
             out_dir, chunks_dir, n_chunks, regions, kept_tasks, input_length, attrs
         )
     with writing(out_dir):
         files += write_score_tracks(out_dir, kept_tasks, bedgraph=bedgraph, bigwig=bigwig)
+        files.append(write_score_summary(out_dir, kept_tasks, options.precision, options.float64_check, check))
     if shard is not None:
         # written last: its presence says the shard's other files are complete
         files.append(write_shard_info(out_dir, SHARD_FORMAT, shard, "region", (first, end), n_total, {
@@ -310,3 +313,4 @@ def _scores_attrs(
         "model": model_name,
         "options": json.dumps(manifest["options"]),
     }
+
