@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 RULES = ("rescale", "reveal_cancel", "genomics_default")
 MAXPOOL_MODES = ("gradient", "exact")
-PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISIONS = ("fp32", "tf32", "bf16", "fp64")
 # Blocks of REFERENCE_BLOCK sequences whose shuffles a GPU draws in one call.
 GPU_SHUFFLE_BLOCKS = 16
 # Sequences of the first block recomputed in float32 to measure what tf32/bf16 change.
@@ -53,7 +54,7 @@ class AttributionResult:
     references : (N, R, ...) when asked for, else None
     targets : the output indices scored, in the order of the T axis
     method, rule : what was computed
-    precision : ``fp32``, ``tf32`` or ``bf16``
+    precision : ``fp32``, ``tf32``, ``bf16`` or ``fp64``
     precision_check : for tf32/bf16, what float32 gives on the first sequences; for float32 with
         ``float64_check``, what float64 gives (see ``attribute``)
     """
@@ -149,7 +150,10 @@ def attribute(
         only, opt-in: ``tf32`` (TensorFloat-32 matmuls and convolutions) or ``bf16`` (autocast to
         bfloat16). Either recomputes the first sequences in float32 and logs, as a warning, their
         summation-to-delta error and largest difference from float32 (also in
-        ``result.precision_check``).
+        ``result.precision_check``). ``fp64``, on any device: the whole computation in float64 (the
+        model is copied to float64; about 5x float32 on a CPU), for heads whose scores float32 cannot
+        carry to the digits wanted (docs/precision.md: the BPNet profile head); contributions come back
+        in float64.
     float64_check
         Recompute the first ``float64_check`` sequences (against the same references) in float64 and
         state in ``result.precision_check`` how far the float32 scores are from them (``max_abs_diff_vs_fp64``,
@@ -172,11 +176,15 @@ def attribute(
     _check_arguments(method, rule, maxpool, precision, n_references, n_steps, batch_size)
     if isinstance(float64_check, bool) or not isinstance(float64_check, (int, np.integer)) or float64_check < 0:
         raise InputError(f"float64_check: expected a non-negative integer, got {float64_check!r}")
-    x = _as_input(x, dtype)
     dev = resolve_device(device)
     _check_precision(precision, dev, dtype, method)
+    if precision == "fp64":
+        dtype = torch.float64
+    # the number formats of the call; fp64 is plain arithmetic in float64, with TF32 off as for fp32
+    numerics = "fp32" if precision == "fp64" else precision
+    x = _as_input(x, dtype)
     if method == "ism":
-        return _ism(model, x, target, batch_size, dev, dtype, verbose)
+        return dataclasses.replace(_ism(model, x, target, batch_size, dev, dtype, verbose), precision=precision)
     want_hyp = _want_hypothetical(x, references, hypothetical)
 
     # On the CPU torch runs at one thread and the batches of pairs are spread over the threads in pieces
@@ -197,7 +205,7 @@ def attribute(
         bar = progress_bar(total=x.shape[0], desc=f"attribute ({method})", unit="seq", verbose=verbose)
         try:
             contrib, hyp, outputs, deltas, refs, check = _attribute_all_blocks(
-                x, block, ref_source, targets, dtype, dev, precision, want_hyp, return_references, bar
+                x, block, ref_source, targets, dtype, dev, numerics, want_hyp, return_references, bar
             )
         finally:
             bar.close()
@@ -461,7 +469,7 @@ def _numerics(precision: str, dev: torch.device) -> Iterator[None]:
 
 
 def _check_precision(precision: str, dev: torch.device, dtype: torch.dtype, method: str) -> None:
-    if precision == "fp32":
+    if precision in ("fp32", "fp64"):
         return
     if dev.type != "cuda":
         raise InputError(

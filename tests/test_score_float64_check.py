@@ -94,3 +94,31 @@ def test_attribution_file_records_the_error_of_an_independent_float64_recomputat
         assert diff > 0
         np.testing.assert_allclose(got["max_abs_error"], diff, rtol=1e-6)
         np.testing.assert_allclose(got["relative_error"], diff / scale, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_precision_fp64_scores_equal_an_independent_float64_computation(tmp_path, seed):
+    from deeplift_genomics.score import read_record
+
+    seqs = random_seqs(4, LENGTH, seed=30 + seed)
+    fasta = write_fasta(tmp_path / "x.fa", {f"s{i}": s for i, s in enumerate(seqs)})
+    model = _model(seed)
+    opts = ScoreOptions(batch_size=8, n_references=3, seed=5, device="cpu", precision="fp64", float64_check=2)
+    score_fasta(model, LENGTH, TASKS, fasta, tmp_path / "out", options=opts)
+    stated = json.loads((tmp_path / "out" / "summary.json").read_text())
+    # computed in float64 there is nothing for a float64 check to measure
+    assert stated["precision"] == "fp64" and stated["float32_vs_float64"] is None
+
+    x = torch.from_numpy(one_hot(seqs))
+    r32 = attribute(model, x, references="shuffle", n_references=3, seed=5, device="cpu", return_references=True,
+                    verbose=False)
+    # the references are integer shuffles, the same in any dtype; float64 on a float64 copy of the model
+    r64 = attribute(copy.deepcopy(model).double(), x.double(), references=r32.references.double(),
+                    dtype=torch.float64, device="cpu", verbose=False)
+    want = r64.projected.numpy()
+    got = np.stack([read_record(tmp_path / "out" / "scores.h5", f"s{i}")["projected"] for i in range(4)])
+    scale = np.abs(want).max()
+    err64 = np.abs(got - want).max() / scale
+    err32 = np.abs(r32.projected.double().numpy() - want).max() / scale
+    assert err64 <= 1e-6  # float32 storage of float64 scores: half an ulp of each
+    assert err32 > 3 * err64  # float32 arithmetic errs more than float32 storage: the comparison tells them apart

@@ -39,7 +39,7 @@ SETTINGS: dict[str, Setting] = {
     "batch_size": Setting(128, int, help='sequence-reference pairs per batch', workflow="attribute.batch_size"),
     "device": Setting("auto", str, help='auto | cpu | cuda', workflow="device"),
     "precision": Setting("fp32", str, PRECISIONS,
-                help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged', workflow="attribute.precision"),
+                help='fp32; on CUDA, opt-in tf32 or bf16, whose error against fp32 on the first sequences is logged; fp64: float64 throughout (about 5x slower on a CPU)', workflow="attribute.precision"),
     "float64_check": Setting(2, int, low=0,
                 help="sequences recomputed in float64; float32's largest error against them, per task, is recorded in the file's settings (0: none)", workflow="attribute.float64_check"),
     "seed": Setting(0, int, help='seed of shuffles and the subset', workflow="attribute.seed"),

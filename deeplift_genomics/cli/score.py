@@ -78,7 +78,7 @@ SETTINGS: dict[str, Setting] = {
                 help='records per resumable chunk', workflow="score.chunk_size"),
     "device": Setting("auto", str, DEVICE_CHOICES, group='running', help='auto, cpu or cuda', workflow="device"),
     "precision": Setting("fp32", str, PRECISIONS, group='running',
-                help='fp32; on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged)', workflow="score.precision"),
+                help="fp32; on CUDA, opt-in tf32 or bf16 (their error against fp32 is logged); fp64: float64 throughout (about 5x slower on a CPU)", workflow="score.precision"),
     "float64_check": Setting(2, int, low=0, group='running',
                 help="windows of each chunk recomputed in float64; float32's largest error against them, per task, goes into summary.json (0: none)", workflow="score.float64_check"),
     "seed": Setting(0, int, group='running', help='seed of the reference shuffles', workflow="score.seed"),
