@@ -58,7 +58,7 @@ SETTINGS: dict[str, Setting] = {
     "gather": Setting(None, list, metavar="SHARD_DIR", nargs="+", group='input and output',
                 help='fit the hits of the --shard OUT_DIRs 1/N..N/N (with --patterns) and write every output',
                 workflow=BY_RULE),
-    "chunk_bases": Setting(2_000_000, int, low=1,
+    "chunk_bases": Setting(1_000_000, int, low=1,
                 help='bases of scores read at a time (sets the memory; the results do not depend on it)',
                 workflow="motifs.chunk_bases"),
     "seqlet_cap": Setting(20_000, int, low=1,

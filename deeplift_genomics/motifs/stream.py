@@ -46,7 +46,7 @@ from .seqlets import SEQLET_COLUMNS, SeqletSettings, greedy_windows, window_star
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_BASES = 2_000_000
+DEFAULT_CHUNK_BASES = 1_000_000
 TAIL_CAPACITY = 2_000_000
 SIGNS = (("pos", 1.0), ("neg", -1.0))
 
