@@ -11,8 +11,8 @@ small Gaussian hypothetical contributions everywhere, and contributions of +0.3 
 base) at planted GATA (``AGATAA``) and TAL1 (``CAGCTG``) instances in about half the records, with genome
 coordinates on ``chr1``.
 
-Peak memory is the child process's maximum resident set size (``ru_maxrss`` of a ``wait4`` on that child
-alone), as a scheduler sees it. Printed per tree and input: seconds, peak MiB, hits, and the float32 size of
+Peak memory is the run's maximum resident set size (``RUSAGE_CHILDREN`` of a fresh process whose only
+child it is), as a scheduler sees it. Printed per tree and input: seconds, peak MiB, hits, and the float32 size of
 the input's score arrays, so one sees whether memory follows the score array or stays flat. On a shared
 machine the seconds are noisy: compare trees within one size.
 """
@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
@@ -82,21 +81,31 @@ def make_standin(out: Path, n_records: int, length: int = 1000, seed: int = 0) -
             h5["projected"][:, a:b] = (hyp * onehot[None]).sum(axis=1)
 
 
+MEASURE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+seconds = time.perf_counter() - t0
+print(rc, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def run_one(tree: Path, scores: Path, threads: int) -> tuple[str, float, float, int]:
-    """One ``motifs`` run of the package at ``tree``: status, seconds, peak RSS MiB, hits."""
+    """One ``motifs`` run of the package at ``tree``: status, seconds, peak RSS MiB, hits.
+
+    The run is the only child of a fresh Python process that reports ``RUSAGE_CHILDREN``'s maximum
+    resident set size (KiB), so no other run's peak can hide it."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads), "PYTHONPATH": f"/tmp/noedit:{tree}"}
     with tempfile.TemporaryDirectory(prefix="motifs_scale_") as tmp:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "deeplift_genomics", "motifs", "--scores", str(scores),
-                                 "--out", str(Path(tmp) / "m"), "-q"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        err = proc.stderr.read() if proc.stderr else ""
-        ok = os.waitstatus_to_exitcode(status) == 0
+        proc = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m", "deeplift_genomics", "motifs",
+                               "--scores", str(scores.resolve()), "--out", str(Path(tmp) / "m"), "-q"], env=env,
+                              capture_output=True, text=True, cwd=tmp)  # not the repo: -m would import it first
+        rc, seconds, peak_kib = proc.stdout.split()
+        ok = int(rc) == 0
         hits = sum(1 for _ in open(Path(tmp) / "m" / "instances.tsv")) - 1 if ok else 0
-    return ("ok" if ok else f"failed: {err.strip().splitlines()[-1:]}"), seconds, usage.ru_maxrss / 1024, hits
+    status = "ok" if ok else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+    return status, float(seconds), int(peak_kib) / 1024, hits
 
 
 def main() -> None:
