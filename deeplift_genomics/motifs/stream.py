@@ -41,7 +41,8 @@ import pandas as pd
 from .hits import JointCaller, finish_hits, record_blocks, uniforms_at
 from .inputs import ScoreSource, ScoreTracks
 from .instances import call_instances
-from .patterns import Pattern, discover_patterns
+from .patterns import Pattern, PatternSettings, discover_patterns
+from .run import MotifSettings
 from .seqlets import SEQLET_COLUMNS, SeqletSettings, greedy_windows, window_starts_valid, window_sums
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def _window_tracks(wins: list, task_name: str) -> tuple[ScoreTracks, np.ndarray]
 
 
 def stream_patterns(seqlets: pd.DataFrame, windows: dict[str, ScoreTracks], window_start: dict[str, np.ndarray],
-                    settings: SeqletSettings, pattern_settings, seed: int) -> tuple[list[Pattern], pd.DataFrame]:
+                    settings: SeqletSettings, pattern_settings: PatternSettings, seed: int) -> tuple[list[Pattern], pd.DataFrame]:
     """Patterns of one task from its kept seqlets' windows (step 3), and the seqlet table with each
     seqlet's ``pattern, similarity, strand, pattern_start`` (empty for seqlets not kept)."""
     patterns: list[Pattern] = []
@@ -376,7 +377,7 @@ def stream_patterns(seqlets: pd.DataFrame, windows: dict[str, ScoreTracks], wind
     return patterns, merged
 
 
-def hit_callers(patterns: Sequence[Pattern], background: np.ndarray, settings, task: int) -> list[JointCaller]:
+def hit_callers(patterns: Sequence[Pattern], background: np.ndarray, settings: MotifSettings, task: int) -> list[JointCaller]:
     """The joint callers of one task's patterns, one per sign with patterns (seeds as
     :func:`~deeplift_genomics.motifs.run.call_task_hits` gives them)."""
     out = []
@@ -405,7 +406,8 @@ def fit_hits(callers: Sequence[JointCaller], task_name: str, names: np.ndarray) 
     return finish_hits([caller.finish(task_name, names) for caller in callers], task_name)
 
 
-def window_caller_hits(source: ScoreSource, task: int, patterns: Sequence[Pattern], settings) -> pd.DataFrame:
+def window_caller_hits(source: ScoreSource, task: int, patterns: Sequence[Pattern], settings: MotifSettings,
+                       ) -> pd.DataFrame:
     """``--hit-caller window``: its null is over all windows at once, so it reads the task's records whole."""
     tracks = source.read(0, source.meta.n_records, task)
     out = call_instances(tracks, 0, patterns, settings.instances, seed=settings.seed + task)
