@@ -40,7 +40,7 @@ def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
     assert job_counts(out) == {
         "simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1,
         "variants_vcf": 2, "variants_gather": 1, "score_fasta": 4, "score_gather": 1,
-        "motifs_fasta": 1, "motifs_benchmark": 1, "all": 1,
+        "motifs_patterns": 1, "motifs_hits": 2, "motifs_fasta": 1, "motifs_benchmark": 1, "all": 1,
     }  # fmt: skip
     commands = shell_commands(out)
     outputs = {re.search(r"--out results/attributions/seed0/(\S+)\.npz", c).group(1) for c in commands if " attribute " in c}
@@ -79,6 +79,17 @@ def test_dry_run_score_and_motifs_targets(tmp_path: Path):
     # the default config scores each FASTA in 4 shards, then gathers them
     assert counts["score_fasta"] == 4 and counts["score_gather"] == 1 and counts["motifs_fasta"] == 1
     assert counts["motifs_benchmark"] == 1
+    # motifs: patterns once over all records, hits in 2 shards, one merge (as `score`)
+    assert counts["motifs_patterns"] == 1 and counts["motifs_hits"] == 2
+    motifs = [c for c in shell_commands(out) if " motifs --scores " in c]
+    (discover,) = [c for c in motifs if "--discover-only" in c]
+    assert "--out results/motifs_work/simulated/patterns " in discover and "--seqlet-cap 20000" in discover
+    hits = sorted(c for c in motifs if " --shard " in c)
+    assert [f"--shard {k}/2 --out results/motifs_work/simulated/{k} " in c for k, c in enumerate(hits, 1)] == [True] * 2
+    assert all("--patterns results/motifs_work/simulated/patterns " in c for c in hits)
+    (merge,) = [c for c in motifs if " --gather " in c]
+    assert ("--scores results/score/simulated --patterns results/motifs_work/simulated/patterns --gather "
+            "results/motifs_work/simulated/1 results/motifs_work/simulated/2 --out results/motifs/simulated ") in merge
     commands = [c for c in shell_commands(out) if " score " in c]
     shards = sorted(c for c in commands if " --shard " in c)
     for k, score in enumerate(shards, start=1):

@@ -12,7 +12,10 @@ One module per stage, pure functions over numpy arrays where possible:
 - :mod:`.recovery`: precision and recall of seqlets and instances against known motif positions.
 - :mod:`.export`: tables, BED, MEME, an npz of every matrix and the modisco-lite HDF5.
 - :mod:`.report`: self-contained HTML pages.
-- :mod:`.run`: the whole pipeline, written atomically.
+- :mod:`.run`: the whole pipeline in memory, written atomically.
+- :mod:`.stream`: the stages over records read in blocks (bounded memory).
+- :mod:`.pipeline`: the pipeline on a ``score`` output in blocks, whole or in the workflow's three sharded
+  steps; ``motifs``' entry point.
 """
 
 from __future__ import annotations

@@ -73,7 +73,11 @@ class _Atom:
 
 
 def _correlate(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``out[i] = sum_{c,w} x[c, i + w] kernel[c, w]`` (0 where the window runs past the end)."""
+    """``out[i] = sum_{c,w} x[c, i + w] kernel[c, w]`` (0 where the window runs past the end).
+
+    ``x`` here is one-hot or masked by it (one nonzero channel per column), so each 4-term product is
+    exact in any summation order and ``out[i]`` depends only on its own columns: chunks give the values
+    of the whole axis bit for bit."""
     n, k = x.shape[1], kernel.shape[1]
     out = np.zeros(n)
     if n >= k:
@@ -163,6 +167,18 @@ def _permutation(offsets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argsort(rec + rng.random(len(rec)), kind="stable")
 
 
+def uniforms_at(seed: int, position: int) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` advanced past ``position`` draws.
+
+    A permutation null drawn for round ``r`` of records starting at base ``a`` of a ``B``-base axis from
+    ``uniforms_at(seed, r * B + a)`` uses the very numbers that one draw over the whole axis would: records
+    read in chunks, or in shards, get the null of records read at once (one float64 takes one 64-bit step).
+    """
+    bits = np.random.PCG64(seed)
+    bits.advance(int(position))
+    return np.random.Generator(bits)
+
+
 def _gram(a: _Atom, b: _Atom) -> np.ndarray:
     """``g[d + W_b - 1] = <atom a placed at 0, atom b placed at d>`` for ``d`` in ``(-W_b, W_a)``."""
     wa, wb = a.width, b.width
@@ -226,6 +242,11 @@ class JointCaller:
     """The joint fit of one task's patterns of one sign over records given in blocks (so that no whole
     score array need be in memory): :meth:`add` each block, then :meth:`finish`.
 
+    The null of records starting at base ``a`` of the whole ``B``-base axis, round ``r``, draws from
+    :func:`uniforms_at` ``(seed, r * B + a)``, so blocks, chunks and shards give the same windows, null and
+    hits as one block of all records. :meth:`state` and :meth:`merged` carry what a shard found to the
+    step that fits all shards' records (the threshold is one over all records).
+
     Parameters
     ----------
     patterns
@@ -247,15 +268,18 @@ class JointCaller:
         self.settings = settings
         self.background = np.asarray(background, dtype=np.float64)
         self.atoms = _atoms([p for p in patterns if p.sign == sign], 1.0, self.background, settings.pseudocount)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.windows: list[dict[str, np.ndarray]] = []
         self.null: list[np.ndarray] = []
         self.n_windows = 0
         self.n_null = 0
 
-    def add(self, tracks: ScoreTracks, task: int, first_record: int = 0) -> None:
-        """The eligible windows of one block of records (``first_record``: the block's first record's
-        index among all records) and their null."""
+    def add(self, tracks: ScoreTracks, task: int, first_record: int = 0, first_base: int = 0,
+            total_bases: int | None = None) -> None:
+        """The eligible windows of one block of records and their null.
+
+        ``first_record`` and ``first_base`` place the block among all records (its first record's index,
+        its first base on the axis of all ``total_bases`` bases; default: the block is all records)."""
         if not self.atoms or tracks.n_records == 0:
             return
         onehot = np.asarray(tracks.onehot, dtype=np.float64)
@@ -267,18 +291,42 @@ class JointCaller:
         win["record"] = rec + first_record
         win["start"] = win["pos"] - tracks.offsets[rec]
         proj_track = np.asarray(tracks.projected[task], dtype=np.float64)
-        csum = np.concatenate([[0.0], np.cumsum(proj_track)])
         widths = np.array([a.width for a in self.atoms])[win["atom"]]
-        win["contribution"] = csum[win["pos"] + widths] - csum[win["pos"]]
+        win["contribution"] = np.zeros(len(widths))
+        for k in np.unique(widths).tolist():
+            sel = widths == k
+            win["contribution"][sel] = window_sums(proj_track, k)[win["pos"][sel]]
         # positions on this block's axis mean nothing beyond it: pursue within records by start
         win["pos"] = win["start"]
         self.windows.append(win)
-        for _ in range(self.settings.null_rounds):
-            order = _permutation(tracks.offsets, self.rng)
+        total = tracks.n_bases if total_bases is None else int(total_bases)
+        for r in range(self.settings.null_rounds):
+            order = _permutation(tracks.offsets, uniforms_at(self.seed, r * total + first_base))
             w0, n0 = eligible_windows(contrib[:, order], onehot[:, order], tracks.offsets, self.atoms,
                                       self.background, self.settings.min_similarity, self.settings.max_pvalue)
             self.null.append(w0["projection"])
             self.n_null += n0
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What :meth:`add` gathered, as flat arrays (``w_<field>`` per eligible window, ``null``,
+        ``counts`` = windows and null windows tested), for :meth:`merged`."""
+        keys = ("atom", "pos", "projection", "similarity", "log_odds", "p_value", "record", "start", "contribution")
+        out = {f"w_{k}": (np.concatenate([w[k] for w in self.windows]) if self.windows else np.zeros(0))
+               for k in keys}
+        for k in ("atom", "pos", "record", "start"):
+            out[f"w_{k}"] = out[f"w_{k}"].astype(np.int64)
+        out["null"] = np.concatenate(self.null) if self.null else np.zeros(0)
+        out["counts"] = np.array([self.n_windows, self.n_null], dtype=np.int64)
+        return out
+
+    def merged(self, states: Sequence[dict[str, np.ndarray]]) -> None:
+        """Take the :meth:`state` of each shard (in record order) as if :meth:`add` had seen their records."""
+        for st in states:
+            if len(st["w_pos"]):
+                self.windows.append({k[2:]: np.asarray(v) for k, v in st.items() if k.startswith("w_")})
+            self.null.append(np.asarray(st["null"], dtype=np.float64))
+            self.n_windows += int(st["counts"][0])
+            self.n_null += int(st["counts"][1])
 
     def threshold(self) -> float:
         """``tau`` of step 2 over every block added."""
@@ -348,7 +396,7 @@ def call_hits(tracks: ScoreTracks, task: int, patterns: Sequence[Pattern],
         if not caller.atoms:
             continue
         for lo, hi in record_blocks(tracks.offsets, block_bases):
-            caller.add(subset_records(tracks, lo, hi), task, lo)
+            caller.add(subset_records(tracks, lo, hi), task, lo, int(tracks.offsets[lo]), tracks.n_bases)
         frames.append(caller.finish(tracks.task_names[task], tracks.names))
     return finish_hits(frames, tracks.task_names[task])
 

@@ -276,3 +276,138 @@ def hypothetical_or_projected(hypothetical: np.ndarray, projected: np.ndarray, o
     if hypothetical.shape[-1] == 0 or method == "ism":
         return np.asarray(projected, dtype=np.float32)[:, :, None, :] * np.asarray(onehot, dtype=np.float32)[:, None]
     return np.asarray(hypothetical, dtype=np.float32)
+
+
+class ScoreSource:
+    """Records of a score output read a block at a time; this base class serves tracks held in memory.
+
+    :attr:`meta` carries every record's name, offsets and genomic placement with empty score arrays (what
+    the outputs need); :meth:`read` gives one task's tracks of records ``[lo, hi)``.
+    """
+
+    def __init__(self, tracks: ScoreTracks) -> None:
+        self._tracks = tracks
+        self.meta = dataclasses.replace(tracks, onehot=np.zeros((4, 0), dtype=np.float32),
+                                        hypothetical=np.zeros((len(tracks.task_names), 4, 0), dtype=np.float32),
+                                        projected=np.zeros((len(tracks.task_names), 0), dtype=np.float32))
+
+    def read(self, lo: int, hi: int, task: int) -> ScoreTracks:
+        """Tracks of records ``[lo, hi)`` and task index ``task`` only (its ``task_names`` holds that one)."""
+        t = self._tracks
+        a, b = int(t.offsets[lo]), int(t.offsets[hi])
+        return _block(self.meta, lo, hi, t.onehot[:, a:b], t.hypothetical[task:task + 1, :, a:b],
+                      t.projected[task:task + 1, a:b], task)
+
+    def close(self) -> None:
+        """Release the source (nothing to do in memory)."""
+
+    def __enter__(self) -> ScoreSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _block(meta: ScoreTracks, lo: int, hi: int, onehot: np.ndarray, hyp: np.ndarray, proj: np.ndarray,
+           task: int) -> ScoreTracks:
+    a = int(meta.offsets[lo])
+    return ScoreTracks(
+        names=meta.names[lo:hi], offsets=meta.offsets[lo:hi + 1] - a, onehot=onehot, hypothetical=hyp,
+        projected=proj, task_names=[meta.task_names[task]],
+        chrom=None if meta.chrom is None else meta.chrom[lo:hi],
+        chrom_start=None if meta.chrom_start is None else meta.chrom_start[lo:hi],
+        strand=None if meta.strand is None else meta.strand[lo:hi], source=meta.source)
+
+
+class H5ScoreSource(ScoreSource):
+    """The records of a ``score`` output directory read slice by slice from its ``scores.h5`` (see
+    :func:`open_score_dir`); only the block asked for is ever in memory."""
+
+    def __init__(self, path: str | Path, tasks: Sequence[str] | None = None) -> None:
+        import h5py  # heavy: h5py only where scores.h5 is read
+
+        root = Path(path)
+        self.path = root / SCORES_FILE
+        if not root.is_dir():
+            raise InputError(f"{root}: not a directory (expected a `score` output directory holding {SCORES_FILE})")
+        if not self.path.is_file():
+            raise InputError(f"{root}: no {SCORES_FILE}; not a `score` output directory")
+        try:
+            self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise InputError(f"{self.path}: not a readable scores file ({exc})") from None
+        try:
+            self.meta, self._rows = self._read_meta(root, tasks)
+        except InputError:
+            self._h5.close()
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            self._h5.close()
+            raise InputError(f"{self.path}: not a readable scores file ({exc})") from None
+
+    def _read_meta(self, root: Path, tasks: Sequence[str] | None) -> tuple[ScoreTracks, list[int]]:
+        h5, h5_path = self._h5, self.path
+        if h5.attrs.get("format") != SCORES_FORMAT:
+            raise InputError(f"{h5_path}: attribute 'format' is {h5.attrs.get('format')!r}, "
+                             f"not {SCORES_FORMAT!r}; not a `score` output")
+        for key in ("records/name", "records/offset", "sequence", "projected", "hypothetical"):
+            if key not in h5:
+                raise InputError(f"{h5_path}: dataset '{key}' is missing")
+        task_names = [str(t) for t in h5.attrs["task_names"]]
+        n_tasks = len(task_names)
+        rows = list(range(n_tasks))
+        if tasks is not None:
+            unknown = [t for t in tasks if t not in task_names]
+            if unknown:
+                raise InputError(f"{root}: no task named {unknown[0]!r} (tasks: {', '.join(task_names)})")
+            rows = [task_names.index(t) for t in tasks]
+            task_names = [task_names[i] for i in rows]
+        names = h5["records/name"].asstr()[:].astype(str)
+        n_seq = int(h5["sequence"].shape[0])
+        offsets = check_offsets(h5["records/offset"][:].astype(np.int64), n_seq, str(h5_path))
+        b = int(offsets[-1])
+        proj_shape, hyp_shape = tuple(h5["projected"].shape), tuple(h5["hypothetical"].shape)
+        if len(offsets) != len(names) + 1 or n_seq != b or proj_shape != (n_tasks, b) \
+                or hyp_shape != (n_tasks, 4, b):
+            raise InputError(f"{h5_path}: dataset shapes do not agree (records/offset ends at {b}, sequence has "
+                             f"{n_seq} bases, projected {proj_shape}, hypothetical {hyp_shape})")
+        rec = h5["records"]
+        meta = ScoreTracks(
+            names=names, offsets=offsets, onehot=np.zeros((4, 0), dtype=np.float32),
+            hypothetical=np.zeros((len(rows), 4, 0), dtype=np.float32),
+            projected=np.zeros((len(rows), 0), dtype=np.float32), task_names=task_names,
+            chrom=rec["chrom"].asstr()[:].astype(str) if "chrom" in rec else None,
+            chrom_start=rec["chrom_start"][:].astype(np.int64) if "chrom_start" in rec else None,
+            strand=rec["strand"].asstr()[:].astype(str) if "strand" in rec else None, source=str(root))
+        return meta, rows
+
+    def read(self, lo: int, hi: int, task: int) -> ScoreTracks:
+        """Tracks of records ``[lo, hi)`` and task index ``task`` (of the selected tasks) only."""
+        a, b = int(self.meta.offsets[lo]), int(self.meta.offsets[hi])
+        row = self._rows[task]
+        where = str(self.path)
+        try:
+            onehot = onehot_from_ascii(self._h5["sequence"][a:b])
+            hyp = _clean(self._h5["hypothetical"][row, :, a:b], f"{where}: 'hypothetical'")[None]
+            proj = _clean(self._h5["projected"][row, a:b], f"{where}: 'projected'")[None]
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{where}: not a readable scores file ({exc})") from None
+        return _block(self.meta, lo, hi, onehot, hyp, proj, task)
+
+    def close(self) -> None:
+        """Close ``scores.h5``."""
+        self._h5.close()
+
+
+def open_score_dir(path: str | Path, tasks: Sequence[str] | None = None) -> H5ScoreSource:
+    """A ``score`` output directory as a :class:`ScoreSource` (use as a context manager).
+
+    The checks of :func:`read_score_dir` on names and shapes are made on opening; scores are read (and
+    checked for infinite values) block by block.
+
+    Raises
+    ------
+    InputError
+        ``path`` is not a directory holding a readable ``scores.h5`` of the expected format.
+    """
+    return H5ScoreSource(path, tasks)

@@ -203,7 +203,7 @@ def trim_bounds(cwm: np.ndarray, fraction: float) -> tuple[int, int]:
 
 
 def aggregate(tracks: ScoreTracks, task: int, starts: np.ndarray, minus: np.ndarray, length: int,
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              records: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean contribution, hypothetical contribution and base frequency of aligned windows.
 
     Parameters
@@ -218,6 +218,9 @@ def aggregate(tracks: ScoreTracks, task: int, starts: np.ndarray, minus: np.ndar
         ``(n,)`` bool: read the window on the reverse strand (reverse-complemented before averaging).
     length
         Window length.
+    records
+        ``(n,)`` the record of each window (default: the record holding its centre). A window that
+        sticks out of its seqlet's record counts only that record's bases.
 
     Returns
     -------
@@ -227,7 +230,8 @@ def aggregate(tracks: ScoreTracks, task: int, starts: np.ndarray, minus: np.ndar
     """
     starts = np.asarray(starts, dtype=np.int64)
     minus = np.asarray(minus, dtype=bool)
-    rec = tracks.record_of(np.clip(starts + length // 2, 0, max(tracks.n_bases - 1, 0)))
+    rec = (tracks.record_of(np.clip(starts + length // 2, 0, max(tracks.n_bases - 1, 0))) if records is None
+           else np.asarray(records, dtype=np.int64))
     lo, hi = tracks.offsets[rec], tracks.offsets[rec + 1]
     oh = gather(tracks.onehot, starts, length, lo, hi)
     hyp = gather(tracks.hypothetical[task], starts, length, lo, hi)
@@ -318,7 +322,7 @@ def _scan_seqlets(tracks: ScoreTracks, task: int, sign: float, core_global: np.n
     return best, region + pos, minus
 
 
-def _build(tracks, task, starts, minus, length, fraction, pad):
+def _build(tracks, task, starts, minus, length, fraction, pad, records):
     """Aggregate windows widened by ``pad`` each side and trim them.
 
     Returns the wide ``(cwm, hcwm, pfm)``, the trim bounds ``(a, b)`` within the wide window and the
@@ -326,7 +330,7 @@ def _build(tracks, task, starts, minus, length, fraction, pad):
     """
     starts = np.asarray(starts, dtype=np.int64)
     full = length + 2 * pad
-    cwm, hcwm, pfm = aggregate(tracks, task, starts - pad, minus, full)
+    cwm, hcwm, pfm = aggregate(tracks, task, starts - pad, minus, full, records)
     a, b = trim_bounds(cwm, fraction)
     return (cwm, hcwm, pfm), (a, b), (max(a - pad, 0), min(b + pad, full))
 
@@ -394,7 +398,7 @@ def discover_patterns(tracks: ScoreTracks, task: int, seqlets: pd.DataFrame, sig
             kept = [c for c, good in zip(kept, ok) if good]
             scans = [sc for sc, good in zip(scans, ok) if good]
             continue
-        built = _rebuild_patterns(tracks, task, kept, scans, assigned, best, best_sim, settings)
+        built = _rebuild_patterns(tracks, task, kept, scans, assigned, best, best_sim, settings, rec_all)
         return _named_patterns(built, sign, task_name, tracks.offsets, rec_all, seqlets["seqlet"].to_numpy())
     return [], empty
 
@@ -447,7 +451,8 @@ def _draft_cwms(
         sh = shift[medoid, members].astype(np.int64)
         mi = minus[medoid, members]
         starts = np.where(mi, core[members] - sh, core[members] + sh)
-        (cwm, _, _), _, (m0, m1) = _build(tracks, task, starts, mi, width, settings.trim_fraction, settings.pad)
+        (cwm, _, _), _, (m0, m1) = _build(tracks, task, starts, mi, width, settings.trim_fraction, settings.pad,
+                                          tracks.record_of(core[members]))
         if m1 > m0 and np.abs(cwm).sum() > 0:
             drafts.append(cwm[:, m0:m1])
     return drafts
@@ -471,6 +476,7 @@ def _rebuild_patterns(
     best: np.ndarray,
     best_sim: np.ndarray,
     settings: PatternSettings,
+    records: np.ndarray,
 ) -> list[tuple]:
     """Each pattern rebuilt from all the seqlets assigned to it, with their rows, trimmed starts and strands."""
     built = []
@@ -478,7 +484,7 @@ def _rebuild_patterns(
         rows = np.flatnonzero(assigned & (best == p))
         starts, mi = scans[p][1][rows], scans[p][2][rows]
         (c, h, f), (a, b), _ = _build(tracks, task, starts, mi, cwm.shape[1], settings.trim_fraction,
-                                      settings.pad)
+                                      settings.pad, records[rows])
         # plus-strand start of the trimmed window [a, b) of the widened window starting at start - pad
         full = cwm.shape[1] + 2 * settings.pad
         tstart = np.where(mi, starts - settings.pad + full - b, starts - settings.pad + a)

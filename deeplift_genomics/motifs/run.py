@@ -1,11 +1,14 @@
 """The whole motif pipeline: :func:`find_motifs` (pure, in memory) and :func:`write_motifs` (one
-atomic output directory).
+atomic output directory). The same pipeline over a ``score`` output read in blocks (bounded memory) and
+its sharded steps: :mod:`.pipeline`.
 
 Output directory:
 
 =========================  ==============================================================================
 ``seqlets.tsv`` / ``.bed``  seqlet, record, start, end (seqlet with flanks), core_start, core_end, task,
-                            sign, score (core sum), pattern, strand, similarity, pattern_start
+                            sign, score (core sum), kept (clustered: the streamed pipeline's seeded
+                            sample of at most ``seqlet_cap`` per task and sign), pattern, strand,
+                            similarity, pattern_start (empty for seqlets not kept)
 ``patterns.tsv``            one row per pattern: task, sign, pattern, width, n_seqlets, n_instances,
                             contribution_share, best_match (or ``novel``), p_value, q_value, consensus
 ``matches.tsv``             the top TOMTOM matches of every pattern, with p, q and E values
@@ -40,10 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputError
 from ..core.version import __version__
 from ..io.atomic import atomic_directory
-from ..io.output_dirs import check_output_path
 from .export import (
     genomic_intervals,
     meme_text,
@@ -55,7 +56,7 @@ from .export import (
     write_tsv,
 )
 from .hits import HIT_COLUMNS, JointSettings, call_hits
-from .inputs import ScoreTracks, read_attributions, read_score_dir
+from .inputs import ScoreTracks
 from .instances import (
     InstanceSettings,
     base_composition,
@@ -63,7 +64,6 @@ from .instances import (
     contribution_share,
 )
 from .matches import BUILTIN_NAME, MATCH_COLUMNS, best_matches, load_database, match_patterns
-from .nothing_found import explain_no_seqlets, model_metrics, weak_model_line
 from .patterns import Pattern, PatternSettings, discover_patterns
 from .report import write_report_pages
 from .seqlets import SeqletSettings, call_seqlets
@@ -83,6 +83,9 @@ class MotifSettings:
     max_q: float = 0.05
     n_matches: int = 3
     seed: int = 0
+    # seqlets kept per task and sign for clustering, a seeded sample (the streamed pipeline; modisco-lite's
+    # max_seqlets_per_metacluster); the in-memory find_motifs keeps all
+    seqlet_cap: int = 20_000
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (for ``summary.json``)."""
@@ -109,6 +112,8 @@ class MotifResults:
     # task -> one line on why it has no seqlet, or on the model's held-out auROC near chance
     # (see nothing_found.py)
     caveats: dict[str, str] = dataclasses.field(default_factory=dict)
+    # task -> sign -> seqlets kept for clustering (the streamed pipeline's cap); empty: all were
+    kept: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
 
 HIT_CALLERS = ("joint", "window")
@@ -181,8 +186,28 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
         instance_frames.append(inst)
         all_patterns += task_patterns
 
-    matches = match_patterns([p.pfm for p in all_patterns], [(p.name, p.task, p.sign) for p in all_patterns],
+    matches, match_probs = match_all(all_patterns, database, settings)
+    seqlets = (pd.concat(seqlet_frames, ignore_index=True) if seqlet_frames else pd.DataFrame())
+    return assemble_results(list(tracks.task_names), seqlets, all_patterns, matches, match_probs, instance_frames,
+                            shares, nulls, settings, database_name, base_composition(tracks.onehot),
+                            tracks.lengths)
+
+
+def match_all(patterns: Sequence[Pattern], database: tuple[list[str], list[np.ndarray], list[str]],
+              settings: MotifSettings) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """TOMTOM matches of every pattern and the PFM of each motif matched (for the report's logos)."""
+    matches = match_patterns([p.pfm for p in patterns], [(p.name, p.task, p.sign) for p in patterns],
                              database, settings.n_matches)
+    probs = {n: database[1][database[0].index(n)] for n in set(matches["match"])} if len(matches) else {}
+    return (matches if len(matches) else pd.DataFrame(columns=MATCH_COLUMNS)), probs
+
+
+def assemble_results(task_names: list[str], seqlets: pd.DataFrame, all_patterns: list[Pattern],
+                     matches: pd.DataFrame, match_probs: dict[str, np.ndarray], instance_frames: list[pd.DataFrame],
+                     shares: dict[str, float], nulls: dict[str, dict], settings: MotifSettings, database_name: str,
+                     background: np.ndarray, record_lengths: np.ndarray) -> MotifResults:
+    """:class:`MotifResults` from each stage's output: hits named by their pattern's best known match, and
+    the pattern table."""
     best = best_matches(matches, settings.max_q)
     instances = (pd.concat(instance_frames, ignore_index=True) if instance_frames
                  else pd.DataFrame(columns=HIT_COLUMNS))
@@ -205,14 +230,10 @@ def find_motifs(tracks: ScoreTracks, settings: MotifSettings = MotifSettings(),
     pattern_table = pd.DataFrame(rows, columns=["task", "sign", "pattern", "width", "n_seqlets", "n_instances",
                                                 "contribution_share", "best_match", "p_value", "q_value",
                                                 "consensus"])
-    seqlets = (pd.concat(seqlet_frames, ignore_index=True) if seqlet_frames else pd.DataFrame())
-    return MotifResults(task_names=list(tracks.task_names), seqlets=seqlets, patterns=all_patterns,
-                        pattern_table=pattern_table, matches=matches if len(matches) else
-                        pd.DataFrame(columns=MATCH_COLUMNS), instances=instances, nulls=nulls, settings=settings,
-                        database=database_name, background=base_composition(tracks.onehot),
-                        n_records=tracks.n_records, record_lengths=tracks.lengths,
-                        match_probs={n: database[1][database[0].index(n)] for n in set(matches["match"])}
-                        if len(matches) else {})
+    return MotifResults(task_names=list(task_names), seqlets=seqlets, patterns=all_patterns,
+                        pattern_table=pattern_table, matches=matches, instances=instances, nulls=nulls,
+                        settings=settings, database=database_name, background=background,
+                        n_records=len(record_lengths), record_lengths=record_lengths, match_probs=match_probs)
 
 
 def instance_counts(instances: pd.DataFrame) -> pd.DataFrame:
@@ -236,6 +257,8 @@ def summary_dict(results: MotifResults, inputs: dict[str, Any]) -> dict[str, Any
             "n_instances": int(len(inst)),
             "n_patterns": int(sum(p.task == task for p in results.patterns)),
         }
+        if task in results.kept:
+            tasks[task]["n_seqlets_kept"] = dict(results.kept[task])
         if task in results.caveats:
             tasks[task]["caveat"] = results.caveats[task]
     patterns = json.loads(results.pattern_table.to_json(orient="records"))
@@ -306,45 +329,3 @@ def write_modisco_files(results: MotifResults, tracks: ScoreTracks, out: Path, b
         # exactly two columns, no header: what `finemo call-hits -N` reads
         names[["modisco_name", "name"]].to_csv(out / f"{safe_name(task)}.names.tsv", sep="\t", index=False,
                                                header=False)
-
-
-def run_motifs(out_dir: str | Path, *, scores: str | Path | None = None, attributions: str | Path | None = None,
-               data: str | Path | None = None, test_ids: str | Path | None = None, tasks: Sequence[str] | None = None,
-               motif_db: Sequence[str | Path] | None = None, settings: MotifSettings = MotifSettings(),
-               report: bool = True) -> MotifResults:
-    """Read scores (a ``score`` directory, or an ``attribute`` file with its dataset), find motifs, write.
-
-    Everything that can be refused (inputs, task names, motif files) is checked before any output is
-    written.
-    """
-    if (scores is None) == (attributions is None):
-        raise InputError("motifs: give either a score directory or an attribution file (with its dataset)")
-    check_output_path(out_dir, (scores, attributions, data, test_ids, *(motif_db or ())))
-    if scores is not None:
-        tracks = read_score_dir(scores, list(tasks) if tasks else None)
-    else:
-        if data is None:
-            raise InputError("motifs: an attribution file needs its dataset (--data)")
-        assert attributions is not None  # exactly one of scores and attributions, checked above
-        tracks = read_attributions(attributions, data, test_ids)
-    tracks = tracks.select_tasks(list(tasks) if tasks else None)
-    longest = int(tracks.lengths.max()) if tracks.n_records else 0
-    if settings.seqlets.width > longest:
-        raise InputError(f"motifs: --window {settings.seqlets.width} is longer than every record (the longest has "
-                         f"{longest} bp): no seqlet can be found")
-    database = load_database(motif_db)
-    name = ", ".join(Path(p).name for p in motif_db) if motif_db else BUILTIN_NAME
-    results = find_motifs(tracks, settings, database, name)
-    metrics, metrics_path = model_metrics(scores) if scores is not None else (None, None)
-    for task in results.task_names:
-        sq = results.seqlets[results.seqlets["task"] == task] if len(results.seqlets) else results.seqlets
-        line = (explain_no_seqlets(task, results.nulls[task], metrics, metrics_path) if len(sq) == 0
-                else weak_model_line(task, len(sq), metrics, metrics_path))
-        if line:
-            results.caveats[task] = line
-            log.warning("%s", line)
-    inputs = {"scores": str(scores) if scores else None, "attributions": str(attributions) if attributions else None,
-              "data": str(data) if data else None, "tasks": list(tracks.task_names),
-              "motif_db": [str(p) for p in motif_db] if motif_db else None}
-    write_motifs(results, tracks, out_dir, inputs, report=report)
-    return results

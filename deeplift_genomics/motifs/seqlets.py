@@ -58,14 +58,19 @@ def window_starts_valid(offsets: np.ndarray, width: int) -> np.ndarray:
 
 
 def window_sums(track: np.ndarray, width: int) -> np.ndarray:
-    """``(B,)`` float64 sums of ``track[i:i + width]`` (0 where the window runs past the end)."""
+    """``(B,)`` float64 sums of ``track[i:i + width]`` (0 where the window runs past the end).
+
+    Each sum adds its own ``width`` values left to right, so it is the same bit for bit whatever else the
+    array holds: records read in chunks give the sums of records read at once (a running prefix sum would
+    not, and loses precision over a genome-long axis).
+    """
     track = np.asarray(track, dtype=np.float64)
     n = len(track)
     out = np.zeros(n)
     if n >= width:
-        c = np.zeros(n + 1)
-        np.cumsum(track, out=c[1:])
-        out[: n - width + 1] = c[width:] - c[: n - width + 1]
+        head = out[: n - width + 1]
+        for k in range(width):
+            head += track[k: n - width + 1 + k]
     return out
 
 

@@ -292,3 +292,15 @@ wildcard_constraints:
 def motifs_flags():
     """The settings of config `motifs:` as flags of `deeplift-genomics motifs` (declared in its SETTINGS)."""
     return workflow_flags(MOTIFS_SETTINGS, config)
+
+
+def motifs_gather_inputs(wildcards):
+    """The merge's inputs: the score, plus the patterns and the hit shards when hits are sharded."""
+    inputs = {"scores": f"{OUT}/score/{wildcards.fasta}"}
+    if config["motifs"]["hit_caller"] == "joint":
+        work = f"{OUT}/motifs_work/{wildcards.fasta}"
+        n = config["motifs"]["shards"]
+        inputs.update(patterns=f"{work}/patterns", shards=[f"{work}/{k}" for k in range(1, n + 1)])
+    else:
+        inputs["motif_db"] = config["motifs"]["motif_db"]
+    return inputs
