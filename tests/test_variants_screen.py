@@ -13,7 +13,7 @@ from _variants_util import LENGTH, random_genome, snv_line, write_vcf
 
 from deeplift_genomics.models.files import load_model
 from deeplift_genomics.variants import VariantOptions, score_variants
-from deeplift_genomics.variants.outputs import read_h5
+from deeplift_genomics.variants.outputs import derive, read_h5
 from deeplift_genomics.variants.stats import (
     bh_qvalues,
     empirical_pvalues,
@@ -69,7 +69,7 @@ def _run(tmp, name, genome, records, model_dir, **kw):
     out = tmp / f"out_{name}"
     score_variants(m.model, m.input_length, m.task_names, fa, vcf, out, options=opt)
     table, attrs = read_h5(out / "scores.h5")
-    return table, table.derived(attrs["head"], attrs["null"]), out
+    return table, derive(table, attrs), out
 
 
 def test_swapping_ref_and_alt_negates_every_signed_column_exactly(tmp_path, model_dir):
@@ -238,7 +238,7 @@ def test_profile_scores_equal_an_independent_numpy_computation(tmp_path, wrapper
     output = "log_counts" if wrapper == "count" else "profile"
     score_variants(model, length, ["x"], fa, vcf, tmp_path / "o", options=opt, output=output)
     table, attrs = read_h5(tmp_path / "o" / "scores.h5")
-    d = table.derived(attrs["head"], attrs["null"])
+    d = derive(table, attrs)
     assert list(attrs["task_names"]) == ["counts", "profile"]
     with h5py.File(tmp_path / "o" / "scores.h5") as h5:
         ref = [bytes(s).decode() for s in h5["ref_sequence"][()]]

@@ -28,7 +28,7 @@ from ..variants import VariantOptions, gather_shards, score_variants
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
 from ..variants.run import EXPLAIN_CHOICES
-from ..variants.stats import NULL_KINDS
+from ..variants.stats import NULL_KINDS, TIE_RULES
 from .settings import BY_RULE, Setting, add_setting_flags, resolve_settings, task_list
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,14 @@ SETTINGS: dict[str, Setting] = {
                      "alleles of the run)", workflow="variants.null_model"),
     "null_per_variant": Setting(0.25, float, low=0, group='screening',
                 help='null SNVs drawn per allele (shuffled, matched)', workflow="variants.null_per_variant"),
+    "null_exclude": Setting(None, str, metavar="BED", group='screening', shown_default='none',
+                help='matched null: never draw within --null-exclude-margin bases of these intervals (motif hits, '
+                     'known sites)', workflow="variants.null_exclude"),
+    "null_exclude_margin": Setting(5, int, low=0, group='screening',
+                help='bases each side of a --null-exclude interval also excluded', workflow="variants.null_exclude_margin"),
+    "pvalue_ties": Setting("randomized", str, TIE_RULES, group='screening',
+                help='null draws tied with an effect: randomized (a seeded uniform share, exactly uniform '
+                     'p-values under the null) or conservative (every tie counts)', workflow="variants.pvalue_ties"),
     "screen_batch_size": Setting(256, int, low=1, group='running', help='alleles per screening forward pass',
                 workflow="variants.screen_batch_size"),
     "batch_size": Setting(64, int, group='running', help='alleles per attribution call', workflow="variants.batch_size"),
@@ -119,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
         with guarded_output(s["out"], "variants --gather", [*dirs, config]):
             return _run(s)
-    with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], config]):
+    with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], s["null_exclude"],
+                                              config]):  # fmt: skip
         return _run(s)
 
 
@@ -144,7 +153,8 @@ def _run(s: dict[str, Any]) -> int:
         explain_top=None if s["explain_top"] is None else int(s["explain_top"]),
         explain_min_effect=None if s["explain_min_effect"] is None else float(s["explain_min_effect"]),
         explain_share=float(s["explain_share"]), null=s["null_model"], null_per_variant=float(s["null_per_variant"]),
-        screen_batch_size=int(s["screen_batch_size"]),
+        screen_batch_size=int(s["screen_batch_size"]), null_exclude=s["null_exclude"],
+        null_exclude_margin=int(s["null_exclude_margin"]), pvalue_ties=s["pvalue_ties"],
     )  # fmt: skip
     summary = score_variants(
         lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,

@@ -61,7 +61,14 @@ from ..io.atomic import atomic_path
 from ..io.vcf import Skip
 from .effects import prediction_effects
 from .report import write_report
-from .stats import allele_quantiles, bh_qvalues, empirical_pvalues, log2_fold_change, own_pvalues
+from .stats import (
+    allele_quantiles,
+    bh_qvalues,
+    empirical_pvalues,
+    log2_fold_change,
+    own_pvalues,
+    tie_uniforms,
+)
 
 FORMAT = "deeplift-genomics-variants"
 FORMAT_VERSION = 2
@@ -160,11 +167,13 @@ class VariantTable:
                             np.asarray(get["null/effect"], dtype=np.float64),
                             np.asarray(get["null/jsd"], dtype=np.float64))  # fmt: skip
 
-    def derived(self, head: str = "none", null: str = "matched") -> dict[str, np.ndarray]:
+    def derived(self, head: str = "none", null: str = "matched", ties: str = "conservative",
+                seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
         """Effects, p- and q-values, profile scores and contribution changes, ``(A, T)`` each.
 
-        ``pvalue``: ``|effect|`` against the matched null's ``|effect|`` (``null="matched"``) or against
-        the other alleles of the run (``null="vcf"``); ``qvalue``: Benjamini-Hochberg per task. For
+        ``pvalue``: ``|effect|`` against the null SNVs' ``|effect|`` (``null="shuffled"`` or ``"matched"``)
+        or against the other alleles of the run (``null="vcf"``), ties counted as ``ties`` says
+        (:data:`.stats.TIE_RULES`, the uniforms seeded by ``seed``); ``qvalue``: Benjamini-Hochberg per task. For
         bpnet-lite models also ``logfc`` (counts, log2), ``jsd`` with its p/q-values and the
         ``active_allele_quantile`` (against the predicted counts of every REF window of the run).
         """
@@ -175,17 +184,20 @@ class VariantTable:
         effect = eff["effect"]
         stat = np.abs(effect)
         n, t = effect.shape
+        u = tie_uniforms((n, t), seed, 0) if ties == "randomized" else None
         if null == "vcf":
-            p = own_pvalues(stat)
+            p = own_pvalues(stat, ties=ties, uniforms=u)
         else:
-            p = empirical_pvalues(stat, np.abs(self.null_effect))
+            p = empirical_pvalues(stat, np.abs(self.null_effect), ties=ties, uniforms=u)
         nan = np.full((n, t), np.nan)
         out = {**eff, "pvalue": p, "qvalue": bh_qvalues(p)}
         profile = head in ("log_counts", "profile")
         if profile and n:
             lc_ref, lc_alt = self.arrays["logits_ref"][:, 0], self.arrays["logits_alt"][:, 0]
             jsd = self.jsd[:, None]
-            jp = own_pvalues(jsd) if null == "vcf" else empirical_pvalues(jsd, self.null_jsd[:, None])
+            uj = tie_uniforms((n, 1), seed, 1) if ties == "randomized" else None
+            jp = (own_pvalues(jsd, ties=ties, uniforms=uj) if null == "vcf"
+                  else empirical_pvalues(jsd, self.null_jsd[:, None], ties=ties, uniforms=uj))  # fmt: skip
             _, _, active = allele_quantiles(lc_ref, lc_alt, lc_ref)
             out.update(logfc=np.repeat(log2_fold_change(lc_ref, lc_alt)[:, None], t, 1),
                        jsd=np.repeat(jsd, t, 1), jsd_pvalue=np.repeat(jp, t, 1),
@@ -404,7 +416,7 @@ def write_all(
     """
     tasks = list(attrs["task_names"])
     files = [out_dir / n for n in ("scores.h5", "variants.tsv", "skipped.tsv", "summary.json", "report.html")]
-    d = table.derived(str(attrs["head"]), str(attrs.get("null", "matched")))
+    d = derive(table, attrs)
     with atomic_path(files[0]) as tmp:
         write_h5(tmp, table, attrs, parts(), int(attrs["input_length"]))
     with atomic_path(files[1]) as tmp:
@@ -417,3 +429,10 @@ def write_all(
     with atomic_path(files[4]) as tmp:
         write_report(tmp, table, attrs, summ, report_top, d if len(table) else None, files[0])
     return files
+
+
+def derive(table: VariantTable, attrs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """:meth:`VariantTable.derived` with the run's head, null, tie rule and seed from its ``attrs`` (outputs
+    written before the tie rule existed count ties conservatively)."""
+    return table.derived(str(attrs.get("head", "none")), str(attrs.get("null", "matched")),
+                         str(attrs.get("pvalue_ties", "conservative")), int(attrs.get("seed", 0)))  # fmt: skip

@@ -76,8 +76,9 @@ def render(
     ``j``-th explained allele)."""
     tasks = list(attrs["task_names"])
     flank = int(attrs.get("flank", 10))
-    d = derived if derived is not None or not len(table_) else table_.derived(str(attrs.get("head", "none")),
-                                                                               str(attrs.get("null", "matched")))
+    d = derived if derived is not None or not len(table_) else table_.derived(
+        str(attrs.get("head", "none")), str(attrs.get("null", "matched")),
+        str(attrs.get("pvalue_ties", "conservative")), int(attrs.get("seed", 0)))  # fmt: skip
     parts = [
         f'<p class="what">Variant effects of model <b>{escape_html(attrs.get("model", ""))}</b> on '
         f"{escape_html(attrs.get('vcf', ''))} against {escape_html(attrs.get('fasta', ''))}: {summary.get('n_scored', 0)} "

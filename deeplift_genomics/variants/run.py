@@ -43,8 +43,16 @@ from .alleles import EDGE_CHOICES, SKIP_MISSING_CONTIG, AlleleWindows, build_win
 from .effects import METHODS, REFERENCE_KINDS, contribution_changes, model_head, score_alleles
 from .motif_context import DEFAULT_THRESHOLD, MotifBank, assign_motifs, load_bank, motif_file_in
 from .outputs import SUMS, VariantTable, no_motif, no_sums, read_explained, read_h5, read_skipped, write_all
-from .screen import PROFILE_HEADS, ForwardScorer, canonical_flip, chunk_rng, screen_alleles
-from .stats import NULL_KINDS, select_explained
+from .screen import (
+    PROFILE_HEADS,
+    ForwardScorer,
+    NullExclusion,
+    canonical_flip,
+    chunk_rng,
+    load_exclusion,
+    screen_alleles,
+)
+from .stats import NULL_KINDS, TIE_RULES, select_explained
 
 #: ``--explain`` choices: screen then explain the selected alleles, explain every allele, or none.
 EXPLAIN_CHOICES = ("screen", "all", "none")
@@ -101,6 +109,12 @@ class VariantOptions:
         run's own alleles).
     null_per_variant
         Null SNVs drawn per allele (``ceil(rate * n)`` per chunk of ``n`` alleles).
+    null_exclude, null_exclude_margin
+        A BED file of intervals (motif hits, known sites) whose bases, and ``null_exclude_margin`` bases
+        each side, the ``matched`` null never draws.
+    pvalue_ties
+        ``randomized`` or ``conservative`` (:data:`.stats.TIE_RULES`): how null draws tied with an
+        effect count; the random share is seeded by ``seed``.
     """
 
     method: str = "deeplift"
@@ -125,6 +139,9 @@ class VariantOptions:
     explain_share: float = 0.01
     null: str = "shuffled"
     null_per_variant: float = 0.25
+    null_exclude: str | None = None
+    null_exclude_margin: int = 5
+    pvalue_ties: str = "randomized"
 
     def check(self) -> None:
         """Raise :class:`InputError` for values that cannot work."""
@@ -146,6 +163,12 @@ class VariantOptions:
                 raise InputError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
         if self.flank < 0 or self.report_top < 0 or self.null_per_variant < 0:
             raise InputError("--flank, --report-top and --null-per-variant must be at least 0")
+        if self.pvalue_ties not in TIE_RULES:
+            raise InputError(f"--pvalue-ties {self.pvalue_ties!r}: expected one of {', '.join(TIE_RULES)}")
+        if self.null_exclude is not None and self.null != "matched":
+            raise InputError(f"--null-exclude applies to --null-model matched only (this run: {self.null})")
+        if self.null_exclude_margin < 0:
+            raise InputError(f"--null-exclude-margin {self.null_exclude_margin}: must be at least 0")
         if self.null != "vcf" and self.null_per_variant <= 0:
             raise InputError(f"--null {self.null} needs --null-per-variant above 0 (or use --null vcf)")
         if self.explain_top is not None and self.explain_top < 0:
@@ -193,14 +216,15 @@ def _metadata(windows: Sequence[AlleleWindows]) -> dict[str, np.ndarray]:
 
 
 def _screen_table(windows: Sequence[AlleleWindows], scorer: ForwardScorer, opt: VariantOptions,
-                  chunk_index: int) -> VariantTable:  # fmt: skip
+                  chunk_index: int, exclude: NullExclusion | None = None) -> VariantTable:  # fmt: skip
     """One chunk's screening: outputs of both windows of every allele, and its matched null SNVs."""
     n_t = len(PROFILE_HEADS) if scorer.profile else len(scorer.task_idx)
     if not windows:
         return VariantTable.empty(n_t)
     rate = opt.null_per_variant if opt.null != "vcf" else 0.0
     s = screen_alleles(scorer, windows, batch_size=opt.screen_batch_size, null_rate=rate,
-                       rng=chunk_rng(opt.seed, chunk_index), null_kind=opt.null, seed=opt.seed)  # fmt: skip
+                       rng=chunk_rng(opt.seed, chunk_index), null_kind=opt.null, seed=opt.seed,
+                       exclude=exclude)  # fmt: skip
     n = len(windows)
     arrays = {"logits_ref": s.out_ref, "logits_alt": s.out_alt, "probs_ref": s.probs_ref, "probs_alt": s.probs_alt}
     return VariantTable(_metadata(windows), arrays, s.jsd, np.zeros(n, dtype=bool), no_sums(n, n_t), no_motif(n),
@@ -374,7 +398,9 @@ def score_variants(
     kept = [names[i] for i in task_idx]
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
     motif_path = motif_file_in(motifs) if motifs is not None else None
-    check_output_path(out_dir, [fasta, vcf, motif_path])
+    exclude_path = Path(opt.null_exclude) if opt.null_exclude is not None else None
+    check_output_path(out_dir, [fasta, vcf, motif_path, exclude_path])
+    exclude = load_exclusion(exclude_path, opt.null_exclude_margin) if exclude_path is not None else None
     contents = read_vcf(vcf)
     entries = contents.entries
     first, end = shard_range(len(entries), shard, opt.chunk_size)
@@ -386,6 +412,7 @@ def score_variants(
     _check_something_scored(plans, fasta, vcf, len(mine), sharded=shard is not None, index_dir=index_dir)
     head = output if output != "logit" else model_head(model, torch.zeros((1, 4, input_length)))
     manifest = _manifest(model, fasta, vcf, motif_path, input_length, kept, len(entries), shard, opt)
+    manifest["null_exclude_sha256"] = file_checksum(exclude_path) if exclude_path is not None else None
     job: ChunkedWork[Any] = ChunkedWork(out_dir, "variants", WORK_DIR, manifest, VARIANT_OUTPUTS)
     was_training = model.training
     model.eval()
@@ -397,7 +424,8 @@ def score_variants(
             explainers = [(model, task_idx, head)]
         with FastaFile(fasta, index_dir=index_dir) as fa:
             windows_of = functools.partial(_chunk_windows, fa, vcf, mine, input_length, opt)
-            tables, skips = _run_screen(job, plans, windows_of, scorer, opt, first // opt.chunk_size, after_chunk)
+            tables, skips = _run_screen(job, plans, windows_of, scorer, opt, first // opt.chunk_size, after_chunk,
+                                        exclude)  # fmt: skip
             screened = time.perf_counter()
             table = VariantTable.concat(tables, len(kept))
             strength = np.nan_to_num(np.abs(table.arrays["logits_alt"] - table.arrays["logits_ref"]), nan=-np.inf)
@@ -475,6 +503,7 @@ def _run_screen(
     opt: VariantOptions,
     first_chunk: int,
     after_chunk: Callable[[int], None] | None,
+    exclude: NullExclusion | None = None,
 ) -> tuple[list[VariantTable], list[Skip]]:
     """Screen every chunk not already saved (resume); OUT_DIR is created (or taken over) here."""
     job.open()
@@ -487,7 +516,7 @@ def _run_screen(
         return done
 
     def compute(k: int, path: Path) -> tuple[VariantTable, list[Skip]]:
-        table = _screen_table(windows_of(k), scorer, opt, first_chunk + k)
+        table = _screen_table(windows_of(k), scorer, opt, first_chunk + k, exclude)
         skipped = plans[k][1]
         _save_chunk(path, table, skipped)
         bar.update(len(table))
@@ -621,6 +650,9 @@ def _output_attrs(
         "motifs": motifs_source,
         "null": opt.null,
         "null_per_variant": opt.null_per_variant if opt.null != "vcf" else 0,
+        "null_exclude": "" if opt.null_exclude is None else f"{opt.null_exclude} (margin {opt.null_exclude_margin})",
+        "pvalue_ties": opt.pvalue_ties,
+        "seed": opt.seed,
         "explain": _explain_text(opt),
         "flank": opt.flank,
         "options": json.dumps(options, sort_keys=True),

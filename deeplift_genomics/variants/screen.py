@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import fx, nn
 
 from ..core.devices import resolve_device
+from ..core.errors import InputError
 from ..engine.graph import build_plan
+from ..io.fasta import bed_interval, bed_lines, require_regular_file
 from ..io.onehot import one_hot
 from ..models.bpnet_lite import both_heads
 from ..references.shuffle import dinucleotide_shuffle
@@ -128,20 +131,92 @@ class Screened:
     null_jsd: np.ndarray
 
 
+class NullExclusion:
+    """Genome intervals (a BED file's) that matched null SNVs keep ``margin`` bases away from.
+
+    Parameters
+    ----------
+    intervals
+        ``{record: (starts, ends)}``, 0-based half-open, any order.
+    margin
+        Bases each side of an interval also excluded.
+    source
+        Where the intervals came from (for the outputs' attributes).
+    """
+
+    def __init__(self, intervals: dict[str, tuple[np.ndarray, np.ndarray]], margin: int, source: str = "") -> None:
+        self.margin = int(margin)
+        self.source = source
+        self._by_record: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for chrom, (starts, ends) in intervals.items():
+            order = np.argsort(np.asarray(starts), kind="stable")
+            lo = np.asarray(starts, dtype=np.int64)[order] - self.margin
+            hi = np.asarray(ends, dtype=np.int64)[order] + self.margin
+            self._by_record[chrom] = (lo, hi, np.maximum.accumulate(hi))
+
+    def __len__(self) -> int:
+        return sum(len(lo) for lo, _, _ in self._by_record.values())
+
+    def mask(self, chrom: str, start: int, length: int) -> np.ndarray:
+        """``(length,)`` True at the positions ``start .. start + length - 1`` of ``chrom`` that are excluded."""
+        out = np.zeros(length, dtype=bool)
+        got = self._by_record.get(chrom)
+        if got is None:
+            return out
+        lo, hi, reach = got
+        # the intervals that can overlap: from the first whose running end passes the window's start to
+        # the last that starts before its end
+        first = int(np.searchsorted(reach, start, side="right"))
+        last = int(np.searchsorted(lo, start + length, side="left"))
+        for a, b in zip(lo[first:last], hi[first:last]):
+            out[max(int(a) - start, 0) : max(int(b) - start, 0)] = True
+        return out
+
+
+def load_exclusion(path: str | Path, margin: int) -> NullExclusion:
+    """The intervals of a BED file (3 or more columns; gzip allowed) as a :class:`NullExclusion`.
+
+    Raises
+    ------
+    InputError
+        A missing file, a line with fewer than 3 columns, non-integer or negative coordinates, or an
+        interval whose end is not above its start (naming file and line).
+    """
+    path = Path(path)
+    require_regular_file(path, "BED file", "is read twice (intervals, then its checksum for resuming)")
+    starts: dict[str, list[int]] = {}
+    ends: dict[str, list[int]] = {}
+    for lineno, cols in bed_lines(path):
+        where = f"{path}: line {lineno}"
+        chrom, start, end = bed_interval(cols, where, "record")
+        if start < 0 or end <= start:
+            raise InputError(f"{where}: record '{chrom}': interval {start}-{end} is empty or negative")
+        starts.setdefault(chrom, []).append(start)
+        ends.setdefault(chrom, []).append(end)
+    intervals = {c: (np.asarray(starts[c], dtype=np.int64), np.asarray(ends[c], dtype=np.int64)) for c in starts}
+    return NullExclusion(intervals, margin, str(path))
+
+
 def canonical_flip(windows: Sequence[AlleleWindows]) -> np.ndarray:
     """``(A,)`` True where the ALT window sorts before the REF window (it then goes first)."""
     return np.array([w.alt_seq < w.ref_seq for w in windows], dtype=bool)
 
 
 def draw_null(
-    windows: Sequence[AlleleWindows], rate: float, rng: np.random.Generator, kind: str = "shuffled"
+    windows: Sequence[AlleleWindows],
+    rate: float,
+    rng: np.random.Generator,
+    kind: str = "shuffled",
+    exclude: NullExclusion | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Null SNVs of one chunk: ``ceil(rate * A)`` draws, each of an allele drawn at random.
 
     Returns ``(allele index, window position, REF base index, ALT base index)``, sorted by allele. An
     SNV's draws carry its own REF and ALT bases; other alleles' draws the first REF base and a random
     other base. ``shuffled``: at the variant's own position (in a shuffle of its window, made later);
-    ``matched``: at another position of its own REF window that holds the same REF base.
+    ``matched``: at another position of its own REF window that holds the same REF base and that
+    ``exclude`` does not exclude. A matched draw with no such position is dropped (fewer draws: the
+    allele itself never enters its null).
     """
     n = len(windows)
     m = int(np.ceil(rate * n)) if n else 0
@@ -160,9 +235,12 @@ def draw_null(
         letters = np.frombuffer(w.ref_seq.encode("ascii"), dtype=np.uint8)
         same = letters == _LETTERS[ref[j]]
         same[w.offset : w.offset + len(a.ref)] = False
+        if exclude is not None:
+            same &= ~exclude.mask(a.chrom, w.start, len(same))
         cands = np.flatnonzero(same)
-        pos[j] = int(rng.choice(cands)) if len(cands) else w.offset
-    return idx, pos, ref, alt
+        pos[j] = int(rng.choice(cands)) if len(cands) else -1
+    keep = pos >= 0
+    return idx[keep], pos[keep], ref[keep], alt[keep]
 
 
 def screen_alleles(
@@ -174,19 +252,22 @@ def screen_alleles(
     rng: np.random.Generator,
     null_kind: str = "shuffled",
     seed: int = 0,
+    exclude: NullExclusion | None = None,
 ) -> Screened:
     """Effects of every allele from forward passes, and its null SNVs (:class:`Screened`).
 
     ``null_kind``: ``shuffled`` (the allele's REF and ALT bases at its position in a dinucleotide
     shuffle of its REF window, as chrombpnet's variant-scorer makes its null) or ``matched`` (an SNV
-    with the same bases at another position of its own REF window); ``null_rate`` draws per allele.
+    with the same bases at another position of its own REF window, away from ``exclude``); ``null_rate``
+    draws per allele. An allele drawn ``r`` times for the shuffled null gets its first ``r`` shuffles (a
+    shuffle depends only on the seed and the window's letters, so repeated draws would otherwise repeat).
     """
     n = len(windows)
     flip = canonical_flip(windows)
     first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
     second = [w.ref_seq if f else w.alt_seq for w, f in zip(windows, flip)]
     empty = np.zeros(0, dtype=np.int64)
-    null_idx, null_pos, null_ref, null_alt = (draw_null(windows, null_rate, rng, null_kind) if null_rate
+    null_idx, null_pos, null_ref, null_alt = (draw_null(windows, null_rate, rng, null_kind, exclude) if null_rate
                                               else (empty, empty, empty, empty))  # fmt: skip
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o1", "o2", "p1", "p2", "jsd", "ne", "nj")}
     for lo in range(0, n, batch_size):
@@ -206,9 +287,10 @@ def screen_alleles(
         local = null_idx[sel] - lo
         xr = x[torch.from_numpy(np.where(flip[lo:hi], b, 0) + np.arange(b))]  # the REF windows
         base = xr[torch.from_numpy(local)]
-        if null_kind == "shuffled":
-            base = dinucleotide_shuffle(base, n=1, seed=seed)[:, 0]
         rows = torch.arange(len(local))
+        if null_kind == "shuffled":
+            rep = _repeat_index(local)
+            base = dinucleotide_shuffle(base, n=int(rep.max()) + 1, seed=seed)[rows, torch.from_numpy(rep)]
         pos = torch.from_numpy(null_pos[sel])
         xa = base.clone()
         xa[rows, :, pos] = 0
@@ -244,6 +326,15 @@ def screen_alleles(
         probs_ref=np.where(f, p2, p1), probs_alt=np.where(f, p1, p2),
         jsd=cat("jsd", (0,)), null_effect=cat("ne", (0, n_t)), null_jsd=cat("nj", (0,)),
     )  # fmt: skip
+
+
+def _repeat_index(idx: np.ndarray) -> np.ndarray:
+    """For sorted ``idx``: how many earlier entries equal each entry (0 for the first of a run)."""
+    if not len(idx):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    run_start = np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
+    return np.arange(len(idx), dtype=np.int64) - run_start
 
 
 def chunk_rng(seed: int, chunk_index: int) -> np.random.Generator:

@@ -1,7 +1,11 @@
 """Screening statistics of variant effects (pure numpy): empirical p-values, q-values, profile scores.
 
 - :func:`empirical_pvalues`: ``P(|null| >= |effect|)`` against a null sample, ``(1 + #hits) / (n + 1)``
-  (never 0: the smallest p-value a null of ``n`` draws can give is ``1 / (n + 1)``).
+  (never 0: the smallest p-value a null of ``n`` draws can give is ``1 / (n + 1)``), or with ties broken
+  at random (:data:`TIE_RULES`): ``(#{null > s} + U (1 + #{null == s})) / (n + 1)``, ``U`` uniform on
+  (0, 1] from a seeded generator. When the statistic and the ``n`` draws are exchangeable (the null is
+  right), the randomised p-value is exactly uniform on (0, 1], ties or not; the conservative one is
+  uniform on the grid ``k / (n + 1)`` without ties and above uniform with them.
 - :func:`own_pvalues`: the same against the other alleles of the run (the VCF's own distribution).
 - :func:`bh_qvalues`: Benjamini-Hochberg q-values per column.
 - :func:`log2_fold_change`, :func:`js_distance`, :func:`allele_quantiles`: the counts log2 fold change,
@@ -17,10 +21,31 @@ from collections.abc import Sequence
 import numpy as np
 
 NULL_KINDS = ("shuffled", "matched", "vcf")
+#: How a statistic tied with null draws counts: ``randomized`` (a seeded uniform share of the ties and of
+#: the statistic itself: exactly uniform p-values under the null) or ``conservative`` (every tie counts).
+TIE_RULES = ("randomized", "conservative")
 
 
-def empirical_pvalues(stat: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """``(1 + #{null >= stat}) / (n + 1)`` per column.
+def tie_uniforms(shape: tuple[int, ...], seed: int, stream: int = 0) -> np.ndarray:
+    """Uniforms on (0, 1] that break ties, one per p-value, from ``seed`` alone.
+
+    They depend on the seed, the stream and the position in the whole run's table only, so a gathered
+    sharded run gets what the unsharded run gets.
+    """
+    return 1.0 - np.random.default_rng([int(seed), int(stream), 0x7135]).random(shape)
+
+
+def _counts(col: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(#{col > s}, #{col == s})`` for sorted ``col``."""
+    left = np.searchsorted(col, s, side="left")
+    right = np.searchsorted(col, s, side="right")
+    return len(col) - right, right - left
+
+
+def empirical_pvalues(
+    stat: np.ndarray, null: np.ndarray, *, ties: str = "conservative", uniforms: np.ndarray | None = None
+) -> np.ndarray:
+    """``(1 + #{null >= stat}) / (n + 1)`` per column, or with ties broken at random.
 
     Parameters
     ----------
@@ -28,6 +53,10 @@ def empirical_pvalues(stat: np.ndarray, null: np.ndarray) -> np.ndarray:
         ``(A, T)`` statistics (larger is more extreme), NaN where absent.
     null
         ``(n, T)`` the same statistic on null draws (NaN draws are ignored per column).
+    ties
+        ``conservative`` (above) or ``randomized``: ``(#{null > s} + U (1 + #{null == s})) / (n + 1)``.
+    uniforms
+        ``(A, T)`` the ``U`` of ``randomized`` (:func:`tie_uniforms`), on (0, 1].
 
     Returns
     -------
@@ -36,6 +65,7 @@ def empirical_pvalues(stat: np.ndarray, null: np.ndarray) -> np.ndarray:
     """
     stat = np.asarray(stat, dtype=np.float64)
     null = np.asarray(null, dtype=np.float64).reshape(-1, stat.shape[1] if stat.ndim == 2 else 1)
+    u = _uniforms(stat.shape, ties, uniforms)
     out = np.full(stat.shape, np.nan)
     for t in range(stat.shape[1]):
         col = np.sort(null[:, t][np.isfinite(null[:, t])])
@@ -43,14 +73,29 @@ def empirical_pvalues(stat: np.ndarray, null: np.ndarray) -> np.ndarray:
             continue
         s = stat[:, t]
         ok = ~np.isnan(s)
-        ge = len(col) - np.searchsorted(col, s[ok], side="left")  # draws >= s
-        out[ok, t] = (1.0 + ge) / (len(col) + 1.0)
+        gt, eq = _counts(col, s[ok])
+        out[ok, t] = (gt + u[ok, t] * (1.0 + eq)) / (len(col) + 1.0)
     return out
 
 
-def own_pvalues(stat: np.ndarray) -> np.ndarray:
-    """Each allele against the other alleles of the run: ``(1 + #{j != i: s_j >= s_i}) / A`` per column."""
+def _uniforms(shape: tuple[int, ...], ties: str, uniforms: np.ndarray | None) -> np.ndarray:
+    if ties not in TIE_RULES:
+        raise ValueError(f"ties {ties!r}: expected one of {', '.join(TIE_RULES)}")
+    if ties == "conservative":
+        return np.ones(shape)
+    if uniforms is None or np.shape(uniforms) != shape:
+        raise ValueError(f"ties='randomized' needs uniforms of shape {shape}")
+    return np.asarray(uniforms, dtype=np.float64)
+
+
+def own_pvalues(stat: np.ndarray, *, ties: str = "conservative", uniforms: np.ndarray | None = None) -> np.ndarray:
+    """Each allele against the other alleles of the run: ``(1 + #{j != i: s_j >= s_i}) / A`` per column.
+
+    ``ties="randomized"``: ``(#{j != i: s_j > s_i} + U (1 + #{j != i: s_j == s_i})) / A``
+    (:func:`empirical_pvalues` with the other ``A - 1`` alleles as the null).
+    """
     stat = np.asarray(stat, dtype=np.float64)
+    u = _uniforms(stat.shape, ties, uniforms)
     out = np.full(stat.shape, np.nan)
     for t in range(stat.shape[1]):
         s = stat[:, t]
@@ -58,8 +103,8 @@ def own_pvalues(stat: np.ndarray) -> np.ndarray:
         col = np.sort(s[ok])
         if not len(col):
             continue
-        ge = len(col) - np.searchsorted(col, s[ok], side="left")  # includes the allele itself
-        out[ok, t] = ge / len(col)
+        gt, eq = _counts(col, s[ok])  # eq includes the allele itself
+        out[ok, t] = (gt + u[ok, t] * eq) / len(col)
     return out
 
 
