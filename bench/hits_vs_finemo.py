@@ -213,9 +213,12 @@ def main(argv: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame | No
         grid["best_other_f1"] = grid["task"].map(best_other)
         grid["margin"] = grid["f1"] - grid["best_other_f1"]
         print("\njoint fit per cut (margin: F1 minus the best other caller's F1 on the task):")
-        print(grid.to_string(index=False, float_format=fmt))
-        worst = grid.groupby(["hit_pvalue", "hit_similarity"])["margin"].min().rename("worst_task_margin")
-        print("\n" + worst.reset_index().to_string(index=False, float_format=fmt))
+        cut_fmt = {"hit_pvalue": "{:g}".format, "hit_similarity": "{:g}".format}
+        print(grid.to_string(index=False, float_format=fmt, formatters=cut_fmt))
+        # a task without any hit at a cut has no F1 (NaN); it counts as the worst margin there
+        worst = (grid.assign(margin=grid["margin"].fillna(-grid["best_other_f1"]))
+                 .groupby(["hit_pvalue", "hit_similarity"])["margin"].min().rename("worst_task_margin"))
+        print("\n" + worst.reset_index().to_string(index=False, float_format=fmt, formatters=cut_fmt))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         if len(out):
