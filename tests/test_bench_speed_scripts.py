@@ -10,6 +10,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +103,28 @@ def test_precision_bench_measures_both_streams_on_tiny_nets(tmp_path):
     for stream in ("reference", "difference"):
         assert report["cost"][stream]["reveal_cancel_over_rescale"] > 0
     assert json.loads((tmp_path / "p.json").read_text())["cost"]["seconds"]["floor"] > 0
+
+
+def test_hits_vs_finemo_grid_reproduces_the_command_at_its_defaults(tmp_path, capsys):
+    """The in-process cut sweep at the defaults gives the `motifs` command's joint hits (same judged rows)."""
+    from deeplift_genomics.cli import main as cli
+
+    model = ROOT / "tests" / "data" / "benchmark_default_model"
+    assert cli(["simulate", "--out", str(tmp_path / "sim"), "--seed", "3", "--n-per-class", "30", "-q"]) == 0
+    assert cli(["score", "--model", str(model), "--fasta", str(tmp_path / "sim" / "sequences.fa"),
+                "--out", str(tmp_path / "scores"), "--n-references", "3", "--no-bedgraph", "-q"]) == 0
+    table, grid = load("hits_vs_finemo").main([
+        "--scores", str(tmp_path / "scores"), "--sim-dir", str(tmp_path / "sim"), "--callers", "joint,window",
+        "--pvalue-grid", "1e-3,4e-4", "--out", str(tmp_path / "bench")])
+    assert set(table["caller"]) == {"joint", "window"}
+    assert set(zip(grid["hit_pvalue"], grid["task"])) == {(p, t) for p in (1e-3, 4e-4) for t in ("both", "gata",
+                                                                                                     "tal1")}
+    cols = ["task", "n_calls", "n_true", "precision", "recall", "f1", "calls_in_records_without_motif"]
+    at_default = grid[grid["hit_pvalue"] == 4e-4].sort_values("task")[cols].reset_index(drop=True)
+    command = table[table["caller"] == "joint"].sort_values("task")[cols].reset_index(drop=True)
+    # the same patterns (same seed) and the same deterministic fit: the same hits, so the same counts
+    pd.testing.assert_frame_equal(at_default, command, check_dtype=False)
+    # margins are against the window caller, the only other caller run
+    window = table[table["caller"] == "window"].set_index("task")["f1"]
+    np.testing.assert_allclose(grid["margin"], grid["f1"] - grid["task"].map(window).to_numpy())
+    assert (tmp_path / "bench" / "hit_caller_grid.tsv").is_file() and "worst_task_margin" in capsys.readouterr().out
