@@ -623,7 +623,8 @@ def select_screens(screen_dirs: Sequence[str | Path], out_dir: str | Path) -> li
 
 def _options_of(options: dict) -> VariantOptions:
     """The :class:`VariantOptions` a manifest's ``options`` records."""
-    return VariantOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return VariantOptions(**values)
 
 
 EXPLAIN_SERIES = "explain"
