@@ -11,7 +11,7 @@ keeping its best time, so a busy spell of the shared machine hits all alike), on
   default null, p-values need nothing more);
 - ``variants_screen_only``: :func:`score_variants` end to end with ``explain="none"`` (VCF, windows, screen,
   null, every output);
-- ``variants_default``: end to end with the defaults (the top 1% of each chunk explained with DeepLIFT
+- ``variants_default``: end to end with the defaults (the top 1% of the run explained with DeepLIFT
   against 20 shuffles, motif context, report);
 - ``variants_explain_all`` (today's behaviour, ``--explain all``) on the first ``--n-explain-all`` SNVs
   (it runs ~100 SNVs/s; its rate is what matters).

@@ -457,12 +457,14 @@ def test_gathered_variants_files_equal_the_unsharded_run_byte_for_byte(env, tmp_
     # exact on any CPU: shards never split a chunk (--chunk-size 1 in every run), so the same batches
     base = [*argv("variants", env, tmp_path / "full"), "--chunk-size", "1"]
     assert main(base) == 0
-    shards = []
-    for k in (1, 2):
-        out = tmp_path / f"s{k}"
-        args = [*argv("variants", env, out), "--chunk-size", "1", "--shard", f"{k}/2"]
-        assert main(args) == 0
-        shards.append(str(out))
+    shards = [str(tmp_path / f"s{k}") for k in (1, 2)]
+    # the whole run's choice of alleles to explain: screen the shards, select once, explain each shard's
+    for k, out in enumerate(shards, start=1):
+        assert main([*argv("variants", env, out), "--chunk-size", "1", "--shard", f"{k}/2", "--screen-only"]) == 0
+    assert main(["variants", "--select", *shards, "--out", str(tmp_path / "sel"), "-q"]) == 0
+    for k, out in enumerate(shards, start=1):
+        ids = ["--explain-ids", str(tmp_path / "sel" / "selection.json")]
+        assert main([*argv("variants", env, out), "--chunk-size", "1", "--shard", f"{k}/2", *ids]) == 0
     assert main(["variants", "--gather", *shards, "--out", str(tmp_path / "g"), "-q"]) == 0
     for name in ("scores.h5", "variants.tsv", "skipped.tsv"):
         assert (tmp_path / "g" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 
 import h5py
@@ -17,7 +18,7 @@ from deeplift_genomics.io.fasta import FastaFile
 from deeplift_genomics.io.onehot import one_hot
 from deeplift_genomics.io.vcf import read_vcf
 from deeplift_genomics.ism import ism_scores
-from deeplift_genomics.variants import VariantOptions, gather_shards, score_variants
+from deeplift_genomics.variants import VariantOptions, gather_shards, score_variants, select_screens
 from deeplift_genomics.variants.alleles import build_windows
 from deeplift_genomics.variants.effects import contribution_changes, score_alleles
 from deeplift_genomics.variants.motif_context import assign_motifs, load_bank
@@ -304,14 +305,41 @@ def _same_outputs(a, b):
             np.testing.assert_array_equal(ha[k][()], hb[k][()], err_msg=k)
 
 
+def _sharded_in_three_steps(args, tmp_path, opt, n):
+    """Screen each of ``n`` shards, choose over all their screens, explain each shard's choice, gather."""
+    screens = [tmp_path / f"c{k}" for k in range(1, n + 1)]
+    for k, d in enumerate(screens, start=1):
+        score_variants(*args, d, options=opt, shard=f"{k}/{n}", screen_only=True)
+    select_screens(screens, tmp_path / "sel")
+    shards = [tmp_path / f"s{k}" for k in range(1, n + 1)]
+    def recomputed(k):
+        pytest.fail(f"chunk {k} screened again")  # after_chunk runs only after a chunk is screened
+
+    for k, d in enumerate(shards, start=1):
+        score_variants(*args, d, options=opt, shard=f"{k}/{n}", explain_ids=tmp_path / "sel" / "selection.json",
+                       screened=screens[k - 1], after_chunk=recomputed)  # fmt: skip
+    return shards
+
+
+def _explained_are_the_strongest(out, n_expected):
+    """Every explained allele's max |logit change| is at least every other's (and ties went to the earlier)."""
+    with h5py.File(out / "scores.h5") as h5:
+        strength = np.abs(h5["logits_alt"][()] - h5["logits_ref"][()]).max(axis=1)
+        explained = h5["explained"][()].astype(bool)
+    assert explained.sum() == n_expected
+    assert strength[explained].min() >= strength[~explained].max()
+
+
 def test_shards_gather_to_the_unsharded_run_and_a_crash_resumes(tmp_path, genome, vcf_mixed, model_dir):
     m = _load(model_dir)
     opt = VariantOptions(n_references=4, batch_size=8, chunk_size=10, device="cpu", report_top=2)
     args = (m.model, m.input_length, m.task_names, genome, vcf_mixed)
-    score_variants(*args, tmp_path / "full", options=opt)
-    shards = [tmp_path / f"s{k}" for k in (1, 2, 3)]
-    for k, d in enumerate(shards, start=1):
-        score_variants(*args, d, options=opt, shard=f"{k}/3")
+    full = score_variants(*args, tmp_path / "full", options=opt)
+    # the default: the strongest 1% of the run's scored alleles
+    _explained_are_the_strongest(tmp_path / "full", int(np.ceil(0.01 * full.n_scored)))
+    with pytest.raises(InputError, match="chooses over the whole run"):
+        score_variants(*args, tmp_path / "x", options=opt, shard="1/3")
+    shards = _sharded_in_three_steps(args, tmp_path, opt, 3)
     with pytest.raises(InputError, match=r"shard\(s\) 3/3 missing"):
         gather_shards(shards[:2], tmp_path / "g")
     gather_shards(shards, tmp_path / "g")
@@ -330,6 +358,28 @@ def test_shards_gather_to_the_unsharded_run_and_a_crash_resumes(tmp_path, genome
     assert not (tmp_path / "r" / "variants.tsv").exists()
     score_variants(*args, tmp_path / "r", options=opt)
     _same_outputs(tmp_path / "full", tmp_path / "r")
+
+
+def test_sharded_top_k_explains_the_unsharded_alleles_and_bad_steps_exit(tmp_path, genome, vcf_mixed, model_dir):
+    m = _load(model_dir)
+    opt = VariantOptions(n_references=3, batch_size=8, chunk_size=10, device="cpu", report_top=2, explain_top=4)
+    args = (m.model, m.input_length, m.task_names, genome, vcf_mixed)
+    score_variants(*args, tmp_path / "full", options=opt)
+    _explained_are_the_strongest(tmp_path / "full", 4)
+    shards = _sharded_in_three_steps(args, tmp_path, opt, 2)
+    gather_shards(shards, tmp_path / "g")
+    _same_outputs(tmp_path / "full", tmp_path / "g")
+    sel = tmp_path / "sel" / "selection.json"
+    other = dataclasses.replace(opt, explain_top=5)
+    with pytest.raises(InputError, match=r"chosen for another run: it differs in settings.options.explain_top \(4 vs 5\)"):
+        score_variants(*args, tmp_path / "o", options=other, shard="1/2", explain_ids=sel)
+    with pytest.raises(InputError, match=r"screened by another run: it differs in shard"):
+        score_variants(*args, tmp_path / "o", options=opt, shard="2/2", explain_ids=sel, screened=tmp_path / "c1")
+    with pytest.raises(InputError, match=r"--select: shard\(s\) 2/2 missing"):
+        select_screens([tmp_path / "c1"], tmp_path / "sel2")
+    with pytest.raises(InputError, match=r"--select: .*s1/shard.json: not a deeplift-genomics-variants-screen file"):
+        select_screens([tmp_path / "s1", tmp_path / "c2"], tmp_path / "sel2")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "sel2").exists()
 
 
 def test_motif_pvalues_are_the_exact_null_distribution_of_the_rounded_scores():

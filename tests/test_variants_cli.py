@@ -68,8 +68,15 @@ def test_skips_are_counted_without_strict_and_shards_gather(setup, tmp_path):
     assert _run(d, fasta, vcf, tmp_path / "full", "--edge", "skip", "--chunk-size", "3") == 0
     skipped = pd.read_csv(tmp_path / "full" / "skipped.tsv", sep="\t")
     assert sorted(skipped["reason"]) == ["missing_contig", "near_record_end", "symbolic_allele"]
+    # by hand, as the workflow runs it: screen each shard, choose over the whole run, explain each shard's choice
     for k in (1, 2):
-        assert _run(d, fasta, vcf, tmp_path / f"s{k}", "--edge", "skip", "--chunk-size", "3", "--shard", f"{k}/2") == 0
+        assert _run(d, fasta, vcf, tmp_path / f"s{k}", "--edge", "skip", "--chunk-size", "3", "--shard", f"{k}/2",
+                    "--screen-only") == 0  # fmt: skip
+    assert main(["variants", "--select", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "sel"),
+                 "-q"]) == 0  # fmt: skip
+    for k in (1, 2):
+        assert _run(d, fasta, vcf, tmp_path / f"s{k}", "--edge", "skip", "--chunk-size", "3", "--shard", f"{k}/2",
+                    "--explain-ids", str(tmp_path / "sel" / "selection.json")) == 0  # fmt: skip
     assert main(["variants", "--gather", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "g"), "-q"]) == 0
     # exact on any CPU: the shards' chunks are the unsharded run's (--chunk-size 3 in both), so the same batches
     # and kernels
@@ -93,3 +100,33 @@ def test_config_file_fills_what_flags_do_not_give(tmp_path):
         resolve_variants_settings(args)
     with pytest.raises(InputError, match="missing --vcf"):
         resolve_variants_settings(build_parser().parse_args(["variants", "--model", "m", "--fasta", "f", "--out", "o"]))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--shard", "1/2"], r"--shard with --explain-top or --explain-share chooses over the whole run"),
+        (["--screen-only", "--explain-ids", "x.json"], r"--screen-only screens and stops"),
+        (["--explain-ids", "nothere.json"], r"--explain-ids: .*nothere.json: file not found"),
+        (["--explain-ids", "VCF"], r"--explain-ids: .*v.vcf: unreadable"),
+        (["--screened", "DIR"], r"--screened: .*: not a --screen-only output"),
+    ],
+)
+def test_bad_steps_are_one_line_exit_2_and_no_output(setup, tmp_path, capsys, extra, message):
+    d, fasta, good = setup
+    vcf = write_vcf(tmp_path / "v.vcf", good)
+    (tmp_path / "empty").mkdir()
+    extra = [str(vcf) if e == "VCF" else str(tmp_path / "empty") if e == "DIR" else e for e in extra]
+    rc = _run(d, fasta, vcf, tmp_path / "out", *extra)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    import re
+
+    assert re.search(message, err[0]), err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_select_takes_no_run_flags(tmp_path, capsys):
+    rc = main(["variants", "--select", str(tmp_path), "--shard", "1/2", "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--select chooses over finished screens; it takes no --shard" in err[0]

@@ -39,7 +39,8 @@ def test_dry_run_default_config_plans_the_paper_benchmark(tmp_path: Path):
     out = result.stdout + result.stderr
     assert job_counts(out) == {
         "simulate": 1, "train": 1, "attribute": 9, "benchmark": 1, "report": 1,
-        "variants_vcf": 2, "variants_gather": 1, "score_fasta": 4, "score_gather": 1,
+        "variants_screen": 2, "variants_select": 1, "variants_vcf": 2, "variants_gather": 1,
+        "score_fasta": 4, "score_gather": 1,
         "motifs_patterns": 1, "motifs_hits": 2, "motifs_fasta": 1, "motifs_benchmark": 1, "all": 1,
     }  # fmt: skip
     commands = shell_commands(out)
@@ -59,11 +60,23 @@ def test_dry_run_variants_scores_the_simulated_vcf_in_shards(tmp_path: Path):
     result = run_snakemake(tmp_path, "-n", "-p", "variants", timeout=120)
     assert result.returncode == 0, explain(result)
     commands = [c for c in shell_commands(result.stdout + result.stderr) if " variants " in c]
-    shards = sorted(c for c in commands if "--shard" in c)
-    assert len(shards) == 2 and "--shard 1/2" in shards[0] and "--shard 2/2" in shards[1]
-    assert all("--vcf results/data/variants.vcf.gz --fasta" not in c for c in shards)
-    assert all("--fasta results/data/sequences.fa --vcf results/data/variants.vcf.gz" in c for c in shards)
-    assert "--strict" not in shards[0] and "--n-references 20" in shards[0]
+    # three steps, so that the shards explain what one unsharded run explains: screen, select once, explain
+    screens = sorted(c for c in commands if "--screen-only" in c)
+    shards = sorted(c for c in commands if "--explain-ids" in c)
+    for step in (screens, shards):
+        assert len(step) == 2 and "--shard 1/2" in step[0] and "--shard 2/2" in step[1]
+        assert all("--fasta results/data/sequences.fa --vcf results/data/variants.vcf.gz" in c for c in step)
+        assert "--strict" not in step[0] and "--n-references 20" in step[0]
+    assert all(f"--out results/variants_screen/simulated/{k}" in c for k, c in zip((1, 2), screens))
+    select = [c for c in commands if "--select" in c]
+    assert select == [
+        "deeplift-genomics variants --select results/variants_screen/simulated/1 results/variants_screen/simulated/2"
+        " --out results/variants_select/simulated 2> results/logs/variants/simulated/select.log"
+    ]
+    for k, c in zip((1, 2), shards):
+        assert f"--screened results/variants_screen/simulated/{k}" in c
+        assert "--explain-ids results/variants_select/simulated/selection.json" in c
+        assert f"--out results/variants_shards/simulated/{k}" in c
     gather = [c for c in commands if "--gather" in c]
     assert gather == [
         "deeplift-genomics variants --gather results/variants_shards/simulated/1 results/variants_shards/simulated/2"

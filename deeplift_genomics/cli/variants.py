@@ -7,7 +7,11 @@ q-value; then, for the alleles ``--explain`` selects, DeepLIFT of both windows a
 references and the known motif (shipped ENCODE set, or ``--motifs`` MEME file / ``motifs`` output
 directory) the variant breaks or creates. Writes ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``summary.json`` and ``report.html``
 into ``--out`` (see :mod:`deeplift_genomics.variants`). ``--shard K/N`` scores one block of the VCF's
-entries; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories. Flags override
+entries; ``--gather SHARD_DIR ... --out OUT_DIR`` merges the N shard directories. The alleles to explain
+are chosen over the whole run: a sharded run that ranks them (``--explain-top``, ``--explain-share``)
+screens each shard (``--shard K/N --screen-only``), chooses (``--select SCREEN_DIR ... --out SEL_DIR``),
+then explains each shard's chosen alleles (``--shard K/N --explain-ids SEL_DIR/selection.json``, taking
+its screen up again from ``--screened SCREEN_DIR`` or ``--out``). Flags override
 ``--config`` keys (YAML, flag names with underscores, top level or under ``variants:``), which override
 the defaults in :data:`SETTINGS`.
 """
@@ -24,7 +28,7 @@ from ..core.errors import InputError
 from ..io.onehot import ALPHABET
 from ..io.output_dirs import guarded_output
 from ..models.files import load_model, output_kind
-from ..variants import VariantOptions, gather_shards, score_variants
+from ..variants import VariantOptions, gather_shards, score_variants, select_screens
 from ..variants.alleles import EDGE_CHOICES
 from ..variants.effects import METHODS, REFERENCE_KINDS
 from ..variants.run import EXPLAIN_CHOICES
@@ -47,6 +51,17 @@ SETTINGS: dict[str, Setting] = {
                 help="score only the K-th of N blocks of the VCF's entries", workflow=BY_RULE),
     "gather": Setting(None, list, metavar="SHARD_DIR", nargs="+", group='input and output',
                 help='merge --shard 1/N..N/N outputs into --out', workflow=BY_RULE),
+    "screen_only": Setting(False, bool, group='input and output',
+                help='screen every allele and stop, keeping the screen in --out for --select and --explain-ids',
+                workflow=BY_RULE),
+    "select": Setting(None, list, metavar="SCREEN_DIR", nargs="+", group='input and output',
+                help='choose the alleles to explain over these --screen-only outputs (all shards of one run); '
+                     'writes --out/selection.json', workflow=BY_RULE),
+    "explain_ids": Setting(None, str, metavar="FILE", group='input and output', shown_default='none',
+                help='explain exactly the alleles of this --select selection.json (of this shard)', workflow=BY_RULE),
+    "screened": Setting(None, str, metavar="SCREEN_DIR", group='input and output', shown_default='--out',
+                help="take this run's screen up from this --screen-only output instead of recomputing it",
+                workflow=BY_RULE),
     "method": Setting("deeplift", str, METHODS, group='attribution', help='attribution method', workflow="variants.method"),
     "rule": Setting("genomics_default", str, ("rescale", "reveal_cancel", "genomics_default"), group='attribution',
                 help='DeepLIFT rule', workflow="variants.rule"),
@@ -65,14 +80,14 @@ SETTINGS: dict[str, Setting] = {
     "report_top": Setting(20, int, group='variants', help='variants shown in report.html', workflow="variants.report_top"),
     "explain": Setting("screen", str, EXPLAIN_CHOICES, group='screening',
                 help='screen: every allele by its effect, then explain (DeepLIFT, motif context) only the top K or '
-                     'those above X (neither given: the top share of each chunk); all: explain every allele; none: '
+                     'those above X (neither given: the top share of the run); all: explain every allele; none: '
                      'screen only', workflow="variants.explain"),
     "explain_top": Setting(None, int, low=0, metavar="K", group='screening', shown_default='none',
-                help='explain the K alleles with the largest |effect| (of this shard when sharded)', workflow="variants.explain_top"),
+                help='explain the K alleles of the run with the largest |effect| (ties: the earlier in the VCF)', workflow="variants.explain_top"),
     "explain_min_effect": Setting(None, float, low=0, metavar="X", group='screening', shown_default='none',
                 help='explain every allele with |effect| >= X on some task', workflow="variants.explain_min_effect"),
     "explain_share": Setting(0.01, float, low=0, high=1, group='screening',
-                help='share of each chunk explained when neither K nor X is given',
+                help="share of the run's scored alleles explained (the strongest) when neither K nor X is given",
                 workflow="variants.explain_share"),
     "null_model": Setting("shuffled", str, NULL_KINDS, group='screening',
                 help="null of the p-values: shuffled (the allele's bases at its position in a dinucleotide shuffle of "
@@ -109,7 +124,12 @@ def resolve_variants_settings(args: argparse.Namespace) -> dict[str, Any]:
     s = resolve_settings(args, "variants", SETTINGS, ("out",))
     if s["gather"] and s["shard"]:
         raise InputError("variants: --gather merges shards and --shard makes one; give only one of them")
-    if not s["gather"]:
+    if s["select"]:
+        given = [f"--{k.replace('_', '-')}" for k in ("gather", "shard", "screen_only", "explain_ids", "screened")
+                 if s[k]]  # fmt: skip
+        if given:
+            raise InputError(f"variants: --select chooses over finished screens; it takes no {', '.join(given)}")
+    elif not s["gather"]:
         missing = [f"--{k}" for k in REQUIRED if not s[k]]
         if missing:
             raise InputError(f"variants: missing {', '.join(missing)} (give the flag or set it in --config)")
@@ -123,12 +143,13 @@ def run(args: argparse.Namespace) -> int:
     config = getattr(args, "config", None)
     # A foreign non-empty directory is refused; an interrupted run's directory carries our marker (written
     # before any chunk), so its resumable chunks are taken up again.
-    if s["gather"]:
-        dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
-        with guarded_output(s["out"], "variants --gather", [*dirs, config]):
-            return _run(s)
+    for key in ("gather", "select"):
+        if s[key]:
+            dirs = [s[key]] if isinstance(s[key], str) else list(s[key])
+            with guarded_output(s["out"], f"variants --{key}", [*dirs, config]):
+                return _run(s)
     with guarded_output(s["out"], "variants", [s["model"], s["fasta"], s["vcf"], s["motifs"], s["null_exclude"],
-                                              config]):  # fmt: skip
+                                              s["explain_ids"], s["screened"], config]):  # fmt: skip
         return _run(s)
 
 
@@ -137,6 +158,9 @@ def _run(s: dict[str, Any]) -> int:
         dirs = [s["gather"]] if isinstance(s["gather"], str) else list(s["gather"])
         files = gather_shards(dirs, s["out"])
         log.info("gathered %d shard(s) into %s (%d files)", len(dirs), s["out"], len(files))
+        return 0
+    if s["select"]:
+        select_screens([s["select"]] if isinstance(s["select"], str) else list(s["select"]), s["out"])
         return 0
     for key in ("fasta", "vcf"):
         if not Path(s[key]).exists():
@@ -159,7 +183,8 @@ def _run(s: dict[str, Any]) -> int:
     summary = score_variants(
         lm.model, lm.input_length, list(lm.task_names), s["fasta"], s["vcf"], s["out"], options=options,
         motifs=s["motifs"], shard=s["shard"], keep_work=bool(s["keep_work"]), model_name=str(s["model"]),
-        output=output_kind(lm.metadata),
+        output=output_kind(lm.metadata), screen_only=bool(s["screen_only"]), explain_ids=s["explain_ids"],
+        screened=s["screened"],
     )  # fmt: skip
     log.info(
         "%d allele(s) scored (%.1f/s), %d skipped %s; outputs in %s",

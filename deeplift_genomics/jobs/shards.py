@@ -87,8 +87,11 @@ def write_shard_info(
     return path
 
 
-def read_shard_info(command: str, shard_dir: str | Path, fmt: str, outputs: Sequence[str]) -> dict[str, Any]:
-    """The ``shard.json`` of a finished shard directory holding ``outputs``.
+def read_shard_info(
+    command: str, shard_dir: str | Path, fmt: str, outputs: Sequence[str], flag: str = "--gather"
+) -> dict[str, Any]:
+    """The ``shard.json`` of a finished shard directory holding ``outputs`` (``flag``: the option that reads
+    it, named in the messages).
 
     Raises
     ------
@@ -98,21 +101,21 @@ def read_shard_info(command: str, shard_dir: str | Path, fmt: str, outputs: Sequ
     """
     path = Path(shard_dir) / SHARD_FILE
     if not Path(shard_dir).is_dir():
-        raise InputError(f"{command} --gather: {shard_dir}: no such directory")
+        raise InputError(f"{command} {flag}: {shard_dir}: no such directory")
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
-            f"{command} --gather: {shard_dir}: not a finished shard (no {SHARD_FILE}; make shards with "
+            f"{command} {flag}: {shard_dir}: not a finished shard (no {SHARD_FILE}; make shards with "
             f"`{command} --shard K/N` and let them complete)"
         ) from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{command} --gather: {path}: unreadable ({exc})") from None
+        raise InputError(f"{command} {flag}: {path}: unreadable ({exc})") from None
     if not isinstance(info, dict) or info.get("format") != fmt:
-        raise InputError(f"{command} --gather: {path}: not a {fmt} file")
+        raise InputError(f"{command} {flag}: {path}: not a {fmt} file")
     missing = [name for name in outputs if not (Path(shard_dir) / name).is_file()]
     if missing:
-        raise InputError(f"{command} --gather: {shard_dir}: incomplete shard, {', '.join(missing)} missing")
+        raise InputError(f"{command} {flag}: {shard_dir}: incomplete shard, {', '.join(missing)} missing")
     return info
 
 
@@ -129,11 +132,12 @@ def first_difference(a: Any, b: Any, where: str = "") -> str | None:
 
 def check_shards(
     command: str, shard_dirs: Sequence[str | Path], fmt: str, unit: str, outputs: Sequence[str],
-    same: Sequence[str],
+    same: Sequence[str], flag: str = "--gather",
 ) -> list[tuple[Path, dict[str, Any]]]:  # fmt: skip
     """The shards as ``(dir, info)`` in index order, after checking they make one complete run.
 
-    ``same`` names the ``shard.json`` keys every shard of one run shares; ``settings.options.chunk_size``
+    ``same`` names the ``shard.json`` keys every shard of one run shares (``flag``: the option that reads
+    them, named in the messages); ``settings.options.chunk_size``
     and ``n_<unit>s`` give each shard's expected block.
 
     Raises
@@ -144,15 +148,15 @@ def check_shards(
         its index.
     """
     if not shard_dirs:
-        raise InputError(f"{command} --gather: give the shard directories to gather")
-    shards = [(Path(d), read_shard_info(command, d, fmt, outputs)) for d in shard_dirs]
+        raise InputError(f"{command} {flag}: give the shard directories to gather")
+    shards = [(Path(d), read_shard_info(command, d, fmt, outputs, flag)) for d in shard_dirs]
     first_dir, first = shards[0]
     for path, info in shards[1:]:
         for key in ("n_shards", _count_key(unit), *same):
             diff = first_difference(first.get(key), info.get(key), key)
             if diff:
                 raise InputError(
-                    f"{command} --gather: {first_dir} and {path} are shards of different runs: they differ in "
+                    f"{command} {flag}: {first_dir} and {path} are shards of different runs: they differ in "
                     f"{diff}"
                 )
     n = int(first["n_shards"])
@@ -160,20 +164,20 @@ def check_shards(
     for path, info in shards:
         k = int(info["shard"])
         if k in by_index:
-            raise InputError(f"{command} --gather: shard {k}/{n} given twice: {by_index[k]} and {path}")
+            raise InputError(f"{command} {flag}: shard {k}/{n} given twice: {by_index[k]} and {path}")
         by_index[k] = path
         chunk_size = int(info["settings"]["options"]["chunk_size"])
         expected = shard_range(int(info[_count_key(unit)]), (k, n), chunk_size)
         got = (info.get(f"first_{unit}"), info.get(f"end_{unit}"))
         if got != expected:
             raise InputError(
-                f"{command} --gather: {path}: shard {k}/{n} covers {unit}s {got[0]}..{got[1]}, expected "
+                f"{command} {flag}: {path}: shard {k}/{n} covers {unit}s {got[0]}..{got[1]}, expected "
                 f"{expected[0]}..{expected[1]}"
             )
     missing = [k for k in range(1, n + 1) if k not in by_index]
     if missing:
         raise InputError(
-            f"{command} --gather: shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing "
+            f"{command} {flag}: shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing "
             f"(got {', '.join(f'{k}/{n}' for k in sorted(by_index))}); give all {n}"
         )
     return sorted(shards, key=lambda item: int(item[1]["shard"]))

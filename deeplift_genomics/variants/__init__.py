@@ -5,11 +5,12 @@
 - :mod:`.effects`: prediction change per task and DeepLIFT of both alleles against shared references.
 - :mod:`.motif_context`: the known or discovered motif over the variant, REF and ALT match scores.
 - :mod:`.outputs`, :mod:`.report`: ``variants.tsv``, ``scores.h5``, ``skipped.tsv``, ``report.html``.
-- :mod:`.run`: chunks, resume, shards and gather (:func:`score_variants`, :func:`gather_shards`).
+- :mod:`.run`: chunks, resume, shards, the whole run's choice of alleles to explain and gather
+  (:func:`score_variants`, :func:`select_screens`, :func:`gather_shards`).
 """
 
 from __future__ import annotations
 
-from .run import VariantOptions, VariantSummary, gather_shards, score_variants
+from .run import VariantOptions, VariantSummary, gather_shards, score_variants, select_screens
 
-__all__ = ["VariantOptions", "VariantSummary", "gather_shards", "score_variants"]
+__all__ = ["VariantOptions", "VariantSummary", "gather_shards", "score_variants", "select_screens"]

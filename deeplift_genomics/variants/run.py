@@ -10,7 +10,14 @@ Every ALT of every record is one *entry*, in file order (scorable or skipped). W
 inputs and options (checked against ``manifest.json``) skips finished chunks. ``shard=(K, N)`` takes the
 K-th of N contiguous, balanced blocks of chunks (:func:`deeplift_genomics.score.shard_range`) and adds
 ``shard.json``; :func:`gather_shards` concatenates the shard directories into what one unsharded run
-writes. All input errors (bad VCF line, ``strict`` skips, bad options) are raised before OUT_DIR is
+writes.
+
+The alleles to explain are chosen over the whole run (:func:`.stats.select_explained`). A sharded run
+whose choice depends on other shards' alleles (``--explain-top``, ``--explain-share``) runs in three
+steps: each shard screens (``screen_only``: keeps its screen and writes ``screen.npz``),
+:func:`select_screens` chooses over all shards' screens (``selection.json``), then each shard explains
+the chosen alleles of its block (``explain_ids``), taking its screen up again (``screened``) instead of
+recomputing it. All input errors (bad VCF line, ``strict`` skips, bad options) are raised before OUT_DIR is
 touched.
 """
 
@@ -20,6 +27,7 @@ import dataclasses
 import functools
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,10 +40,11 @@ from torch import nn
 from ..core.errors import InputError
 from ..core.progress import progress_bar
 from ..core.targets import task_indices
+from ..io.atomic import atomic_write_text
 from ..io.fasta import FastaFile, file_checksum
 from ..io.output_dirs import check_output_path, open_output_dir
 from ..io.vcf import Skip, VcfAllele, read_vcf, skip_counts
-from ..jobs.shards import check_shards, parse_shard, shard_range, write_shard_info
+from ..jobs.shards import check_shards, first_difference, parse_shard, shard_range, write_shard_info
 from ..jobs.work import ChunkedWork, finish_output_dir, save_npz
 from ..models.bpnet_lite import both_heads
 from ..models.files import model_fingerprint
@@ -62,6 +71,12 @@ log = logging.getLogger(__name__)
 WORK_DIR = ".variants_work"
 MANIFEST_VERSION = 1
 SHARD_FORMAT = "deeplift-genomics-variants-shard"
+SCREEN_FORMAT = "deeplift-genomics-variants-screen"
+SELECTION_FORMAT = "deeplift-genomics-variants-selection"
+#: What ``screen_only`` writes beside ``shard.json`` (each scored allele's VCF line, ALT and strength).
+SCREEN_FILE = "screen.npz"
+#: What :func:`select_screens` writes: the chosen alleles of the whole run and the run's settings.
+SELECTION_FILE = "selection.json"
 #: What an earlier run left at the top of a ``variants`` OUT_DIR that goes: everything but hidden entries
 #: (a variants directory holds only its own outputs; ``score``'s keeps what it does not recognise).
 VARIANT_OUTPUTS = ("*",)
@@ -99,8 +114,8 @@ class VariantOptions:
     report_top
         Variants shown in the HTML report.
     explain
-        ``screen`` (explain the alleles that pass ``explain_top``/``explain_min_effect``, or by default
-        the strongest ``explain_share`` of each chunk), ``all`` or ``none``.
+        ``screen`` (explain the alleles of the whole run that pass ``explain_top``/``explain_min_effect``,
+        or by default the strongest ``explain_share`` of the run's scored alleles), ``all`` or ``none``.
     explain_top, explain_min_effect, explain_share
         See :func:`deeplift_genomics.variants.stats.select_explained`.
     null
@@ -335,6 +350,9 @@ def score_variants(
     model_name: str = "",
     after_chunk: Callable[[int], None] | None = None,
     output: str = "logit",
+    screen_only: bool = False,
+    explain_ids: str | Path | None = None,
+    screened: str | Path | None = None,
 ) -> VariantSummary:
     """Screen every allele of ``vcf`` against ``fasta`` with ``model``, explain the strongest, write OUT_DIR.
 
@@ -374,6 +392,15 @@ def score_variants(
         probabilities and log-odds; ``log_counts`` and ``profile`` (bpnet-lite models) score both heads
         (``counts``, ``profile``) with the counts log2 fold change, the profile Jensen-Shannon distance and
         the active-allele quantile, and give NaN for probabilities.
+    screen_only
+        Screen every allele and stop: OUT_DIR keeps the screen (its work directory), ``screen.npz`` and
+        ``shard.json`` (shard 1/1 when unsharded), for :func:`select_screens`.
+    explain_ids
+        A ``selection.json`` of :func:`select_screens`: explain exactly its alleles (of this block),
+        instead of choosing here. Needed by a sharded run whose choice depends on other shards.
+    screened
+        A ``screen_only`` output directory of this same run and shard whose screen is taken up instead of
+        computed again (default: OUT_DIR's own, when it is one).
 
     Returns
     -------
@@ -389,6 +416,7 @@ def score_variants(
     opt = options or VariantOptions()
     opt.check()
     shard = parse_shard(shard)
+    _check_steps(opt, shard, screen_only, explain_ids, screened)
     heads = both_heads(model) if output != "logit" else None
     names = list(PROFILE_HEADS) if heads is not None else list(task_names)
     if heads is not None and opt.tasks is not None and list(opt.tasks) != names:
@@ -399,7 +427,9 @@ def score_variants(
     fasta, vcf, out_dir = Path(fasta), Path(vcf), Path(out_dir)
     motif_path = motif_file_in(motifs) if motifs is not None else None
     exclude_path = Path(opt.null_exclude) if opt.null_exclude is not None else None
-    check_output_path(out_dir, [fasta, vcf, motif_path, exclude_path])
+    selection_path = Path(explain_ids) if explain_ids is not None else None
+    screened_dir = Path(screened) if screened is not None else None
+    check_output_path(out_dir, [fasta, vcf, motif_path, exclude_path, selection_path, screened_dir])
     exclude = load_exclusion(exclude_path, opt.null_exclude_margin) if exclude_path is not None else None
     contents = read_vcf(vcf)
     entries = contents.entries
@@ -413,6 +443,10 @@ def score_variants(
     head = output if output != "logit" else model_head(model, torch.zeros((1, 4, input_length)))
     manifest = _manifest(model, fasta, vcf, motif_path, input_length, kept, len(entries), shard, opt)
     manifest["null_exclude_sha256"] = file_checksum(exclude_path) if exclude_path is not None else None
+    settings = {k: v for k, v in manifest.items() if k != "shard"}
+    chosen_ids = _read_selection(selection_path, settings) if selection_path is not None else None
+    if screened_dir is not None:
+        _check_screened(screened_dir, manifest)
     job: ChunkedWork[Any] = ChunkedWork(out_dir, "variants", WORK_DIR, manifest, VARIANT_OUTPUTS)
     was_training = model.training
     model.eval()
@@ -425,13 +459,23 @@ def score_variants(
         with FastaFile(fasta, index_dir=index_dir) as fa:
             windows_of = functools.partial(_chunk_windows, fa, vcf, mine, input_length, opt)
             tables, skips = _run_screen(job, plans, windows_of, scorer, opt, first // opt.chunk_size, after_chunk,
-                                        exclude)  # fmt: skip
-            screened = time.perf_counter()
+                                        exclude, screened_dir)  # fmt: skip
+            screened_at = time.perf_counter()
             table = VariantTable.concat(tables, len(kept))
-            strength = np.nan_to_num(np.abs(table.arrays["logits_alt"] - table.arrays["logits_ref"]), nan=-np.inf)
-            chosen = select_explained(strength.max(axis=1) if len(table) else np.zeros(0), [len(t) for t in tables],
-                                      mode=opt.explain, top=opt.explain_top, min_effect=opt.explain_min_effect,
-                                      share=opt.explain_share)  # fmt: skip
+            strength = allele_strength(table)
+            if screen_only:
+                files = [_write_screen(out_dir, table, strength)]
+                files.append(write_shard_info(out_dir, SCREEN_FORMAT, shard or (1, 1), "entry", (first, end),
+                                              len(entries), {"settings": settings}))  # fmt: skip
+                job.finish(files, keep_work=True)
+                seconds = time.perf_counter() - started
+                return VariantSummary(len(mine), len(table), skip_counts(skips), seconds, files, 0,
+                                      screened_at - started)  # fmt: skip
+            if chosen_ids is not None:
+                chosen = _mask_of(table, chosen_ids)
+            else:
+                chosen = select_explained(strength, mode=opt.explain, top=opt.explain_top,
+                                          min_effect=opt.explain_min_effect, share=opt.explain_share)  # fmt: skip
             _run_explain(job, tables, chosen, windows_of, explainers, opt, bank)
     finally:
         model.train(was_training)
@@ -461,7 +505,126 @@ def score_variants(
     seconds = time.perf_counter() - started
     _log_rate(len(table), seconds, len(skips), counts)
     return VariantSummary(len(mine), len(table), counts, seconds, files, int(table.explained.sum()),
-                          screened - started, explained_at - screened)  # fmt: skip
+                          screened_at - started, explained_at - screened_at)  # fmt: skip
+
+
+def allele_strength(table: VariantTable) -> np.ndarray:
+    """``(A,)`` each allele's largest |logit change| over the tasks (NaN as ``-inf``): what the choice of the
+    alleles to explain ranks."""
+    if not len(table):
+        return np.zeros(0)
+    change = np.abs(table.arrays["logits_alt"] - table.arrays["logits_ref"])
+    return np.asarray(np.nan_to_num(change, nan=-np.inf).max(axis=1), dtype=np.float64)
+
+
+def _check_steps(
+    opt: VariantOptions, shard: tuple[int, int] | None, screen_only: bool, explain_ids: str | Path | None,
+    screened: str | Path | None,
+) -> None:  # fmt: skip
+    """Refuse step combinations that cannot give what an unsharded run gives (before OUT_DIR is touched)."""
+    if screen_only and (explain_ids is not None or screened is not None):
+        raise InputError("variants: --screen-only screens and stops; give --explain-ids/--screened to the next run")
+    per_allele = opt.explain != "screen" or (opt.explain_top is None and opt.explain_min_effect is not None)
+    if shard is not None and not screen_only and explain_ids is None and not per_allele:
+        raise InputError(
+            "variants: --shard with --explain-top or --explain-share chooses over the whole run: screen each "
+            "shard (--screen-only), choose (--select SCREEN_DIR ...), then explain (--explain-ids "
+            "selection.json); or use --explain-min-effect alone, --explain all or --explain none"
+        )
+
+
+def _write_screen(out_dir: Path, table: VariantTable, strength: np.ndarray) -> Path:
+    """``screen.npz``: each scored allele's VCF line, ALT and strength, in VCF order."""
+    path = out_dir / SCREEN_FILE
+    save_npz(path, {"line": np.asarray(table.alleles["line"], dtype=np.int64),
+                    "alt": np.asarray(table.alleles["alt"], dtype=str), "strength": strength})  # fmt: skip
+    return path
+
+
+def _check_screened(screened: Path, manifest: dict) -> None:
+    """``screened`` must be a ``--screen-only`` output of the same inputs, settings and shard."""
+    path = screened / WORK_DIR / "manifest.json"
+    if not (screened / SCREEN_FILE).is_file() or not path.is_file():
+        raise InputError(f"variants --screened: {screened}: not a --screen-only output (no {SCREEN_FILE})")
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"variants --screened: {path}: unreadable ({exc})") from None
+    diff = first_difference(old, json.loads(json.dumps(manifest)))
+    if diff:
+        raise InputError(f"variants --screened: {screened} was screened by another run: it differs in {diff}")
+
+
+def _read_selection(path: Path, settings: dict) -> set[tuple[int, str]]:
+    """The (VCF line, ALT) of each allele a ``selection.json`` chose, after checking it is this run's."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"variants --explain-ids: {path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"variants --explain-ids: {path}: unreadable ({exc})") from None
+    if not isinstance(info, dict) or info.get("format") != SELECTION_FORMAT or "alleles" not in info:
+        raise InputError(f"variants --explain-ids: {path}: not a {SELECTION_FORMAT} file (made by variants --select)")
+    diff = first_difference(info.get("settings"), json.loads(json.dumps(settings)), "settings")
+    if diff:
+        raise InputError(f"variants --explain-ids: {path} was chosen for another run: it differs in {diff}")
+    try:
+        return {(int(line), str(alt)) for line, alt in info["alleles"]}
+    except (TypeError, ValueError):
+        raise InputError(f"variants --explain-ids: {path}: alleles: expected [line, ALT] pairs") from None
+
+
+def _mask_of(table: VariantTable, ids: set[tuple[int, str]]) -> np.ndarray:
+    """Which alleles of ``table`` are among ``ids`` (VCF line, ALT)."""
+    pairs = zip(table.alleles["line"].tolist(), table.alleles["alt"].tolist())
+    return np.fromiter(((int(line), str(alt)) in ids for line, alt in pairs), dtype=bool, count=len(table))
+
+
+def select_screens(screen_dirs: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
+    """Choose the alleles to explain over all shards' screens of one run; writes ``OUT_DIR/selection.json``.
+
+    The shards' strengths are concatenated in shard order, which is VCF order, and ranked by
+    :func:`.stats.select_explained` with the run's own options: the same choice an unsharded run makes.
+
+    Raises
+    ------
+    InputError
+        A directory that is not a finished ``--screen-only`` output, screens of different runs, missing or
+        repeated shards (:func:`deeplift_genomics.jobs.shards.check_shards`).
+    """
+    shards = check_shards("variants", screen_dirs, SCREEN_FORMAT, "entry", (SCREEN_FILE,), ("settings",),
+                          flag="--select")  # fmt: skip
+    lines, alts, strength = [], [], []
+    for shard_dir, _ in shards:
+        try:
+            with np.load(shard_dir / SCREEN_FILE, allow_pickle=False) as z:
+                lines.append(z["line"])
+                alts.append(z["alt"])
+                strength.append(z["strength"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"variants --select: {shard_dir / SCREEN_FILE}: unreadable ({exc})") from None
+    settings = shards[0][1]["settings"]
+    opt = _options_of(settings["options"])
+    s = np.concatenate(strength) if strength else np.zeros(0)
+    keep = select_explained(s, mode=opt.explain, top=opt.explain_top, min_effect=opt.explain_min_effect,
+                            share=opt.explain_share)  # fmt: skip
+    line, alt = np.concatenate(lines), np.concatenate(alts)
+    chosen = [[int(line[i]), str(alt[i])] for i in np.flatnonzero(keep)]
+    info = {"format": SELECTION_FORMAT, "explain": _explain_text(opt), "n_scored": len(s), "n_chosen": len(chosen),
+            "settings": settings, "alleles": chosen}  # fmt: skip
+    out = Path(out_dir)
+    open_output_dir(out, "variants")
+    path = out / SELECTION_FILE
+    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    finish_output_dir(out, "variants", [path], VARIANT_OUTPUTS)
+    log.info("chose %d of %d allele(s) to explain (%s)", len(chosen), len(s), info["explain"])
+    return [path]
+
+
+def _options_of(options: dict) -> VariantOptions:
+    """The :class:`VariantOptions` a manifest's ``options`` records."""
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return VariantOptions(**values)
 
 
 EXPLAIN_SERIES = "explain"
@@ -504,9 +667,16 @@ def _run_screen(
     first_chunk: int,
     after_chunk: Callable[[int], None] | None,
     exclude: NullExclusion | None = None,
+    screened: Path | None = None,
 ) -> tuple[list[VariantTable], list[Skip]]:
-    """Screen every chunk not already saved (resume); OUT_DIR is created (or taken over) here."""
-    job.open()
+    """Screen every chunk not already saved (resume), after copying ``screened``'s saved chunks (a checked
+    ``--screen-only`` output of this run); OUT_DIR is created (or taken over) here."""
+    chunks = job.open()
+    if screened is not None:
+        for path in sorted((screened / WORK_DIR / "chunks").glob("chunk_*.npz")):
+            # a copy cut short by a crash is unreadable, and so screened again by resume
+            if not (chunks / path.name).exists():
+                shutil.copyfile(path, chunks / path.name)
     bar = progress_bar(total=sum(n for n, _ in plans), desc="variants screen", unit="allele")
 
     def resume(k: int, path: Path) -> tuple[VariantTable, list[Skip]] | None:
@@ -668,7 +838,7 @@ def _explain_text(opt: VariantOptions) -> str:
         parts.append(f"top {opt.explain_top}")
     if opt.explain_min_effect is not None:
         parts.append(f"|effect| >= {opt.explain_min_effect:g}")
-    return " or ".join(parts) or f"top {opt.explain_share:g} of each chunk of {opt.chunk_size} entries"
+    return " or ".join(parts) or f"top {opt.explain_share:g} of the run's scored alleles"
 
 
 def _log_rate(n_scored: int, seconds: float, n_skipped: int, counts: dict) -> None:

@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 NULL_KINDS = ("shuffled", "matched", "vcf")
@@ -165,26 +163,25 @@ def allele_quantiles(
 
 def select_explained(
     strength: np.ndarray,
-    chunk_sizes: Sequence[int],
     *,
     mode: str = "screen",
     top: int | None = None,
     min_effect: float | None = None,
     share: float = 0.01,
 ) -> np.ndarray:
-    """Which alleles to explain, as a boolean mask.
+    """Which alleles of a whole run to explain, as a boolean mask.
 
     Parameters
     ----------
     strength
-        ``(A,)`` the largest |effect| of each allele over the tasks.
-    chunk_sizes
-        Scorable alleles in each chunk, in order (they sum to ``A``).
+        ``(A,)`` the largest |effect| of each allele over the tasks, for every scored allele of the run in
+        VCF order (a sharded run passes its shards' screens concatenated in shard order).
     mode
         ``all`` (every allele), ``none``, or ``screen``: the union of the ``top`` strongest alleles of
         the run, those with strength at least ``min_effect``, and, when neither is given, the strongest
-        ``ceil(share * n)`` of each chunk of ``n`` alleles (a chunk's share does not depend on the other
-        chunks, so a sharded run explains exactly what the unsharded run does).
+        ``ceil(share * A)`` of the run. Ties are broken by VCF order (the earlier allele first; a stable
+        sort), NaN strengths come last, so the mask depends on the run's alleles only, never on chunks
+        or shards.
     """
     strength = np.asarray(strength, dtype=np.float64)
     n_all = len(strength)
@@ -194,16 +191,11 @@ def select_explained(
     if mode == "none" or not n_all:
         return keep
     key = np.where(np.isnan(strength), -np.inf, strength)
+    order = np.argsort(-key, kind="stable")
     if top is not None and top > 0:
-        keep[np.argsort(-key, kind="stable")[:top]] = True
+        keep[order[:top]] = True
     if min_effect is not None:
         keep |= key >= min_effect
     if top is None and min_effect is None and share > 0:
-        lo = 0
-        for n in chunk_sizes:
-            k = int(np.ceil(share * n))
-            if k:
-                part = key[lo : lo + n]
-                keep[lo + np.argsort(-part, kind="stable")[:k]] = True
-            lo += n
+        keep[order[: int(np.ceil(share * n_all))]] = True
     return keep
