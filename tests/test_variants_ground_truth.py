@@ -41,7 +41,9 @@ def test_core_snvs_outrank_matched_background_and_the_motif_is_named(tmp_path):
         meme += [" ".join(f"{v:.6f}" for v in row) for row in m.probs] + [""]
     (tmp_path / "planted.meme").write_text("\n".join(meme))
     m = load_model(MODEL)
-    opt = VariantOptions(n_references=4, device="cpu", report_top=2, explain="all", null_per_variant=5)
+    # 20 null draws per variant (1,200 in all): each repeated draw is its own shuffle, and the pooled null must
+    # be large enough that a core SNV's p-value can fall below what BH needs at q < 0.05 over 120 variants
+    opt = VariantOptions(n_references=4, device="cpu", report_top=2, explain="all", null_per_variant=20)
     score_variants(m.model, m.input_length, m.task_names, tmp_path / "g.fa", tmp_path / "v.vcf.gz",
                    tmp_path / "out", options=opt, motifs=tmp_path / "planted.meme")  # fmt: skip
     d = pd.read_csv(tmp_path / "out" / "variants.tsv", sep="\t")
