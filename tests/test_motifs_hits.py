@@ -287,3 +287,27 @@ def test_benchmark_report_shows_hit_callers_only_when_measured(tmp_path):
     rows.to_csv(tmp_path / "hit_callers.tsv", sep="\t", index=False)
     html = hit_caller_section(tmp_path)
     assert "joint" in html and "window" in html and "90.0%" in html and "finemo" not in html.split("</p>")[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_short_patterns_cut_leaves_room_above_its_best_sequence(seed):
+    import itertools
+
+    from deeplift_genomics.motifs.hits import pvalue_cut
+
+    rng = np.random.default_rng(seed)
+    width = 5
+    logodds = rng.normal(0, 1.5, (4, width))
+    background = rng.dirichlet(np.full(4, 20.0))
+    # independent answer: every sequence of the width enumerated, with its background probability
+    scores, probs = [], []
+    for seq in itertools.product(range(4), repeat=width):
+        scores.append(sum(logodds[b, w] for w, b in enumerate(seq)))
+        probs.append(np.prod([background[b] for b in seq]))
+    scores, probs = np.array(scores), np.array(probs)
+    p_best = probs[scores >= scores.max() - 1e-9].sum()
+    # a loose cut is kept as it is; a cut below twice the best sequence's p-value is raised to it
+    assert pvalue_cut(logodds, background, 0.5, 2.0) == 0.5  # max() of two floats returns one of them
+    raised = pvalue_cut(logodds, background, p_best / 10, 2.0)
+    np.testing.assert_allclose(raised, 2 * p_best, rtol=1e-2)  # the DP rounds each entry to 1e-3
+    assert pvalue_cut(logodds, background, p_best / 10, 0.0) == p_best / 10  # headroom 0: the cut itself
