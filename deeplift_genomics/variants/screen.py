@@ -290,7 +290,28 @@ def screen_alleles(
     with the same bases at another position of its own REF window, away from ``exclude``); ``null_rate``
     draws per allele. An allele drawn ``r`` times for the shuffled null gets its first ``r`` shuffles (a
     shuffle depends only on the seed and the window's letters, so repeated draws would otherwise repeat).
+
+    On the CPU the whole screen runs torch at one thread: the forward passes spread their pieces over the
+    threads (:class:`ForwardScorer`), the shuffles theirs, and the copies of windows in between (large
+    enough for torch's parallel regions) no longer wait there for a descheduled thread.
     """
+    with one_torch_thread(scorer.device):
+        return _screen(scorer, windows, batch_size=batch_size, null_rate=null_rate, rng=rng, null_kind=null_kind,
+                       seed=seed, exclude=exclude)  # fmt: skip
+
+
+def _screen(
+    scorer: ForwardScorer,
+    windows: Sequence[AlleleWindows],
+    *,
+    batch_size: int,
+    null_rate: float,
+    rng: np.random.Generator,
+    null_kind: str,
+    seed: int,
+    exclude: NullExclusion | None,
+) -> Screened:
+    """:func:`screen_alleles` inside its :func:`~deeplift_genomics.core.threads.one_torch_thread` block."""
     n = len(windows)
     flip = canonical_flip(windows)
     first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
