@@ -7,9 +7,11 @@ the paper net: L = 200, 3 tasks), ``--n-variants`` random SNVs on a random genom
 of 500 alleles, batches of 256 alleles (512 windows), the shuffled null at 0.25 draws per allele
 (:func:`variants.screen.screen_alleles`). Contenders:
 
-- ``before``: the scorer's whole-batch forward pass in torch's own parallel regions (main's code path
-  before this change: ``ForwardScorer._rows`` on every batch, torch at ``--threads`` threads);
-- ``after``: :class:`variants.screen.ForwardScorer` as it runs now (pieces of ``PIECE_WINDOWS`` windows);
+- ``before``: main's code path before this change: the screen in torch's own parallel regions (the body
+  of ``screen_alleles`` without its one-thread block, ``ForwardScorer._rows`` on every whole batch, torch
+  at ``--threads`` threads);
+- ``after``: :func:`variants.screen.screen_alleles` as it runs now (torch at one thread, forward passes in
+  pieces of ``PIECE_WINDOWS`` windows over the threads);
 - ``after, 1 thread``: the same with torch at one thread (what the threads add over one);
 - ``after, pieces of K``: the same with ``--pieces K`` windows per piece (to choose the piece size).
 
@@ -78,9 +80,11 @@ def main(argv: list[str] | None = None) -> dict:
     before.__dict__.update(scorer.__dict__)
 
     def screen_all(s: screen.ForwardScorer) -> None:
+        # before: the body without the one-thread block, as main ran it
+        call = screen._screen if isinstance(s, Before) else screen.screen_alleles
         for c, lo in enumerate(range(0, n, opt.chunk_size)):
-            screen.screen_alleles(s, wins[lo : lo + opt.chunk_size], batch_size=opt.screen_batch_size,
-                                  null_rate=opt.null_per_variant, rng=screen.chunk_rng(0, c), null_kind=opt.null)
+            call(s, wins[lo : lo + opt.chunk_size], batch_size=opt.screen_batch_size, null_rate=opt.null_per_variant,
+                 rng=screen.chunk_rng(0, c), null_kind=opt.null, seed=0, exclude=None)  # fmt: skip
 
     def with_pieces(k: int):
         def run() -> None:
