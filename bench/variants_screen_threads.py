@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {k:20s} {n / best[k]:10,.0f} {n / med[k]:12,.0f}  {best['before'] / best[k]:5.2f} "
                   f"{med['before'] / med[k]:5.2f}")
         report[kind] = {k: {"best": n / best[k], "median": n / med[k]} for k in runs}
+    shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"threads": args.threads, "n_variants": n, "snvs_per_s": report}))
     return report
 
