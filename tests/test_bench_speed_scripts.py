@@ -56,6 +56,15 @@ def test_defaults_speed_runs_score_and_attribute_in_fresh_processes():
     assert all(rate > 0 for rate in report.values())
 
 
+def test_variants_screen_threads_runs_before_and_after_idle_and_busy(capsys):
+    report = load("variants_screen_threads").main(["--n-variants", "60", "--repeats", "2", "--pieces", "16"])
+    assert set(report) == {"idle", "busy"}
+    for rates in report.values():
+        assert set(rates) == {"before", "after", "after, 1 thread", "after, pieces of 16"}
+        assert all(r["best"] >= r["median"] > 0 for r in rates.values())
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["snvs_per_s"] == report
+
+
 def test_variants_screen_runs_every_contender():
     report = load("variants_screen").main(["--n-variants", "40", "--n-explain-all", "4", "--n-large", "0",
                                            "--repeats", "1", "--threads", "1"])

@@ -4,6 +4,8 @@ independent numpy/scipy computation."""
 
 from __future__ import annotations
 
+import copy
+
 import h5py
 import numpy as np
 import pytest
@@ -273,3 +275,61 @@ def test_js_distance_is_scipys():
     np.testing.assert_allclose(js_distance(p, q), [jensenshannon(a, b) for a, b in zip(p, q)], rtol=1e-12)
     # exact on any CPU: the two arguments enter symmetrically (m = (p + q) / 2, the KL terms are added)
     np.testing.assert_array_equal(js_distance(p, q), js_distance(q, p))
+
+
+# -- CPU threads ---------------------------------------------------------------------------------------
+
+
+def _windows(tmp_path, length: int, n: int, seed: int):
+    from deeplift_genomics.io.fasta import FastaFile
+    from deeplift_genomics.io.vcf import read_vcf
+    from deeplift_genomics.variants.alleles import build_windows
+
+    genome = random_genome(seed=seed, lengths=(n * 4 + 2 * length,))
+    seq = genome["chr1"]
+    rng = np.random.default_rng(seed)
+    lines = [snv_line("chr1", p, seq[p], "ACGT".replace(seq[p], "")[int(rng.integers(3))])
+             for p in range(length, length + 4 * n, 4)]  # fmt: skip
+    fa = write_fasta(tmp_path / "t.fa", genome, width=60)
+    with FastaFile(fa) as f:
+        wins, _ = build_windows(f, read_vcf(write_vcf(tmp_path / "t.vcf", lines)).alleles, length, warn=False)
+    return wins
+
+
+@pytest.mark.parametrize("kind", ["logit", "profile"])
+def test_screen_does_not_depend_on_the_number_of_threads(tmp_path, kind):
+    """The screen's forward passes, in pieces over 1, 2 or 3 threads, give the same results bit for bit,
+    and the pieces put together are the model's forward pass."""
+    from deeplift_genomics.io.onehot import one_hot
+    from deeplift_genomics.variants.screen import PIECE_WINDOWS, ForwardScorer, chunk_rng, screen_alleles
+
+    if kind == "logit":
+        from _variants_util import small_model
+
+        model, _ = small_model(n_tasks=2)
+        length, scorer = LENGTH, ForwardScorer(model, LENGTH, [0, 1], "logit", "cpu")
+    else:
+        model, _ = _profile_model("count")
+        length = 100
+        scorer = ForwardScorer(model, length, [0], "log_counts", "cpu")
+    wins = _windows(tmp_path, length, n=3 * PIECE_WINDOWS // 2 + 5, seed=6)  # batches of several pieces
+    x = torch.from_numpy(one_hot([w.ref_seq for w in wins] + [w.alt_seq for w in wins]))
+    if kind == "logit":
+        with torch.no_grad():
+            direct = copy.deepcopy(model).double()(x.double()).numpy()  # float64, one pass: independent
+        np.testing.assert_allclose(scorer(x)[0], direct, rtol=1e-5, atol=1e-6)
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            runs.append(screen_alleles(scorer, wins, batch_size=2 * PIECE_WINDOWS, null_rate=1.5,
+                                       rng=chunk_rng(0, 0), seed=0))  # fmt: skip
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    for other in runs[1:]:
+        for field in ("out_ref", "out_alt", "probs_ref", "probs_alt", "jsd", "null_effect", "null_jsd"):
+            # exact on any CPU: the same batches cut into the same pieces whatever the thread count, each
+            # piece computed by one thread with torch's one-thread kernels (threads only pick the pieces)
+            np.testing.assert_array_equal(getattr(runs[0], field), getattr(other, field), err_msg=field)

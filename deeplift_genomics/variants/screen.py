@@ -13,6 +13,10 @@ very same batches, so every signed column comes out negated bit for bit.
 
 :func:`draw_null` draws the null SNVs (:func:`screen_alleles` says which kinds), seeded by the chunk's
 index in the whole VCF so that shards draw what an unsharded run draws.
+
+On the CPU the forward passes run torch at one thread and spread pieces of :data:`PIECE_WINDOWS`
+windows over the threads (:mod:`deeplift_genomics.core.threads`): in torch's own parallel regions every
+operation waits for its slowest thread, so one descheduled thread (a busy core) stalls the whole screen.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import fx, nn
 
 from ..core.devices import resolve_device
 from ..core.errors import InputError
+from ..core.threads import Pieces, one_torch_thread
 from ..engine.graph import build_plan
 from ..io.fasta import bed_interval, bed_lines, require_regular_file
 from ..io.onehot import one_hot
@@ -38,6 +43,9 @@ from .stats import js_distance
 #: Names of the two heads of a bpnet-lite model, the "tasks" of a profile model's run.
 PROFILE_HEADS = ("counts", "profile")
 _LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
+#: Windows per piece of a CPU forward pass: a batch of 512 windows is 16 pieces, so a descheduled thread
+#: holds a batch for at most 1/16 of it, while each piece is still large enough for torch's kernels.
+PIECE_WINDOWS = 32
 
 
 def _strip_head(model: nn.Module, length: int) -> tuple[nn.Module, str]:
@@ -93,9 +101,30 @@ class ForwardScorer:
         return self.heads is not None
 
     def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """``(outputs (N, T), probabilities (N, T), profile probabilities (N, P) or None)``, float64."""
+        """``(outputs (N, T), probabilities (N, T), profile probabilities (N, P) or None)``, float64.
+
+        On the CPU: pieces of :data:`PIECE_WINDOWS` rows, each computed by one thread with torch at one
+        thread (:mod:`deeplift_genomics.core.threads`). The pieces are the same for any number of
+        threads, so the results do not depend on it.
+        """
         x = x.to(self.device, self.dtype)
-        with torch.inference_mode():
+        if self.device.type != "cpu" or len(x) == 0:
+            return self._rows(x)
+        starts = list(range(0, len(x), PIECE_WINDOWS))
+        done: list = [None] * len(starts)
+
+        def piece(k: int) -> None:
+            done[k] = self._rows(x[starts[k] : starts[k] + PIECE_WINDOWS])
+
+        with one_torch_thread(self.device) as threads, Pieces(threads) as pieces:
+            pieces.run(len(starts), piece)
+        outs, probs, prof = zip(*done)
+        return (np.concatenate(outs), np.concatenate(probs),
+                None if prof[0] is None else np.concatenate(prof))  # fmt: skip
+
+    def _rows(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`__call__` of ``x`` (on the device) in one forward pass, as torch's threads run it."""
+        with torch.inference_mode():  # per thread: the helpers of :class:`Pieces` enter it themselves
             if self.heads is not None:
                 prof, counts = self.heads[0](x)
                 logits = prof.reshape(prof.shape[0], -1).double()
@@ -261,7 +290,28 @@ def screen_alleles(
     with the same bases at another position of its own REF window, away from ``exclude``); ``null_rate``
     draws per allele. An allele drawn ``r`` times for the shuffled null gets its first ``r`` shuffles (a
     shuffle depends only on the seed and the window's letters, so repeated draws would otherwise repeat).
+
+    On the CPU the whole screen runs torch at one thread: the forward passes spread their pieces over the
+    threads (:class:`ForwardScorer`), the shuffles theirs, and the copies of windows in between (large
+    enough for torch's parallel regions) no longer wait there for a descheduled thread.
     """
+    with one_torch_thread(scorer.device):
+        return _screen(scorer, windows, batch_size=batch_size, null_rate=null_rate, rng=rng, null_kind=null_kind,
+                       seed=seed, exclude=exclude)  # fmt: skip
+
+
+def _screen(
+    scorer: ForwardScorer,
+    windows: Sequence[AlleleWindows],
+    *,
+    batch_size: int,
+    null_rate: float,
+    rng: np.random.Generator,
+    null_kind: str,
+    seed: int,
+    exclude: NullExclusion | None,
+) -> Screened:
+    """:func:`screen_alleles` inside its :func:`~deeplift_genomics.core.threads.one_torch_thread` block."""
     n = len(windows)
     flip = canonical_flip(windows)
     first = [w.alt_seq if f else w.ref_seq for w, f in zip(windows, flip)]
