@@ -1,28 +1,41 @@
 """`score` end to end against the engine (`attribute`) on the same sequences: where score's extra time goes.
 
 The issue measured ``score`` at 0.81x the engine on 800 sequences (48 against 59 seq/s). This script
-times, in one run with the contenders' rounds interleaved (each keeps its best time), for this source
-tree and, with ``--baseline-src DIR`` (e.g. ``git archive <commit> deeplift_genomics | tar -x -C DIR``),
-for another one, so that "before" and "after" share the machine's load:
+times, in one run with the contenders' rounds interleaved, for this source tree and, with
+``--baseline-src DIR`` (e.g. ``git archive <commit> deeplift_genomics data_sim | tar -x -C DIR``), for another one,
+so that "before" and "after" share the machine's load:
 
 - ``engine``: :func:`deeplift_genomics.attribute` with its defaults on the ``--n-seqs`` one-hot sequences,
-  timed around the call in a fresh process after a warm-up call (imports, tracer, allocator);
+  timed around the call in a fresh process after a warm-up call (imports, tracer, numba's kernels);
 - ``score``: the ``score`` CLI with its defaults on a FASTA of the same sequences, run in the same kind
-  of warmed-up process (every command's modules imported too) and timed around ``main([...])``:
-  reading the FASTA and the model, scoring, writing every output (``scores.h5``, ``ohe.npz``,
-  ``shap*.npz``, ``records.tsv``);
-- ``score process``: the same command as its own process, start to exit (interpreter, imports).
+  of warmed-up process and timed around ``main([...])``: reading the FASTA and the model, scoring,
+  writing every output (``scores.h5``, ``ohe.npz``, ``shap*.npz``, ``records.tsv``);
+- ``score process``: the same command as its own process (``python -m deeplift_genomics score``), start
+  to exit: interpreter, imports, numba's kernels, the run, the interpreter's exit;
+- ``engine process``: the engine as its own process, start to exit: interpreter, imports, the model,
+  the ``.npy`` of the sequences, the call, exit (what a user's script that calls ``attribute`` pays).
 
-Each is measured in wall-clock seconds and in CPU seconds of the process (``time.process_time``, all its
-threads): on a machine shared with other work the CPU time is the steadier of the two. Prints seq/s and
-the ratio score / engine (engine seconds over score seconds: 1.0 means score costs nothing on top).
-With ``--stages``, also prints where score's own time goes in this tree (cProfile of one run, grouped).
+Each is measured in wall-clock seconds and in CPU seconds of the process (all its threads): on a machine
+shared with other work the CPU time is the steadier of the two. Every contender keeps its best and its
+median over ``--repeats`` rounds. The ratios (engine seconds over score seconds, goal >= 0.95):
+``score`` (warmed up) / ``engine``; ``score process`` / ``engine`` (the whole process against the call:
+the fixed costs of a process count against score, as the issue measured it); ``score process`` /
+``engine process`` (both as processes).
+
+The children run with bytecode caching on (``PYTHONPYCACHEPREFIX`` in the run's temporary folder, as an
+installed package has its ``.pyc`` files; a development environment with ``PYTHONDONTWRITEBYTECODE`` would
+otherwise compile every module of the package at every start), after one untimed process of each tree
+has written the bytecode and numba's kernel cache.
+
+With ``--stages``, one extra run of each tree's ``score`` process reports where its wall-clock time goes
+(``python -X importtime`` for the imports, wrappers around score's steps, :data:`gc.callbacks` for the
+garbage collector, numba's first call of each kernel, the time from the last statement to the exit).
 
 Every contender uses the stored benchmark model (``tests/data/benchmark_default_model``: the paper's
 net, 3 tasks, 200 bp) and ``--threads`` torch threads.
 
 Run: ``.venv/bin/python bench/score_overhead.py [--n-seqs 800] [--repeats 3] [--threads 2]
-[--baseline-src DIR] [--stages]``.
+[--baseline-src DIR] [--no-process] [--stages]``.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,7 +67,7 @@ from deeplift_genomics.models.files import load_model
 build_parser()  # imports every command's modules: start-up, which "score process" counts
 model = load_model({model!r}).model
 x = torch.from_numpy(np.load({x!r}))
-attribute(model, x[:4], verbose=False)  # warm-up: imports, the tracer, first allocations
+attribute(model, x[:64], verbose=False)  # warm-up: imports, the tracer, numba's kernels, first allocations
 wall, cpu = time.perf_counter(), time.process_time()
 if {what!r} == "engine":
     attribute(model, x, verbose=False)
@@ -62,35 +76,78 @@ else:
 print(json.dumps({{"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}}))
 """
 
-STAGES = """
-import cProfile, pstats, sys, torch
+# The engine as a user's script runs it: its own process, start to exit.
+ENGINE_PROCESS = """
+import sys, numpy as np, torch
 torch.set_num_threads({threads})
 from deeplift_genomics import attribute
-from deeplift_genomics.cli import build_parser, main
 from deeplift_genomics.models.files import load_model
-build_parser()
-attribute(load_model({model!r}).model, torch.zeros(2, 4, 200), references="zeros", verbose=False)
-profile = cProfile.Profile()
-profile.enable()
-assert main(["score", "--model", {model!r}, "--fasta", {fasta!r}, "--out", {out!r}, "-q"]) == 0
-profile.disable()
-stats = pstats.Stats(profile).stats
-total = sum(tt for _, _, tt, _, _ in stats.values())
-def cumulative(name):
-    return max((ct for (path, _, func), (_, _, _, ct, _) in stats.items() if func == name), default=0.0)
-parts = {{
-    "attribute() calls (engine, references)": cumulative("attribute"),
-    "reading and windowing the FASTA, stitching": cumulative("score_chunk") - cumulative("attribute"),
-    "saving the resumable chunk": cumulative("save_npz"),
-    "writing scores.h5, ohe.npz, shap*.npz, records.tsv": cumulative("assemble_outputs"),
-    "model load, checksums, FASTA check": cumulative("_load_model") + cumulative("_select_regions")
-        + cumulative("model_fingerprint") + cumulative("file_checksum"),
-}}
-parts["rest"] = total - sum(parts.values())
-if "--top" in sys.argv:
-    pstats.Stats(profile).sort_stats("tottime").print_stats(12)
-for name, sec in parts.items():
-    print(f"  {{name:52s}} {{sec:7.2f}} s  {{100 * sec / total:5.1f}} %")
+attribute(load_model({model!r}).model, torch.from_numpy(np.load({x!r})), verbose=False)
+"""
+
+# One score process, timed step by step (run under python -X importtime); prints a JSON line of seconds.
+STAGES = r"""
+import gc, importlib.abc, importlib.util, json, sys, time
+START = time.time()
+steps = {{}}
+def add(name, sec):
+    steps[name] = steps.get(name, 0.0) + sec
+def wrap(owner, attr, name):
+    inner = getattr(owner, attr)
+    def timed(*a, **k):
+        t = time.perf_counter()
+        try:
+            return inner(*a, **k)
+        finally:
+            add(name, time.perf_counter() - t)
+    setattr(owner, attr, timed)
+class NumbaHook(importlib.abc.MetaPathFinder):  # times numba's first call of each kernel (cache load)
+    def find_spec(self, name, path, target=None):
+        if name != "numba.core.dispatcher":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            wrap(module.Dispatcher, "_compile_for_args", "numba: first call of each kernel (cache load)")
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, NumbaHook())
+gc_started = []
+where = ["garbage collection before main() (in the imports)"]
+def collector(phase, info):
+    if phase == "start":
+        gc_started.append(time.perf_counter())
+    else:
+        add(where[0], time.perf_counter() - gc_started.pop())
+gc.callbacks.append(collector)
+t = time.perf_counter()
+import torch
+add("import torch", time.perf_counter() - t)
+torch.set_num_threads({threads})
+t = time.perf_counter()
+from deeplift_genomics.cli import build_parser, main
+import deeplift_genomics.cli.score as cli_score
+build_parser("score")
+add("import the package and the score command", time.perf_counter() - t)
+import deeplift_genomics.jobs.work as work
+import deeplift_genomics.score.runner as runner
+wrap(cli_score, "_load_model", "model load")
+wrap(runner, "_select_regions", "FASTA index, read and check")
+wrap(runner, "_manifest", "checksums (FASTA, model)")
+wrap(runner, "attribute", "engine: attribute() calls")
+wrap(runner, "save_npz", "saving the resumable chunk")
+wrap(runner, "assemble_outputs", "writing scores.h5, ohe.npz, shap*.npz, records.tsv")
+wrap(work.ChunkedWork, "finish", "finish (work folder, marker)")
+where[0] = "garbage collection in main() (in the steps above)"
+t = time.perf_counter()
+sys.argv = ["deeplift-genomics", "score", "--model", {model!r}, "--fasta", {fasta!r}, "--out", {out!r}, "-q"]
+try:
+    main()
+finally:
+    add("main() in all", time.perf_counter() - t)
+    print(json.dumps({{"start": START, "end": time.time(), "steps": steps}}), flush=True)
 """
 
 
@@ -109,34 +166,89 @@ def write_inputs(folder: Path, n: int, length: int, seed: int) -> tuple[Path, Pa
     return fasta, onehot
 
 
-def environment(src: Path, threads: int) -> dict[str, str]:
-    """The child's environment: ``src`` first on the path (before an editable install's copy)."""
+def environment(src: Path, threads: int, folder: Path) -> dict[str, str]:
+    """The child's environment: ``src`` first on the path (before an editable install's copy), bytecode on."""
     path = os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads),
+               PYTHONPYCACHEPREFIX=str(folder / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _out(folder: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix="score_", dir=folder)) / "out"
 
 
 def time_child(src: Path, what: str, fasta: Path, onehot: Path, folder: Path, threads: int) -> dict[str, float]:
     """Wall and CPU seconds of the engine call or of the score command inside a warmed-up process."""
-    out = Path(tempfile.mkdtemp(prefix="score_", dir=folder)) / "out"
-    code = CHILD.format(threads=threads, model=str(MODEL), x=str(onehot), fasta=str(fasta), out=str(out),
-                        what=what)
+    code = CHILD.format(threads=threads, model=str(MODEL), x=str(onehot), fasta=str(fasta),
+                        out=str(_out(folder)), what=what)
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                          env=environment(src, threads), cwd=folder)
+                          env=environment(src, threads, folder), cwd=folder)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def time_process(src: Path, fasta: Path, folder: Path, threads: int) -> dict[str, float]:
-    """Wall and CPU seconds of one ``score`` process with its defaults, start to exit."""
-    out = Path(tempfile.mkdtemp(prefix="score_", dir=folder)) / "out"
-    cmd = [sys.executable, "-c", "from deeplift_genomics.cli import main; raise SystemExit(main())", "score",
-           "--model", str(MODEL), "--fasta", str(fasta), "--out", str(out), "-q"]
+def _time_process(cmd: list[str], src: Path, folder: Path, threads: int) -> dict[str, float]:
+    """Wall and CPU seconds (all threads, user + system) of one child process, start to exit."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=environment(src, threads), cwd=folder)
+    subprocess.run(cmd, check=True, env=environment(src, threads, folder), cwd=folder)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall": wall, "cpu": cpu}
+
+
+def time_process(src: Path, fasta: Path, folder: Path, threads: int) -> dict[str, float]:
+    """One ``python -m deeplift_genomics score`` with its defaults, start to exit."""
+    cmd = [sys.executable, "-m", "deeplift_genomics", "score", "--model", str(MODEL), "--fasta", str(fasta),
+           "--out", str(_out(folder)), "-q"]
+    return _time_process(cmd, src, folder, threads)
+
+
+def time_engine_process(src: Path, onehot: Path, folder: Path, threads: int) -> dict[str, float]:
+    """One process that loads the model and the sequences and calls ``attribute``, start to exit."""
+    code = ENGINE_PROCESS.format(threads=threads, model=str(MODEL), x=str(onehot))
+    return _time_process([sys.executable, "-c", code], src, folder, threads)
+
+
+def stages(src: Path, fasta: Path, folder: Path, threads: int) -> dict[str, float]:
+    """Where one ``score`` process's wall-clock seconds go, step by step (see the module docstring)."""
+    code = STAGES.format(threads=threads, model=str(MODEL), fasta=str(fasta), out=str(_out(folder)))
+    launched = time.time()
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], check=True, capture_output=True,
+                          text=True, env=environment(src, threads, folder), cwd=folder)
+    ended = time.time()
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    steps = {"interpreter start": report["start"] - launched, **report["steps"]}
+    steps.update(_import_seconds(done.stderr, ("numba", "scipy", "pandas", "sklearn")))
+    steps["interpreter exit (after the last statement)"] = ended - report["end"]
+    steps["process, start to exit"] = ended - launched
+    return steps
+
+
+def _import_seconds(importtime: str, packages: tuple[str, ...]) -> dict[str, float]:
+    """Seconds spent importing each of ``packages`` (and its submodules), from ``-X importtime`` output.
+
+    Lines read ``import time: self [us] | cumulative | <2 spaces per level>module``, each module after the
+    modules it imported; a module counts once, unless a module of the same package imported it.
+    """
+    seconds: dict[str, float] = {}
+    stack: list[tuple[int, str]] = []  # the enclosing imports of the line being read (reading backwards)
+    for line in reversed(importtime.splitlines()):
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        depth = len(parts[2]) - len(parts[2].lstrip()) - 1
+        name = parts[2].strip()
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        top = name.split(".")[0]
+        if top in packages and not any(n.split(".")[0] == top for _, n in stack):
+            key = f"of which import {top}"
+            seconds[key] = seconds.get(key, 0.0) + int(parts[1]) / 1e6
+        stack.append((depth, name))
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -146,8 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--baseline-src", type=Path, help="another source tree to time the same contenders with")
-    ap.add_argument("--no-process", action="store_true", help="leave out the whole-process score runs")
-    ap.add_argument("--stages", action="store_true", help="also profile where score's time goes (this tree)")
+    ap.add_argument("--no-process", action="store_true", help="leave out the contenders that are processes")
+    ap.add_argument("--stages", action="store_true", help="also time the steps of one score process per tree")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="score_overhead_") as tmp:
@@ -165,36 +277,46 @@ def main(argv: list[str] | None = None) -> dict:
             if not args.no_process:
                 contenders[f"score process ({name})"] = lambda src=src: time_process(src, fasta, folder,
                                                                                      args.threads)
-        best = {name: {"wall": float("inf"), "cpu": float("inf")} for name in contenders}
+                contenders[f"engine process ({name})"] = lambda src=src: time_engine_process(
+                    src, onehot, folder, args.threads)
+        if not args.no_process:
+            for src in trees.values():  # untimed: writes the bytecode and numba's kernel cache of each tree
+                time_process(src, fasta, folder, args.threads)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
         for r in range(args.repeats):
             for name, run in contenders.items():
                 sec = run()
-                for key in ("wall", "cpu"):
-                    best[name][key] = min(best[name][key], sec[key])
+                rounds[name].append(sec)
                 print(f"round {r + 1}: {name:32s} {sec['wall']:7.2f} s wall {sec['cpu']:7.2f} s cpu",
                       file=sys.stderr, flush=True)
+        steps = {}
         if args.stages:
-            out = folder / "stages_out"
-            print(f"where score's time goes (this tree, one profiled run, {args.threads} thread(s)):")
-            subprocess.run([sys.executable, "-c", STAGES.format(threads=args.threads, model=str(MODEL),
-                                                                fasta=str(fasta), out=str(out))],
-                           check=True, env=environment(ROOT, args.threads), cwd=folder)
-    print(f"{args.n_seqs} x {args.length} bp, {args.threads} thread(s), best of {args.repeats} interleaved rounds:")
-    print(f"  {'contender':32s} {'seq/s wall':>10s} {'seq/s cpu':>10s}")
+            steps = {tree: stages(src, fasta, folder, args.threads) for tree, src in trees.items()}
+    best = {n: {k: min(s[k] for s in runs) for k in ("wall", "cpu")} for n, runs in rounds.items()}
+    median = {n: {k: statistics.median(s[k] for s in runs) for k in ("wall", "cpu")} for n, runs in rounds.items()}
+    print(f"{args.n_seqs} x {args.length} bp, {args.threads} thread(s), {args.repeats} interleaved rounds:")
+    print(f"  {'contender':32s} {'seconds wall, cpu (best)':>26s} {'(median)':>16s} {'seq/s wall':>10s}")
     for name, sec in best.items():
-        print(f"  {name:32s} {args.n_seqs / sec['wall']:10.1f} {args.n_seqs / sec['cpu']:10.1f}")
+        print(f"  {name:32s} {sec['wall']:12.2f} {sec['cpu']:12.2f}   {median[name]['wall']:7.2f} "
+              f"{median[name]['cpu']:7.2f} {args.n_seqs / sec['wall']:10.1f}")
     ratios: dict[str, dict[str, float]] = {}
-    print("score / engine (engine seconds over score seconds; goal >= 0.95):")
+    print("score / engine (engine seconds over score seconds, of the best rounds; goal >= 0.95):")
     for tree in trees:
-        engine = best[f"engine ({tree})"]
-        for kind in ("score", "score process"):
-            name = f"{kind} ({tree})"
-            if name in best:
-                ratios[name] = {key: engine[key] / best[name][key] for key in ("wall", "cpu")}
-                print(f"  {name:32s} wall {ratios[name]['wall']:5.3f}  cpu {ratios[name]['cpu']:5.3f}")
+        pairs = {f"score ({tree})": f"engine ({tree})", f"score process ({tree})": f"engine ({tree})",
+                 f"score process vs engine process ({tree})": f"engine process ({tree})"}
+        for label, engine in pairs.items():
+            name = label.replace(" vs engine process", "")
+            if name in best and engine in best:
+                ratios[label] = {key: best[engine][key] / best[name][key] for key in ("wall", "cpu")}
+                print(f"  {label:44s} wall {ratios[label]['wall']:5.3f}  cpu {ratios[label]['cpu']:5.3f}")
+    if steps:
+        names = list(dict.fromkeys(k for tree_steps in steps.values() for k in tree_steps))
+        print("one score process, wall-clock seconds by step (" + ", ".join(steps) + "):")
+        for name in names:
+            print(f"  {name:52s} " + " ".join(f"{steps[t].get(name, 0.0):8.2f}" for t in steps))
     print(json.dumps({"seq_per_s": {n: {k: args.n_seqs / v for k, v in s.items()} for n, s in best.items()},
-                      "score_over_engine": ratios}))
-    return {"best": best, "ratios": ratios}
+                      "score_over_engine": ratios, "steps": steps}))
+    return {"best": best, "median": median, "ratios": ratios, "steps": steps}
 
 
 if __name__ == "__main__":

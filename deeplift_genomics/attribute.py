@@ -703,7 +703,8 @@ def _ism(model, x, target, batch_size, device, dtype, verbose) -> AttributionRes
     if not _is_one_hot(x):
         raise InputError(f"x: ISM needs one-hot (N, 4, L) input in A,C,G,T order; {_why_not_one_hot(x)}")
     dev = resolve_device(device)
-    with _prepared(model, dev, dtype) as m:
+    # torch at one thread here too: ism_scores spreads its batches over the threads (ism.py)
+    with _prepared(model, dev, dtype) as m, one_torch_thread(dev):
         plan = build_plan(m, x[:1].to(dev), "ism")
         targets = output_indices(target, plan.n_outputs)
         logits = _Logits(plan).eval()

@@ -99,6 +99,26 @@ def test_score_overhead_times_score_and_the_engine_on_the_same_sequences(capsys)
     assert set(ratios) == {"score (this tree)"} and ratios["score (this tree)"]["cpu"] > 0
 
 
+def test_score_overhead_reports_the_steps_of_a_score_process(capsys):
+    report = load("score_overhead").main(["--n-seqs", "4", "--repeats", "1", "--threads", "1", "--stages"])
+    assert {"score process (this tree)", "engine process (this tree)"} <= set(report["best"])
+    assert "score process vs engine process (this tree)" in report["ratios"]
+    steps = report["steps"]["this tree"]
+    # the steps are parts of the process (the collector's time lies inside the other steps)
+    parts = ("interpreter start", "import torch", "import the package and the score command", "main() in all",
+             "interpreter exit (after the last statement)")
+    assert all(steps[p] >= 0 for p in parts) and sum(steps[p] for p in parts) <= steps["process, start to exit"]
+    assert steps["engine: attribute() calls"] <= steps["main() in all"]
+
+
+def test_ism_threads_runs_both_ways_idle_and_busy(capsys):
+    report = load("ism_threads").main(["--n-seqs", "1", "--threads", "2", "--repeats", "2"])
+    assert set(report[2]) == {"idle", "busy"}
+    for rates in report[2].values():
+        assert all(rates[name]["best"] >= rates[name]["median"] > 0 for name in ("pieces", "torch regions"))
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["mutants_per_s"]["2"] == report[2]
+
+
 def test_precision_bench_measures_both_streams_on_tiny_nets(tmp_path):
     report = load("precision").main([
         "--n-seqs", "3", "--n-references", "2", "--precision-seqs", "2", "--precision-references", "2",

@@ -72,7 +72,7 @@ def test_one_torch_thread_keeps_the_outer_count_and_restores_torch():
         torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("method", ["deeplift", "integrated_gradients", "gradient_x_input"])
+@pytest.mark.parametrize("method", ["deeplift", "integrated_gradients", "gradient_x_input", "ism"])
 def test_attributions_do_not_depend_on_the_number_of_threads(method):
     """Pieces of pairs computed by 1, 2 or 3 threads give the same scores, bit for bit.
 
@@ -98,5 +98,7 @@ def test_attributions_do_not_depend_on_the_number_of_threads(method):
         torch.set_num_threads(before)
     for other in results[1:]:
         for field in ("contributions", "hypothetical", "deltas", "outputs"):
+            if getattr(results[0], field) is None:  # ISM has no summation-to-delta errors
+                continue
             # same pieces, same single-threaded kernels (see the docstring): bit for bit on any CPU
             assert torch.equal(getattr(results[0], field), getattr(other, field)), field

@@ -110,3 +110,49 @@ def test_bad_input_is_refused():
         ism_scores(model, torch.tensor(one_hot(SEQS), dtype=torch.float64), target=2)
     with pytest.raises(InputError, match="batch_size"):
         ism_scores(model, torch.tensor(one_hot(SEQS), dtype=torch.float64), batch_size=0)
+
+
+class ThreadCountRecorder(nn.Module):
+    """Wraps a model and remembers torch's intra-op thread count in each forward pass."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+        self.seen: set[int] = set()
+
+    def forward(self, x):
+        self.seen.add(torch.get_num_threads())
+        return self.inner(x)
+
+
+def test_scores_do_not_depend_on_the_number_of_threads():
+    """Batches of mutants computed by 1, 2 or 3 threads (torch at one thread in each) give the same scores.
+
+    Exact: a batch holds the same mutants whatever the thread count and is computed by one thread with
+    torch at one thread, so with the same kernels on the same shapes; the threads only choose who
+    computes which batch, and each batch writes only its own entries.
+    """
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv1d(4, 6, 5), nn.ReLU(), nn.Conv1d(6, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 34, 3)
+    ).eval()
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(9)] + ["ACGTN" * 8]
+    x = torch.from_numpy(one_hot(seqs))
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            recorder = ThreadCountRecorder(model)
+            results.append(ism_scores(recorder, x, batch_size=37))  # 1,160 mutants: 32 batches, the last short
+            assert recorder.seen == {1}  # every forward pass ran with torch at one thread
+            assert torch.get_num_threads() == threads  # restored
+    finally:
+        torch.set_num_threads(before)
+    for other in results[1:]:
+        # same batches, same single-threaded kernels (see the docstring): bit for bit on any CPU
+        assert torch.equal(results[0], other)
+    # and they are ISM: the float64 brute-force loop, to float32 rounding of the outputs
+    expected = brute_force(model.double(), x.double())
+    np.testing.assert_allclose(results[0].double().numpy(), expected.numpy(), rtol=0, atol=1e-5)

@@ -132,3 +132,19 @@ def test_one_window_records_get_their_window_s_scores(length):
             np.testing.assert_array_equal(got, (expect / count).astype(np.float32))
         else:
             np.testing.assert_allclose(got, expect / count, rtol=1e-6)
+
+
+def test_only_the_program_freezes_the_collector():
+    """The command line as a program exempts the imports' objects from garbage collection; a call from
+    Python (a test, a notebook) leaves its caller's collector alone."""
+    import gc
+
+    from deeplift_genomics.cli import main
+
+    frozen = gc.get_freeze_count()
+    assert main(["score"]) == 2  # missing --model/--fasta/--out: bad input, after the parser was built
+    assert gc.get_freeze_count() == frozen
+    code = ("import gc, sys\nfrom deeplift_genomics.cli import main\nsys.argv = ['deeplift-genomics', 'score']\n"
+            "status = main()\nprint(status, gc.get_freeze_count() > 10000)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "True"]

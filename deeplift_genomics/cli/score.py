@@ -26,7 +26,7 @@ from ..io.onehot import ALPHABET
 from ..io.output_dirs import guarded_output
 from ..jobs.shards import parse_shard
 from ..models.files import load_model
-from ..motifs.nothing_found import model_quality_line
+from ..models.quality import model_quality_line
 from ..references.kinds import REFERENCE_KINDS as REFERENCE_CHOICES
 from ..score.gather import gather_shards
 from ..score.modisco import run_modisco

@@ -31,24 +31,13 @@ from data_sim.motifs import Motif
 from data_sim.scan import motif_scores
 
 from .metrics import task_auroc_auprc
+from .quality import BASELINE_MARGIN, NEAR_CHANCE, kmer_test_auroc, learned_little
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BASELINE_MARGIN", "NEAR_CHANCE", "kmer_test_auroc", "learned_little"]  # the rule lives in .quality
+
 KMER_K = 6
-#: A net whose held-out auROC is below NEAR_CHANCE, or more than BASELINE_MARGIN below the k-mer model's,
-#: learned little: train warns, score warns, motifs says so (one rule for all three).
-NEAR_CHANCE = 0.6
-BASELINE_MARGIN = 0.02
-
-
-def kmer_test_auroc(metrics: Mapping[str, Any] | None) -> dict[str, float]:
-    """Task -> the k-mer baseline's held-out auROC, from a model's ``metrics.json`` (empty when absent)."""
-    return dict((metrics or {}).get("baselines", {}).get("kmer", {}).get("test", {}).get("auroc", {}) or {})
-
-
-def learned_little(auroc: float, kmer_auroc: float | None) -> bool:
-    """Whether a net's held-out auROC is near chance or below its k-mer baseline's by more than the margin."""
-    return auroc < NEAR_CHANCE or (kmer_auroc is not None and auroc < kmer_auroc - BASELINE_MARGIN)
 KMER_CS = (0.003, 0.03, 0.3)
 
 

@@ -4,7 +4,7 @@ A task whose scores have no window beating the permutation null gets one line na
 (the FDR, and the best observed window against the best permuted one), the model's held-out auROC when the
 model directory of the scores has a ``metrics.json`` (``train`` writes it, with the k-mer baseline's), and
 what to check. ``motifs`` logs the line at WARNING and its report shows it; ``score`` warns with
-:func:`model_quality_line` when the model it scores did not learn.
+:func:`deeplift_genomics.models.quality.model_quality_line` when the model it scores did not learn.
 
 >>> explain_no_seqlets("t", {"fdr": 0.05, "width": 15, "n_null_windows": 1000, "max_pos": 0.1,
 ...                          "null_max_pos": 0.2}, None)[:60]
@@ -13,13 +13,11 @@ what to check. ``motifs`` logs the line at WARNING and its report shows it; ``sc
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
-from ..models.baselines import NEAR_CHANCE, kmer_test_auroc, learned_little
+from ..models.quality import NEAR_CHANCE, held_out_auroc, kmer_test_auroc, learned_little, read_model_metrics
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +34,6 @@ def model_metrics(scores_dir: str | Path) -> tuple[dict[str, Any] | None, Path |
     except OSError:
         return None, None
     return read_model_metrics(model) if model else (None, None)
-
-
-def read_model_metrics(model_dir: str | Path) -> tuple[dict[str, Any] | None, Path | None]:
-    """A model directory's ``metrics.json`` (``None`` when it has none or it cannot be read)."""
-    path = Path(model_dir) / "metrics.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, None
-    return (data, path) if isinstance(data, dict) else (None, None)
-
-
-def held_out_auroc(metrics: dict[str, Any] | None, task: str) -> float | None:
-    """The task's test auROC in ``metrics`` (``None`` when absent)."""
-    if not metrics:
-        return None
-    value = metrics.get("test", {}).get("auroc", {}).get(task)
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def explain_no_seqlets(task: str, null: dict[str, Any], metrics: dict[str, Any] | None,
@@ -90,22 +70,3 @@ def weak_model_line(task: str, n_seqlets: int, metrics: dict[str, Any] | None,
     return (f"task '{task}': the model's held-out auROC is {auroc:.3f} ({metrics_path}), near chance: its "
             f"{n_seqlets} seqlet(s) and their patterns likely reflect noise, not a learned motif; retrain the "
             "model (train's defaults for peaks, more epochs) and check the labels before reading them")
-
-
-def model_quality_line(model_dir: str | Path) -> str | None:
-    """A warning for ``score`` when the model's ``metrics.json`` says it is near chance or below its k-mer
-    baseline on some task, else ``None``."""
-    metrics, path = read_model_metrics(model_dir)
-    if not metrics:
-        return None
-    kmer = kmer_test_auroc(metrics)
-    weak = []
-    for task in metrics.get("test", {}).get("auroc", {}):
-        auroc = held_out_auroc(metrics, task)
-        base = kmer.get(task)
-        if auroc is not None and learned_little(auroc, base):
-            weak.append(f"{task} {auroc:.3f}" + (f" (k-mer baseline {base:.3f})" if base is not None else ""))
-    if not weak:
-        return None
-    return (f"the model scored learned little: held-out auROC {', '.join(weak)} ({path}); its scores may hold "
-            "no motif: retrain before reading them")

@@ -289,5 +289,5 @@ class ChunkScorer:
             "win_offset": np.asarray(win_offset, dtype=np.int64),
             "win_pred": win_pred,
             "win_ohe": ohe.astype(np.uint8),
-            "win_shap": shap.astype(np.float32),
+            "win_shap": shap.astype(np.float32, copy=False),
         }

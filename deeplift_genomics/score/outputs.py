@@ -29,6 +29,9 @@ dataset                        shape / dtype   meaning
 ``windows/predictions``        (W, T) float32  logits of each window
 =============================  ==============  =====================================================
 
+The per-base datasets are chunked along the base axis; ``sequence`` is gzip-compressed (level 1), the
+float scores are stored as they are (any HDF5 reader reads either).
+
 Root attributes: ``format`` ("deeplift-genomics-scores"), ``format_version``, ``task_names``, ``method``,
 ``rule``, ``references``, ``n_references``, ``input_length``, ``fasta``, ``bed``, ``model``.
 :func:`read_record` returns one record as numpy arrays.
@@ -153,19 +156,21 @@ def create_scores_h5(
     h5.create_dataset("total_contribution", (n_records, n_tasks), dtype=np.float32)
     h5.create_dataset("max_delta_error", (n_records,), dtype=np.float32)
     base_chunk = max(1, min(n_bases, 1 << 16))
+    # Only the letters are deflated. gzip saved 7-10% of the float scores' bytes (they are noise to it)
+    # and cost about 1 s per 1,000 records of 3 tasks to write (a third of score's own time; 0.3) and
+    # made reading them 20x slower (bench/score_overhead.py, docs/development.md).
     opts = {"compression": "gzip", "compression_opts": 1} if n_bases else {}
     h5.create_dataset(
         "sequence", (n_bases,), dtype=np.uint8, chunks=(base_chunk,) if n_bases else None, **opts
     )
     h5.create_dataset(
-        "projected", (n_tasks, n_bases), dtype=np.float32, chunks=(1, base_chunk) if n_bases else None, **opts
+        "projected", (n_tasks, n_bases), dtype=np.float32, chunks=(1, base_chunk) if n_bases else None
     )
     h5.create_dataset(
         "hypothetical",
         (n_tasks, 4, n_bases),
         dtype=np.float32,
         chunks=(1, 4, max(1, base_chunk // 4)) if n_bases else None,
-        **opts,
     )
     win = h5.create_group("windows")
     win.create_dataset("record", (n_windows,), dtype=np.int64)
@@ -280,8 +285,8 @@ def assemble_outputs(
 def estimated_output_bytes(n_records: int, n_bases: int, n_windows: int, n_tasks: int, input_length: int) -> int:
     """Upper bound of the bytes ``scores.h5``, ``ohe.npz``, ``shap*.npz`` and ``records.tsv`` take.
 
-    ``scores.h5`` is counted uncompressed (it is gzip-compressed, so it usually takes less); the ``.npz``
-    files are stored uncompressed and counted exactly.
+    ``scores.h5`` is counted uncompressed (its letters are gzip-compressed, so it takes a little less); the
+    ``.npz`` float files are stored uncompressed and counted exactly.
     """
     h5 = n_bases * (1 + 20 * n_tasks) + n_records * (300 + 8 * n_tasks) + n_windows * (16 + 4 * n_tasks)
     shap_files = 1 + (n_tasks if n_tasks > 1 else 0)
