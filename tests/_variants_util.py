@@ -32,3 +32,12 @@ def small_model(n_tasks: int = 2, length: int = LENGTH, seed: int = 3):
     torch.manual_seed(seed)
     spec = ModelSpec(input_length=length, n_tasks=n_tasks, conv=(ConvLayerSpec(6, 5),), dense=(8,), dropout=0.0)
     return build_model(spec).eval(), spec
+
+
+def saved_small_model(out):
+    """:func:`small_model` with 2 tasks (``t0``, ``t1``) saved as a model directory ``out``."""
+    from deeplift_genomics.models.files import save_model
+
+    model, spec = small_model(n_tasks=2)
+    save_model(model, out, spec=spec, task_names=["t0", "t1"])
+    return out

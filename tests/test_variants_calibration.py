@@ -134,12 +134,9 @@ def test_repeated_shuffled_draws_of_one_allele_are_distinct_shuffles(tmp_path):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from deeplift_genomics.models.files import save_model
+    from _variants_util import saved_small_model
 
-    model, spec = small_model(n_tasks=2)
-    out = tmp_path_factory.mktemp("model") / "m"
-    save_model(model, out, spec=spec, task_names=["t0", "t1"])
-    return out
+    return saved_small_model(tmp_path_factory.mktemp("model") / "m")
 
 
 def test_swap_stays_exact_with_the_excluded_matched_null_and_random_ties(tmp_path, model_dir):

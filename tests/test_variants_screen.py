@@ -29,14 +29,9 @@ SIGNED = ("effect", "prob_diff", "log_odds_change", "logfc", "site_diff", "aroun
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from _variants_util import small_model
+    from _variants_util import saved_small_model
 
-    from deeplift_genomics.models.files import save_model
-
-    model, spec = small_model(n_tasks=2)
-    out = tmp_path_factory.mktemp("model") / "m"
-    save_model(model, out, spec=spec, task_names=["t0", "t1"])
-    return out
+    return saved_small_model(tmp_path_factory.mktemp("model") / "m")
 
 
 def _variants(genome: dict[str, str]) -> tuple[list[tuple[str, int, str, str]], dict[str, str]]:

@@ -4,8 +4,9 @@ torch's intra-op parallel regions split each operation into one fixed part per t
 last part. On a machine with other work on it, one of those threads is often descheduled, and every
 operation then waits for it: on a 2-core machine beside a busy process, measured 45x slower per small
 operation with 2 threads than with 1, and DeepLIFT of 256 sequences 4-8x slower with 2 threads than with
-1. The CPU paths of this package that use several threads (the dinucleotide shuffle's compiled walk and
-the engine's batches of sequence-reference pairs) therefore run torch at one thread
+1. The CPU paths of this package that use several threads (the dinucleotide shuffle's compiled walk,
+the engine's batches of sequence-reference pairs, ISM's batches of mutants and the variants screen's
+forward passes) therefore run torch at one thread
 (:func:`one_torch_thread`) and spread their own pieces of work over the threads instead
 (:class:`Pieces`): the calling thread and ``threads - 1`` helpers take the next piece from a shared
 counter until none is left, so a descheduled thread holds a call for at most the piece it took.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -171,6 +172,25 @@ def from_arrays(onehot: np.ndarray, hypothetical: np.ndarray, task_names: Sequen
         task_names=[str(x) for x in task_names], source=source)
 
 
+def _checked_tasks(h5: Any, h5_path: Path, root: Path, tasks: Sequence[str] | None) -> tuple[list[str], list[int]]:
+    """A ``scores.h5``'s format and datasets checked; the tasks asked for (default all) and their rows."""
+    if h5.attrs.get("format") != SCORES_FORMAT:
+        raise InputError(f"{h5_path}: attribute 'format' is {h5.attrs.get('format')!r}, "
+                         f"not {SCORES_FORMAT!r}; not a `score` output")
+    for key in ("records/name", "records/offset", "sequence", "projected", "hypothetical"):
+        if key not in h5:
+            raise InputError(f"{h5_path}: dataset '{key}' is missing")
+    task_names = [str(t) for t in h5.attrs["task_names"]]
+    rows = list(range(len(task_names)))
+    if tasks is not None:
+        unknown = [t for t in tasks if t not in task_names]
+        if unknown:
+            raise InputError(f"{root}: no task named {unknown[0]!r} (tasks: {', '.join(task_names)})")
+        rows = [task_names.index(t) for t in tasks]
+        task_names = [task_names[i] for i in rows]
+    return task_names, rows
+
+
 def read_score_dir(path: str | Path, tasks: Sequence[str] | None = None) -> ScoreTracks:
     """Read the tracks of a ``score`` output directory (its ``scores.h5``).
 
@@ -192,20 +212,7 @@ def read_score_dir(path: str | Path, tasks: Sequence[str] | None = None) -> Scor
         raise InputError(f"{root}: no {SCORES_FILE}; not a `score` output directory")
     try:
         with h5py.File(h5_path, "r") as h5:
-            if h5.attrs.get("format") != SCORES_FORMAT:
-                raise InputError(f"{h5_path}: attribute 'format' is {h5.attrs.get('format')!r}, "
-                                 f"not {SCORES_FORMAT!r}; not a `score` output")
-            for key in ("records/name", "records/offset", "sequence", "projected", "hypothetical"):
-                if key not in h5:
-                    raise InputError(f"{h5_path}: dataset '{key}' is missing")
-            task_names = [str(t) for t in h5.attrs["task_names"]]
-            rows = list(range(len(task_names)))
-            if tasks is not None:
-                unknown = [t for t in tasks if t not in task_names]
-                if unknown:
-                    raise InputError(f"{root}: no task named {unknown[0]!r} (tasks: {', '.join(task_names)})")
-                rows = [task_names.index(t) for t in tasks]
-                task_names = [task_names[i] for i in rows]
+            task_names, rows = _checked_tasks(h5, h5_path, root, tasks)
             names = h5["records/name"].asstr()[:].astype(str)
             offsets = h5["records/offset"][:].astype(np.int64)
             onehot = onehot_from_ascii(h5["sequence"][:])
@@ -347,21 +354,8 @@ class H5ScoreSource(ScoreSource):
 
     def _read_meta(self, root: Path, tasks: Sequence[str] | None) -> tuple[ScoreTracks, list[int]]:
         h5, h5_path = self._h5, self.path
-        if h5.attrs.get("format") != SCORES_FORMAT:
-            raise InputError(f"{h5_path}: attribute 'format' is {h5.attrs.get('format')!r}, "
-                             f"not {SCORES_FORMAT!r}; not a `score` output")
-        for key in ("records/name", "records/offset", "sequence", "projected", "hypothetical"):
-            if key not in h5:
-                raise InputError(f"{h5_path}: dataset '{key}' is missing")
-        task_names = [str(t) for t in h5.attrs["task_names"]]
-        n_tasks = len(task_names)
-        rows = list(range(n_tasks))
-        if tasks is not None:
-            unknown = [t for t in tasks if t not in task_names]
-            if unknown:
-                raise InputError(f"{root}: no task named {unknown[0]!r} (tasks: {', '.join(task_names)})")
-            rows = [task_names.index(t) for t in tasks]
-            task_names = [task_names[i] for i in rows]
+        task_names, rows = _checked_tasks(h5, h5_path, root, tasks)
+        n_tasks = len(h5.attrs["task_names"])
         names = h5["records/name"].asstr()[:].astype(str)
         n_seq = int(h5["sequence"].shape[0])
         offsets = check_offsets(h5["records/offset"][:].astype(np.int64), n_seq, str(h5_path))

@@ -230,6 +230,12 @@ def contribution_share(tracks: ScoreTracks, task: int, instances: pd.DataFrame) 
     """
     proj = np.asarray(tracks.projected[task], dtype=np.float64)
     totals = {"pos": float(np.clip(proj, 0, None).sum()), "neg": float(np.clip(-proj, 0, None).sum())}
+    return shares_of(instances, totals)
+
+
+def shares_of(instances: pd.DataFrame, totals: dict[str, float]) -> dict[str, float]:
+    """Each pattern's share of its task's total contribution of its sign, given those totals
+    (``{"pos": ..., "neg": ...}``; a streamed run adds them up block by block)."""
     out: dict[str, float] = {}
     for (pattern, sign), g in instances.groupby(["pattern", "sign"], sort=False):
         s = 1.0 if sign == "pos" else -1.0

@@ -37,6 +37,7 @@ from ..io.output_dirs import check_output_path
 from ..jobs.shards import check_shards, first_difference, shard_range, write_shard_info
 from .hits import JointCaller
 from .inputs import ScoreSource, open_score_dir, read_attributions
+from .instances import shares_of
 from .matches import BUILTIN_NAME, load_database
 from .nothing_found import explain_no_seqlets, model_metrics, weak_model_line
 from .patterns import Pattern
@@ -117,17 +118,6 @@ def discover_motifs(source: ScoreSource, settings: MotifSettings = DEFAULT_SETTI
     seqlets = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return Discovery(list(meta.task_names), seqlets, patterns, matches, probs, nulls, kept, totals, background,
                      meta.lengths, settings, database_name)
-
-
-def shares_of(instances: pd.DataFrame, totals: dict[str, float]) -> dict[str, float]:
-    """Each pattern's share of its task's total contribution of its sign (as
-    :func:`~deeplift_genomics.motifs.instances.contribution_share`, from the totals)."""
-    out: dict[str, float] = {}
-    for (pattern, sign), g in instances.groupby(["pattern", "sign"], sort=False):
-        s = 1.0 if sign == "pos" else -1.0
-        total = totals[str(sign)]
-        out[str(pattern)] = float((s * g["contribution"]).sum() / total) if total > 0 else math.nan
-    return out
 
 
 def results_of(disc: Discovery, hits: dict[str, pd.DataFrame]) -> MotifResults:
