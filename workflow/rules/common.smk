@@ -269,8 +269,12 @@ ALL_VARIANT_OUTPUTS = [
 def variants_inputs(wildcards):
     entry = VCFS[wildcards.vcf]
     exclude = config["variants"].get("null_exclude")
-    return {"vcf": entry["vcf"], "fasta": entry["fasta"], **model_files(SCORE_MODEL),
-            **({"null_exclude": exclude} if exclude else {})}
+    return {
+        "vcf": entry["vcf"],
+        "fasta": entry["fasta"],
+        **model_files(SCORE_MODEL),
+        **({"null_exclude": exclude} if exclude else {}),
+    }
 
 
 def variants_flags():
