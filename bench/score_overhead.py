@@ -51,7 +51,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from defaults_speed import write_inputs  # noqa: E402  (the same FASTA and one-hot inputs)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "tests" / "data" / "benchmark_default_model"
@@ -149,21 +150,6 @@ finally:
     add("main() in all", time.perf_counter() - t)
     print(json.dumps({{"start": START, "end": time.time(), "steps": steps}}), flush=True)
 """
-
-
-def write_inputs(folder: Path, n: int, length: int, seed: int) -> tuple[Path, Path]:
-    """A FASTA of ``n`` random records and the same sequences one-hot in a ``.npy`` file."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, 4, size=(n, length))
-    fasta = folder / "records.fa"
-    with open(fasta, "w") as fh:
-        for i, row in enumerate(idx):
-            fh.write(f">r{i}\n{''.join('ACGT'[c] for c in row)}\n")
-    x = np.zeros((n, 4, length), dtype=np.float32)
-    np.put_along_axis(x, idx[:, None, :], 1.0, axis=1)
-    onehot = folder / "records.npy"
-    np.save(onehot, x)
-    return fasta, onehot
 
 
 def environment(src: Path, threads: int, folder: Path) -> dict[str, str]:

@@ -293,7 +293,7 @@ def test_benchmark_report_shows_hit_callers_only_when_measured(tmp_path):
 def test_a_short_patterns_cut_leaves_room_above_its_best_sequence(seed):
     import itertools
 
-    from deeplift_genomics.motifs.hits import pvalue_cut
+    from deeplift_genomics.motifs.hits import best_pvalue, pvalue_cut
 
     rng = np.random.default_rng(seed)
     width = 5
@@ -306,8 +306,9 @@ def test_a_short_patterns_cut_leaves_room_above_its_best_sequence(seed):
         probs.append(np.prod([background[b] for b in seq]))
     scores, probs = np.array(scores), np.array(probs)
     p_best = probs[scores >= scores.max() - 1e-9].sum()
+    got = best_pvalue(logodds, background)
+    np.testing.assert_allclose(got, p_best, rtol=1e-2)  # the DP rounds each entry to 1e-3
     # a loose cut is kept as it is; a cut below twice the best sequence's p-value is raised to it
-    assert pvalue_cut(logodds, background, 0.5, 2.0) == 0.5  # max() of two floats returns one of them
-    raised = pvalue_cut(logodds, background, p_best / 10, 2.0)
-    np.testing.assert_allclose(raised, 2 * p_best, rtol=1e-2)  # the DP rounds each entry to 1e-3
-    assert pvalue_cut(logodds, background, p_best / 10, 0.0) == p_best / 10  # headroom 0: the cut itself
+    assert pvalue_cut(got, 0.5, 2.0) == 0.5  # max() of two floats returns one of them
+    np.testing.assert_allclose(pvalue_cut(got, p_best / 10, 2.0), 2 * p_best, rtol=1e-2)  # as above
+    assert pvalue_cut(got, p_best / 10, 0.0) == p_best / 10  # headroom 0: the cut itself (max() returns it)

@@ -70,6 +70,7 @@ class _Atom:
     minus: bool
     unit: np.ndarray  # (4, W) sign-adjusted CWM of unit norm, on this strand
     logodds: np.ndarray  # (4, W) PFM log-odds on this strand
+    p_best: float  # the p-value of the best-scoring sequence (:func:`best_pvalue`)
 
     @property
     def width(self) -> int:
@@ -96,17 +97,23 @@ def _atoms(patterns: Sequence[Pattern], sign: float, background: np.ndarray, pse
         cwm = np.asarray(p.cwm, dtype=np.float64) * sign
         unit = cwm / max(float(np.linalg.norm(cwm)), 1e-12)
         lo = logodds_matrix(p.pfm, background, pseudocount)
-        out.append(_Atom(p, False, unit, lo))
-        out.append(_Atom(p, True, revcomp(unit).copy(), revcomp(lo).copy()))
+        rc = revcomp(lo).copy()
+        # per strand: under a background whose A != T or C != G the two strands' best p-values differ
+        out.append(_Atom(p, False, unit, lo, best_pvalue(lo, background)))
+        out.append(_Atom(p, True, revcomp(unit).copy(), rc, best_pvalue(rc, background)))
     return out
 
 
-def pvalue_cut(atom_logodds: np.ndarray, background: np.ndarray, max_pvalue: float, headroom: float) -> float:
-    """The PFM p-value cut of one pattern: ``max(max_pvalue, headroom * p_best)``, ``p_best`` being the
-    p-value of the pattern's best-scoring sequence (step 1 of the module docstring)."""
-    best = float(np.asarray(atom_logodds, dtype=np.float64).max(axis=0).sum())
-    p_best = float(logodds_pvalues(atom_logodds, background, np.array([best]))[0])
-    return max(float(max_pvalue), float(headroom) * p_best)
+def best_pvalue(logodds: np.ndarray, background: np.ndarray) -> float:
+    """The PFM log-odds p-value of the best-scoring sequence of ``logodds`` ``(4, W)``."""
+    best = float(np.asarray(logodds, dtype=np.float64).max(axis=0).sum())
+    return float(logodds_pvalues(logodds, background, np.array([best]))[0])
+
+
+def pvalue_cut(p_best: float, max_pvalue: float, headroom: float) -> float:
+    """The PFM p-value cut of one pattern: ``max(max_pvalue, headroom * p_best)`` (step 1 of the module
+    docstring), ``p_best`` from :func:`best_pvalue`."""
+    return max(float(max_pvalue), float(headroom) * float(p_best))
 
 
 def eligible_windows(contrib: np.ndarray, onehot: np.ndarray, offsets: np.ndarray, atoms: Sequence[_Atom],
@@ -144,7 +151,7 @@ def eligible_windows(contrib: np.ndarray, onehot: np.ndarray, offsets: np.ndarra
             continue
         lo = _correlate(onehot, atom.logodds)[idx]
         pv = logodds_pvalues(atom.logodds, background, lo)
-        keep = pv <= pvalue_cut(atom.logodds, background, max_pvalue, pvalue_headroom)
+        keep = pv <= pvalue_cut(atom.p_best, max_pvalue, pvalue_headroom)
         idx = idx[keep]
         for key, val in (("atom", np.full(len(idx), a)), ("pos", idx), ("projection", proj[idx]),
                          ("similarity", sim[idx]), ("log_odds", lo[keep]), ("p_value", pv[keep])):
