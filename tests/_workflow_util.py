@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -192,18 +193,28 @@ TINY_TARGETS = ("all", "score")
 TINY_ARGS = ("--configfile", str(TEST_CONFIG), "--cores", "2")
 
 
+def shared_basetemp(tmp_path_factory: Any) -> Path:
+    """pytest's base temporary directory, shared by all pytest-xdist workers (each has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def tiny_reference_run(base: Path) -> Path:
-    """Run the tiny workflow once per test session under ``base`` (pytest's basetemp) and return its
-    working directory; later calls, from any module, reuse it."""
+    """Run the tiny workflow once per test session under ``base`` (:func:`shared_basetemp`) and return its
+    working directory; later calls, from any module or pytest-xdist worker, reuse it (a lock file makes a
+    second worker wait for the first one's run instead of repeating it)."""
+    import fcntl
     import time
 
     workdir = base / "workflow_reference"
     done = workdir / "wall_seconds.txt"
-    if not done.exists():
-        if workdir.exists():
-            shutil.rmtree(workdir)
-        started = time.perf_counter()
-        result = run_snakemake(workdir, *TINY_ARGS, *TINY_TARGETS, timeout=900)
-        assert result.returncode == 0, explain(result)
-        done.write_text(f"{time.perf_counter() - started:.1f}\n")
+    with open(base / "workflow_reference.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if workdir.exists():
+                shutil.rmtree(workdir)
+            started = time.perf_counter()
+            result = run_snakemake(workdir, *TINY_ARGS, *TINY_TARGETS, timeout=900)
+            assert result.returncode == 0, explain(result)
+            done.write_text(f"{time.perf_counter() - started:.1f}\n")
     return workdir

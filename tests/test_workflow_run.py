@@ -19,6 +19,7 @@ from _workflow_util import (
     explain,
     output_digests,
     run_snakemake,
+    shared_basetemp,
     snakemake_command,
     tiny_reference_run,
     workflow_env,
@@ -46,7 +47,7 @@ METHODS = (
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uninterrupted tiny run of `all` and `score`; its outputs are the reference of the other tests."""
-    return tiny_reference_run(tmp_path_factory.getbasetemp())
+    return tiny_reference_run(shared_basetemp(tmp_path_factory))
 
 
 def test_tiny_run_writes_every_output_with_logs_and_timings(reference_run: Path):

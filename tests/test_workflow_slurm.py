@@ -20,6 +20,7 @@ from _workflow_util import (
     explain,
     output_digests,
     run_snakemake,
+    shared_basetemp,
     slurm_installed,
     tiny_reference_run,
 )
@@ -110,7 +111,7 @@ def test_tiny_workflow_runs_through_slurm_and_matches_a_local_run(
     assert re.search(r"gpu=1", output), "the profile's gpu request did not reach the jobs"
 
     # The local reference ran `all` and `score`; the SLURM run made a part of it.
-    expected = output_digests(tiny_reference_run(tmp_path_factory.getbasetemp()) / "results")
+    expected = output_digests(tiny_reference_run(shared_basetemp(tmp_path_factory)) / "results")
     got = output_digests(on_slurm / "results")
     assert got and set(got) <= set(expected), sorted(set(got) - set(expected))
     assert not sorted(path for path in got if got[path] != expected[path])
