@@ -128,6 +128,43 @@ def timed(fn: Callable[[], object], device: torch.device, key: str = "") -> floa
     return time.perf_counter() - t0
 
 
+def convolution_breakdown(model, x, refs, device, repeats: int) -> dict:
+    """Where RevealCancel's extra time goes on the CPU: one profiled run per rule (difference stream), the
+    self time of the convolution ops (forward and backward) against everything else.
+
+    RevealCancel needs every convolution below a RevealCancel ReLU twice each way: ``W Δ`` and the mass
+    ``|W| |Δ|`` forward, ``W^T g`` and ``|W|^T g_s`` backward per target. Its floor, were everything but
+    its convolutions as cheap as Rescale's, is ``(its convolutions + Rescale's rest) / Rescale``. Each
+    figure is the least of ``repeats`` interleaved profiled runs.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    split: dict[str, dict[str, float]] = {}
+    for _ in range(repeats):
+        for rule in ("rescale", "reveal_cancel"):
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                with_stream("difference", lambda r=rule: attribute(model, x, rule=r, target=None, references=refs,
+                                                                   device=device, verbose=False))
+            events = prof.key_averages()
+            total = sum(e.self_cpu_time_total for e in events) / 1e6
+            conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key) / 1e6
+            least = split.setdefault(rule, {"convolutions_s": float("inf"), "rest_s": float("inf")})
+            least["convolutions_s"] = min(least["convolutions_s"], conv)
+            least["rest_s"] = min(least["rest_s"], total - conv)
+    rs, rc = split["rescale"], split["reveal_cancel"]
+    rescale_total = rs["convolutions_s"] + rs["rest_s"]
+    out = {**split, "convolutions_ratio": rc["convolutions_s"] / rs["convolutions_s"],
+           "rest_ratio": rc["rest_s"] / rs["rest_s"],
+           "reveal_cancel_floor_over_rescale": (rc["convolutions_s"] + rs["rest_s"]) / rescale_total,
+           "profiled_reveal_cancel_over_rescale": (rc["convolutions_s"] + rc["rest_s"]) / rescale_total}
+    print(f"  difference stream, profiled (least of {repeats}): convolutions {rs['convolutions_s']:.2f} s (Rescale) "
+          f"{rc['convolutions_s']:.2f} s (RevealCancel), x{out['convolutions_ratio']:.2f}; the rest "
+          f"{rs['rest_s']:.2f} s / {rc['rest_s']:.2f} s, x{out['rest_ratio']:.2f}; RevealCancel / Rescale "
+          f"{out['profiled_reveal_cancel_over_rescale']:.2f}, its floor with Rescale's rest "
+          f"{out['reveal_cancel_floor_over_rescale']:.2f}")
+    return out
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu")
@@ -141,7 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", default="0,1,2", help="bpnet-lite weight seeds; the worst is reported")
     p.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds, best kept (3)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
-    p.add_argument("--skip", default="", help="comma-separated parts to leave out: precision, cost")
+    p.add_argument("--skip", default="", help="comma-separated parts to leave out: precision, cost, breakdown (cost's profiled "
+                   "convolution share, CPU only)")
     p.add_argument("--json", default=None)
     return p.parse_args(argv)
 
@@ -242,6 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
                        "rescale_over_floor": best[f"{s} rescale"] / floor}
             print(f"  {s:10s} RevealCancel / Rescale {cost[s]['reveal_cancel_over_rescale']:5.2f} "
                   f"(CPU time {cpu_ratio:5.2f})   genomics default / floor {cost[s]['genomics_default_over_floor']:5.2f}")
+        if device.type == "cpu" and "breakdown" not in skip:
+            cost["breakdown"] = convolution_breakdown(model, x, refs, device, args.repeats)
         report["cost"] = cost
 
     parts = []

@@ -174,13 +174,16 @@ def test_reveal_cancel_equals_the_papers_rule_recomputed_in_float64():
 
 
 # --- the compiled ReLU kernels against the torch forms ---------------------------------------------------
+# 7 positions run the kernels' scalar loop only; 37 x 5 = 185 elements their vectorised body and remainder
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_compiled_relu_kernels_equal_the_torch_forms(dtype, monkeypatch):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 5, 7, generator=g, dtype=dtype)
-    d = torch.randn(12, 5, 7, generator=g, dtype=dtype)
+@pytest.mark.parametrize("seed,length", [(0, 7), (1, 37)])
+def test_compiled_relu_kernels_equal_the_torch_forms(dtype, seed, length, monkeypatch):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 5, length, generator=g, dtype=dtype)
+    d = torch.randn(12, 5, length, generator=g, dtype=dtype)
     d[::3] = 0  # inputs equal to their reference
     d[1, :, :3] = x[0, :, :3] * 0.5  # x and r on the same side
+    d[5, :, ::2] = x[1, :, ::2]  # references at exactly 0
     d[2, :, 3:] = 1e-9 * torch.randn(d[2, :, 3:].shape, generator=g, dtype=dtype)  # tiny differences
     x[0, 0, 0] = 0.0
     s = d.abs() + torch.rand(d.shape, generator=g, dtype=dtype)
