@@ -18,7 +18,7 @@ if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1
     exit 1
 fi
 
-timeout 180 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests > "$OUT/gpu_tests.log" 2>&1
+timeout 180 "$PY" -m pytest -n 0 -m gpu -q -p no:cacheprovider tests > "$OUT/gpu_tests.log" 2>&1
 tests_rc=$?
 tests=$(grep -E "passed|failed|error" "$OUT/gpu_tests.log" | tail -n 1 | sed 's/=//g; s/^ *//; s/ *$//')
 

@@ -128,6 +128,8 @@ def test_precision_bench_measures_both_streams_on_tiny_nets(tmp_path):
     assert all(0 <= w["error_after"] < 1e-3 and 0 <= w["error_before"] < 1e-3 for w in worst.values())
     for stream in ("reference", "difference"):
         assert report["cost"][stream]["reveal_cancel_over_rescale"] > 0
+    split = report["cost"]["breakdown"]  # the profiled split into convolutions and the rest, on the CPU
+    assert all(split[rule]["convolutions_s"] > 0 and split[rule]["rest_s"] > 0 for rule in ("rescale", "reveal_cancel"))
     assert json.loads((tmp_path / "p.json").read_text())["cost"]["seconds"]["floor"] > 0
 
 
