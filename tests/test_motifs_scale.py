@@ -96,6 +96,7 @@ def test_streamed_in_blocks_equals_whole_array(seed):
         _compare(old, new)
         assert all(new.nulls[t][f"threshold_exact_{s}"] for t in new.task_names for s in ("pos", "neg"))
     best = dict(zip(old.pattern_table["task"], old.pattern_table["best_match"]))
+    # names of motifs (strings), not floats
     assert best["gata"] == GATA and best["tal1"] == TAL1
 
 
@@ -113,6 +114,7 @@ def test_seqlet_cap_samples_the_same_seqlets_in_any_blocks():
         assert (pos.loc[~pos["kept"], "pattern"] == "").all()
     # the planted motifs are still found from 60 seqlets of each task
     best = dict(zip(a.pattern_table["task"], a.pattern_table["best_match"]))
+    # names of motifs (strings), not floats
     assert best["gata"] == GATA and best["tal1"] == TAL1
     full = find_motifs_streamed(ScoreSource(tracks), MotifSettings(), chunk_bases=None)
     assert not math.isclose(len(full.seqlets), 0) and int(full.seqlets["kept"].sum()) == len(full.seqlets)

@@ -52,6 +52,7 @@ def test_stated_error_equals_an_independent_float64_recomputation(tmp_path, seed
         diff = np.maximum(diff, err.transpose(0, 1).reshape(len(TASKS), -1).amax(1).numpy())
         scale = np.maximum(scale, r64.contributions.abs().transpose(0, 1).reshape(len(TASKS), -1).amax(1).numpy())
         windows += k
+    # a count of windows (integers)
     assert check["windows"] == windows
     assert (diff > 0).all()  # float32 does differ from float64 here: the check measures something
     for t, name in enumerate(TASKS):

@@ -326,6 +326,7 @@ def _explained_are_the_strongest(out, n_expected):
     with h5py.File(out / "scores.h5") as h5:
         strength = np.abs(h5["logits_alt"][()] - h5["logits_ref"][()]).max(axis=1)
         explained = h5["explained"][()].astype(bool)
+    # a count of booleans (integers)
     assert explained.sum() == n_expected
     assert strength[explained].min() >= strength[~explained].max()
 
